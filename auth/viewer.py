@@ -1,0 +1,33 @@
+"""The viewer: who is asking, as established from a verified token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+
+class ViewerKind(enum.Enum):
+    """The kinds of subject a hub token can name (API.md, "Tokens": the prefix of `sub`)."""
+
+    OPERATOR = "operator"
+    PARTNER = "partner"
+    LAS = "las"
+    STAFF = "staff"
+    STUDENT = "student"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """A verified subject: its kind, its id within that kind, and the token's scopes and expiry."""
+
+    kind: ViewerKind
+    subject_id: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    expires_at: dt.datetime | None = None
+    token_id: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """The `sub` claim this viewer was read from, such as "operator:helpdesk"."""
+        return f"{self.kind.value}:{self.subject_id}"

@@ -1,0 +1,284 @@
+"""The store's tables (SQLModel, `table=True`).
+
+Only the datasource layer sees these classes; what crosses into the graph are the frozen records of
+`datasources.records`. The layout keeps a person (the stable identity) apart from their memberships of
+schools, so re-imports, a change of LAS, mergers and splits add and move rows without changing who
+someone is. Tables that later flows fill (change events, disclosures) exist from the first migration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Timestamps are stored with their zone on PostgreSQL; on SQLite the type round-trips as naive UTC,
+# which the record mappers re-attach.
+_TZ = DateTime(timezone=True)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Board(SQLModel, table=True):
+    """A school board (bestuur, bevoegd gezag), identified by DUO's 5-digit board number."""
+
+    __tablename__ = "boards"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=5, unique=True)
+    #: DUO's location file gives board numbers only: until a name is known the board is named after its number.
+    name: str = Field(max_length=200)
+    name_known: bool = False
+    dpa_signed_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    dpa_signed_by: str | None = Field(default=None, max_length=200)
+    dpa_chamber_of_commerce_number: str | None = Field(default=None, max_length=20)
+    dpa_version: str | None = Field(default=None, max_length=40)
+
+
+class School(SQLModel, table=True):
+    """A school location (vestiging): BRIN plus a 2-digit location code."""
+
+    __tablename__ = "schools"
+    __table_args__ = (UniqueConstraint("brin", "location_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brin: str = Field(max_length=4, index=True)
+    location_code: str = Field(max_length=2)
+    code: str = Field(max_length=6, unique=True)
+    name: str = Field(max_length=200)
+    board_id: int = Field(foreign_key="boards.id", index=True)
+    #: Opaque, unique, stable reference used in login shortcuts; never derived from the BRIN.
+    instelling_ref: str = Field(max_length=64, unique=True)
+    #: "duo" for registry locations, "manual" for managed locations DUO does not list.
+    source: str = Field(default="duo", max_length=10)
+    active: bool = True
+    merged_into_id: int | None = Field(default=None, foreign_key="schools.id")
+    home_login: bool = False
+    #: "automatic" (LAS push) or "manual" (hand uploads).
+    las_coupling: str = Field(default="automatic", max_length=10)
+    las_coupling_suspended: bool = False
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class SchoolYear(SQLModel, table=True):
+    """A school year (schooljaar) such as "2026-2027", with the dates it runs."""
+
+    __tablename__ = "school_years"
+
+    name: str = Field(primary_key=True, max_length=9)
+    starts_on: dt.date
+    ends_on: dt.date
+
+
+class Group(SQLModel, table=True):
+    """A group (groep) of one school in one school year: a main group (stamgroep) or a composite group."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("school_id", "school_year", "las_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    school_year: str = Field(foreign_key="school_years.name", max_length=9)
+    las_key: str = Field(max_length=100)
+    name: str = Field(max_length=200)
+    #: The EDEXML year-level code ("0"-"8", "S", "C", ...); null for groups that span levels.
+    year_level: str | None = Field(default=None, max_length=4)
+    composite: bool = False
+    #: The date on which the group becomes current (1 August of its school year unless set otherwise).
+    effective_from: dt.date
+
+
+class Person(SQLModel, table=True):
+    """The stable identity of a student or staff member; everything that leaves the hub is derived from it."""
+
+    __tablename__ = "persons"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class Student(SQLModel, table=True):
+    """A person's membership of a school as a student (leerling); the LAS key is per school, never the identity."""
+
+    __tablename__ = "students"
+    __table_args__ = (
+        UniqueConstraint("school_id", "las_key"),
+        Index("ix_students_person", "person_id"),
+        Index("ix_students_eck_id", "eck_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="persons.id")
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    las_key: str = Field(max_length=100)
+    eck_id: str | None = Field(default=None, max_length=300)
+    first_name: str | None = Field(default=None, max_length=200)
+    prefix: str | None = Field(default=None, max_length=50)
+    last_name: str = Field(max_length=200)
+    initials: str | None = Field(default=None, max_length=30)
+    date_of_birth: dt.date | None = None
+    year_level: str | None = Field(default=None, max_length=4)
+    active: bool = True
+
+
+class StaffMember(SQLModel, table=True):
+    """A person's membership of a school as staff (leerkracht and hand-added roles)."""
+
+    __tablename__ = "staff_members"
+    __table_args__ = (
+        UniqueConstraint("school_id", "las_key"),
+        Index("ix_staff_members_person", "person_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="persons.id")
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    las_key: str = Field(max_length=100)
+    eck_id: str | None = Field(default=None, max_length=300)
+    first_name: str | None = Field(default=None, max_length=200)
+    prefix: str | None = Field(default=None, max_length=50)
+    last_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    #: Hub roles (StaffRole names); TEACHER comes from the LAS, the rest only from a coordinator.
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: The EDEXML role codes as delivered; information only, they grant nothing.
+    las_roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: Inactive until the account is activated with the current e-mail address.
+    active: bool = False
+
+
+class GroupStudent(SQLModel, table=True):
+    """A student's membership of a group."""
+
+    __tablename__ = "group_students"
+    __table_args__ = (Index("ix_group_students_student", "student_id", "group_id"),)
+
+    group_id: int = Field(foreign_key="groups.id", primary_key=True)
+    student_id: int = Field(foreign_key="students.id", primary_key=True)
+
+
+class GroupStaff(SQLModel, table=True):
+    """A staff member's link to a group."""
+
+    __tablename__ = "group_staff"
+    __table_args__ = (Index("ix_group_staff_staff", "staff_id", "group_id"),)
+
+    group_id: int = Field(foreign_key="groups.id", primary_key=True)
+    staff_id: int = Field(foreign_key="staff_members.id", primary_key=True)
+
+
+class Partner(SQLModel, table=True):
+    """A publisher (uitgeverij) or network provider (netwerkaanbieder) that reads data under consent."""
+
+    __tablename__ = "partners"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    #: "PUBLISHER" or "NETWORK_PROVIDER".
+    kind: str = Field(max_length=20)
+    declared_categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    eck_chain: bool = False
+    client_id: str = Field(max_length=64, unique=True)
+    #: A strong hash of the client secret; the secret itself is never stored.
+    client_secret_hash: str | None = Field(default=None, max_length=300)
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class Product(SQLModel, table=True):
+    """A partner's product (method, application) that schools license."""
+
+    __tablename__ = "products"
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    name: str = Field(max_length=200)
+    allowed_at_home: bool = False
+
+
+class License(SQLModel, table=True):
+    """A school's license of a product, coupled to groups."""
+
+    __tablename__ = "licenses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    product_id: int = Field(foreign_key="products.id", index=True)
+    seats: int | None = None
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+
+
+class LicenseGroup(SQLModel, table=True):
+    """The coupling of a license to a group: only coupled users see the product."""
+
+    __tablename__ = "license_groups"
+
+    license_id: int = Field(foreign_key="licenses.id", primary_key=True)
+    group_id: int = Field(foreign_key="groups.id", primary_key=True, index=True)
+
+
+class Consent(SQLModel, table=True):
+    """A consent receipt: a school's grant of categories to a partner; the newest unrevoked one is in force."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_school_partner", "school_id", "partner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    granted_by: str = Field(max_length=200)
+    granted_at: dt.datetime = Field(sa_type=_TZ)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    revoked_by: str | None = Field(default=None, max_length=200)
+    policy_version: str = Field(max_length=40)
+
+
+class ChangeEvent(SQLModel, table=True):
+    """One change of the graph, numbered in the transaction that makes it (filled by the change feed)."""
+
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_school_seq", "school_id", "seq"),)
+
+    # SQLite only auto-increments a column declared INTEGER PRIMARY KEY, hence the variant.
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    )
+    occurred_at: dt.datetime = Field(sa_type=_TZ)
+    school_id: int | None = Field(default=None, foreign_key="schools.id")
+    entity_type: str = Field(max_length=40)
+    entity_id: int
+    kind: str = Field(max_length=20)
+    partner_id: int | None = Field(default=None, foreign_key="partners.id")
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Disclosure(SQLModel, table=True):
+    """The disclosure audit: what a partner request returned of a school (filled by partner access)."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (Index("ix_disclosures_school_at", "school_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partners.id")
+    school_id: int = Field(foreign_key="schools.id")
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    operation_name: str | None = Field(default=None, max_length=200)
+    records: int
+    at: dt.datetime = Field(sa_type=_TZ)
+
+
+class SigningKey(SQLModel, table=True):
+    """An ES256 signing key; kept in the database so every process and the command line share it."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    private_pem: str
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    #: Set when a newer key took over; the key still verifies tokens until they expire.
+    retired_at: dt.datetime | None = Field(default=None, sa_type=_TZ)

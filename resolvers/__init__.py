@@ -1,0 +1,1 @@
+"""Thin functions behind root fields and mutations: read arguments, ask the policy, call datasources."""

@@ -1,0 +1,1 @@
+"""The GraphQL schema: strawberry types per domain, Relay connections and the federation assembly."""

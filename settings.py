@@ -1,0 +1,87 @@
+"""Settings: the one configuration object of the hub, read from the environment or an optional `.env`.
+
+Built once in `create_app(settings)` or by a command; never a module-level singleton, so tests and
+commands can run side by side with different settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Placeholder secrets that the sandbox accepts and production refuses.
+SANDBOX_PSEUDONYM_KEY = "sandbox-pseudonym-key-not-for-production"  # noqa: S105 - a known placeholder
+
+
+class SettingsError(ValueError):
+    """Raised when the configuration is unsafe or inconsistent (for instance a placeholder secret in production)."""
+
+
+class Settings(BaseSettings):
+    """Configuration of one Leerpoort process; names and defaults as API.md ("Settings") fixes them."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(default="sqlite+aiosqlite:///./leerpoort.db", alias="DATABASE_URL")
+    mode: Literal["sandbox", "production"] = Field(default="sandbox", alias="LEERPOORT_MODE")
+    issuer: str = Field(default="http://127.0.0.1:8000", alias="LEERPOORT_ISSUER")
+    require_dpa: bool | None = Field(default=None, alias="LEERPOORT_REQUIRE_DPA")
+    now_override: dt.datetime | None = Field(default=None, alias="LEERPOORT_NOW")
+    pseudonym_key: SecretStr = Field(default=SecretStr(SANDBOX_PSEUDONYM_KEY), alias="LEERPOORT_PSEUDONYM_KEY")
+    data_dir: Path = Field(default=Path("./data"), alias="LEERPOORT_DATA_DIR")
+    registry_file: Path | None = Field(default=None, alias="LEERPOORT_REGISTRY_FILE")
+
+    max_depth: int = Field(default=10, alias="LEERPOORT_MAX_DEPTH")
+    max_aliases: int = Field(default=20, alias="LEERPOORT_MAX_ALIASES")
+    max_tokens: int = Field(default=5000, alias="LEERPOORT_MAX_TOKENS")
+    max_page_size: int = Field(default=1000, alias="LEERPOORT_MAX_PAGE_SIZE")
+    max_cost: int = Field(default=100_000, alias="LEERPOORT_MAX_COST")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        """Accept the plain `postgresql://` form that hosting platforms hand out and use asyncpg for it."""
+        for plain in ("postgresql://", "postgres://"):
+            if value.startswith(plain):
+                return "postgresql+asyncpg://" + value.removeprefix(plain)
+        return value
+
+    @field_validator("now_override", mode="after")
+    @classmethod
+    def _aware_now(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """A clock override without a zone is read as UTC, so comparisons never mix naive and aware times."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.mode == "production":
+            if self.now_override is not None:
+                raise SettingsError("LEERPOORT_NOW is a sandbox setting; production refuses a clock override")
+            if self.pseudonym_key.get_secret_value() == SANDBOX_PSEUDONYM_KEY:
+                raise SettingsError("LEERPOORT_PSEUDONYM_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """Whether this process runs as the sandbox (explorer on, clock override honoured)."""
+        return self.mode == "sandbox"
+
+    @property
+    def dpa_required(self) -> bool:
+        """Whether an unsigned board DPA blocks partner flows: on unless the operator switched it off."""
+        return True if self.require_dpa is None else self.require_dpa
+
+    @property
+    def engine_name(self) -> Literal["sqlite", "postgresql"]:
+        """The database engine that `database_url` selects."""
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    def now(self) -> dt.datetime:
+        """The hub's notion of now: the sandbox clock override when set, else the real UTC time."""
+        return self.now_override or dt.datetime.now(dt.UTC)
