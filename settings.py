@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     issuer: str = Field(default="http://127.0.0.1:8000", alias="LEERPOORT_ISSUER")
     require_dpa: bool | None = Field(default=None, alias="LEERPOORT_REQUIRE_DPA")
     now_override: dt.datetime | None = Field(default=None, alias="LEERPOORT_NOW")
-    pseudonym_key: SecretStr = Field(default=SecretStr(SANDBOX_PSEUDONYM_KEY), alias="LEERPOORT_PSEUDONYM_KEY")
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr(SANDBOX_PSEUDONYM_KEY), alias="LEERPOORT_PSEUDONYM_KEY"
+    )
     data_dir: Path = Field(default=Path("./data"), alias="LEERPOORT_DATA_DIR")
     registry_file: Path | None = Field(default=None, alias="LEERPOORT_REGISTRY_FILE")
 

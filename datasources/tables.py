@@ -10,12 +10,32 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from typing import cast
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Index, Integer, Table, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-# Timestamps are stored with their zone on PostgreSQL; on SQLite the type round-trips as naive UTC,
-# which the record mappers re-attach.
-_TZ = DateTime(timezone=True)
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that always comes back zone-aware in UTC. PostgreSQL keeps the zone; SQLite stores
+    text without one, so the zone is normalised on the way in and re-attached on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return None if value is None else value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+_TZ = UtcDateTime()
 
 
 def _utc_now() -> dt.datetime:
@@ -246,7 +266,9 @@ class ChangeEvent(SQLModel, table=True):
     # SQLite only auto-increments a column declared INTEGER PRIMARY KEY, hence the variant.
     seq: int | None = Field(
         default=None,
-        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
     )
     occurred_at: dt.datetime = Field(sa_type=_TZ)
     school_id: int | None = Field(default=None, foreign_key="schools.id")
@@ -282,3 +304,27 @@ class SigningKey(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=_TZ)
     #: Set when a newer key took over; the key still verifies tokens until they expire.
     retired_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
+def _core(model: type[SQLModel]) -> Table:
+    # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
+    return cast("Table", model.__table__)  # type: ignore[attr-defined]
+
+
+BOARDS = _core(Board)
+SCHOOLS = _core(School)
+SCHOOL_YEARS = _core(SchoolYear)
+GROUPS = _core(Group)
+PERSONS = _core(Person)
+STUDENTS = _core(Student)
+STAFF_MEMBERS = _core(StaffMember)
+GROUP_STUDENTS = _core(GroupStudent)
+GROUP_STAFF = _core(GroupStaff)
+PARTNERS = _core(Partner)
+PRODUCTS = _core(Product)
+LICENSES = _core(License)
+LICENSE_GROUPS = _core(LicenseGroup)
+CONSENTS = _core(Consent)
+CHANGE_EVENTS = _core(ChangeEvent)
+DISCLOSURES = _core(Disclosure)
+SIGNING_KEYS = _core(SigningKey)

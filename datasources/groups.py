@@ -1,0 +1,130 @@
+"""Groups (main and composite) of a school year, and the group memberships of students and staff."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, and_, select
+
+from auth.categories import DataCategory
+from auth.policy import Scope
+from datasources.calendar import school_year_of
+from datasources.pagination import PageArgs, partitioned_page, split_pages
+from datasources.reader import Reader
+from datasources.records import GroupRecord, MemberGroups, Page
+from datasources.scoping import granted, public_id, schools_with, visible_schools
+from datasources.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS
+
+
+def _columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+    school = GROUPS.c.school_id
+
+    def basic(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return granted(scope, DataCategory.GROUP_BASIC, column, school)
+
+    return (
+        GROUPS.c.id,
+        school,
+        basic(GROUPS.c.name),
+        basic(GROUPS.c.year_level),
+        basic(GROUPS.c.school_year),
+        basic(GROUPS.c.composite),
+        basic(GROUPS.c.effective_from),
+    )
+
+
+def _group(scope: Scope, row: Row[Any]) -> GroupRecord:
+    return GroupRecord(row[0], public_id(scope, row[0]), *row[1:7])
+
+
+def _current(scope: Scope, today: dt.date, school_year: str | None = None) -> ColumnElement[bool]:
+    """Groups of the asked school year (by default the one `today` falls in). Groups of a coming year
+    are nobody's current groups before their effective date; only the operator may look ahead."""
+    year = GROUPS.c.school_year == (school_year or school_year_of(today))
+    if scope.is_unrestricted and school_year is not None:
+        return year
+    return and_(year, GROUPS.c.effective_from <= today)
+
+
+def _groups(scope: Scope) -> Select[Any]:
+    return select(*_columns(scope)).where(visible_schools(scope, GROUPS.c.school_id))
+
+
+async def groups_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, GroupRecord]:
+    """The visible groups among `ids` (of any school year)."""
+    rows = await reader.rows(_groups(scope).where(GROUPS.c.id.in_(ids)))
+    return {row[0]: _group(scope, row) for row in rows}
+
+
+async def groups_by_school(
+    reader: Reader,
+    scope: Scope,
+    school_ids: Sequence[int],
+    school_year: str | None,
+    today: dt.date,
+    args: PageArgs,
+) -> dict[int, Page[GroupRecord]]:
+    """One page of each school's groups of a school year (by default the current one)."""
+    statement = _groups(scope).where(GROUPS.c.school_id.in_(school_ids), _current(scope, today, school_year))
+    rows = await reader.rows(partitioned_page(statement, GROUPS.c.school_id, GROUPS.c.id, args))
+    return split_pages(((row[1], row[0], _group(scope, row)) for row in rows), school_ids, args)
+
+
+async def _member_groups(
+    reader: Reader,
+    scope: Scope,
+    link: Any,
+    member_column: ColumnElement[int],
+    member_ids: Sequence[int],
+    today: dt.date,
+    membership_category: DataCategory,
+) -> dict[int, MemberGroups]:
+    # The raw composite flag decides which group is the main one even when the viewer may not read it.
+    statement = (
+        select(member_column, GROUPS.c.composite.label("_composite"), *_columns(scope))
+        .join(GROUPS, GROUPS.c.id == link.c.group_id)
+        .where(
+            member_column.in_(member_ids),
+            visible_schools(scope, GROUPS.c.school_id),
+            # Group memberships belong to student.basic / staff.basic, not to group.basic.
+            schools_with(scope, [membership_category], GROUPS.c.school_id),
+            _current(scope, today),
+        )
+        .order_by(member_column, GROUPS.c.composite, GROUPS.c.id)
+    )
+    collected: dict[int, list[tuple[bool, GroupRecord]]] = {member: [] for member in member_ids}
+    for row in await reader.rows(statement):
+        collected[row[0]].append((bool(row[1]), GroupRecord(row[2], public_id(scope, row[2]), *row[3:9])))
+    return {
+        member: MemberGroups(
+            main=next((group for composite, group in groups if not composite), None),
+            groups=tuple(group for _, group in groups),
+        )
+        for member, groups in collected.items()
+    }
+
+
+async def groups_by_student(
+    reader: Reader, scope: Scope, student_ids: Sequence[int], today: dt.date
+) -> dict[int, MemberGroups]:
+    """Each student's current groups, the main group (stamgroep) first."""
+    return await _member_groups(
+        reader,
+        scope,
+        GROUP_STUDENTS,
+        GROUP_STUDENTS.c.student_id,
+        student_ids,
+        today,
+        DataCategory.STUDENT_BASIC,
+    )
+
+
+async def groups_by_staff(
+    reader: Reader, scope: Scope, staff_ids: Sequence[int], today: dt.date
+) -> dict[int, MemberGroups]:
+    """Each staff member's current groups."""
+    return await _member_groups(
+        reader, scope, GROUP_STAFF, GROUP_STAFF.c.staff_id, staff_ids, today, DataCategory.STAFF_BASIC
+    )

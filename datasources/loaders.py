@@ -1,0 +1,151 @@
+"""Per-request loaders: every relation of the graph is read in batches, one statement per batch.
+
+Built inside each request (never shared), so their caches hold only what this viewer's scope allowed;
+the scope is fixed for the loader's lifetime and therefore part of every cache key. Loaders are named
+after what they load and by what key (`students_by_group`), like Saleor's `<Thing>By<Key>Loader`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+
+from auth.policy import Scope
+from datasources import consents, groups, licenses, partners, people, schools
+from datasources.pagination import PageArgs
+from datasources.reader import Reader
+from datasources.records import (
+    BoardRecord,
+    ConsentRecord,
+    GroupRecord,
+    LicenseRecord,
+    MemberGroups,
+    Page,
+    PartnerRecord,
+    ProductRecord,
+    SchoolRecord,
+    StaffRecord,
+    StudentRecord,
+)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class KeyLoader(DataLoader, Generic[K, V]):  # type: ignore[misc] - aiodataloader ships no types
+    """Loads one value (or None) per key with one statement per batch of keys."""
+
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
+        found = await self._fetch(list(dict.fromkeys(keys)))
+        return [found.get(key) for key in keys]
+
+    async def get(self, key: K) -> V | None:
+        """The value for `key`, or None when it does not exist within the scope."""
+        value: V | None = await self.load(key)
+        return value
+
+
+#: A page request of one parent: (parent id, page arguments, an extra filter such as a school year).
+PageKey = tuple[int, PageArgs, Hashable]
+
+
+class PageLoader(DataLoader, Generic[V]):  # type: ignore[misc]
+    """Loads one page per parent; parents that ask for the same page arguments share one statement."""
+
+    def __init__(
+        self, fetch: Callable[[Sequence[int], PageArgs, Any], Awaitable[Mapping[int, Page[V]]]]
+    ) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: Sequence[PageKey]) -> list[Page[V]]:
+        by_arguments: dict[tuple[PageArgs, Hashable], list[int]] = defaultdict(list)
+        for parent, args, extra in keys:
+            by_arguments[(args, extra)].append(parent)
+        pages: dict[PageKey, Page[V]] = {}
+        for (args, extra), parents in by_arguments.items():
+            found = await self._fetch(list(dict.fromkeys(parents)), args, extra)
+            for parent in parents:
+                pages[(parent, args, extra)] = found.get(parent, Page.empty())
+        return [pages[key] for key in keys]
+
+    async def page(self, parent: int, args: PageArgs, extra: Hashable = None) -> Page[V]:
+        """The page of `parent`'s children."""
+        page: Page[V] = await self.load((parent, args, extra))
+        return page
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """The loaders of one request, all bound to the same reader, scope and date."""
+
+    schools: KeyLoader[int, SchoolRecord]
+    schools_by_code: KeyLoader[str, SchoolRecord]
+    boards: KeyLoader[int, BoardRecord]
+    groups: KeyLoader[int, GroupRecord]
+    students: KeyLoader[int, StudentRecord]
+    staff: KeyLoader[int, StaffRecord]
+    partners: KeyLoader[int, PartnerRecord]
+    products: KeyLoader[int, ProductRecord]
+    licenses: KeyLoader[int, LicenseRecord]
+    groups_by_student: KeyLoader[int, MemberGroups]
+    groups_by_staff: KeyLoader[int, MemberGroups]
+    group_ids_by_license: KeyLoader[int, list[int]]
+    schools_by_board: PageLoader[SchoolRecord]
+    groups_by_school: PageLoader[GroupRecord]
+    students_by_school: PageLoader[StudentRecord]
+    staff_by_school: PageLoader[StaffRecord]
+    students_by_group: PageLoader[StudentRecord]
+    staff_by_group: PageLoader[StaffRecord]
+    licenses_by_school: PageLoader[LicenseRecord]
+    consents_by_school: PageLoader[ConsentRecord]
+
+    @classmethod
+    def build(cls, reader: Reader, scope: Scope, today: dt.date) -> Loaders:
+        """Fresh loaders for one request."""
+
+        def by_key(fetch: Callable[..., Awaitable[Mapping[Any, Any]]], *extra: Any) -> KeyLoader[Any, Any]:
+            return KeyLoader(lambda keys: fetch(reader, scope, keys, *extra))
+
+        def paged(fetch: Callable[..., Awaitable[Mapping[int, Page[Any]]]]) -> PageLoader[Any]:
+            # `extra` is not used by these relations; it is part of the key only for uniformity.
+            return PageLoader(lambda parents, args, _extra: fetch(reader, scope, parents, args))
+
+        return cls(
+            schools=by_key(schools.schools_by_id),
+            schools_by_code=by_key(schools.schools_by_code),
+            boards=by_key(schools.boards_by_id),
+            groups=by_key(groups.groups_by_id),
+            students=by_key(people.students_by_id),
+            staff=by_key(people.staff_by_id),
+            partners=by_key(partners.partners_by_id),
+            products=by_key(partners.products_by_id),
+            licenses=by_key(licenses.licenses_by_id),
+            groups_by_student=by_key(groups.groups_by_student, today),
+            groups_by_staff=by_key(groups.groups_by_staff, today),
+            group_ids_by_license=by_key(licenses.coupled_group_ids),
+            schools_by_board=paged(schools.schools_by_board),
+            groups_by_school=PageLoader(
+                lambda parents, args, school_year: groups.groups_by_school(
+                    reader, scope, parents, school_year, today, args
+                )
+            ),
+            students_by_school=paged(people.students_by_school),
+            staff_by_school=paged(people.staff_by_school),
+            students_by_group=paged(people.students_by_group),
+            staff_by_group=paged(people.staff_by_group),
+            licenses_by_school=paged(licenses.licenses_by_school),
+            consents_by_school=paged(consents.consents_by_school),
+        )
+
+
+__all__ = ["KeyLoader", "Loaders", "PageLoader"]

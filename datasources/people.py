@@ -1,0 +1,157 @@
+"""Students and staff members, minimised in SQL to the categories the scope grants per school."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, null, select
+
+from auth.categories import DataCategory
+from auth.policy import Scope
+from datasources.pagination import PageArgs, partitioned_page, split_pages
+from datasources.reader import Reader
+from datasources.records import Page, StaffRecord, StudentRecord
+from datasources.scoping import granted, public_id, schools_with, visible_schools
+from datasources.tables import GROUP_STAFF, GROUP_STUDENTS, STAFF_MEMBERS, STUDENTS
+
+STUDENT_CATEGORIES = (
+    DataCategory.STUDENT_BASIC,
+    DataCategory.STUDENT_NAME,
+    DataCategory.STUDENT_DEMOGRAPHICS,
+)
+STAFF_CATEGORIES = (DataCategory.STAFF_BASIC, DataCategory.STAFF_NAME, DataCategory.STAFF_COMMUNICATION)
+
+
+def _eck_id(
+    scope: Scope, category: DataCategory, column: ColumnElement[Any], school: ColumnElement[Any]
+) -> Any:
+    if not scope.sees_eck_id:
+        return null().label(column.key)
+    return granted(scope, category, column, school)
+
+
+def _student_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+    s = STUDENTS.c
+    basic, name, demographics = STUDENT_CATEGORIES
+    return (
+        s.id,
+        s.school_id,
+        null().label("pseudonym"),  # partner-scoped; the operator sees the hub's own ids instead
+        _eck_id(scope, basic, s.eck_id, s.school_id),
+        granted(scope, name, s.first_name, s.school_id),
+        granted(scope, name, s.prefix, s.school_id),
+        granted(scope, name, s.last_name, s.school_id),
+        granted(scope, name, s.initials, s.school_id),
+        granted(scope, demographics, s.date_of_birth, s.school_id),
+        granted(scope, basic, s.year_level, s.school_id),
+    )
+
+
+def _staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+    s = STAFF_MEMBERS.c
+    basic, name, communication = STAFF_CATEGORIES
+    return (
+        s.id,
+        s.school_id,
+        null().label("pseudonym"),
+        _eck_id(scope, basic, s.eck_id, s.school_id),
+        granted(scope, name, s.first_name, s.school_id),
+        granted(scope, name, s.prefix, s.school_id),
+        granted(scope, name, s.last_name, s.school_id),
+        granted(scope, communication, s.email, s.school_id),
+        granted(scope, basic, s.roles, s.school_id),
+        granted(scope, basic, s.las_roles, s.school_id),
+        granted(scope, basic, s.active, s.school_id),
+    )
+
+
+def _student(scope: Scope, row: Row[Any]) -> StudentRecord:
+    return StudentRecord(row[0], public_id(scope, row[0]), *row[1:10])
+
+
+def _staff(scope: Scope, row: Row[Any]) -> StaffRecord:
+    roles, las_roles = row[8], row[9]
+    return StaffRecord(
+        row[0],
+        public_id(scope, row[0]),
+        *row[1:8],
+        roles=None if roles is None else tuple(roles),
+        las_roles=None if las_roles is None else tuple(las_roles),
+        active=row[10],
+    )
+
+
+def _students(scope: Scope) -> Select[Any]:
+    # A student row exists for a viewer only at schools that granted it some student category.
+    school = STUDENTS.c.school_id
+    return select(*_student_columns(scope)).where(
+        visible_schools(scope, school), schools_with(scope, STUDENT_CATEGORIES, school)
+    )
+
+
+def _staff_members(scope: Scope) -> Select[Any]:
+    school = STAFF_MEMBERS.c.school_id
+    return select(*_staff_columns(scope)).where(
+        visible_schools(scope, school), schools_with(scope, STAFF_CATEGORIES, school)
+    )
+
+
+async def students_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, StudentRecord]:
+    """The visible students among `ids`."""
+    rows = await reader.rows(_students(scope).where(STUDENTS.c.id.in_(ids)))
+    return {row[0]: _student(scope, row) for row in rows}
+
+
+async def staff_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, StaffRecord]:
+    """The visible staff members among `ids`."""
+    rows = await reader.rows(_staff_members(scope).where(STAFF_MEMBERS.c.id.in_(ids)))
+    return {row[0]: _staff(scope, row) for row in rows}
+
+
+async def students_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[StudentRecord]]:
+    """One page of each school's students."""
+    statement = _students(scope).where(STUDENTS.c.school_id.in_(school_ids))
+    rows = await reader.rows(partitioned_page(statement, STUDENTS.c.school_id, STUDENTS.c.id, args))
+    return split_pages(((row[1], row[0], _student(scope, row)) for row in rows), school_ids, args)
+
+
+async def staff_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[StaffRecord]]:
+    """One page of each school's staff."""
+    statement = _staff_members(scope).where(STAFF_MEMBERS.c.school_id.in_(school_ids))
+    rows = await reader.rows(partitioned_page(statement, STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.id, args))
+    return split_pages(((row[1], row[0], _staff(scope, row)) for row in rows), school_ids, args)
+
+
+async def students_by_group(
+    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[StudentRecord]]:
+    """One page of each group's students."""
+    link = GROUP_STUDENTS.c
+    statement = (
+        _students(scope)
+        .add_columns(link.group_id)
+        .join(GROUP_STUDENTS, link.student_id == STUDENTS.c.id)
+        .where(link.group_id.in_(group_ids))
+    )
+    rows = await reader.rows(partitioned_page(statement, link.group_id, STUDENTS.c.id, args))
+    return split_pages(((row[10], row[0], _student(scope, row)) for row in rows), group_ids, args)
+
+
+async def staff_by_group(
+    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[StaffRecord]]:
+    """One page of each group's staff."""
+    link = GROUP_STAFF.c
+    statement = (
+        _staff_members(scope)
+        .add_columns(link.group_id)
+        .join(GROUP_STAFF, link.staff_id == STAFF_MEMBERS.c.id)
+        .where(link.group_id.in_(group_ids))
+    )
+    rows = await reader.rows(partitioned_page(statement, link.group_id, STAFF_MEMBERS.c.id, args))
+    return split_pages(((row[11], row[0], _staff(scope, row)) for row in rows), group_ids, args)

@@ -1,0 +1,40 @@
+"""The per-request reader: one database connection for one GraphQL request, shared by its loaders.
+
+Loaders of one request dispatch their batches concurrently; a connection runs one statement at a time,
+so statements queue on a lock. One connection per request also bounds how many a single request can hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from sqlalchemy.sql import Executable
+
+
+class Reader:
+    """Runs read statements for one request on one lazily opened connection."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def rows(self, statement: Executable) -> Sequence[Row[Any]]:
+        """All rows of a read statement."""
+        async with self._lock:
+            if self._connection is None:
+                self._connection = await self._engine.connect()
+            result = await self._connection.execute(statement)
+            return result.all()
+
+    async def close(self) -> None:
+        """Give the connection back to the pool (ending its read transaction)."""
+        async with self._lock:
+            if self._connection is not None:
+                await self._connection.close()
+                self._connection = None

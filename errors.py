@@ -1,0 +1,67 @@
+"""The public error catalogue (API.md): every error a client sees carries one of these codes.
+
+A leaf module like `settings`: every layer may raise these. Anything else that escapes a resolver is
+masked as `INTERNAL` before it reaches a response.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class PublicError(Exception):
+    """An error whose message is written for the client: stable code, no personal data, no internals."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthenticated(PublicError):
+    """No valid token: HTTP 401 on `/graphql`."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(PublicError):
+    """The viewer is known but may not perform this operation."""
+
+    code = "FORBIDDEN"
+
+
+class BadUserInput(PublicError):
+    """An argument is malformed or out of range (a cursor, a page size, an id)."""
+
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(PublicError):
+    """The thing asked for does not exist for this viewer (never says whether it exists for others)."""
+
+    code = "NOT_FOUND"
+
+
+class LimitExceeded(PublicError):
+    """A request exceeds one of the hub's abuse limits (depth, aliases, tokens, cost, page size)."""
+
+    code = "LIMIT_EXCEEDED"
+
+
+class Conflict(PublicError):
+    """The operation conflicts with the current state or with another operation in flight."""
+
+    code = "CONFLICT"
+
+
+CATALOGUE: tuple[str, ...] = (
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "LIMIT_EXCEEDED",
+    "CONFLICT",
+    "HELD_FOR_CONFIRMATION",
+    "INTERNAL",
+)

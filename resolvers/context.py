@@ -1,0 +1,34 @@
+"""The context of one GraphQL request: who asks, what they may see, and the loaders bound to that."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from auth.policy import Scope
+from auth.viewer import Viewer
+from datasources.loaders import Loaders
+from datasources.pagination import PageArgs
+from datasources.reader import Reader
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class Context:
+    """Per-request state, built in the server's `get_context` and handed to every resolver."""
+
+    settings: Settings
+    viewer: Viewer
+    scope: Scope
+    reader: Reader
+    loaders: Loaders
+    now: dt.datetime
+
+    @property
+    def today(self) -> dt.date:
+        """The hub's date (honouring the sandbox clock override)."""
+        return self.now.date()
+
+    def page_args(self, first: int | None, after: str | None) -> PageArgs:
+        """Validated page arguments under the hub's page cap."""
+        return PageArgs.parse(first, after, cap=self.settings.max_page_size)

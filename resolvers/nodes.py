@@ -1,0 +1,35 @@
+"""`node(id:)` and federation `_entities`: from an identifier the viewer was shown back to a record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasources.loaders import KeyLoader, Loaders
+from datasources.scoping import internal_id
+from resolvers.context import Context
+
+
+def _loader(loaders: Loaders, type_name: str) -> KeyLoader[int, Any] | None:
+    return {
+        "Board": loaders.boards,
+        "School": loaders.schools,
+        "Group": loaders.groups,
+        "Student": loaders.students,
+        "StaffMember": loaders.staff,
+        "Partner": loaders.partners,
+        "Product": loaders.products,
+        "License": loaders.licenses,
+    }.get(type_name)
+
+
+NODE_TYPES = ("Board", "School", "Group", "Student", "StaffMember", "Partner", "Product", "License")
+
+
+async def node(ctx: Context, type_name: str, shown_id: str) -> Any | None:
+    """The record behind a (type, id) the viewer was shown, loaded through the same scoped loaders as
+    every other read; None when it does not exist or is not visible (the two are indistinguishable)."""
+    loader = _loader(ctx.loaders, type_name)
+    row_id = internal_id(ctx.scope, shown_id)
+    if loader is None or row_id is None:
+        return None
+    return await loader.get(row_id)

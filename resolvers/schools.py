@@ -1,0 +1,95 @@
+"""Root reads of boards and schools, and the relations hanging off them."""
+
+from __future__ import annotations
+
+from auth.viewer import ViewerKind
+from datasources import schools
+from datasources.records import (
+    BoardRecord,
+    ConsentRecord,
+    GroupRecord,
+    LicenseRecord,
+    Page,
+    SchoolRecord,
+    StaffRecord,
+    StudentRecord,
+)
+from datasources.calendar import is_school_year
+from errors import BadUserInput, Forbidden
+from resolvers.context import Context
+
+
+async def schools_page(ctx: Context, first: int | None, after: str | None) -> Page[SchoolRecord]:
+    """The schools the viewer may see, one page."""
+    return await schools.schools_page(ctx.reader, ctx.scope, ctx.page_args(first, after))
+
+
+async def school_by_code(ctx: Context, code: str) -> SchoolRecord | None:
+    """One visible school by its code (BRIN + location code); None when it is not visible."""
+    normalised = code.strip().upper()
+    if len(normalised) != 6 or not normalised.isalnum():
+        raise BadUserInput("a school code is a BRIN and a location code, six characters such as 16AH00")
+    return await ctx.loaders.schools_by_code.get(normalised)
+
+
+async def boards_page(ctx: Context, first: int | None, after: str | None) -> Page[BoardRecord]:
+    """All boards, one page; the hub's operator only."""
+    if ctx.viewer.kind is not ViewerKind.OPERATOR:
+        raise Forbidden("only the hub's operator may list boards")
+    return await schools.boards_page(ctx.reader, ctx.scope, ctx.page_args(first, after))
+
+
+async def board_of(ctx: Context, school: SchoolRecord) -> BoardRecord | None:
+    """The school's board."""
+    return await ctx.loaders.boards.get(school.board_id)
+
+
+async def merged_into(ctx: Context, school: SchoolRecord) -> SchoolRecord | None:
+    """The school this one was merged into, when visible."""
+    if school.merged_into_id is None:
+        return None
+    return await ctx.loaders.schools.get(school.merged_into_id)
+
+
+async def schools_of_board(
+    ctx: Context, board: BoardRecord, first: int | None, after: str | None
+) -> Page[SchoolRecord]:
+    """A page of the board's visible schools."""
+    return await ctx.loaders.schools_by_board.page(board.id, ctx.page_args(first, after))
+
+
+async def groups_of_school(
+    ctx: Context, school: SchoolRecord, school_year: str | None, first: int | None, after: str | None
+) -> Page[GroupRecord]:
+    """A page of the school's groups of a school year (by default the current one)."""
+    if school_year is not None and not is_school_year(school_year):
+        raise BadUserInput("a school year is written as two consecutive years, such as 2026-2027")
+    return await ctx.loaders.groups_by_school.page(school.id, ctx.page_args(first, after), school_year)
+
+
+async def students_of_school(
+    ctx: Context, school: SchoolRecord, first: int | None, after: str | None
+) -> Page[StudentRecord]:
+    """A page of the school's students."""
+    return await ctx.loaders.students_by_school.page(school.id, ctx.page_args(first, after))
+
+
+async def staff_of_school(
+    ctx: Context, school: SchoolRecord, first: int | None, after: str | None
+) -> Page[StaffRecord]:
+    """A page of the school's staff."""
+    return await ctx.loaders.staff_by_school.page(school.id, ctx.page_args(first, after))
+
+
+async def licenses_of_school(
+    ctx: Context, school: SchoolRecord, first: int | None, after: str | None
+) -> Page[LicenseRecord]:
+    """A page of the school's licenses (a partner sees its own products' licenses only)."""
+    return await ctx.loaders.licenses_by_school.page(school.id, ctx.page_args(first, after))
+
+
+async def consents_of_school(
+    ctx: Context, school: SchoolRecord, first: int | None, after: str | None
+) -> Page[ConsentRecord]:
+    """A page of the school's consent receipts."""
+    return await ctx.loaders.consents_by_school.page(school.id, ctx.page_args(first, after))

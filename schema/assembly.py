@@ -1,0 +1,118 @@
+"""The federation schema assembly: types, the classification check, and safe `_entities`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+from strawberry.federation.schema import FederationAny
+from strawberry.types.base import StrawberryObjectDefinition
+
+from errors import PublicError
+from schema.classification import unclassified_fields
+from schema.groups import Group
+from schema.licenses import License, Partner, Product
+from schema.people import StaffMember, Student
+from schema.query import Query
+from schema.schools import Board, School
+from settings import Settings
+
+#: The newest federation version the common open composers accept (strawberry's default is newer).
+FEDERATION_VERSION = "2.9"
+
+logger = logging.getLogger("leerpoort.graphql")
+
+
+class SchemaClassificationError(TypeError):
+    """Raised at start-up when a field of the graph is not classified under a data category."""
+
+
+class LeerpoortSchema(strawberry.federation.Schema):
+    """A federation subgraph whose `_entities` resolves only entity types, each through its own
+    scoped `resolve_reference`: a representation can never construct an object from client input."""
+
+    def entities_resolver(  # strawberry builds `_entities` from this signature: keep its annotations
+        self, info: strawberry.Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        results: list[Any] = []
+        for representation in representations:
+            if not isinstance(representation, dict):
+                results.append(None)
+                continue
+            type_name = representation.get("__typename")
+            graphql_type = (
+                self.schema_converter.type_map.get(type_name) if isinstance(type_name, str) else None
+            )
+            definition = getattr(graphql_type, "definition", None)
+            origin = getattr(definition, "origin", None)
+            if not isinstance(definition, StrawberryObjectDefinition) or not hasattr(
+                origin, "resolve_reference"
+            ):
+                # Unknown and non-entity types resolve to null instead of being built from the input.
+                results.append(None)
+                continue
+            fields = {key: value for key, value in representation.items() if key != "__typename"}
+            results.append(origin.resolve_reference(info=info, **fields))
+        return results
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log unexpected errors without tracebacks or messages (they may quote personal data)."""
+        operation = execution_context.operation_name if execution_context else None
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, PublicError):
+                continue
+            logger.error(
+                "internal error %s in operation %s at %s",
+                type(original).__name__,
+                operation or "(anonymous)",
+                ".".join(str(part) for part in error.path or ()),
+            )
+
+
+def build_schema(settings: Settings | None = None) -> LeerpoortSchema:
+    """The Leerpoort subgraph; refuses to build while any field is unclassified."""
+    limits = settings or Settings()
+    schema = LeerpoortSchema(
+        query=Query,
+        # Types reached only through lazy annotations must be named here to join the `_Entity` union.
+        types=[Board, School, Group, Student, StaffMember, Partner, Product, License],
+        federation_version=FEDERATION_VERSION,
+        extensions=[
+            # Validation rules, not per-field hooks: they cost nothing on the resolving hot path.
+            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            # Partners repeat the same few documents: parse and validate each once (the caches are
+            # module-level in strawberry, shared by every request).
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
+    )
+    definitions = [
+        graphql_type.definition
+        for graphql_type in schema.schema_converter.type_map.values()
+        if isinstance(graphql_type.definition, StrawberryObjectDefinition)
+        and not graphql_type.definition.name.startswith("_")
+        and graphql_type.definition.name not in {"Query", "Mutation", "Subscription"}
+    ]
+    problems = unclassified_fields(definitions)
+    if problems:
+        raise SchemaClassificationError("unclassified fields: " + "; ".join(problems))
+    return schema
+
+
+__all__ = ["FEDERATION_VERSION", "LeerpoortSchema", "build_schema"]

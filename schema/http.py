@@ -1,0 +1,119 @@
+"""GraphQL over HTTP: reading a request body, executing it, and shaping the response.
+
+Strawberry's own views answer `application/json` with status 200 even when a client asks for
+`application/graphql-response+json`, and log resolver tracebacks; this module does both as the
+GraphQL-over-HTTP spec and our error catalogue say. It knows nothing of Starlette: the server hands it
+bytes and headers and sends back what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError
+
+from errors import BadUserInput, PublicError
+from resolvers.context import Context
+from schema.assembly import LeerpoortSchema
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+#: A GraphQL document plus variables larger than this is refused before parsing.
+MAX_REQUEST_BYTES = 1_000_000
+INTERNAL_MESSAGE = "Internal server error"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLRequest:
+    """A parsed GraphQL request: the document, its variables and the operation to run."""
+
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPAnswer:
+    """What to send back: status, JSON body and media type."""
+
+    status: int
+    body: dict[str, Any]
+    media_type: str
+
+
+def response_media_type(accept: str | None) -> str:
+    """The media type to answer with: the GraphQL response type when the client accepts it."""
+    if accept and GRAPHQL_RESPONSE in accept:
+        return GRAPHQL_RESPONSE
+    return JSON
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    """A GraphQL response body with one error and no data (for failures before execution)."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def parse_request(body: bytes) -> GraphQLRequest:
+    """Read a JSON GraphQL request; anything malformed is a BAD_USER_INPUT error."""
+    if len(body) > MAX_REQUEST_BYTES:
+        raise BadUserInput(f"the request body exceeds {MAX_REQUEST_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadUserInput("the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadUserInput("the request body must be a JSON object with a `query`")
+    query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise BadUserInput("the request needs a `query` string")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadUserInput("`variables` must be a JSON object")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadUserInput("`operationName` must be a string")
+    return GraphQLRequest(query=query, variables=variables, operation_name=operation_name)
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """An error as the client sees it: our own errors keep their message and code; errors of the query
+    itself (syntax, validation) are BAD_USER_INPUT; everything else is masked as INTERNAL."""
+    original = error.original_error
+    formatted: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        formatted["path"] = list(error.path)
+    if isinstance(original, PublicError):
+        formatted["message"] = original.message
+        code = original.code
+    elif original is None:
+        code = (error.extensions or {}).get("code") or BadUserInput.code
+    else:
+        formatted["message"] = INTERNAL_MESSAGE
+        code = "INTERNAL"
+    formatted["extensions"] = {"code": code}
+    return formatted
+
+
+async def execute(
+    schema: LeerpoortSchema, request: GraphQLRequest, context: Context, media_type: str
+) -> HTTPAnswer:
+    """Run one request and shape the answer (status codes as GraphQL over HTTP prescribes)."""
+    result = await schema.execute(
+        request.query,
+        variable_values=request.variables,
+        context_value=context,
+        operation_name=request.operation_name,
+    )
+    errors = [format_error(error) for error in result.errors or ()]
+    # Errors without a path happened before execution (syntax, validation, a refused operation):
+    # there is no data entry at all, and the GraphQL response type answers 400.
+    before_execution = bool(result.errors) and all(not error.path for error in result.errors or ())
+    body: dict[str, Any] = {} if before_execution else {"data": result.data}
+    if errors:
+        body["errors"] = errors
+    status = 400 if before_execution and media_type == GRAPHQL_RESPONSE else 200
+    return HTTPAnswer(status=status, body=body, media_type=media_type)

@@ -1,0 +1,177 @@
+"""Partners, their products, schools' licenses, and consent receipts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from auth.categories import DataCategory
+from datasources.records import ConsentRecord, LicenseRecord, PartnerRecord, ProductRecord
+from resolvers import partners
+from schema.classification import data, public
+from schema.context import Info
+from schema.entities import lookup
+from schema.enums import DataCategoryEnum, PartnerKind
+from schema.groups import Group
+from schema.relay import Node, to_global_id
+
+if TYPE_CHECKING:
+    from schema.schools import School
+
+_School = Annotated["School", strawberry.lazy("schema.schools")]
+LICENSE = DataCategory.LICENSE
+
+
+async def _school(info: Info, school_id: int) -> _School | None:
+    from schema.schools import School  # noqa: PLC0415 - schools and licenses refer to each other
+
+    record = await partners.school_by_id(info.context, school_id)
+    return None if record is None else School.from_record(record)
+
+
+@strawberry.federation.type(
+    keys=["id"], description="A publisher (uitgeverij) or network provider (netwerkaanbieder)."
+)
+class Partner(Node):
+    """A partner that reads data under the schools' consent."""
+
+    record: strawberry.Private[PartnerRecord]
+    name: str = public("The partner's name.")
+    kind: PartnerKind = public("Publisher or network provider.")
+    declared_categories: list[DataCategoryEnum] = public("The data categories the partner declared it needs.")
+    eck_chain: bool = public("Whether the partner is a member of the ECK chain (and may receive ECK-iDs).")
+
+    @classmethod
+    def from_record(cls, record: PartnerRecord) -> Partner:
+        """The GraphQL object of a partner record."""
+        return cls(
+            record=record,
+            id=to_global_id("Partner", record.public_id),
+            name=record.name,
+            kind=PartnerKind(record.kind),
+            declared_categories=[DataCategory[name] for name in record.declared_categories],
+            eck_chain=record.eck_chain,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> Partner | None:
+        """Federation: a partner by its global id, within the viewer's scope."""
+        record = await lookup(info, "Partner", representation.get("id"))
+        return None if record is None else cls.from_record(record)
+
+
+@strawberry.federation.type(
+    keys=["id"], description="A partner's product (method, application) that schools license."
+)
+class Product(Node):
+    """A product."""
+
+    record: strawberry.Private[ProductRecord]
+    name: str = public("The product's name.")
+    allowed_at_home: bool = public(
+        "Whether students may open the product from home (where the school enabled it)."
+    )
+
+    @classmethod
+    def from_record(cls, record: ProductRecord) -> Product:
+        """The GraphQL object of a product record."""
+        return cls(
+            record=record,
+            id=to_global_id("Product", record.public_id),
+            name=record.name,
+            allowed_at_home=record.allowed_at_home,
+        )
+
+    @public("The partner that offers the product.")
+    async def partner(self, info: Info) -> Partner | None:
+        record = await partners.partner_of_product(info.context, self.record)
+        return None if record is None else Partner.from_record(record)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> Product | None:
+        """Federation: a product by its global id, within the viewer's scope."""
+        record = await lookup(info, "Product", representation.get("id"))
+        return None if record is None else cls.from_record(record)
+
+
+@strawberry.federation.type(keys=["id"], description="A school's license of a product, coupled to groups.")
+class License(Node):
+    """A license."""
+
+    record: strawberry.Private[LicenseRecord]
+    seats: int | None = data(LICENSE, "The number of seats, when the license counts them.")
+    valid_from: dt.date | None = data(LICENSE, "The first day the license is valid.")
+    valid_until: dt.date | None = data(LICENSE, "The last day the license is valid; null when open-ended.")
+
+    @classmethod
+    def from_record(cls, record: LicenseRecord) -> License:
+        """The GraphQL object of a license record."""
+        return cls(
+            record=record,
+            id=to_global_id("License", record.public_id),
+            seats=record.seats,
+            valid_from=record.valid_from,
+            valid_until=record.valid_until,
+        )
+
+    @data(LICENSE, "The licensed product.")
+    async def product(self, info: Info) -> Product | None:
+        record = await partners.product_of_license(info.context, self.record)
+        return None if record is None else Product.from_record(record)
+
+    @data(LICENSE, "The school that holds the license.")
+    async def school(self, info: Info) -> _School | None:
+        return await _school(info, self.record.school_id)
+
+    @data(LICENSE, "The groups the license is coupled to; only their members see the product.")
+    async def coupled_groups(self, info: Info) -> list[Group] | None:
+        return [
+            Group.from_record(group) for group in await partners.coupled_groups(info.context, self.record)
+        ]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> License | None:
+        """Federation: a license by its global id, within the viewer's scope."""
+        record = await lookup(info, "License", representation.get("id"))
+        return None if record is None else cls.from_record(record)
+
+
+@strawberry.type(
+    description="A receipt of a school's consent to a partner: what was granted, by whom and when."
+)
+class ConsentReceipt:
+    """A consent receipt; the newest one that is not revoked is in force."""
+
+    record: strawberry.Private[ConsentRecord]
+    id: strawberry.ID = public("The receipt's id.")
+    categories: list[DataCategoryEnum] = public("The data categories granted.")
+    granted_by: str = public("Who granted the consent on the school's behalf.")
+    granted_at: dt.datetime = public("When the consent was granted.")
+    revoked_at: dt.datetime | None = public(
+        "When the consent was revoked or superseded; null while in force."
+    )
+    policy_version: str = public("The version of the hub's consent policy the grant was made under.")
+
+    @classmethod
+    def from_record(cls, record: ConsentRecord) -> ConsentReceipt:
+        """The GraphQL object of a consent record."""
+        return cls(
+            record=record,
+            id=to_global_id("ConsentReceipt", record.public_id),
+            categories=[DataCategory[name] for name in record.categories],
+            granted_by=record.granted_by,
+            granted_at=record.granted_at,
+            revoked_at=record.revoked_at,
+            policy_version=record.policy_version,
+        )
+
+    @public("The school that granted the consent.")
+    async def school(self, info: Info) -> _School | None:
+        return await _school(info, self.record.school_id)
+
+    @public("The partner the consent was granted to.")
+    async def partner(self, info: Info) -> Partner | None:
+        record = await partners.partner_of_consent(info.context, self.record)
+        return None if record is None else Partner.from_record(record)

@@ -1,0 +1,81 @@
+"""Relay plumbing: the Node interface, global ids, and keyset-paginated connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from datasources.pagination import encode_cursor
+from datasources.records import Page
+from schema.classification import public
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def to_global_id(type_name: str, shown_id: str) -> strawberry.ID:
+    """The opaque global id of an object: its type and the identifier this viewer sees."""
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{shown_id}".encode()).decode().rstrip("="))
+
+
+def from_global_id(global_id: str) -> tuple[str, str] | None:
+    """The (type, identifier) inside a global id, or None when it is not one this hub issued."""
+    try:
+        text = base64.urlsafe_b64decode((global_id + "=" * (-len(global_id) % 4)).encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, separator, shown_id = text.partition(":")
+    if not separator or not type_name.isalpha() or not shown_id:
+        return None
+    return type_name, shown_id
+
+
+@strawberry.interface(description="An object with a global id that `node(id:)` resolves (Relay).")
+class Node:
+    """An object with a global id."""
+
+    id: strawberry.ID = public("The global id of the object, opaque and stable for this viewer.")
+
+
+@strawberry.type(description="Where a page of a connection stands (Relay).")
+class PageInfo:
+    """Paging state of a connection."""
+
+    has_next_page: bool = public("Whether more items follow; ask again with `after: endCursor`.")
+    has_previous_page: bool = public("Whether items precede this page (true when `after` was given).")
+    start_cursor: str | None = public("The cursor of the first item on this page.")
+    end_cursor: str | None = public("The cursor of the last item on this page; pass it as `after`.")
+
+
+@strawberry.type(description="An item of a connection with its cursor.")
+class Edge(Generic[T]):
+    """One item of a page with the cursor that continues after it."""
+
+    cursor: str = public("The opaque cursor of this item.")
+    node: T = public("The item.")
+
+
+@strawberry.type(description="A page of a list, keyset-paginated with `first` (at most 1,000) and `after`.")
+class Connection(Generic[T]):
+    """One page of a list in a stable order."""
+
+    edges: list[Edge[T]] = public("The items of this page with their cursors.")
+    page_info: PageInfo = public("Where this page stands.")
+
+
+def connection(page: Page[R], convert: Callable[[R], T]) -> Connection[T]:
+    """A GraphQL connection from a datasource page, converting each record to its GraphQL type."""
+    edges = [Edge(cursor=encode_cursor(key), node=convert(item)) for key, item in page.items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -1,0 +1,184 @@
+"""Boards (besturen) and school locations (vestigingen)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from auth.categories import DataCategory
+from datasources.records import BoardRecord, SchoolRecord
+from resolvers import schools
+from schema.classification import public, rows
+from schema.context import After, First, Info
+from schema.entities import lookup
+from schema.enums import DataCategoryEnum
+from schema.relay import Connection, Node, connection, to_global_id
+
+if TYPE_CHECKING:
+    from schema.groups import Group
+    from schema.licenses import ConsentReceipt, License
+    from schema.people import StaffMember, Student
+
+_Group = Annotated["Group", strawberry.lazy("schema.groups")]
+_Student = Annotated["Student", strawberry.lazy("schema.people")]
+_StaffMember = Annotated["StaffMember", strawberry.lazy("schema.people")]
+_License = Annotated["License", strawberry.lazy("schema.licenses")]
+_ConsentReceipt = Annotated["ConsentReceipt", strawberry.lazy("schema.licenses")]
+
+SCHOOL_BASIC = DataCategory.SCHOOL_BASIC
+
+
+@strawberry.type(
+    description="The data processing agreement (verwerkersovereenkomst) a board signed for its schools."
+)
+class DataProcessingAgreement:
+    """A board's DPA state."""
+
+    signed: bool = public("Whether the board's DPA is signed; unsigned boards disclose nothing to partners.")
+    signed_at: dt.datetime | None = public("When the DPA was signed.")
+    signed_by: str | None = public("The director who signed, as registered at the Chamber of Commerce (KvK).")
+    chamber_of_commerce_number: str | None = public("The board's Chamber of Commerce (KvK) number.")
+    version: str | None = public("The version of the agreement that was signed.")
+
+
+@strawberry.federation.type(
+    keys=["id"], description="A school board (bestuur, bevoegd gezag), owner of schools."
+)
+class Board(Node):
+    """A school board."""
+
+    record: strawberry.Private[BoardRecord]
+    number: str = public("DUO's 5-digit board number (bevoegd-gezagnummer).")
+    name: str = public("The board's name; the board number until a name is known.")
+    data_processing_agreement: DataProcessingAgreement = public("The board's data processing agreement.")
+
+    @classmethod
+    def from_record(cls, record: BoardRecord) -> Board:
+        """The GraphQL object of a board record."""
+        return cls(
+            record=record,
+            id=to_global_id("Board", record.public_id),
+            number=record.number,
+            name=record.name,
+            data_processing_agreement=DataProcessingAgreement(
+                signed=record.dpa_signed_at is not None,
+                signed_at=record.dpa_signed_at,
+                signed_by=record.dpa_signed_by,
+                chamber_of_commerce_number=record.dpa_chamber_of_commerce_number,
+                version=record.dpa_version,
+            ),
+        )
+
+    @public("The board's schools that the viewer may see.")
+    async def schools(self, info: Info, first: First = None, after: After = None) -> Connection[School]:
+        page = await schools.schools_of_board(info.context, self.record, first, after)
+        return connection(page, School.from_record)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> Board | None:
+        """Federation: a board by its global id, within the viewer's scope."""
+        record = await lookup(info, "Board", representation.get("id"))
+        return None if record is None else cls.from_record(record)
+
+
+@strawberry.federation.type(
+    keys=["id", "code"], description="A school location (vestiging): a BRIN plus a location code."
+)
+class School(Node):
+    """A school location."""
+
+    record: strawberry.Private[SchoolRecord]
+    code: str = rows(SCHOOL_BASIC, "BRIN plus location code, such as 16AH00.")
+    brin: str = rows(SCHOOL_BASIC, "The school's BRIN (two digits, two letters), such as 16AH.")
+    location_code: str = rows(SCHOOL_BASIC, "The two-digit location code (vestigingsnummer), such as 00.")
+    name: str = rows(SCHOOL_BASIC, "The official name of the location (from DUO, or as managed).")
+    active: bool = rows(
+        SCHOOL_BASIC, "False once the location has closed (opheffing) or merged into another."
+    )
+
+    @classmethod
+    def from_record(cls, record: SchoolRecord) -> School:
+        """The GraphQL object of a school record."""
+        return cls(
+            record=record,
+            id=to_global_id("School", record.public_id),
+            code=record.code,
+            brin=record.brin,
+            location_code=record.location_code,
+            name=record.name,
+            active=record.active,
+        )
+
+    @rows(SCHOOL_BASIC, "The board the school belongs to (its number is school.basic).")
+    async def board(self, info: Info) -> Board | None:
+        record = await schools.board_of(info.context, self.record)
+        return None if record is None else Board.from_record(record)
+
+    @rows(SCHOOL_BASIC, "The location this one merged into (fusie), when it did and that one is visible.")
+    async def merged_into(self, info: Info) -> School | None:
+        record = await schools.merged_into(info.context, self.record)
+        return None if record is None else School.from_record(record)
+
+    @public(
+        "The data categories this viewer may read at this school; a withheld field is null, an empty list is empty."
+    )
+    def granted_categories(self, info: Info) -> list[DataCategoryEnum]:
+        return sorted(info.context.scope.categories_for(self.record.id), key=lambda category: category.value)
+
+    @rows(DataCategory.GROUP_BASIC, "The school's groups of a school year (the current one when omitted).")
+    async def groups(
+        self,
+        info: Info,
+        school_year: Annotated[
+            str | None,
+            strawberry.argument(description="A school year such as 2026-2027; the current one if omitted."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[_Group]:
+        from schema.groups import Group  # noqa: PLC0415 - schools and groups refer to each other
+
+        page = await schools.groups_of_school(info.context, self.record, school_year, first, after)
+        return connection(page, Group.from_record)
+
+    @rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
+    async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:
+        from schema.people import Student  # noqa: PLC0415
+
+        page = await schools.students_of_school(info.context, self.record, first, after)
+        return connection(page, Student.from_record)
+
+    @rows(DataCategory.STAFF_BASIC, "The school's staff members.")
+    async def staff(self, info: Info, first: First = None, after: After = None) -> Connection[_StaffMember]:
+        from schema.people import StaffMember  # noqa: PLC0415
+
+        page = await schools.staff_of_school(info.context, self.record, first, after)
+        return connection(page, StaffMember.from_record)
+
+    @rows(DataCategory.LICENSE, "The school's licenses; a partner sees those of its own products only.")
+    async def licenses(self, info: Info, first: First = None, after: After = None) -> Connection[_License]:
+        from schema.licenses import License  # noqa: PLC0415
+
+        page = await schools.licenses_of_school(info.context, self.record, first, after)
+        return connection(page, License.from_record)
+
+    @public("The consent receipts of this school, oldest first; a partner sees its own.")
+    async def consents(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[_ConsentReceipt]:
+        from schema.licenses import ConsentReceipt  # noqa: PLC0415
+
+        page = await schools.consents_of_school(info.context, self.record, first, after)
+        return connection(page, ConsentReceipt.from_record)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> School | None:
+        """Federation: a school by its global id or its code, within the viewer's scope."""
+        code = representation.get("code")
+        if isinstance(code, str) and "id" not in representation:
+            record = await schools.school_by_code(info.context, code)
+        else:
+            record = await lookup(info, "School", representation.get("id"))
+        return None if record is None else cls.from_record(record)

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The one test command, for people and CI alike (STYLE.md): install, lint, type-check, then run the whole
+# suite once on SQLite and PostgreSQL with coverage.
+#
+#   bash scripts/test.sh                 everything (the README's test command; .ci/run calls this)
+#   bash scripts/test.sh -k tokens -x    extra arguments go to pytest
+#   LEERPOORT_FAST=1 bash scripts/test.sh -k tokens
+#                                        skip ruff and mypy for a quick local iteration
+#
+# Environment:
+#   LEERPOORT_TEST_POSTGRES_URL  admin URL of a PostgreSQL server; the suite creates a fresh database there for
+#                                the run and drops it afterwards. Default: postgresql://postgres@127.0.0.1:5432/test
+#                                when that server answers; otherwise the PostgreSQL half is skipped, loudly.
+#   CI                           when set, a PostgreSQL server or Node.js that cannot be reached is a failure.
+#   LEERPOORT_VENV               the virtual environment to use or create (default: .venv in the repo root).
+#   PYTHON                       the interpreter that creates it (default: python3, 3.11 or newer).
+#
+# Exit code: pytest's ("no tests collected" counts as a failure); 1 when pytest passed but a lint step failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo_root="$(pwd -P)"
+
+venv="${LEERPOORT_VENV:-.venv}"
+python_for_venv="${PYTHON:-python3}"
+fast="${LEERPOORT_FAST:-}"
+default_postgres_url="postgresql://postgres@127.0.0.1:5432/test"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+# Each step shows the seconds since the start, so a slow install or a slow suite is visible in a CI log.
+step() { printf '\n==> [%4ss] %s\n' "$SECONDS" "$*"; }
+banner() { printf '\n=== %s ===\n\n' "$*"; }
+fail() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+# The hash of the files an install depends on: when it has not changed, the install is skipped locally,
+# so a second run starts testing in a second. CI starts from a fresh clone and always installs.
+fingerprint() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# --- Python environment -------------------------------------------------------------------------------------
+if [[ ! -x "$venv/bin/python" ]]; then
+    step "creating the virtual environment $venv with $python_for_venv"
+    "$python_for_venv" -m venv "$venv"
+fi
+py="$venv/bin/python"
+# A venv made by an older Python would fail later with a confusing error; say it plainly here.
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "$venv uses $("$py" --version); Leerpoort needs Python 3.11 or newer (remove $venv or set PYTHON)"
+
+pip_stamp="$venv/.leerpoort-install"
+pip_wanted="$(fingerprint pyproject.toml)"
+if [[ -n "${CI:-}" || ! -f "$pip_stamp" || "$(cat "$pip_stamp")" != "$pip_wanted" ]]; then
+    step "installing Leerpoort and its test tools into $venv"
+    # -q hides progress but not errors; pip exits non-zero on failure and set -e stops here.
+    "$py" -m pip install -q -e '.[test]'
+    echo "$pip_wanted" > "$pip_stamp"
+fi
+
+# --- Node.js composer for the federation check -------------------------------------------------------------
+composer_dir="tests/federation"
+if command -v npm > /dev/null 2>&1; then
+    npm_stamp="$composer_dir/node_modules/.leerpoort-install"
+    if [[ -f "$composer_dir/package-lock.json" ]]; then
+        npm_wanted="$(fingerprint "$composer_dir/package.json" "$composer_dir/package-lock.json")"
+        npm_command=(ci)
+    else
+        npm_wanted="$(fingerprint "$composer_dir/package.json")"
+        npm_command=(install)
+    fi
+    if [[ -n "${CI:-}" || ! -f "$npm_stamp" || "$(cat "$npm_stamp")" != "$npm_wanted" ]]; then
+        step "installing the federation composer (npm ${npm_command[*]} in $composer_dir)"
+        # npm prints its "added N packages" summary on stdout and its errors on stderr: keep only the errors.
+        (cd "$composer_dir" && npm "${npm_command[@]}" --no-audit --no-fund --loglevel=error > /dev/null)
+        echo "$npm_wanted" > "$npm_stamp"
+    fi
+elif [[ -n "${CI:-}" ]]; then
+    fail "npm is not installed: the federation composition check needs Node.js 18+ and npm on CI"
+else
+    banner "federation composition check SKIPPED: npm is not installed (needs Node.js 18+)"
+fi
+
+# --- Lint and types ------------------------------------------------------------------------------------------
+# Every step runs even after one fails, so a single run shows every problem; the failures are summed up at the end.
+failed_steps=()
+run_step() {
+    local name="$1"
+    shift
+    step "$name"
+    if ! "$@"; then
+        failed_steps+=("$name")
+    fi
+}
+if [[ -n "$fast" ]]; then
+    banner "LEERPOORT_FAST is set: ruff and mypy SKIPPED"
+else
+    run_step "ruff check" "$venv/bin/ruff" check .
+    run_step "ruff format --check" "$venv/bin/ruff" format --check .
+    # Run from the repo root, mypy sees `schema`, `auth`, ... as the top-level packages they are (the same
+    # names PyPI uses for other projects), and tests/ as the `tests` package; pyproject.toml holds its config.
+    run_step "mypy" "$venv/bin/mypy" .
+fi
+
+# --- PostgreSQL --------------------------------------------------------------------------------------------
+postgres_url="${LEERPOORT_TEST_POSTGRES_URL:-$default_postgres_url}"
+# Hide a password before the URL is printed into a CI log.
+shown_url="$(printf '%s' "$postgres_url" | sed -E 's#//([^:/@]+):[^@]*@#//\1:***@#')"
+
+postgres_answers() {
+    # A real connection, not just a port check: it also proves the credentials and the database.
+    "$py" - "$postgres_url" <<'PYTHON'
+import asyncio
+import sys
+
+import asyncpg
+
+
+async def probe(url: str) -> None:
+    connection = await asyncpg.connect(url.replace("+asyncpg", "", 1), timeout=3)
+    await connection.close()
+
+try:
+    asyncio.run(asyncio.wait_for(probe(sys.argv[1]), timeout=5))
+except Exception as error:  # any failure means "does not answer"; the reason is shown
+    print(f"    {type(error).__name__}: {error}", file=sys.stderr)
+    sys.exit(1)
+PYTHON
+}
+
+step "checking PostgreSQL at $shown_url"
+postgres_skipped=""
+# On CI the server may still be starting: give it a little time before calling it unreachable.
+attempts=1
+[[ -n "${CI:-}" ]] && attempts=10
+for ((attempt = 1; ; attempt++)); do
+    if postgres_answers; then
+        export LEERPOORT_TEST_POSTGRES_URL="$postgres_url"
+        echo "    answers: the suite runs on SQLite and PostgreSQL (a fresh database, dropped afterwards)"
+        break
+    fi
+    if ((attempt >= attempts)); then
+        if [[ -n "${CI:-}" ]]; then
+            fail "PostgreSQL at $shown_url does not answer; CI must test both engines (set LEERPOORT_TEST_POSTGRES_URL)"
+        fi
+        postgres_skipped="PostgreSQL run SKIPPED: no server at $shown_url"
+        break
+    fi
+    sleep 2
+done
+
+# --- Tests -------------------------------------------------------------------------------------------------
+[[ -n "$postgres_skipped" ]] && banner "$postgres_skipped"
+if [[ -n "$postgres_skipped" ]]; then engines="SQLite only"; else engines="SQLite and PostgreSQL"; fi
+step "pytest ($engines, with coverage)"
+set +e
+"$py" -m pytest --cov --cov-report=term:skip-covered "$@"
+pytest_status=$?
+set -e
+[[ -n "$postgres_skipped" ]] && banner "$postgres_skipped"
+
+if ((pytest_status == 5)); then
+    echo "ERROR: pytest collected no tests (exit 5): that is a failure, not a pass" >&2
+fi
+if ((${#failed_steps[@]} > 0)); then
+    printf '\nFAILED lint steps: %s\n' "$(IFS=,; echo "${failed_steps[*]}")" >&2
+    ((pytest_status == 0)) && pytest_status=1
+fi
+((pytest_status == 0)) && printf '\n==> [%4ss] all checks passed in %s\n' "$SECONDS" "$repo_root"
+exit "$pytest_status"
