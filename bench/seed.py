@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402 - after the path set-up that lets the script run from a checkout
+from sqlalchemy import text
 
-from datasources.database import create_engine, migrate  # noqa: E402
-from datasources.registry import RegistryLocation, read_registry  # noqa: E402
-from datasources.seed import SeedSummary, seed_world  # noqa: E402
+from datasources.database import create_engine, migrate
+from datasources.registry import RegistryLocation, read_registry
+from datasources.seed import SeedSummary, seed_world
 
 
 def _asyncpg_url(url: str, database: str | None = None) -> str:
@@ -69,7 +69,8 @@ def _run(url: str, registry: list[RegistryLocation], arguments: argparse.Namespa
     print(
         f"{engine}: {summary.schools} schools, {summary.students} students, {summary.staff} staff, "
         f"{summary.groups} groups, {summary.licenses} licenses, {summary.consents} consents, "
-        f"{summary.boards} boards; {summary.rows} rows in {elapsed:.1f} s = {summary.rows / elapsed:,.0f} rows/s; "
+        f"{summary.boards} boards; {summary.rows} rows in {elapsed:.1f} s "
+        f"= {summary.rows / elapsed:,.0f} rows/s; "
         f"peak memory {peak_mb:.0f} MB"
     )
 

@@ -17,7 +17,7 @@ from datasources.tables import LICENSE_GROUPS, LICENSES, PRODUCTS
 
 
 def _license(scope: Scope, row: Row[Any]) -> LicenseRecord:
-    return LicenseRecord(row[0], public_id(scope, row[0]), *row[1:7])
+    return LicenseRecord(row[0], public_id(scope, row[0]), *row[1:6])
 
 
 def _licenses(scope: Scope) -> Select[Any]:

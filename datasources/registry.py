@@ -123,10 +123,10 @@ def parse_registry(data: bytes) -> list[RegistryLocation]:
     if len(data) > MAX_REGISTRY_BYTES:
         raise RegistryFormatError(1, f"file is larger than {MAX_REGISTRY_BYTES // (1024 * 1024)} MB")
     text = _decode(data)
-    lines = text.splitlines(keepends=True)
-    if not lines or not lines[0].strip():
+    header_line = text.split("\n", 1)[0]
+    if not header_line.strip():
         raise RegistryFormatError(1, "file is empty or has no header line")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(lines[0]), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(header_line), strict=True)
     locations: list[RegistryLocation] = []
     seen: dict[str, int] = {}
     try:

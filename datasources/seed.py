@@ -118,24 +118,25 @@ async def seed_world(
     if len({location.code for location in registry}) != len(registry):
         raise SeedError("the registry lists a location twice")
     rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, never a secret
-    name = school_year_of(today)
-    year = SchoolYearSpan(name, first_day(name), last_day(name))
+    year_name = school_year_of(today)
+    year = SchoolYearSpan(year_name, first_day(year_name), last_day(year_name))
     async with engine.begin() as connection:
         await _refuse_populated(connection)
         setting = SchoolSetting(
             rng, IdSequence(await _next_ids(connection)), Rows(), year, dt.datetime.now(dt.UTC)
         )
-        locations = _locations(rng, registry, schools, await _board_ids(connection))
-        school_ids = _queue_boards_and_schools(setting, locations, await _board_ids(connection), today)
+        board_ids = await _board_ids(connection)
+        locations = _locations(rng, registry, schools, board_ids)
+        school_ids = _queue_boards_and_schools(setting, locations, board_ids, today)
         await _ensure_school_year(connection, year)
         partners = _queue_partners(setting)
         counts = dict.fromkeys(_INSERT_ORDER, 0)
         for index, (location, school_id) in enumerate(zip(locations, school_ids, strict=True)):
-            domain = (
-                f"{ascii_slug(location.name)[:40].strip('-') or 'school'}-{location.code.lower()}.example"
-            )
             groups = populate_school(
-                setting, school_id=school_id, email_domain=domain, students=students_per_school
+                setting,
+                school_id=school_id,
+                email_domain=_email_domain(location),
+                students=students_per_school,
             )
             agree_school(
                 setting, partners, school_id=school_id, groups=groups, students=students_per_school,
@@ -144,13 +145,19 @@ async def seed_world(
             if len(setting.rows) >= _FLUSH_ROWS:
                 await _flush(connection, setting.rows, counts)
         await _flush(connection, setting.rows, counts)
-        await _advance_sequences(connection, setting.ids, [name for name in _ID_TABLES if counts[name]])
+        await _advance_sequences(connection, setting.ids, [table for table in _ID_TABLES if counts[table]])
     return SeedSummary(
         boards=counts["boards"], schools=counts["schools"], groups=counts["groups"],
         students=counts["students"], staff=counts["staff_members"], partners=counts["partners"],
-        products=counts["products"],
-        licenses=counts["licenses"], consents=counts["consents"], rows=sum(counts.values()),
+        products=counts["products"], licenses=counts["licenses"], consents=counts["consents"],
+        rows=sum(counts.values()),
     )  # fmt: skip
+
+
+def _email_domain(location: _Location) -> str:
+    """A fictional domain per school ("obs-t-eenspan-16ah00.example"); the code in it keeps two schools of
+    the same name apart, so an address names one account across the hub."""
+    return f"{ascii_slug(location.name)[:40].strip('-') or 'school'}-{location.code.lower()}.example"
 
 
 def _table(name: str) -> Any:

@@ -27,7 +27,7 @@ _TABLES = SQLModel.metadata.tables
 
 @pytest.fixture(scope="module")
 def registry() -> list[RegistryLocation]:
-    """Ten real locations of different boards, then two that claim BRINs and a board number the seed favours."""
+    """Real locations of several boards, then two that take BRINs and board numbers the seed would favour."""
     real = read_registry(DUO_FILE)[::70]
     return [
         *real,
