@@ -15,16 +15,14 @@ import json
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
@@ -39,7 +37,6 @@ from auth.tokens import (
     verify_token,
     viewer_from_claims,
 )
-from auth.viewer import Viewer
 from datasources.database import create_engine, is_ready, migrate
 from datasources.keys import load_keyset, rotate_keys
 from datasources.loaders import Loaders
@@ -52,6 +49,13 @@ from resolvers.context import Context
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema
 from settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+    from starlette.requests import Request
+
+    from auth.viewer import Viewer
 
 logger = logging.getLogger("leerpoort")
 

@@ -14,11 +14,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Placeholder secrets that the sandbox accepts and production refuses.
-SANDBOX_PSEUDONYM_KEY = "sandbox-pseudonym-key-not-for-production"  # noqa: S105 - a known placeholder
+SANDBOX_PSEUDONYM_KEY = "sandbox-pseudonym-key-not-for-production"
 
 
 class SettingsError(ValueError):
-    """Raised when the configuration is unsafe or inconsistent (for instance a placeholder secret in production)."""
+    """Raised when the configuration is unsafe or inconsistent (a placeholder secret in production)."""
 
 
 class Settings(BaseSettings):

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Select, select
 
-from auth.policy import Scope
 from datasources.pagination import PageArgs, partitioned_page, split_pages
-from datasources.reader import Reader
 from datasources.records import ConsentRecord, Page
 from datasources.scoping import public_id, visible_schools
 from datasources.tables import CONSENTS
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def _consent(scope: Scope, row: Row[Any]) -> ConsentRecord:
+    from auth.policy import Scope
+    from datasources.reader import AnyRow, Reader
+
+
+def _consent(scope: Scope, row: AnyRow) -> ConsentRecord:
     return ConsentRecord(
         row[0],
         public_id(scope, row[0]),

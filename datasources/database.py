@@ -62,7 +62,7 @@ async def is_ready(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1 FROM alembic_version"))
-    except Exception:  # noqa: BLE001 - any failure means "not ready"; the health endpoint reports 503
+    except Exception:
         return False
     return True
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, select
 
 from auth.categories import DataCategory
-from auth.policy import Scope
 from datasources.calendar import school_year_of
 from datasources.pagination import PageArgs, partitioned_page, split_pages
-from datasources.reader import Reader
 from datasources.records import GroupRecord, MemberGroups, Page
 from datasources.scoping import granted, public_id, schools_with, visible_schools
 from datasources.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Sequence
+
+    from auth.policy import Scope
+    from datasources.reader import AnyRow, Reader
 
 
 def _columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
@@ -35,7 +38,7 @@ def _columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
     )
 
 
-def _group(scope: Scope, row: Row[Any]) -> GroupRecord:
+def _group(scope: Scope, row: AnyRow) -> GroupRecord:
     return GroupRecord(row[0], public_id(scope, row[0]), *row[1:7])
 
 
@@ -62,9 +65,10 @@ async def groups_by_school(
     reader: Reader,
     scope: Scope,
     school_ids: Sequence[int],
+    args: PageArgs,
+    *,
     school_year: str | None,
     today: dt.date,
-    args: PageArgs,
 ) -> dict[int, Page[GroupRecord]]:
     """One page of each school's groups of a school year (by default the current one)."""
     statement = _groups(scope).where(GROUPS.c.school_id.in_(school_ids), _current(scope, today, school_year))
@@ -75,9 +79,10 @@ async def groups_by_school(
 async def _member_groups(
     reader: Reader,
     scope: Scope,
+    member_ids: Sequence[int],
+    *,
     link: Any,
     member_column: ColumnElement[int],
-    member_ids: Sequence[int],
     today: dt.date,
     membership_category: DataCategory,
 ) -> dict[int, MemberGroups]:
@@ -113,11 +118,11 @@ async def groups_by_student(
     return await _member_groups(
         reader,
         scope,
-        GROUP_STUDENTS,
-        GROUP_STUDENTS.c.student_id,
         student_ids,
-        today,
-        DataCategory.STUDENT_BASIC,
+        link=GROUP_STUDENTS,
+        member_column=GROUP_STUDENTS.c.student_id,
+        today=today,
+        membership_category=DataCategory.STUDENT_BASIC,
     )
 
 
@@ -126,5 +131,11 @@ async def groups_by_staff(
 ) -> dict[int, MemberGroups]:
     """Each staff member's current groups."""
     return await _member_groups(
-        reader, scope, GROUP_STAFF, GROUP_STAFF.c.staff_id, staff_ids, today, DataCategory.STAFF_BASIC
+        reader,
+        scope,
+        staff_ids,
+        link=GROUP_STAFF,
+        member_column=GROUP_STAFF.c.staff_id,
+        today=today,
+        membership_category=DataCategory.STAFF_BASIC,
     )

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Select, select
 
 from auth.categories import DataCategory
-from auth.policy import Scope
 from datasources.pagination import PageArgs, partitioned_page, split_pages
-from datasources.reader import Reader
 from datasources.records import LicenseRecord, Page
 from datasources.scoping import public_id, schools_with, visible_schools
 from datasources.tables import LICENSE_GROUPS, LICENSES, PRODUCTS
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def _license(scope: Scope, row: Row[Any]) -> LicenseRecord:
+    from auth.policy import Scope
+    from datasources.reader import AnyRow, Reader
+
+
+def _license(scope: Scope, row: AnyRow) -> LicenseRecord:
     return LicenseRecord(row[0], public_id(scope, row[0]), *row[1:6])
 
 

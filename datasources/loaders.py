@@ -7,18 +7,15 @@ after what they load and by what key (`students_by_group`), like Saleor's `<Thin
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from auth.policy import Scope
 from datasources import consents, groups, licenses, partners, people, schools
 from datasources.pagination import PageArgs
-from datasources.reader import Reader
 from datasources.records import (
     BoardRecord,
     ConsentRecord,
@@ -33,11 +30,17 @@ from datasources.records import (
     StudentRecord,
 )
 
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from auth.policy import Scope
+    from datasources.reader import Reader
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class KeyLoader(DataLoader, Generic[K, V]):  # type: ignore[misc] - aiodataloader ships no types
+class KeyLoader(DataLoader[K, V | None]):
     """Loads one value (or None) per key with one statement per batch of keys."""
 
     def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]]) -> None:
@@ -50,15 +53,14 @@ class KeyLoader(DataLoader, Generic[K, V]):  # type: ignore[misc] - aiodataloade
 
     async def get(self, key: K) -> V | None:
         """The value for `key`, or None when it does not exist within the scope."""
-        value: V | None = await self.load(key)
-        return value
+        return await self.load(key)
 
 
 #: A page request of one parent: (parent id, page arguments, an extra filter such as a school year).
 PageKey = tuple[int, PageArgs, Hashable]
 
 
-class PageLoader(DataLoader, Generic[V]):  # type: ignore[misc]
+class PageLoader(DataLoader[PageKey, Page[V]], Generic[V]):
     """Loads one page per parent; parents that ask for the same page arguments share one statement."""
 
     def __init__(
@@ -80,8 +82,7 @@ class PageLoader(DataLoader, Generic[V]):  # type: ignore[misc]
 
     async def page(self, parent: int, args: PageArgs, extra: Hashable = None) -> Page[V]:
         """The page of `parent`'s children."""
-        page: Page[V] = await self.load((parent, args, extra))
-        return page
+        return await self.load((parent, args, extra))
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class Loaders:
             schools_by_board=paged(schools.schools_by_board),
             groups_by_school=PageLoader(
                 lambda parents, args, school_year: groups.groups_by_school(
-                    reader, scope, parents, school_year, today, args
+                    reader, scope, parents, args, school_year=school_year, today=today
                 )
             ),
             students_by_school=paged(people.students_by_school),

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
 
 from datasources.records import Page
 from errors import BadUserInput
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 R = TypeVar("R")
 

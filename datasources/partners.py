@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Select, false, select, true
+from sqlalchemy import Select, false, select, true
 
-from auth.policy import Scope
 from datasources.pagination import PageArgs, keyset_page, single_page
-from datasources.reader import Reader
 from datasources.records import Page, PartnerRecord, ProductRecord
 from datasources.scoping import public_id
 from datasources.tables import PARTNERS, PRODUCTS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from auth.policy import Scope
+    from datasources.reader import AnyRow, Reader
 
 
 def _visible(scope: Scope, partner_id: Any) -> Any:
@@ -25,7 +28,7 @@ def _visible(scope: Scope, partner_id: Any) -> Any:
     return false()
 
 
-def _partner(scope: Scope, row: Row[Any]) -> PartnerRecord:
+def _partner(scope: Scope, row: AnyRow) -> PartnerRecord:
     return PartnerRecord(
         row[0], public_id(scope, row[0]), row[1], row[2], declared_categories=tuple(row[3]), eck_chain=row[4]
     )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Row, Select, null, select
+from sqlalchemy import ColumnElement, Select, null, select
 
 from auth.categories import DataCategory
-from auth.policy import Scope
 from datasources.pagination import PageArgs, partitioned_page, split_pages
-from datasources.reader import Reader
 from datasources.records import Page, StaffRecord, StudentRecord
 from datasources.scoping import granted, public_id, schools_with, visible_schools
 from datasources.tables import GROUP_STAFF, GROUP_STUDENTS, STAFF_MEMBERS, STUDENTS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from auth.policy import Scope
+    from datasources.reader import AnyRow, Reader
 
 STUDENT_CATEGORIES = (
     DataCategory.STUDENT_BASIC,
@@ -66,16 +69,22 @@ def _staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
     )
 
 
-def _student(scope: Scope, row: Row[Any]) -> StudentRecord:
+def _student(scope: Scope, row: AnyRow) -> StudentRecord:
     return StudentRecord(row[0], public_id(scope, row[0]), *row[1:10])
 
 
-def _staff(scope: Scope, row: Row[Any]) -> StaffRecord:
+def _staff(scope: Scope, row: AnyRow) -> StaffRecord:
     roles, las_roles = row[8], row[9]
     return StaffRecord(
-        row[0],
-        public_id(scope, row[0]),
-        *row[1:8],
+        id=row[0],
+        public_id=public_id(scope, row[0]),
+        school_id=row[1],
+        pseudonym=row[2],
+        eck_id=row[3],
+        first_name=row[4],
+        prefix=row[5],
+        last_name=row[6],
+        email=row[7],
         roles=None if roles is None else tuple(roles),
         las_roles=None if las_roles is None else tuple(las_roles),
         active=row[10],

@@ -7,13 +7,18 @@ so statements queue on a lock. One connection per request also bounds how many a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy import Row
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from sqlalchemy.sql import Executable
+
+
+#: A result row of any width (SQLAlchemy types rows by their column tuple).
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
 
 
 class Reader:
@@ -24,7 +29,7 @@ class Reader:
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
 
-    async def rows(self, statement: Executable) -> Sequence[Row[Any]]:
+    async def rows(self, statement: Executable) -> Sequence[AnyRow]:
         """All rows of a read statement."""
         async with self._lock:
             if self._connection is None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, select
 
-from auth.policy import Scope
 from datasources.pagination import PageArgs, keyset_page, partitioned_page, single_page, split_pages
-from datasources.reader import Reader
 from datasources.records import BoardRecord, Page, SchoolRecord
 from datasources.scoping import public_id, visible_schools
 from datasources.tables import BOARDS, SCHOOLS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from auth.policy import Scope
+    from datasources.reader import AnyRow, Reader
 
 _SCHOOL_COLUMNS: tuple[ColumnElement[Any], ...] = (
     SCHOOLS.c.id,
@@ -35,11 +38,11 @@ _BOARD_COLUMNS: tuple[ColumnElement[Any], ...] = (
 )
 
 
-def _school(scope: Scope, row: Row[Any]) -> SchoolRecord:
+def _school(scope: Scope, row: AnyRow) -> SchoolRecord:
     return SchoolRecord(row[0], public_id(scope, row[0]), *row[1:8])
 
 
-def _board(scope: Scope, row: Row[Any]) -> BoardRecord:
+def _board(scope: Scope, row: AnyRow) -> BoardRecord:
     return BoardRecord(row[0], public_id(scope, row[0]), *row[1:7])
 
 

@@ -6,13 +6,15 @@ helpers, so what the policy withholds is never read from the database in the fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, false, literal, null, true
 
-from auth.categories import DataCategory
-from auth.policy import Scope
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from auth.categories import DataCategory
+    from auth.policy import Scope
 
 
 def visible_schools(scope: Scope, school_id: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -61,7 +63,7 @@ def public_id(scope: Scope, internal_id: int) -> str:
 def internal_id(scope: Scope, shown: str) -> int | None:
     """The row id behind an identifier this viewer was shown, or None if it names nothing it may resolve."""
     del scope
-    if not shown.isdigit() or len(shown) > 18:
+    if not (shown.isascii() and shown.isdigit()) or len(shown) > 18:
         return None
     return int(shown)
 

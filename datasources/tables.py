@@ -9,7 +9,6 @@ someone is. Tables that later flows fill (change events, disclosures) exist from
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import cast
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Index, Integer, Table, UniqueConstraint
@@ -49,7 +48,8 @@ class Board(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=5, unique=True)
-    #: DUO's location file gives board numbers only: until a name is known the board is named after its number.
+    #: DUO's location file gives board numbers only: until a name is known, a board is named after its
+    #: number.
     name: str = Field(max_length=200)
     name_known: bool = False
     dpa_signed_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
@@ -121,7 +121,9 @@ class Person(SQLModel, table=True):
 
 
 class Student(SQLModel, table=True):
-    """A person's membership of a school as a student (leerling); the LAS key is per school, never the identity."""
+    """A person's membership of a school as a student (leerling).
+
+    The LAS key is per school and never the identity: that is the person."""
 
     __tablename__ = "students"
     __table_args__ = (
@@ -241,7 +243,9 @@ class LicenseGroup(SQLModel, table=True):
 
 
 class Consent(SQLModel, table=True):
-    """A consent receipt: a school's grant of categories to a partner; the newest unrevoked one is in force."""
+    """A consent receipt: a school's grant of categories to a partner.
+
+    The newest receipt that is not revoked is the one in force."""
 
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_school_partner", "school_id", "partner_id"),)

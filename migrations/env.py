@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from alembic import context
-from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import datasources.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 from datasources.database import create_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 target_metadata = SQLModel.metadata
 

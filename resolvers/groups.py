@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auth.categories import DataCategory
 from datasources.records import GroupRecord, MemberGroups, Page, StaffRecord, StudentRecord
-from resolvers.context import Context
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
 
 _NO_GROUPS = MemberGroups(main=None, groups=())
 

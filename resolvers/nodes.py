@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from datasources.loaders import KeyLoader, Loaders
 from datasources.scoping import internal_id
-from resolvers.context import Context
+
+if TYPE_CHECKING:
+    from datasources.loaders import KeyLoader, Loaders
+    from resolvers.context import Context
 
 
 def _loader(loaders: Loaders, type_name: str) -> KeyLoader[int, Any] | None:
-    return {
+    by_type: dict[str, KeyLoader[int, Any]] = {
         "Board": loaders.boards,
         "School": loaders.schools,
         "Group": loaders.groups,
@@ -19,7 +21,8 @@ def _loader(loaders: Loaders, type_name: str) -> KeyLoader[int, Any] | None:
         "Partner": loaders.partners,
         "Product": loaders.products,
         "License": loaders.licenses,
-    }.get(type_name)
+    }
+    return by_type.get(type_name)
 
 
 NODE_TYPES = ("Board", "School", "Group", "Student", "StaffMember", "Partner", "Product", "License")

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from auth.viewer import ViewerKind
 from datasources import partners
-from datasources.records import (
-    ConsentRecord,
-    GroupRecord,
-    LicenseRecord,
-    Page,
-    PartnerRecord,
-    ProductRecord,
-    SchoolRecord,
-)
 from errors import Forbidden
-from resolvers.context import Context
+
+if TYPE_CHECKING:
+    from datasources.records import (
+        ConsentRecord,
+        GroupRecord,
+        LicenseRecord,
+        Page,
+        PartnerRecord,
+        ProductRecord,
+        SchoolRecord,
+    )
+    from resolvers.context import Context
 
 
 async def partners_page(ctx: Context, first: int | None, after: str | None) -> Page[PartnerRecord]:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auth.viewer import ViewerKind
 from datasources import schools
-from datasources.records import (
-    BoardRecord,
-    ConsentRecord,
-    GroupRecord,
-    LicenseRecord,
-    Page,
-    SchoolRecord,
-    StaffRecord,
-    StudentRecord,
-)
 from datasources.calendar import is_school_year
 from errors import BadUserInput, Forbidden
-from resolvers.context import Context
+
+if TYPE_CHECKING:
+    from datasources.records import (
+        BoardRecord,
+        ConsentRecord,
+        GroupRecord,
+        LicenseRecord,
+        Page,
+        SchoolRecord,
+        StaffRecord,
+        StudentRecord,
+    )
+    from resolvers.context import Context
 
 
 async def schools_page(ctx: Context, first: int | None, after: str | None) -> Page[SchoolRecord]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
+from typing import Any, Final
 
 import strawberry
 from graphql import GraphQLError
@@ -15,8 +14,8 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.types import ExecutionContext
 from strawberry.federation.schema import FederationAny
+from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
 from errors import PublicError
@@ -29,7 +28,7 @@ from schema.schools import Board, School
 from settings import Settings
 
 #: The newest federation version the common open composers accept (strawberry's default is newer).
-FEDERATION_VERSION = "2.9"
+FEDERATION_VERSION: Final = "2.9"
 
 logger = logging.getLogger("leerpoort.graphql")
 
@@ -56,9 +55,10 @@ class LeerpoortSchema(strawberry.federation.Schema):
             )
             definition = getattr(graphql_type, "definition", None)
             origin = getattr(definition, "origin", None)
-            if not isinstance(definition, StrawberryObjectDefinition) or not hasattr(
-                origin, "resolve_reference"
-            ):
+            if not isinstance(definition, StrawberryObjectDefinition) or origin is None:
+                results.append(None)
+                continue
+            if not hasattr(origin, "resolve_reference"):
                 # Unknown and non-entity types resolve to null instead of being built from the input.
                 results.append(None)
                 continue

@@ -1,53 +1,82 @@
 """Every field of the graph is classified: under a data category, or as public metadata.
 
-`data(...)` and `public(...)` declare a field together with its class; `unclassified_fields` lists any
-field that was declared without one, and the schema assembly refuses to build while that list is not
-empty. A field under a category can be withheld, so it must be nullable.
+Fields are declared through these helpers only: `data`, `rows` and `public` for attributes, and
+`resolves_data`, `resolves_rows` and `resolves_public` for fields with a resolver. `unclassified_fields`
+lists any field declared otherwise, and the schema assembly refuses to build while that list is not
+empty. A field under a category can be withheld, so it must be nullable; a `rows` field is a list or
+connection whose rows exist only under the category, so it is empty, not null, when withheld.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, cast
 
 import strawberry
-from strawberry.types.base import StrawberryOptional, StrawberryType
+from strawberry.types.base import StrawberryObjectDefinition, StrawberryOptional, StrawberryType
 from strawberry.types.private import is_private
 
 from auth.categories import DataCategory
 
 CATEGORY: Final = "leerpoort.category"
+ROWS: Final = "leerpoort.rows"
 #: The class of fields that carry no data of a school (structure, metadata, the hub's own facts).
 PUBLIC: Final = "public"
-ROWS: Final = "leerpoort.rows"
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def data(category: DataCategory, description: str, **options: Any) -> Any:
-    """A field whose value belongs to `category` (null when the viewer was not granted it)."""
+    """An attribute whose value belongs to `category` (null when the viewer was not granted it)."""
     return strawberry.field(description=description, metadata={CATEGORY: category}, **options)
 
 
 def rows(category: DataCategory, description: str, **options: Any) -> Any:
-    """A list or connection whose rows exist for the viewer only under `category` (empty when withheld)."""
+    """An attribute that exists only with its row, which the viewer sees only under `category`."""
     return strawberry.field(description=description, metadata={CATEGORY: category, ROWS: True}, **options)
 
 
 def public(description: str, **options: Any) -> Any:
-    """A field that is structure or metadata rather than a school's data (ids, paging, names of types)."""
+    """An attribute that is structure or metadata rather than a school's data (ids, paging, type names)."""
     return strawberry.field(description=description, metadata={CATEGORY: PUBLIC}, **options)
 
 
-def unclassified_fields(types: list[Any]) -> list[str]:
+def _resolver(metadata: dict[str, Any], description: str) -> Callable[[F], F]:
+    def decorate(function: F) -> F:
+        # strawberry replaces the function with its field object; the cast keeps the method's type for mypy.
+        return cast("F", strawberry.field(description=description, metadata=metadata)(function))
+
+    return decorate
+
+
+def resolves_data(category: DataCategory, description: str) -> Callable[[F], F]:
+    """A resolved field whose value belongs to `category`."""
+    return _resolver({CATEGORY: category}, description)
+
+
+def resolves_rows(category: DataCategory, description: str) -> Callable[[F], F]:
+    """A resolved list or connection whose rows exist for the viewer only under `category`."""
+    return _resolver({CATEGORY: category, ROWS: True}, description)
+
+
+def resolves_public(description: str) -> Callable[[F], F]:
+    """A resolved field that is structure or metadata (a root entry point, a relation to metadata)."""
+    return _resolver({CATEGORY: PUBLIC}, description)
+
+
+def unclassified_fields(definitions: list[StrawberryObjectDefinition]) -> list[str]:
     """`Type.field` names declared without a class, and category fields that are not nullable."""
     problems: list[str] = []
-    for definition in types:
+    for definition in definitions:
         for field in definition.fields:
             if is_private(field.type):
                 continue  # not part of the graph
-            category = (field.metadata or {}).get(CATEGORY)
+            metadata: dict[str, Any] = dict(field.metadata or {})
+            category = metadata.get(CATEGORY)
             name = f"{definition.name}.{field.python_name}"
             if category is None:
                 problems.append(f"{name} has no data category")
-            elif category != PUBLIC and not field.metadata.get(ROWS) and not _nullable(field.type):
+            elif category != PUBLIC and not metadata.get(ROWS) and not _nullable(field.type):
                 problems.append(f"{name} is under {category.name} but not nullable")
     return problems
 

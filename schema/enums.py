@@ -8,7 +8,8 @@ import strawberry
 
 from auth.categories import DataCategory
 
-DataCategoryEnum = strawberry.enum(
+# The policy's own enum, registered as the GraphQL enum: annotate fields with this `DataCategory`.
+strawberry.enum(
     DataCategory,
     name="DataCategory",
     description="A data category: the unit of consent that a partner declares and a school grants.",
@@ -24,7 +25,9 @@ class PartnerKind(enum.Enum):
 
 
 @strawberry.enum(
-    description="A staff member's role in the hub. TEACHER comes from the LAS; the others only from a coordinator."
+    description=(
+        "A staff member's role in the hub. TEACHER comes from the LAS; the others only from a coordinator."
+    )
 )
 class StaffRole(enum.Enum):
     """A hub role of a staff member."""
@@ -47,3 +50,6 @@ class ViewerKindEnum(enum.Enum):
     LAS = "las"
     STAFF = "staff"
     STUDENT = "student"
+
+
+__all__ = ["DataCategory", "PartnerKind", "StaffRole", "ViewerKindEnum"]

@@ -10,7 +10,7 @@ import strawberry
 from auth.categories import DataCategory
 from datasources.records import GroupRecord
 from resolvers import groups, partners
-from schema.classification import data, rows
+from schema.classification import data, resolves_data, resolves_rows
 from schema.context import After, First, Info
 from schema.entities import lookup
 from schema.relay import Connection, Node, connection, to_global_id
@@ -57,21 +57,21 @@ class Group(Node):
             effective_from=record.effective_from,
         )
 
-    @data(DataCategory.SCHOOL_BASIC, "The school the group belongs to.")
+    @resolves_data(DataCategory.SCHOOL_BASIC, "The school the group belongs to.")
     async def school(self, info: Info) -> _School | None:
         from schema.schools import School  # noqa: PLC0415 - schools and groups refer to each other
 
         record = await partners.school_by_id(info.context, self.record.school_id)
         return None if record is None else School.from_record(record)
 
-    @rows(DataCategory.STUDENT_BASIC, "The group's students.")
+    @resolves_rows(DataCategory.STUDENT_BASIC, "The group's students.")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:
         from schema.people import Student  # noqa: PLC0415
 
         page = await groups.students_of_group(info.context, self.record, first, after)
         return connection(page, Student.from_record)
 
-    @rows(DataCategory.STAFF_BASIC, "The group's staff members.")
+    @resolves_rows(DataCategory.STAFF_BASIC, "The group's staff members.")
     async def staff(self, info: Info, first: First = None, after: After = None) -> Connection[_StaffMember]:
         from schema.people import StaffMember  # noqa: PLC0415
 

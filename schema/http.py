@@ -9,7 +9,6 @@ bytes and headers and sends back what it returns.
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,6 @@ from graphql import GraphQLError
 from errors import BadUserInput, PublicError
 from resolvers.context import Context
 from schema.assembly import LeerpoortSchema
-
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from auth.categories import DataCategory
 from datasources.records import ConsentRecord, LicenseRecord, PartnerRecord, ProductRecord
 from resolvers import partners
-from schema.classification import data, public
+from schema.classification import data, public, resolves_data, resolves_public
 from schema.context import Info
 from schema.entities import lookup
-from schema.enums import DataCategoryEnum, PartnerKind
+from schema.enums import DataCategory, PartnerKind
 from schema.groups import Group
 from schema.relay import Node, to_global_id
 
@@ -40,7 +39,7 @@ class Partner(Node):
     record: strawberry.Private[PartnerRecord]
     name: str = public("The partner's name.")
     kind: PartnerKind = public("Publisher or network provider.")
-    declared_categories: list[DataCategoryEnum] = public("The data categories the partner declared it needs.")
+    declared_categories: list[DataCategory] = public("The data categories the partner declared it needs.")
     eck_chain: bool = public("Whether the partner is a member of the ECK chain (and may receive ECK-iDs).")
 
     @classmethod
@@ -84,7 +83,7 @@ class Product(Node):
             allowed_at_home=record.allowed_at_home,
         )
 
-    @public("The partner that offers the product.")
+    @resolves_public("The partner that offers the product.")
     async def partner(self, info: Info) -> Partner | None:
         record = await partners.partner_of_product(info.context, self.record)
         return None if record is None else Partner.from_record(record)
@@ -116,16 +115,16 @@ class License(Node):
             valid_until=record.valid_until,
         )
 
-    @data(LICENSE, "The licensed product.")
+    @resolves_data(LICENSE, "The licensed product.")
     async def product(self, info: Info) -> Product | None:
         record = await partners.product_of_license(info.context, self.record)
         return None if record is None else Product.from_record(record)
 
-    @data(LICENSE, "The school that holds the license.")
+    @resolves_data(LICENSE, "The school that holds the license.")
     async def school(self, info: Info) -> _School | None:
         return await _school(info, self.record.school_id)
 
-    @data(LICENSE, "The groups the license is coupled to; only their members see the product.")
+    @resolves_data(LICENSE, "The groups the license is coupled to; only their members see the product.")
     async def coupled_groups(self, info: Info) -> list[Group] | None:
         return [
             Group.from_record(group) for group in await partners.coupled_groups(info.context, self.record)
@@ -146,7 +145,7 @@ class ConsentReceipt:
 
     record: strawberry.Private[ConsentRecord]
     id: strawberry.ID = public("The receipt's id.")
-    categories: list[DataCategoryEnum] = public("The data categories granted.")
+    categories: list[DataCategory] = public("The data categories granted.")
     granted_by: str = public("Who granted the consent on the school's behalf.")
     granted_at: dt.datetime = public("When the consent was granted.")
     revoked_at: dt.datetime | None = public(
@@ -167,11 +166,11 @@ class ConsentReceipt:
             policy_version=record.policy_version,
         )
 
-    @public("The school that granted the consent.")
+    @resolves_public("The school that granted the consent.")
     async def school(self, info: Info) -> _School | None:
         return await _school(info, self.record.school_id)
 
-    @public("The partner the consent was granted to.")
+    @resolves_public("The partner the consent was granted to.")
     async def partner(self, info: Info) -> Partner | None:
         record = await partners.partner_of_consent(info.context, self.record)
         return None if record is None else Partner.from_record(record)

@@ -10,7 +10,7 @@ import strawberry
 from auth.categories import DataCategory
 from datasources.records import StaffRecord, StudentRecord
 from resolvers import groups
-from schema.classification import data
+from schema.classification import data, resolves_data
 from schema.context import Info
 from schema.entities import lookup
 from schema.enums import StaffRole
@@ -62,12 +62,14 @@ class Student(Node):
             year_level=record.year_level,
         )
 
-    @data(STUDENT_BASIC, "The student's main group (stamgroep) of the current school year.")
+    @resolves_data(STUDENT_BASIC, "The student's main group (stamgroep) of the current school year.")
     async def main_group(self, info: Info) -> Group | None:
         member = await groups.groups_of_student(info.context, self.record)
         return None if member is None or member.main is None else Group.from_record(member.main)
 
-    @data(STUDENT_BASIC, "All the student's current groups: the main group first, then composite groups.")
+    @resolves_data(
+        STUDENT_BASIC, "All the student's current groups: the main group first, then composite groups."
+    )
     async def groups(self, info: Info) -> list[Group] | None:
         member = await groups.groups_of_student(info.context, self.record)
         return None if member is None else [Group.from_record(group) for group in member.groups]
@@ -121,7 +123,7 @@ class StaffMember(Node):
             active=record.active,
         )
 
-    @data(STAFF_BASIC, "The staff member's current groups.")
+    @resolves_data(STAFF_BASIC, "The staff member's current groups.")
     async def groups(self, info: Info) -> list[Group] | None:
         member = await groups.groups_of_staff(info.context, self.record)
         return None if member is None else [Group.from_record(group) for group in member.groups]

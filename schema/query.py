@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import strawberry
 
 from resolvers import nodes, partners, schools
-from schema.classification import public
+from schema.classification import public, resolves_public
 from schema.context import After, First, Info
 from schema.enums import ViewerKindEnum
 from schema.groups import Group
@@ -16,7 +17,7 @@ from schema.people import StaffMember, Student
 from schema.relay import Connection, Node, connection, from_global_id
 from schema.schools import Board, School
 
-_CONVERTERS = {
+_CONVERTERS: dict[str, Callable[[Any], Node]] = {
     "Board": Board.from_record,
     "School": School.from_record,
     "Group": Group.from_record,
@@ -42,7 +43,7 @@ class Viewer:
 class Query:
     """Root reads; every one is limited to what the viewer may see."""
 
-    @public("An object by its global id; null when it does not exist or the viewer may not see it.")
+    @resolves_public("An object by its global id; null when it does not exist or the viewer may not see it.")
     async def node(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]
     ) -> Node | None:
@@ -52,30 +53,32 @@ class Query:
         type_name, shown_id = decoded
         convert = _CONVERTERS.get(type_name)
         record = await nodes.node(info.context, type_name, shown_id) if convert else None
-        return None if convert is None or record is None else convert(record)  # type: ignore[return-value]
+        return None if convert is None or record is None else convert(record)
 
-    @public("Who is asking.")
+    @resolves_public("Who is asking.")
     def viewer(self, info: Info) -> Viewer:
         viewer = info.context.viewer
         return Viewer(
             kind=ViewerKindEnum(viewer.kind.value), subject=viewer.subject, scopes=sorted(viewer.scopes)
         )
 
-    @public("The schools the viewer may see, in a stable order.")
+    @resolves_public("The schools the viewer may see, in a stable order.")
     async def schools(self, info: Info, first: First = None, after: After = None) -> Connection[School]:
         return connection(await schools.schools_page(info.context, first, after), School.from_record)
 
-    @public("One school by its code (BRIN plus location code, such as 16AH00); null when not visible.")
+    @resolves_public(
+        "One school by its code (BRIN plus location code, such as 16AH00); null when not visible."
+    )
     async def school(
         self, info: Info, code: Annotated[str, strawberry.argument(description="BRIN plus location code.")]
     ) -> School | None:
         record = await schools.school_by_code(info.context, code)
         return None if record is None else School.from_record(record)
 
-    @public("All boards (the hub's operator only).")
+    @resolves_public("All boards (the hub's operator only).")
     async def boards(self, info: Info, first: First = None, after: After = None) -> Connection[Board]:
         return connection(await schools.boards_page(info.context, first, after), Board.from_record)
 
-    @public("All partners (the hub's operator only).")
+    @resolves_public("All partners (the hub's operator only).")
     async def partners(self, info: Info, first: First = None, after: After = None) -> Connection[Partner]:
         return connection(await partners.partners_page(info.context, first, after), Partner.from_record)

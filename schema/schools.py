@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from auth.categories import DataCategory
 from datasources.records import BoardRecord, SchoolRecord
 from resolvers import schools
-from schema.classification import public, rows
+from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
-from schema.enums import DataCategoryEnum
+from schema.enums import DataCategory
 from schema.relay import Connection, Node, connection, to_global_id
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ class Board(Node):
             ),
         )
 
-    @public("The board's schools that the viewer may see.")
+    @resolves_public("The board's schools that the viewer may see.")
     async def schools(self, info: Info, first: First = None, after: After = None) -> Connection[School]:
         page = await schools.schools_of_board(info.context, self.record, first, after)
         return connection(page, School.from_record)
@@ -111,23 +110,28 @@ class School(Node):
             active=record.active,
         )
 
-    @rows(SCHOOL_BASIC, "The board the school belongs to (its number is school.basic).")
+    @resolves_rows(SCHOOL_BASIC, "The board the school belongs to (its number is school.basic).")
     async def board(self, info: Info) -> Board | None:
         record = await schools.board_of(info.context, self.record)
         return None if record is None else Board.from_record(record)
 
-    @rows(SCHOOL_BASIC, "The location this one merged into (fusie), when it did and that one is visible.")
+    @resolves_rows(
+        SCHOOL_BASIC, "The location this one merged into (fusie), when it did and that one is visible."
+    )
     async def merged_into(self, info: Info) -> School | None:
         record = await schools.merged_into(info.context, self.record)
         return None if record is None else School.from_record(record)
 
-    @public(
-        "The data categories this viewer may read at this school; a withheld field is null, an empty list is empty."
+    @resolves_public(
+        "The data categories this viewer may read at this school: a field outside them is null (withheld),"
+        " which tells it apart from a value that is empty."
     )
-    def granted_categories(self, info: Info) -> list[DataCategoryEnum]:
+    def granted_categories(self, info: Info) -> list[DataCategory]:
         return sorted(info.context.scope.categories_for(self.record.id), key=lambda category: category.value)
 
-    @rows(DataCategory.GROUP_BASIC, "The school's groups of a school year (the current one when omitted).")
+    @resolves_rows(
+        DataCategory.GROUP_BASIC, "The school's groups of a school year (the current one when omitted)."
+    )
     async def groups(
         self,
         info: Info,
@@ -143,28 +147,30 @@ class School(Node):
         page = await schools.groups_of_school(info.context, self.record, school_year, first, after)
         return connection(page, Group.from_record)
 
-    @rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
+    @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:
         from schema.people import Student  # noqa: PLC0415
 
         page = await schools.students_of_school(info.context, self.record, first, after)
         return connection(page, Student.from_record)
 
-    @rows(DataCategory.STAFF_BASIC, "The school's staff members.")
+    @resolves_rows(DataCategory.STAFF_BASIC, "The school's staff members.")
     async def staff(self, info: Info, first: First = None, after: After = None) -> Connection[_StaffMember]:
         from schema.people import StaffMember  # noqa: PLC0415
 
         page = await schools.staff_of_school(info.context, self.record, first, after)
         return connection(page, StaffMember.from_record)
 
-    @rows(DataCategory.LICENSE, "The school's licenses; a partner sees those of its own products only.")
+    @resolves_rows(
+        DataCategory.LICENSE, "The school's licenses; a partner sees those of its own products only."
+    )
     async def licenses(self, info: Info, first: First = None, after: After = None) -> Connection[_License]:
         from schema.licenses import License  # noqa: PLC0415
 
         page = await schools.licenses_of_school(info.context, self.record, first, after)
         return connection(page, License.from_record)
 
-    @public("The consent receipts of this school, oldest first; a partner sees its own.")
+    @resolves_public("The consent receipts of this school, oldest first; a partner sees its own.")
     async def consents(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[_ConsentReceipt]:

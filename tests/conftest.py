@@ -12,17 +12,21 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import datasources.tables  # noqa: F401 - registers the tables
 from datasources.database import create_engine, migrate
 from settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 ENGINES = ("sqlite", "postgresql")
 _PG_ENV = "LEERPOORT_TEST_POSTGRES_URL"
@@ -63,7 +67,7 @@ def postgres_database() -> Iterator[str]:
     name = f"leerpoort_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
-    except (OSError, Exception) as error:  # noqa: BLE001 - any failure to reach the server
+    except (OSError, Exception) as error:
         message = f"PostgreSQL run SKIPPED: cannot create a database at {admin}: {type(error).__name__}"
         if os.environ.get("CI"):
             pytest.fail(message.replace("SKIPPED", "FAILED"))

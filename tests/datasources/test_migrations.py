@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
+from typing import TYPE_CHECKING
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 async def test_migrated_database_matches_the_declared_tables(engine: AsyncEngine) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,17 +18,15 @@ from datasources.registry import (
     parse_registry,
     read_registry,
 )
+from tests.reference import DUO_FILE
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-DUO_FILE = Path("/work/shared/data/duo/vestigingen-bo-2013-drenthe-flevoland-groningen.csv")
 _OLD_HEADER = "PROVINCIE;BEVOEGD GEZAG NUMMER;BRIN NUMMER;VESTIGINGSNUMMER;VESTIGINGSNAAM ;PLAATSNAAM"
 _NEW_HEADER = (
     '"PROVINCIE","BEVOEGD GEZAG NUMMER","INSTELLINGSCODE","VESTIGINGSCODE","VESTIGINGSNAAM","PLAATSNAAM"'
 )
-
-pytestmark = pytest.mark.skipif(not DUO_FILE.exists(), reason="the shared DUO reference file is not present")
 
 
 def _old_layout(*lines: str) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,11 +13,11 @@ from sqlmodel import SQLModel
 
 from datasources.registry import RegistryLocation, load_registry, read_registry
 from datasources.seed import SeedError, SeedSummary, seed_world
+from tests.reference import DUO_FILE
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-DUO_FILE = Path("/work/shared/data/duo/vestigingen-bo-2013-drenthe-flevoland-groningen.csv")
 TODAY = dt.date(2026, 11, 29)
 SCHOOLS = 16
 STUDENTS = 24

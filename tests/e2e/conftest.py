@@ -7,7 +7,6 @@ minted with the signing keys the application itself loads from that database.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,12 +20,12 @@ from datasources.seed import SeedSummary, seed_world
 from server import create_app
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import AsyncIterator
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from auth.keys import KeySet
-
     from settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

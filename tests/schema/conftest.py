@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.policy import Scope, operator_scope
 from auth.viewer import Viewer, ViewerKind
@@ -21,8 +20,17 @@ from datasources.seed import SeedSummary, seed_world
 from resolvers.context import Context
 from schema.assembly import LeerpoortSchema, build_schema
 from settings import Settings
+from tests.reference import DUO_FILE
 
-REGISTRY = Path(__file__).resolve().parents[2] / "reference" / "duo" / "vestigingen-bo-2013-drenthe-flevoland-groningen.csv"
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+REGISTRY = (
+    Path(__file__).resolve().parents[2]
+    / "reference"
+    / "duo"
+    / "vestigingen-bo-2013-drenthe-flevoland-groningen.csv"
+)
 OPERATOR = Viewer(ViewerKind.OPERATOR, "helpdesk")
 #: A date inside the seeded school year, so the seeded groups are current.
 TODAY = dt.date(2026, 11, 29)
@@ -47,18 +55,24 @@ def schema() -> LeerpoortSchema:
 @pytest.fixture
 async def world(engine: AsyncEngine) -> SeedSummary:
     """A small seeded world: three DUO schools of twenty students with groups, staff, licenses, consents."""
-    return await seed_world(engine, registry=read_registry(REGISTRY), schools=3, students_per_school=20, seed=11, today=TODAY)
+    return await seed_world(
+        engine, registry=read_registry(DUO_FILE), schools=3, students_per_school=20, seed=11, today=TODAY
+    )
 
 
 Run = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-async def run(engine: AsyncEngine, schema: LeerpoortSchema, settings: Settings) -> AsyncIterator[Run]:
+def run(engine: AsyncEngine, schema: LeerpoortSchema, settings: Settings) -> Run:
     """Execute a document as a viewer with a scope (the operator's by default); returns data and errors."""
 
     async def execute(
-        query: str, variables: dict[str, Any] | None = None, *, scope: Scope | None = None, today: dt.date = TODAY
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        scope: Scope | None = None,
+        today: dt.date = TODAY,
     ) -> dict[str, Any]:
         scope = scope or operator_scope(OPERATOR)
         reader = Reader(engine)
@@ -78,12 +92,16 @@ async def run(engine: AsyncEngine, schema: LeerpoortSchema, settings: Settings) 
         return {
             "data": result.data,
             "errors": [
-                {"message": error.message, "code": getattr(error.original_error, "code", None), "path": error.path}
+                {
+                    "message": error.message,
+                    "code": getattr(error.original_error, "code", None),
+                    "path": error.path,
+                }
                 for error in result.errors or ()
             ],
         }
 
-    yield execute
+    return execute
 
 
 @pytest.fixture

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from datasources.seed import SeedSummary
 from datasources.tables import STUDENTS
-from tests.schema.conftest import Run, StatementCounter
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from datasources.seed import SeedSummary
+    from tests.schema.conftest import Run, StatementCounter
 
 NESTED = """
 query Nested($first: Int!) {
@@ -20,10 +23,14 @@ query Nested($first: Int!) {
       code name board { number dataProcessingAgreement { signed } }
       groups(first: 20) { edges { node {
         name yearLevel composite
-        students(first: 50) { edges { node { id firstName lastName yearLevel mainGroup { name } groups { name } } } }
+        students(first: 50) { edges { node {
+          id firstName lastName yearLevel mainGroup { name } groups { name }
+        } } }
         staff(first: 10) { edges { node { lastName email roles groups { name } } } }
       } } }
-      licenses(first: 20) { edges { node { seats product { name partner { name } } coupledGroups { name } } } }
+      licenses(first: 20) { edges { node {
+        seats product { name partner { name } } coupledGroups { name }
+      } } }
       consents(first: 20) { edges { node { categories grantedAt partner { name } } } }
     } }
     pageInfo { hasNextPage endCursor }
@@ -45,7 +52,8 @@ async def test_nested_query_costs_a_fixed_number_of_statements_whatever_the_page
     large: StatementCounter = count_statements()
     three = await run(NESTED, {"first": 3})
 
-    assert one["errors"] == [] and three["errors"] == []
+    assert one["errors"] == []
+    assert three["errors"] == []
     assert len(_edges(three["data"]["schools"])) == 3
     # schools, boards, groups, students, staff, the students' and staff's groups, licenses, products,
     # partners (of products and consents: one batch), coupled group ids, coupled groups, consents.
@@ -94,7 +102,8 @@ async def test_bad_page_arguments_are_refused_with_bad_user_input(
 
 
 async def test_node_resolves_every_kind_of_object_by_its_global_id(world: SeedSummary, run: Run) -> None:
-    found = await run("""{ boards(first: 1) { edges { node { id } } } partners(first: 1) { edges { node { id } } }
+    found = await run("""{
+        boards(first: 1) { edges { node { id } } } partners(first: 1) { edges { node { id } } }
         schools(first: 1) { edges { node { id groups(first: 1) { edges { node { id
             students(first: 1) { edges { node { id } } } staff(first: 1) { edges { node { id } } } } } }
             licenses(first: 1) { edges { node { id product { id } } } } } } } }""")
@@ -130,7 +139,9 @@ async def test_unknown_or_malformed_ids_resolve_to_null(world: SeedSummary, run:
 
 
 async def test_an_id_of_one_type_does_not_resolve_as_another(world: SeedSummary, run: Run) -> None:
-    school_id = (await run("{ schools(first: 1) { edges { node { id } } } }"))["data"]["schools"]["edges"][0]["node"]["id"]
+    school_id = (await run("{ schools(first: 1) { edges { node { id } } } }"))["data"]["schools"]["edges"][0][
+        "node"
+    ]["id"]
     _, number = base64.urlsafe_b64decode(school_id + "==").decode().split(":")
     result = await run(
         'query($id: ID!) { _entities(representations: [{__typename: "Student", id: $id}]) { __typename } }',
@@ -143,7 +154,9 @@ async def test_an_id_of_one_type_does_not_resolve_as_another(world: SeedSummary,
 async def test_entities_resolve_schools_by_code_and_never_build_objects_from_input(
     world: SeedSummary, run: Run
 ) -> None:
-    code = (await run("{ schools(first: 1) { edges { node { code } } } }"))["data"]["schools"]["edges"][0]["node"]["code"]
+    code = (await run("{ schools(first: 1) { edges { node { code } } } }"))["data"]["schools"]["edges"][0][
+        "node"
+    ]["code"]
     result = await run(
         """query($reps: [_Any!]!) { _entities(representations: $reps) {
             __typename ... on School { code name } ... on Student { firstName } } }""",
@@ -158,11 +171,14 @@ async def test_entities_resolve_schools_by_code_and_never_build_objects_from_inp
         },
     )
     entities = result["data"]["_entities"]
-    assert entities[0]["code"] == code and entities[0]["name"]
+    assert entities[0]["code"] == code
+    assert entities[0]["name"]
     assert entities[1:] == [None, None, None, None]
 
 
-async def test_students_carry_their_main_group_of_the_current_school_year(world: SeedSummary, run: Run) -> None:
+async def test_students_carry_their_main_group_of_the_current_school_year(
+    world: SeedSummary, run: Run
+) -> None:
     result = await run("""{ schools(first: 3) { edges { node { students(first: 100) { edges { node {
         yearLevel mainGroup { name yearLevel composite } groups { composite } } } } } } } }""")
     students = [s for school in _edges(result["data"]["schools"]) for s in _edges(school["students"])]
@@ -180,7 +196,9 @@ async def test_the_operator_may_list_boards_and_partners(world: SeedSummary, run
     assert len(result["data"]["partners"]["edges"]) == world.partners
 
 
-async def test_an_unknown_school_code_is_null_and_a_malformed_one_is_refused(world: SeedSummary, run: Run) -> None:
+async def test_an_unknown_school_code_is_null_and_a_malformed_one_is_refused(
+    world: SeedSummary, run: Run
+) -> None:
     assert (await run('{ school(code: "99ZZ99") { name } }'))["data"] == {"school": None}
     refused = await run('{ school(code: "16AH") { name } }')
     assert [error["code"] for error in refused["errors"]] == ["BAD_USER_INPUT"]

@@ -7,13 +7,15 @@ policy will compute it, and check that rows and columns outside it never come ba
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auth.categories import DataCategory as C
 from auth.policy import Scope, scope_for
 from auth.viewer import Viewer, ViewerKind
-from datasources.seed import SeedSummary
-from tests.schema.conftest import Run
+
+if TYPE_CHECKING:
+    from datasources.seed import SeedSummary
+    from tests.schema.conftest import Run
 
 PARTNER = Viewer(ViewerKind.PARTNER, "test-partner")
 
@@ -63,10 +65,13 @@ async def test_a_scope_limits_rows_to_visible_schools_and_columns_to_granted_cat
     assert basic["grantedCategories"] == ["GROUP_BASIC", "SCHOOL_BASIC", "STUDENT_BASIC"]
     students = _nodes(basic["students"])
     assert len(students) == 20
-    assert all(s["firstName"] is None and s["lastName"] is None and s["dateOfBirth"] is None for s in students)
+    assert all(
+        s["firstName"] is None and s["lastName"] is None and s["dateOfBirth"] is None for s in students
+    )
     assert all(s["yearLevel"] is not None and s["mainGroup"]["name"] for s in students)
     assert all(s["eckId"] is None for s in students)  # not in the ECK chain
-    assert _nodes(basic["staff"]) == [] and _nodes(basic["licenses"]) == []
+    assert _nodes(basic["staff"]) == []
+    assert _nodes(basic["licenses"]) == []
 
     names = schools[second_code]
     students = _nodes(names["students"])
@@ -104,7 +109,9 @@ async def test_node_and_entities_return_null_outside_the_scope(world: SeedSummar
     assert by_entities["data"]["_entities"] == [None, None, None]
 
 
-async def test_viewers_without_read_access_see_nothing_and_may_not_list_boards(world: SeedSummary, run: Run) -> None:
+async def test_viewers_without_read_access_see_nothing_and_may_not_list_boards(
+    world: SeedSummary, run: Run
+) -> None:
     scope = scope_for(Viewer(ViewerKind.STAFF, "1"))
     result = await run("{ schools { edges { node { code } } } }", scope=scope)
     assert result == {"data": {"schools": {"edges": []}}, "errors": []}
