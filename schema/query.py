@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from errors import BadUserInput, NotFound
 from resolvers import nodes, partners, schools
 from schema.classification import public, resolves_public
 from schema.context import After, First, Info
@@ -43,17 +44,22 @@ class Viewer:
 class Query:
     """Root reads; every one is limited to what the viewer may see."""
 
-    @resolves_public("An object by its global id; null when it does not exist or the viewer may not see it.")
+    @resolves_public(
+        "An object by its global id. An id this API did not issue is a BAD_USER_INPUT error; an id of an"
+        " object that does not exist or that the viewer may not see is a NOT_FOUND error (the two are"
+        " indistinguishable), and `node` is null."
+    )
     async def node(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]
     ) -> Node | None:
         decoded = from_global_id(id)
-        if decoded is None:
-            return None
+        if decoded is None or decoded[0] not in _CONVERTERS:
+            raise BadUserInput("the id is not a global id this API issued")
         type_name, shown_id = decoded
-        convert = _CONVERTERS.get(type_name)
-        record = await nodes.node(info.context, type_name, shown_id) if convert else None
-        return None if convert is None or record is None else convert(record)
+        record = await nodes.node(info.context, type_name, shown_id)
+        if record is None:
+            raise NotFound(f"no {type_name} with this id is visible to you")
+        return _CONVERTERS[type_name](record)
 
     @resolves_public("Who is asking.")
     def viewer(self, info: Info) -> Viewer:

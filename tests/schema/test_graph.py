@@ -130,12 +130,22 @@ def _global(text: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "global_id",
-    [_global("Student:999999"), _global("Nonsense:1"), _global("Student:abc"), "%%%", _global("Student:")],
+    ("global_id", "code"),
+    [
+        (_global("Student:999999"), "NOT_FOUND"),
+        (_global("Student:abc"), "NOT_FOUND"),
+        (_global("Student:\u0661"), "NOT_FOUND"),  # an Arabic-Indic digit one is not the hub's id 1
+        (_global("Nonsense:1"), "BAD_USER_INPUT"),
+        (_global("Student:"), "BAD_USER_INPUT"),
+        ("%%%", "BAD_USER_INPUT"),
+    ],
 )
-async def test_unknown_or_malformed_ids_resolve_to_null(world: SeedSummary, run: Run, global_id: str) -> None:
+async def test_unknown_or_malformed_ids_are_null_with_a_stable_error_code(
+    world: SeedSummary, run: Run, global_id: str, code: str
+) -> None:
     result = await run("query($id: ID!) { node(id: $id) { id } }", {"id": global_id})
-    assert result == {"data": {"node": None}, "errors": []}
+    assert result["data"] == {"node": None}
+    assert [error["code"] for error in result["errors"]] == [code]
 
 
 async def test_an_id_of_one_type_does_not_resolve_as_another(world: SeedSummary, run: Run) -> None:
