@@ -9,98 +9,53 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import contextlib
 import dataclasses
 import json
-import logging
 import sys
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import urllib.parse
+from typing import TYPE_CHECKING
 
 import uvicorn
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
-from auth.keys import KeySet, jwks
-from auth.policy import scope_for
-from auth.tokens import (
-    OPERATOR_TOKEN_LIFETIME,
-    InvalidToken,
-    UnknownSigningKey,
-    mint_token,
-    verify_token,
-    viewer_from_claims,
-)
+from auth.keys import jwks
+from auth.tokens import InvalidToken, viewer_from_claims
+from auth.viewer import Viewer, ViewerKind
 from datasources.database import create_engine, is_ready, migrate
-from datasources.keys import load_keyset, rotate_keys
+from datasources.disclosures import record_disclosures
 from datasources.loaders import Loaders
 from datasources.reader import Reader
-from datasources.registry import RegistryFormatError, read_registry
-from datasources.seed import SeedError, seed_world
-from datasources.tables import SCHOOLS
 from errors import PublicError, Unauthenticated
+from resolvers import admin
 from resolvers.context import Context
+from resolvers.keys import Keys
+from resolvers.oauth import OAuthError, client_credentials
+from resolvers.viewers import scope_of
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema
+from schema.relay import to_global_id
 from settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from starlette.requests import Request
 
-    from auth.viewer import Viewer
+    from schema.http import GraphQLRequest
 
-logger = logging.getLogger("leerpoort")
 
-DEFAULT_REGISTRY = (
-    Path(__file__).resolve().parent
-    / "reference"
-    / "duo"
-    / "vestigingen-bo-2013-drenthe-flevoland-groningen.csv"
-)
 #: The sandbox world seeded on first start: small enough to start in seconds.
 SANDBOX_SCHOOLS = 12
 SANDBOX_STUDENTS_PER_SCHOOL = 60
 SANDBOX_SEED = 2026
-#: How long a process trusts its copy of the signing keys before reading them again (a rotation by
-#: another process becomes visible within this time; an unknown kid triggers a reload at once).
-KEYS_MAX_AGE_SECONDS = 60.0
-OPERATOR_SUBJECT = "operator:helpdesk"
-
-
-class Keys:
-    """The process's copy of the signing keys, reloaded from the database when stale or on an unknown kid."""
-
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
-        self._engine = engine
-        self._settings = settings
-        self._keyset: KeySet | None = None
-        self._loaded_at = 0.0
-        self._lock = asyncio.Lock()
-
-    async def current(self, *, refresh: bool = False) -> KeySet:
-        """The keys, read again when older than `KEYS_MAX_AGE_SECONDS` or when `refresh` asks."""
-        async with self._lock:
-            stale = time.monotonic() - self._loaded_at > KEYS_MAX_AGE_SECONDS
-            if self._keyset is None or stale or refresh:
-                self._keyset = await load_keyset(self._engine, now=self._settings.now())
-                self._loaded_at = time.monotonic()
-            return self._keyset
-
-    async def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a hub token, verified with the current keys (reloaded once for an unknown kid)."""
-        options = {"issuer": self._settings.issuer, "now": self._settings.now()}
-        try:
-            return verify_token(token, await self.current(), **options)  # type: ignore[arg-type]
-        except UnknownSigningKey:
-            return verify_token(token, await self.current(refresh=True), **options)  # type: ignore[arg-type]
 
 
 @dataclasses.dataclass
@@ -129,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         Route("/graphql", _graphql, methods=["POST"]),
+        Route("/oauth/token", _token, methods=["POST"]),
         Route("/graphql", _explorer, methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
@@ -150,8 +106,10 @@ def _unauthenticated(message: str, media_type: str) -> Response:
     )
 
 
-async def _viewer(request: Request, state: AppState) -> Viewer:
+async def _viewer(request: Request, state: AppState, graphql_request: GraphQLRequest) -> Viewer:
     header = request.headers.get("authorization", "")
+    if not header and http.allows_anonymous(graphql_request):
+        return Viewer(ViewerKind.ANONYMOUS, "-")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required")
@@ -165,17 +123,20 @@ async def _graphql(request: Request) -> Response:
     state = _state(request)
     media_type = http.response_media_type(request.headers.get("accept"))
     try:
-        viewer = await _viewer(request, state)
-    except Unauthenticated as error:
-        return _unauthenticated(error.message, media_type)
-    try:
         graphql_request = http.parse_request(await request.body())
     except PublicError as error:
+        if not request.headers.get("authorization"):
+            return _unauthenticated("a bearer token is required", media_type)
         return JSONResponse(
             http.error_body(error.message, error.code), status_code=400, media_type=media_type
         )
     reader = Reader(state.engine)
-    scope = scope_for(viewer)
+    try:
+        viewer = await _viewer(request, state, graphql_request)
+        scope = await scope_of(reader, viewer, state.settings)
+    except Unauthenticated as error:
+        await reader.close()
+        return _unauthenticated(error.message, media_type)
     now = state.settings.now()
     context = Context(
         settings=state.settings,
@@ -184,12 +145,78 @@ async def _graphql(request: Request) -> Response:
         reader=reader,
         loaders=Loaders.build(reader, scope, now.date()),
         now=now,
+        engine=state.engine,
+        keys=state.keys,
     )
     try:
         answer = await http.execute(state.schema, graphql_request, context, media_type)
     finally:
         await reader.close()
+    if scope.partner_id is not None and reader.disclosed:
+        await record_disclosures(
+            state.engine,
+            partner_id=scope.partner_id,
+            operation_name=graphql_request.operation_name,
+            records_by_school=reader.disclosed,
+            categories_by_school={school: scope.categories_for(school) for school in reader.disclosed},
+            at=now,
+        )
     return JSONResponse(answer.body, status_code=answer.status, media_type=answer.media_type)
+
+
+async def _token(request: Request) -> Response:
+    """`POST /oauth/token`: the client-credentials grant (RFC 6749 §4.4, errors as §5.2)."""
+    state = _state(request)
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    try:
+        form = await request.form()
+    except Exception:
+        return _oauth_error(OAuthError("invalid_request", "send a form-encoded body"), headers)
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        client_id, client_secret = _client_authentication(request.headers.get("authorization"), fields)
+        if fields.get("grant_type") != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "this endpoint grants client_credentials only")
+        granted = await client_credentials(
+            state.engine,
+            state.keys,
+            client_id=client_id,
+            client_secret=client_secret,
+            requested_scope=fields.get("scope"),
+        )
+    except OAuthError as error:
+        return _oauth_error(error, headers)
+    return JSONResponse(dataclasses.asdict(granted), headers=headers)
+
+
+def _client_authentication(authorization: str | None, fields: dict[str, str]) -> tuple[str, str]:
+    """The client's id and secret from HTTP Basic (client_secret_basic) or the form (client_secret_post);
+    using both at once is refused, as RFC 6749 §2.3 asks."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    in_form = "client_id" in fields or "client_secret" in fields
+    if scheme.lower() == "basic":
+        if in_form:
+            raise OAuthError("invalid_request", "authenticate the client one way only", status=400)
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "malformed Basic credentials", status=401) from None
+        client_id, separator, client_secret = decoded.partition(":")
+        if not separator:
+            raise OAuthError("invalid_client", "malformed Basic credentials", status=401)
+        return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(client_secret)
+    if in_form:
+        return fields.get("client_id", ""), fields.get("client_secret", "")
+    raise OAuthError("invalid_client", "client authentication is required", status=401)
+
+
+def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:
+    extra = {"WWW-Authenticate": 'Basic realm="leerpoort"'} if error.status == 401 else {}
+    return JSONResponse(
+        {"error": error.error, "error_description": error.description},
+        status_code=error.status,
+        headers=headers | extra,
+    )
 
 
 async def _explorer(request: Request) -> Response:
@@ -216,80 +243,17 @@ async def _jwks(request: Request) -> Response:
 # --- command line -------------------------------------------------------------------------------------
 
 
-class UsageError(Exception):
-    """A command was given bad input: one line on stderr, exit code 2, nothing changed."""
-
-
-async def _operator_token(settings: Settings) -> str:
-    engine = create_engine(settings.database_url)
-    try:
-        keyset = await load_keyset(engine, now=settings.now())
-    finally:
-        await engine.dispose()
-    return mint_token(
-        keyset,
-        issuer=settings.issuer,
-        subject=OPERATOR_SUBJECT,
-        scopes=["operator"],
-        lifetime=OPERATOR_TOKEN_LIFETIME,
-        now=settings.now(),
-    )
-
-
-def _registry_path(settings: Settings) -> Path:
-    return settings.registry_file or DEFAULT_REGISTRY
-
-
-async def _seed(settings: Settings, schools: int, students_per_school: int, seed: int) -> dict[str, int]:
-    try:
-        registry = read_registry(_registry_path(settings))
-    except (OSError, RegistryFormatError) as error:
-        raise UsageError(f"cannot read the DUO registry file: {error}") from None
-    engine = create_engine(settings.database_url)
-    try:
-        summary = await seed_world(
-            engine,
-            registry=registry,
-            schools=schools,
-            students_per_school=students_per_school,
-            seed=seed,
-            today=settings.now().date(),
-        )
-    except SeedError as error:
-        raise UsageError(str(error)) from None
-    finally:
-        await engine.dispose()
-    return dataclasses.asdict(summary)
-
-
-async def _is_empty(settings: Settings) -> bool:
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.connect() as connection:
-            count = (await connection.execute(select(func.count()).select_from(SCHOOLS))).scalar_one()
-    finally:
-        await engine.dispose()
-    return int(count) == 0
-
-
-async def _rotate(settings: Settings) -> str:
-    engine = create_engine(settings.database_url)
-    try:
-        keyset = await rotate_keys(engine, now=settings.now())
-    finally:
-        await engine.dispose()
-    return keyset.active.kid
-
-
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     migrate(settings.database_url)
-    if settings.sandbox and asyncio.run(_is_empty(settings)):
+    if settings.sandbox and asyncio.run(admin.is_empty(settings)):
         print(f"Seeding a sandbox world of {SANDBOX_SCHOOLS} schools …", file=sys.stderr)
-        asyncio.run(_seed(settings, SANDBOX_SCHOOLS, SANDBOX_STUDENTS_PER_SCHOOL, SANDBOX_SEED))
+        asyncio.run(admin.seed(settings, SANDBOX_SCHOOLS, SANDBOX_STUDENTS_PER_SCHOOL, SANDBOX_SEED))
     if settings.sandbox:
-        token = asyncio.run(_operator_token(settings))
+        tokens = asyncio.run(admin.sandbox_tokens(settings))
         print(f"Leerpoort sandbox: explorer at http://{host}:{port}/graphql", file=sys.stderr)
-        print(f"Operator token (12 h):\n{token}", file=sys.stderr)
+        for name, lifetime in (("operator", "12 h"), ("publisher", "15 min"), ("coordinator", "8 h")):
+            if name in tokens:
+                print(f"{name.capitalize()} token ({lifetime}):\n{tokens[name]}", file=sys.stderr)
     if workers > 1:
         uvicorn.run(
             "server:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
@@ -316,8 +280,58 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("kind", choices=["operator"])
     keys = commands.add_parser("keys", help="signing keys")
     keys.add_argument("action", choices=["rotate"])
+    partner = commands.add_parser("partner", help="partners").add_subparsers(dest="action", required=True)
+    create = partner.add_parser("create", help="register a partner; prints its credentials as JSON")
+    create.add_argument("name")
+    create.add_argument("--kind", required=True, choices=["publisher", "network-provider"])
+    create.add_argument(
+        "--categories", default="", help="declared categories, e.g. STUDENT_BASIC,student.name"
+    )
+    create.add_argument("--eck-chain", action="store_true", help="the partner is a member of the ECK chain")
+    staff = commands.add_parser("staff", help="school staff accounts").add_subparsers(
+        dest="action", required=True
+    )
+    coordinator = staff.add_parser("add-coordinator", help="bootstrap a school's ICT coordinator")
+    coordinator.add_argument("--school", required=True)
+    coordinator.add_argument("--email", required=True)
+    coordinator.add_argument("--password-stdin", action="store_true", required=True)
     commands.add_parser("export-schema", help="print the subgraph SDL")
     return parser
+
+
+def _partner_create(arguments: argparse.Namespace, settings: Settings) -> str:
+    kind = arguments.kind.upper().replace("-", "_")
+    categories = admin.parse_categories(arguments.categories)
+    created = asyncio.run(
+        admin.create_partner(settings, arguments.name, kind, categories, arguments.eck_chain)
+    )
+    return json.dumps(created | {"partner_id": to_global_id("Partner", str(created["partner_id"]))})
+
+
+def _add_coordinator(arguments: argparse.Namespace, settings: Settings) -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    added = asyncio.run(admin.add_school_coordinator(settings, arguments.school, arguments.email, password))
+    return json.dumps(added)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
+    "migrate": lambda _arguments, _settings: None,
+    "seed": lambda arguments, settings: json.dumps(
+        asyncio.run(admin.seed(settings, arguments.schools, arguments.students_per_school, arguments.seed))
+    ),
+    "token": lambda _arguments, settings: asyncio.run(admin.operator_token(settings)),
+    "keys": lambda _arguments, settings: asyncio.run(admin.rotate(settings)),
+    "partner": _partner_create,
+    "staff": _add_coordinator,
+}
+
+
+def _run(command: str, arguments: argparse.Namespace, settings: Settings) -> str | None:
+    """Carry out one command; returns what to print on stdout."""
+    if command == "export-schema":
+        return build_schema(settings).as_str()
+    migrate(settings.database_url)
+    return _COMMANDS[command](arguments, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -327,34 +341,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = arguments.command or "serve"
     try:
         settings = Settings()
-        if command == "export-schema":
-            sys.stdout.write(build_schema(settings).as_str() + "\n")
-        elif command == "migrate":
-            migrate(settings.database_url)
-        elif command == "seed":
-            migrate(settings.database_url)
-            summary = asyncio.run(
-                _seed(settings, arguments.schools, arguments.students_per_school, arguments.seed)
+        if command == "serve" or arguments.command is None:
+            serve_args = (
+                arguments if command == "serve" and arguments.command else parser.parse_args(["serve"])
             )
-            print(json.dumps(summary))
-        elif command == "token":
-            if not settings.sandbox:
-                raise UsageError("operator tokens are minted on the command line in the sandbox only")
-            migrate(settings.database_url)
-            print(asyncio.run(_operator_token(settings)))
-        elif command == "keys":
-            migrate(settings.database_url)
-            print(asyncio.run(_rotate(settings)))
-        else:
-            serve_args = arguments if command == "serve" else parser.parse_args(["serve"])
             _serve(settings, serve_args.host, serve_args.port, serve_args.workers)
-    except (UsageError, SettingsError) as error:
+            return 0
+        output = _run(command, arguments, settings)
+    except (admin.CommandError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         print(f"error: invalid settings: {problems}", file=sys.stderr)
         return 2
+    if output is not None:
+        print(output)
     return 0
 
 

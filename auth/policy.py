@@ -1,17 +1,23 @@
-"""The one policy: from a viewer (and the consent facts loaded for it) compute what it may read.
+"""The one policy: from a viewer and the facts loaded for it, compute what it may read.
 
-Plain synchronous code without I/O. The result, a `Scope`, names the visible schools (rows), the granted
-data categories per school (columns) and how identifiers are shown; every read path in `datasources`
-applies it inside its SQL, so nothing outside the scope is ever loaded.
+Plain synchronous code without I/O. The datasource layer loads the facts (a partner's consents, the DPA
+state of their boards, a coordinator's schools); this module alone decides what they mean. The result, a
+`Scope`, names the visible schools (rows), the granted data categories per school (columns), the schools
+the viewer manages, and how identifiers are shown; every read path applies it inside its SQL, so nothing
+outside the scope is ever loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from auth.categories import ALL_CATEGORIES, DataCategory
+from auth.identifiers import HubIdentifiers, Identifiers, PartnerIdentifiers
 from auth.viewer import Viewer, ViewerKind
+
+#: Granted with every consent (DOMAIN.md): without it a partner could not tell which school it reads.
+ALWAYS_GRANTED = frozenset({DataCategory.SCHOOL_BASIC})
 
 
 class NotAuthorised(Exception):  # noqa: N818 - a domain word, read as "not authorised to do this"
@@ -29,10 +35,13 @@ class Scope:
 
     viewer: Viewer
     school_categories: Mapping[int, frozenset[DataCategory]] | None
-    #: The partner whose pseudonyms identifiers are shown in; None shows the hub's own ids (operator).
+    #: The partner whose view this is; None for the hub's own staff and for school staff.
     partner_id: int | None = None
-    #: Whether the viewer may read ECK-iDs (partners in the ECK chain; the hub's own staff).
+    #: Whether the viewer may read ECK-iDs (partners in the ECK chain; the hub's and the school's staff).
     sees_eck_id: bool = True
+    #: The schools whose consent, coupling and audit the viewer manages (a coordinator's schools).
+    managed_school_ids: frozenset[int] = frozenset()
+    identifiers: Identifiers = field(default_factory=HubIdentifiers)
 
     @property
     def is_unrestricted(self) -> bool:
@@ -62,6 +71,38 @@ class Scope:
             return None
         return frozenset(school for school, granted in self.school_categories.items() if category in granted)
 
+    def manages(self, school_id: int) -> bool:
+        """Whether the viewer administers this school (the operator administers every school)."""
+        return self.is_unrestricted or school_id in self.managed_school_ids
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolConsent:
+    """The facts of one school that bear on a partner: what it granted, and whether it may disclose."""
+
+    school_id: int
+    granted: frozenset[DataCategory]
+    school_active: bool
+    dpa_signed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerFacts:
+    """What the store knows of a partner for the policy: declarations and the consents in force."""
+
+    partner_id: int
+    declared: frozenset[DataCategory]
+    eck_chain: bool
+    consents: tuple[SchoolConsent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffFacts:
+    """What the store knows of a staff account for the policy: the schools it coordinates."""
+
+    account_id: int
+    coordinator_of: frozenset[int]
+
 
 def operator_scope(viewer: Viewer) -> Scope:
     """The hub's own staff see every school and every category, with internal identifiers."""
@@ -70,9 +111,42 @@ def operator_scope(viewer: Viewer) -> Scope:
     return Scope(viewer=viewer, school_categories=None)
 
 
-def scope_for(viewer: Viewer) -> Scope:
-    """The scope of a viewer. Kinds other than the operator have no read access yet: their scope is empty,
-    so a token of such a kind reads nothing rather than everything."""
-    if viewer.kind is ViewerKind.OPERATOR:
-        return operator_scope(viewer)
+def partner_scope(viewer: Viewer, facts: PartnerFacts, *, require_dpa: bool, pseudonym_key: bytes) -> Scope:
+    """A partner sees the schools that consented to it and are open, whose board signed the DPA (when the
+    hub requires it), and there only the categories it both declared and was granted."""
+    visible: dict[int, frozenset[DataCategory]] = {}
+    for consent in facts.consents:
+        if not consent.school_active or (require_dpa and not consent.dpa_signed):
+            continue
+        categories = (consent.granted & facts.declared) | ALWAYS_GRANTED
+        visible[consent.school_id] = categories
+    return Scope(
+        viewer=viewer,
+        school_categories=visible,
+        partner_id=facts.partner_id,
+        sees_eck_id=facts.eck_chain,
+        identifiers=PartnerIdentifiers(facts.partner_id, pseudonym_key),
+    )
+
+
+def staff_scope(viewer: Viewer, facts: StaffFacts) -> Scope:
+    """A school's coordinator reads and manages the schools it coordinates; other staff read nothing yet."""
+    return Scope(
+        viewer=viewer,
+        school_categories=dict.fromkeys(facts.coordinator_of, ALL_CATEGORIES),
+        managed_school_ids=facts.coordinator_of,
+    )
+
+
+def empty_scope(viewer: Viewer) -> Scope:
+    """A scope that reads nothing (a signed-out caller, or a kind of viewer without read access)."""
     return Scope(viewer=viewer, school_categories={}, sees_eck_id=False)
+
+
+def grantable(declared: Iterable[DataCategory], asked: Iterable[DataCategory]) -> frozenset[DataCategory]:
+    """The categories a school may grant a partner: only what the partner declared (raises otherwise)."""
+    undeclared = frozenset(asked) - frozenset(declared) - ALWAYS_GRANTED
+    if undeclared:
+        names = ", ".join(sorted(category.name for category in undeclared))
+        raise NotAuthorised(f"the partner did not declare {names}")
+    return frozenset(asked) | ALWAYS_GRANTED

@@ -148,6 +148,8 @@ def viewer_from_claims(claims: Mapping[str, Any]) -> Viewer:
         raise InvalidToken("unknown subject kind") from None
     if not subject_id:
         raise InvalidToken("missing subject id")
+    if kind is ViewerKind.ANONYMOUS:
+        raise InvalidToken("unknown subject kind")
     scope = claims.get("scope", "")
     if not isinstance(scope, str):
         raise InvalidToken("malformed scope")

@@ -15,6 +15,8 @@ class ViewerKind(enum.Enum):
     LAS = "las"
     STAFF = "staff"
     STUDENT = "student"
+    #: A caller without a token: may only sign in (never named by a token).
+    ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def _consent(scope: Scope, row: AnyRow) -> ConsentRecord:
     return ConsentRecord(
         row[0],
-        public_id(scope, row[0]),
+        public_id(scope, "ConsentReceipt", row[0]),
         row[1],
         row[2],
         categories=tuple(row[3]),

@@ -39,7 +39,7 @@ def _columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
 
 
 def _group(scope: Scope, row: AnyRow) -> GroupRecord:
-    return GroupRecord(row[0], public_id(scope, row[0]), *row[1:7])
+    return GroupRecord(row[0], public_id(scope, "Group", row[0]), *row[1:7])
 
 
 def _current(scope: Scope, today: dt.date, school_year: str | None = None) -> ColumnElement[bool]:
@@ -101,7 +101,9 @@ async def _member_groups(
     )
     collected: dict[int, list[tuple[bool, GroupRecord]]] = {member: [] for member in member_ids}
     for row in await reader.rows(statement):
-        collected[row[0]].append((bool(row[1]), GroupRecord(row[2], public_id(scope, row[2]), *row[3:9])))
+        collected[row[0]].append(
+            (bool(row[1]), GroupRecord(row[2], public_id(scope, "Group", row[2]), *row[3:9]))
+        )
     return {
         member: MemberGroups(
             main=next((group for composite, group in groups if not composite), None),

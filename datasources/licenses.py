@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _license(scope: Scope, row: AnyRow) -> LicenseRecord:
-    return LicenseRecord(row[0], public_id(scope, row[0]), *row[1:6])
+    return LicenseRecord(row[0], public_id(scope, "License", row[0]), *row[1:6])
 
 
 def _licenses(scope: Scope) -> Select[Any]:

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from datasources import consents, groups, licenses, partners, people, schools
+from datasources import consent_store, consents, disclosures, groups, licenses, partners, people, schools
+from datasources.disclosures import tally
 from datasources.pagination import PageArgs
 from datasources.records import (
     BoardRecord,
     ConsentRecord,
+    ConsentRequestRecord,
+    DisclosureRecord,
     GroupRecord,
     LicenseRecord,
     MemberGroups,
@@ -95,6 +98,8 @@ class Loaders:
     groups: KeyLoader[int, GroupRecord]
     students: KeyLoader[int, StudentRecord]
     staff: KeyLoader[int, StaffRecord]
+    students_by_person: KeyLoader[int, StudentRecord]
+    staff_by_person: KeyLoader[int, StaffRecord]
     partners: KeyLoader[int, PartnerRecord]
     products: KeyLoader[int, ProductRecord]
     licenses: KeyLoader[int, LicenseRecord]
@@ -109,17 +114,32 @@ class Loaders:
     staff_by_group: PageLoader[StaffRecord]
     licenses_by_school: PageLoader[LicenseRecord]
     consents_by_school: PageLoader[ConsentRecord]
+    consent_requests_by_school: PageLoader[ConsentRequestRecord]
+    disclosures_by_school: PageLoader[DisclosureRecord]
 
     @classmethod
     def build(cls, reader: Reader, scope: Scope, today: dt.date) -> Loaders:
         """Fresh loaders for one request."""
 
+        # Every record a loader hands out is tallied for the disclosure audit (partners only).
+        async def audited(found: Awaitable[Mapping[Any, Any]]) -> Mapping[Any, Any]:
+            result = await found
+            tally(reader, scope, result.values())
+            return result
+
+        async def audited_pages(found: Awaitable[Mapping[int, Page[Any]]]) -> Mapping[int, Page[Any]]:
+            pages = await found
+            tally(reader, scope, (item for page in pages.values() for _, item in page.items))
+            return pages
+
         def by_key(fetch: Callable[..., Awaitable[Mapping[Any, Any]]], *extra: Any) -> KeyLoader[Any, Any]:
-            return KeyLoader(lambda keys: fetch(reader, scope, keys, *extra))
+            return KeyLoader(lambda keys: audited(fetch(reader, scope, keys, *extra)))
 
         def paged(fetch: Callable[..., Awaitable[Mapping[int, Page[Any]]]]) -> PageLoader[Any]:
             # `extra` is not used by these relations; it is part of the key only for uniformity.
-            return PageLoader(lambda parents, args, _extra: fetch(reader, scope, parents, args))
+            return PageLoader(
+                lambda parents, args, _extra: audited_pages(fetch(reader, scope, parents, args))
+            )
 
         return cls(
             schools=by_key(schools.schools_by_id),
@@ -128,6 +148,8 @@ class Loaders:
             groups=by_key(groups.groups_by_id),
             students=by_key(people.students_by_id),
             staff=by_key(people.staff_by_id),
+            students_by_person=by_key(people.students_by_person),
+            staff_by_person=by_key(people.staff_by_person),
             partners=by_key(partners.partners_by_id),
             products=by_key(partners.products_by_id),
             licenses=by_key(licenses.licenses_by_id),
@@ -136,8 +158,10 @@ class Loaders:
             group_ids_by_license=by_key(licenses.coupled_group_ids),
             schools_by_board=paged(schools.schools_by_board),
             groups_by_school=PageLoader(
-                lambda parents, args, school_year: groups.groups_by_school(
-                    reader, scope, parents, args, school_year=school_year, today=today
+                lambda parents, args, school_year: audited_pages(
+                    groups.groups_by_school(
+                        reader, scope, parents, args, school_year=school_year, today=today
+                    )
                 )
             ),
             students_by_school=paged(people.students_by_school),
@@ -146,6 +170,8 @@ class Loaders:
             staff_by_group=paged(people.staff_by_group),
             licenses_by_school=paged(licenses.licenses_by_school),
             consents_by_school=paged(consents.consents_by_school),
+            consent_requests_by_school=paged(consent_store.pending_requests_by_school),
+            disclosures_by_school=paged(disclosures.disclosures_by_school),
         )
 
 

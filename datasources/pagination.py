@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 _CURSOR_PREFIX = "c1:"
+#: Keys are 64-bit integers in the database; a larger number cannot come from this API.
+_LARGEST_KEY = 2**63 - 1
 
 
 def encode_cursor(key: int) -> str:
@@ -40,6 +42,8 @@ def decode_cursor(cursor: str) -> int:
         raise BadUserInput("the cursor is malformed; pass an endCursor this API returned") from None
     number = text.removeprefix(_CURSOR_PREFIX)
     if not text.startswith(_CURSOR_PREFIX) or not number.isdigit() or len(number) > 19:
+        raise BadUserInput("the cursor is malformed; pass an endCursor this API returned")
+    if int(number) > _LARGEST_KEY:
         raise BadUserInput("the cursor is malformed; pass an endCursor this API returned")
     return int(number)
 

@@ -30,7 +30,12 @@ def _visible(scope: Scope, partner_id: Any) -> Any:
 
 def _partner(scope: Scope, row: AnyRow) -> PartnerRecord:
     return PartnerRecord(
-        row[0], public_id(scope, row[0]), row[1], row[2], declared_categories=tuple(row[3]), eck_chain=row[4]
+        row[0],
+        public_id(scope, "Partner", row[0]),
+        row[1],
+        row[2],
+        declared_categories=tuple(row[3]),
+        eck_chain=row[4],
     )
 
 
@@ -46,8 +51,12 @@ async def partners_page(reader: Reader, scope: Scope, args: PageArgs) -> Page[Pa
 
 
 async def partners_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, PartnerRecord]:
-    """Partners by id, as referenced from a product, license or consent the viewer already sees."""
-    rows = await reader.rows(select(*_partners(scope).selected_columns).where(PARTNERS.c.id.in_(ids)))
+    """Partners by id. The partner directory (name, kind, declared categories) is no school's data, so a
+    lookup by an id the viewer was shown is answered for any viewer; only the operator may list it."""
+    p = PARTNERS.c
+    rows = await reader.rows(
+        select(p.id, p.name, p.kind, p.declared_categories, p.eck_chain).where(p.id.in_(ids))
+    )
     return {row[0]: _partner(scope, row) for row in rows}
 
 
@@ -55,4 +64,4 @@ async def products_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> di
     """Products by id, as referenced from a license the viewer already sees."""
     p = PRODUCTS.c
     rows = await reader.rows(select(p.id, p.partner_id, p.name, p.allowed_at_home).where(p.id.in_(ids)))
-    return {row[0]: ProductRecord(row[0], public_id(scope, row[0]), *row[1:4]) for row in rows}
+    return {row[0]: ProductRecord(row[0], public_id(scope, "Product", row[0]), *row[1:4]) for row in rows}

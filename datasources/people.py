@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, null, select
 from auth.categories import DataCategory
 from datasources.pagination import PageArgs, partitioned_page, split_pages
 from datasources.records import Page, StaffRecord, StudentRecord
-from datasources.scoping import granted, public_id, schools_with, visible_schools
+from datasources.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
 from datasources.tables import GROUP_STAFF, GROUP_STUDENTS, STAFF_MEMBERS, STUDENTS
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def _student_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
     return (
         s.id,
         s.school_id,
-        null().label("pseudonym"),  # partner-scoped; the operator sees the hub's own ids instead
+        s.person_id,  # never shown: the viewer's pseudonym and id are derived from it
         _eck_id(scope, basic, s.eck_id, s.school_id),
         granted(scope, name, s.first_name, s.school_id),
         granted(scope, name, s.prefix, s.school_id),
@@ -57,7 +57,7 @@ def _staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
     return (
         s.id,
         s.school_id,
-        null().label("pseudonym"),
+        s.person_id,
         _eck_id(scope, basic, s.eck_id, s.school_id),
         granted(scope, name, s.first_name, s.school_id),
         granted(scope, name, s.prefix, s.school_id),
@@ -70,16 +70,23 @@ def _staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
 
 
 def _student(scope: Scope, row: AnyRow) -> StudentRecord:
-    return StudentRecord(row[0], public_id(scope, row[0]), *row[1:10])
+    row_id, school_id, person_id = row[0], row[1], row[2]
+    return StudentRecord(
+        row_id,
+        person_public_id(scope, "Student", row_id, person_id),
+        school_id,
+        pseudonym(scope, "student", person_id, school_id, DataCategory.STUDENT_BASIC),
+        *row[3:10],
+    )
 
 
 def _staff(scope: Scope, row: AnyRow) -> StaffRecord:
     roles, las_roles = row[8], row[9]
     return StaffRecord(
         id=row[0],
-        public_id=public_id(scope, row[0]),
+        public_id=person_public_id(scope, "StaffMember", row[0], row[2]),
         school_id=row[1],
-        pseudonym=row[2],
+        pseudonym=pseudonym(scope, "staff", row[2], row[1], DataCategory.STAFF_BASIC),
         eck_id=row[3],
         first_name=row[4],
         prefix=row[5],
@@ -164,3 +171,26 @@ async def staff_by_group(
     )
     rows = await reader.rows(partitioned_page(statement, link.group_id, STAFF_MEMBERS.c.id, args))
     return split_pages(((row[11], row[0], _staff(scope, row)) for row in rows), group_ids, args)
+
+
+async def students_by_person(
+    reader: Reader, scope: Scope, person_ids: Sequence[int]
+) -> dict[int, StudentRecord]:
+    """The visible student membership of each person (the oldest, should a person be at two visible schools):
+    how a partner's person-derived student id resolves."""
+    statement = _students(scope).where(STUDENTS.c.person_id.in_(person_ids)).order_by(STUDENTS.c.id)
+    found: dict[int, StudentRecord] = {}
+    for row in await reader.rows(statement):
+        found.setdefault(row[2], _student(scope, row))
+    return found
+
+
+async def staff_by_person(reader: Reader, scope: Scope, person_ids: Sequence[int]) -> dict[int, StaffRecord]:
+    """The visible staff membership of each person (the oldest first)."""
+    statement = (
+        _staff_members(scope).where(STAFF_MEMBERS.c.person_id.in_(person_ids)).order_by(STAFF_MEMBERS.c.id)
+    )
+    found: dict[int, StaffRecord] = {}
+    for row in await reader.rows(statement):
+        found.setdefault(row[2], _staff(scope, row))
+    return found

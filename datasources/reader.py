@@ -7,10 +7,11 @@ so statements queue on a lock. One connection per request also bounds how many a
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from sqlalchemy import Row
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,6 +29,8 @@ class Reader:
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
+        #: Records read per school during this request, for the disclosure audit of partner reads.
+        self.disclosed: Counter[int] = Counter()
 
     async def rows(self, statement: Executable) -> Sequence[AnyRow]:
         """All rows of a read statement."""
@@ -36,6 +39,10 @@ class Reader:
                 self._connection = await self._engine.connect()
             result = await self._connection.execute(statement)
             return result.all()
+
+    def disclose(self, school_ids: Iterable[int]) -> None:
+        """Count records of these schools as read (one id per record)."""
+        self.disclosed.update(school_ids)
 
     async def close(self) -> None:
         """Give the connection back to the pool (ending its read transaction)."""

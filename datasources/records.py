@@ -164,3 +164,31 @@ class MemberGroups:
 
     main: GroupRecord | None
     groups: tuple[GroupRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureRecord:
+    """One entry of a school's disclosure audit."""
+
+    id: int
+    public_id: str
+    school_id: int
+    partner_id: int
+    categories: tuple[str, ...]
+    operation_name: str | None
+    records: int
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRequestRecord:
+    """A partner's request for consent."""
+
+    id: int
+    public_id: str
+    school_id: int
+    partner_id: int
+    categories: tuple[str, ...]
+    purpose: str
+    requested_at: dt.datetime
+    status: str

@@ -39,11 +39,11 @@ _BOARD_COLUMNS: tuple[ColumnElement[Any], ...] = (
 
 
 def _school(scope: Scope, row: AnyRow) -> SchoolRecord:
-    return SchoolRecord(row[0], public_id(scope, row[0]), *row[1:8])
+    return SchoolRecord(row[0], public_id(scope, "School", row[0]), *row[1:8])
 
 
 def _board(scope: Scope, row: AnyRow) -> BoardRecord:
-    return BoardRecord(row[0], public_id(scope, row[0]), *row[1:7])
+    return BoardRecord(row[0], public_id(scope, "Board", row[0]), *row[1:7])
 
 
 def _schools(scope: Scope) -> Any:

@@ -53,19 +53,29 @@ def granted_flag(
     return case((school_id.in_(sorted(schools)), True), else_=False).label(label)
 
 
-def public_id(scope: Scope, internal_id: int) -> str:
-    """The identifier of a row as this viewer sees it. The operator sees the hub's own ids; other viewers
-    get no internal ids at all (partner-scoped identifiers come with partner access)."""
-    del scope  # every viewer with read access today is the operator
-    return str(internal_id)
+def public_id(scope: Scope, entity_type: str, row_id: int) -> str:
+    """The identifier of a row as this viewer sees it (the policy decides: the hub's ids for its own
+    staff, per-partner sealed values for a partner)."""
+    return scope.identifiers.show(entity_type, row_id)
 
 
-def internal_id(scope: Scope, shown: str) -> int | None:
-    """The row id behind an identifier this viewer was shown, or None if it names nothing it may resolve."""
-    del scope
-    if not (shown.isascii() and shown.isdigit()) or len(shown) > 18:
+def person_public_id(scope: Scope, entity_type: str, row_id: int, person_id: int) -> str:
+    """The identifier of a student or staff member: a partner's value is derived from the person, so it
+    survives re-imports, school years, mergers and splits; the hub's own staff see the row id."""
+    return scope.identifiers.show(entity_type, person_id if scope.partner_id is not None else row_id)
+
+
+def pseudonym(scope: Scope, kind: str, person_id: int, school_id: int, category: DataCategory) -> str | None:
+    """The person's pseudonym for this viewer where `category` is granted at the school, else None."""
+    if category not in scope.categories_for(school_id):
         return None
-    return int(shown)
+    return scope.identifiers.pseudonym(kind, person_id)
+
+
+def internal_id(scope: Scope, entity_type: str, shown: str) -> int | None:
+    """The id behind an identifier this viewer was shown (a person's id for a partner's student or staff
+    member), or None if it names nothing the viewer may resolve."""
+    return scope.identifiers.resolve(entity_type, shown)
 
 
 def schools_with(

@@ -11,7 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Index, Integer, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Table,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -248,7 +259,18 @@ class Consent(SQLModel, table=True):
     The newest receipt that is not revoked is the one in force."""
 
     __tablename__ = "consents"
-    __table_args__ = (Index("ix_consents_school_partner", "school_id", "partner_id"),)
+    __table_args__ = (
+        Index("ix_consents_school_partner", "school_id", "partner_id"),
+        # At most one receipt in force per school and partner; a new grant supersedes the old one.
+        Index(
+            "ux_consents_in_force",
+            "school_id",
+            "partner_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="schools.id")
@@ -259,6 +281,47 @@ class Consent(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
     revoked_by: str | None = Field(default=None, max_length=200)
     policy_version: str = Field(max_length=40)
+
+
+class StaffAccount(SQLModel, table=True):
+    """A sign-in account of school staff (coordinators today), with an argon2 password hash."""
+
+    __tablename__ = "staff_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: Stored lower-cased, so sign-in does not depend on how the address was typed.
+    email: str = Field(max_length=320, unique=True)
+    password_hash: str = Field(max_length=300)
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+    created_by: str = Field(max_length=200)
+
+
+class StaffAccountRole(SQLModel, table=True):
+    """A hub role an account holds at a school (ICT_COORDINATOR, ...): granted in the hub, never by a LAS."""
+
+    __tablename__ = "staff_account_roles"
+
+    account_id: int = Field(foreign_key="staff_accounts.id", primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", primary_key=True, index=True)
+    role: str = Field(primary_key=True, max_length=30)
+
+
+class ConsentRequest(SQLModel, table=True):
+    """A partner's request for a school's consent; only the school's coordinator decides on it."""
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (Index("ix_consent_requests_school_status", "school_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    purpose: str = Field(max_length=1000)
+    requested_at: dt.datetime = Field(sa_type=_TZ)
+    #: PENDING until the school grants (GRANTED) or the partner asks again (SUPERSEDED).
+    status: str = Field(default="PENDING", max_length=12)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
 class ChangeEvent(SQLModel, table=True):
@@ -331,4 +394,7 @@ LICENSE_GROUPS = _core(LicenseGroup)
 CONSENTS = _core(Consent)
 CHANGE_EVENTS = _core(ChangeEvent)
 DISCLOSURES = _core(Disclosure)
+STAFF_ACCOUNTS = _core(StaffAccount)
+STAFF_ACCOUNT_ROLES = _core(StaffAccountRole)
+CONSENT_REQUESTS = _core(ConsentRequest)
 SIGNING_KEYS = _core(SigningKey)

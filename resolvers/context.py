@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from auth.policy import Scope
 from auth.viewer import Viewer
 from datasources.loaders import Loaders
 from datasources.pagination import PageArgs
 from datasources.reader import Reader
+from resolvers.keys import Keys
 from settings import Settings
 
 
@@ -23,6 +26,9 @@ class Context:
     reader: Reader
     loaders: Loaders
     now: dt.datetime
+    #: For writes (mutations run their own transactions) and for minting tokens.
+    engine: AsyncEngine
+    keys: Keys
 
     @property
     def today(self) -> dt.date:

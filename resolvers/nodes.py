@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from datasources.scoping import internal_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from datasources.loaders import KeyLoader, Loaders
     from resolvers.context import Context
 
@@ -25,6 +27,11 @@ def _loader(loaders: Loaders, type_name: str) -> KeyLoader[int, Any] | None:
     return by_type.get(type_name)
 
 
+_BY_PERSON: dict[str, Callable[[Loaders], KeyLoader[int, Any]]] = {
+    "Student": lambda loaders: loaders.students_by_person,
+    "StaffMember": lambda loaders: loaders.staff_by_person,
+}
+
 NODE_TYPES = ("Board", "School", "Group", "Student", "StaffMember", "Partner", "Product", "License")
 
 
@@ -32,7 +39,10 @@ async def node(ctx: Context, type_name: str, shown_id: str) -> Any | None:
     """The record behind a (type, id) the viewer was shown, loaded through the same scoped loaders as
     every other read; None when it does not exist or is not visible (the two are indistinguishable)."""
     loader = _loader(ctx.loaders, type_name)
-    row_id = internal_id(ctx.scope, shown_id)
+    if ctx.scope.partner_id is not None and type_name in _BY_PERSON:
+        # A partner's student and staff ids are derived from the person, not from the membership row.
+        loader = _BY_PERSON[type_name](ctx.loaders)
+    row_id = internal_id(ctx.scope, type_name, shown_id)
     if loader is None or row_id is None:
         return None
     return await loader.get(row_id)

@@ -10,7 +10,6 @@ from errors import Forbidden
 
 if TYPE_CHECKING:
     from datasources.records import (
-        ConsentRecord,
         GroupRecord,
         LicenseRecord,
         Page,
@@ -33,9 +32,9 @@ async def partner_of_product(ctx: Context, product: ProductRecord) -> PartnerRec
     return await ctx.loaders.partners.get(product.partner_id)
 
 
-async def partner_of_consent(ctx: Context, consent: ConsentRecord) -> PartnerRecord | None:
-    """The partner the consent was granted to."""
-    return await ctx.loaders.partners.get(consent.partner_id)
+async def partner_by_id(ctx: Context, partner_id: int) -> PartnerRecord | None:
+    """A partner by the hub's id (from a receipt, request or audit entry the viewer already reads)."""
+    return await ctx.loaders.partners.get(partner_id)
 
 
 async def school_by_id(ctx: Context, school_id: int) -> SchoolRecord | None:

@@ -7,14 +7,9 @@ from typing import Any, Final
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import ValidationCache
 from strawberry.federation.schema import FederationAny
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
@@ -22,6 +17,8 @@ from errors import PublicError
 from schema.classification import unclassified_fields
 from schema.groups import Group
 from schema.licenses import License, Partner, Product
+from schema.limits import CostLimiter, LimitRules, TokenLimitedParser
+from schema.mutations import Mutation
 from schema.people import StaffMember, Student
 from schema.query import Query
 from schema.schools import Board, School
@@ -62,8 +59,8 @@ class LeerpoortSchema(strawberry.federation.Schema):
                 # Unknown and non-entity types resolve to null instead of being built from the input.
                 results.append(None)
                 continue
-            fields = {key: value for key, value in representation.items() if key != "__typename"}
-            results.append(origin.resolve_reference(info=info, **fields))
+            # The representation is passed whole: its keys are client input and never become arguments.
+            results.append(origin.resolve_reference(info, representation))
         return results
 
     def process_errors(
@@ -73,8 +70,8 @@ class LeerpoortSchema(strawberry.federation.Schema):
         operation = execution_context.operation_name if execution_context else None
         for error in errors:
             original = error.original_error
-            if original is None or isinstance(original, PublicError):
-                continue
+            if original is None or isinstance(original, (PublicError, GraphQLError)):
+                continue  # the client's own mistake (a bad query or variable), not ours
             logger.error(
                 "internal error %s in operation %s at %s",
                 type(original).__name__,
@@ -88,17 +85,22 @@ def build_schema(settings: Settings | None = None) -> LeerpoortSchema:
     limits = settings or Settings()
     schema = LeerpoortSchema(
         query=Query,
+        mutation=Mutation,
         # Types reached only through lazy annotations must be named here to join the `_Entity` union.
         types=[Board, School, Group, Student, StaffMember, Partner, Product, License],
         federation_version=FEDERATION_VERSION,
+        # "Did you mean 'name'?" would hand the schema to anyone refused introspection.
+        config=StrawberryConfig(disable_field_suggestions=True),
+        # Every limit is checked once per operation, never per field: nothing on the resolving hot path.
+        # Factories, so that every request gets its own extension instances.
         extensions=[
-            # Validation rules, not per-field hooks: they cost nothing on the resolving hot path.
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            # Partners repeat the same few documents: parse and validate each once (the caches are
-            # module-level in strawberry, shared by every request).
-            lambda: ParserCache(maxsize=256),
+            # First, so its refusal in `on_execute` comes before any other extension's hook is entered.
+            lambda: CostLimiter(max_cost=limits.max_cost),
+            # Partners repeat the same few documents: parse and validate each once (shared caches).
+            lambda: TokenLimitedParser(max_tokens=limits.max_tokens),
+            # Ours rather than strawberry's limiters: those made new rule classes per request (so the
+            # validation cache never hit) and took exponential time on fragments spread twice over.
+            lambda: LimitRules(max_depth=limits.max_depth, max_aliases=limits.max_aliases),
             lambda: ValidationCache(maxsize=256),
         ],
     )

@@ -50,6 +50,7 @@ class ViewerKindEnum(enum.Enum):
     LAS = "las"
     STAFF = "staff"
     STUDENT = "student"
+    ANONYMOUS = "anonymous"
 
 
 __all__ = ["DataCategory", "PartnerKind", "StaffRole", "ViewerKindEnum"]

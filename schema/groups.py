@@ -79,7 +79,7 @@ class Group(Node):
         return connection(page, StaffMember.from_record)
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> Group | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Group | None:
         """Federation: a group by its global id, within the viewer's scope."""
         record = await lookup(info, "Group", representation.get("id"))
         return None if record is None else cls.from_record(record)

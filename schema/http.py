@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from errors import BadUserInput, PublicError
 from resolvers.context import Context
@@ -75,11 +76,40 @@ def parse_request(body: bytes) -> GraphQLRequest:
     return GraphQLRequest(query=query, variables=variables, operation_name=operation_name)
 
 
+#: Root fields a caller without a token may use: signing in.
+ANONYMOUS_FIELDS = frozenset({"signIn", "__typename"})
+
+
+def allows_anonymous(request: GraphQLRequest) -> bool:
+    """Whether the request only signs in, so that it may be sent without a token. Anything else, or a
+    document that does not parse, needs a token (and is answered 401 without one)."""
+    try:
+        document = parse(request.query, max_tokens=200)
+    except GraphQLError:
+        return False
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    if request.operation_name is not None:
+        operations = [node for node in operations if node.name and node.name.value == request.operation_name]
+    if not operations or len(operations) != len(document.definitions):
+        return False
+    return all(
+        operation.operation is OperationType.MUTATION
+        and all(
+            isinstance(selection, FieldNode) and selection.name.value in ANONYMOUS_FIELDS
+            for selection in operation.selection_set.selections
+        )
+        for operation in operations
+    )
+
+
 def format_error(error: GraphQLError) -> dict[str, Any]:
     """An error as the client sees it: our own errors keep their message and code; errors of the query
-    itself (syntax, validation) are BAD_USER_INPUT; everything else is masked as INTERNAL."""
+    itself (syntax, validation) keep a code they carry (LIMIT_EXCEEDED) or are BAD_USER_INPUT, without
+    graphql-core's "Did you mean …?" hints; everything else is masked as INTERNAL."""
     original = error.original_error
-    formatted: dict[str, Any] = {"message": error.message}
+    # Suggestions name fields, arguments, types and enum values: the schema, piece by piece, to anyone
+    # refused introspection (strawberry's config removes them from unknown fields only).
+    formatted: dict[str, Any] = {"message": error.message.split(" Did you mean ", 1)[0]}
     if error.locations:
         formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     if error.path:
@@ -87,7 +117,9 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     if isinstance(original, PublicError):
         formatted["message"] = original.message
         code = original.code
-    elif original is None:
+    elif original is None or isinstance(original, GraphQLError):
+        # The query or its variables are wrong (a variable that fails coercion carries its cause as a
+        # GraphQLError): the client's mistake, with a message about the query only.
         code = (error.extensions or {}).get("code") or BadUserInput.code
     else:
         formatted["message"] = INTERNAL_MESSAGE
@@ -100,12 +132,20 @@ async def execute(
     schema: LeerpoortSchema, request: GraphQLRequest, context: Context, media_type: str
 ) -> HTTPAnswer:
     """Run one request and shape the answer (status codes as GraphQL over HTTP prescribes)."""
-    result = await schema.execute(
-        request.query,
-        variable_values=request.variables,
-        context_value=context,
-        operation_name=request.operation_name,
-    )
+    try:
+        result = await schema.execute(
+            request.query,
+            variable_values=request.variables,
+            context_value=context,
+            operation_name=request.operation_name,
+        )
+    except CannotGetOperationTypeError:
+        # strawberry raises (instead of answering) for an operationName the document does not define.
+        return HTTPAnswer(
+            status=400,
+            body=error_body("the document has no operation by that operationName", BadUserInput.code),
+            media_type=media_type,
+        )
     errors = [format_error(error) for error in result.errors or ()]
     # Errors without a path happened before execution (syntax, validation, a refused operation):
     # there is no data entry at all, and the GraphQL response type answers 400.

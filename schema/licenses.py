@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from datasources.records import ConsentRecord, LicenseRecord, PartnerRecord, ProductRecord
+from datasources.records import LicenseRecord, PartnerRecord, ProductRecord
 from resolvers import partners
 from schema.classification import data, public, resolves_data, resolves_public
 from schema.context import Info
@@ -23,7 +23,7 @@ _School = Annotated["School", strawberry.lazy("schema.schools")]
 LICENSE = DataCategory.LICENSE
 
 
-async def _school(info: Info, school_id: int) -> _School | None:
+async def school_of(info: Info, school_id: int) -> _School | None:
     from schema.schools import School  # noqa: PLC0415 - schools and licenses refer to each other
 
     record = await partners.school_by_id(info.context, school_id)
@@ -55,7 +55,7 @@ class Partner(Node):
         )
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> Partner | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Partner | None:
         """Federation: a partner by its global id, within the viewer's scope."""
         record = await lookup(info, "Partner", representation.get("id"))
         return None if record is None else cls.from_record(record)
@@ -89,7 +89,7 @@ class Product(Node):
         return None if record is None else Partner.from_record(record)
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> Product | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Product | None:
         """Federation: a product by its global id, within the viewer's scope."""
         record = await lookup(info, "Product", representation.get("id"))
         return None if record is None else cls.from_record(record)
@@ -122,7 +122,7 @@ class License(Node):
 
     @resolves_data(LICENSE, "The school that holds the license.")
     async def school(self, info: Info) -> _School | None:
-        return await _school(info, self.record.school_id)
+        return await school_of(info, self.record.school_id)
 
     @resolves_data(LICENSE, "The groups the license is coupled to; only their members see the product.")
     async def coupled_groups(self, info: Info) -> list[Group] | None:
@@ -131,46 +131,7 @@ class License(Node):
         ]
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> License | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> License | None:
         """Federation: a license by its global id, within the viewer's scope."""
         record = await lookup(info, "License", representation.get("id"))
         return None if record is None else cls.from_record(record)
-
-
-@strawberry.type(
-    description="A receipt of a school's consent to a partner: what was granted, by whom and when."
-)
-class ConsentReceipt:
-    """A consent receipt; the newest one that is not revoked is in force."""
-
-    record: strawberry.Private[ConsentRecord]
-    id: strawberry.ID = public("The receipt's id.")
-    categories: list[DataCategory] = public("The data categories granted.")
-    granted_by: str = public("Who granted the consent on the school's behalf.")
-    granted_at: dt.datetime = public("When the consent was granted.")
-    revoked_at: dt.datetime | None = public(
-        "When the consent was revoked or superseded; null while in force."
-    )
-    policy_version: str = public("The version of the hub's consent policy the grant was made under.")
-
-    @classmethod
-    def from_record(cls, record: ConsentRecord) -> ConsentReceipt:
-        """The GraphQL object of a consent record."""
-        return cls(
-            record=record,
-            id=to_global_id("ConsentReceipt", record.public_id),
-            categories=[DataCategory[name] for name in record.categories],
-            granted_by=record.granted_by,
-            granted_at=record.granted_at,
-            revoked_at=record.revoked_at,
-            policy_version=record.policy_version,
-        )
-
-    @resolves_public("The school that granted the consent.")
-    async def school(self, info: Info) -> _School | None:
-        return await _school(info, self.record.school_id)
-
-    @resolves_public("The partner the consent was granted to.")
-    async def partner(self, info: Info) -> Partner | None:
-        record = await partners.partner_of_consent(info.context, self.record)
-        return None if record is None else Partner.from_record(record)

@@ -75,7 +75,7 @@ class Student(Node):
         return None if member is None else [Group.from_record(group) for group in member.groups]
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> Student | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Student | None:
         """Federation: a student by its global id, within the viewer's scope."""
         record = await lookup(info, "Student", representation.get("id"))
         return None if record is None else cls.from_record(record)
@@ -129,7 +129,7 @@ class StaffMember(Node):
         return None if member is None else [Group.from_record(group) for group in member.groups]
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> StaffMember | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> StaffMember | None:
         """Federation: a staff member by its global id, within the viewer's scope."""
         record = await lookup(info, "StaffMember", representation.get("id"))
         return None if record is None else cls.from_record(record)

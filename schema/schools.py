@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.records import BoardRecord, SchoolRecord
-from resolvers import schools
+from resolvers import consent, schools
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
@@ -16,15 +16,18 @@ from schema.enums import DataCategory
 from schema.relay import Connection, Node, connection, to_global_id
 
 if TYPE_CHECKING:
+    from schema.consent import ConsentReceipt, ConsentRequest, Disclosure
     from schema.groups import Group
-    from schema.licenses import ConsentReceipt, License
+    from schema.licenses import License
     from schema.people import StaffMember, Student
 
 _Group = Annotated["Group", strawberry.lazy("schema.groups")]
 _Student = Annotated["Student", strawberry.lazy("schema.people")]
 _StaffMember = Annotated["StaffMember", strawberry.lazy("schema.people")]
 _License = Annotated["License", strawberry.lazy("schema.licenses")]
-_ConsentReceipt = Annotated["ConsentReceipt", strawberry.lazy("schema.licenses")]
+_ConsentReceipt = Annotated["ConsentReceipt", strawberry.lazy("schema.consent")]
+_ConsentRequest = Annotated["ConsentRequest", strawberry.lazy("schema.consent")]
+_Disclosure = Annotated["Disclosure", strawberry.lazy("schema.consent")]
 
 SCHOOL_BASIC = DataCategory.SCHOOL_BASIC
 
@@ -76,7 +79,7 @@ class Board(Node):
         return connection(page, School.from_record)
 
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> Board | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Board | None:
         """Federation: a board by its global id, within the viewer's scope."""
         record = await lookup(info, "Board", representation.get("id"))
         return None if record is None else cls.from_record(record)
@@ -174,13 +177,33 @@ class School(Node):
     async def consents(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[_ConsentReceipt]:
-        from schema.licenses import ConsentReceipt  # noqa: PLC0415
+        from schema.consent import ConsentReceipt  # noqa: PLC0415
 
         page = await schools.consents_of_school(info.context, self.record, first, after)
         return connection(page, ConsentReceipt.from_record)
 
+    @resolves_public("Partners' pending consent requests (the school's coordinators and the operator only).")
+    async def consent_requests(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[_ConsentRequest]:
+        from schema.consent import ConsentRequest  # noqa: PLC0415
+
+        page = await consent.requests_of_school(info.context, self.record, first, after)
+        return connection(page, ConsentRequest.from_record)
+
+    @resolves_public(
+        "What left this school to which partner (the school's coordinators and the operator only)."
+    )
+    async def disclosures(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[_Disclosure]:
+        from schema.consent import Disclosure  # noqa: PLC0415
+
+        page = await consent.disclosures_of_school(info.context, self.record, first, after)
+        return connection(page, Disclosure.from_record)
+
     @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> School | None:
+    async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> School | None:
         """Federation: a school by its global id or its code, within the viewer's scope."""
         code = representation.get("code")
         if isinstance(code, str) and "id" not in representation:

@@ -7,6 +7,10 @@ minted with the signing keys the application itself loads from that database.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +22,7 @@ from datasources.keys import load_keyset
 from datasources.registry import read_registry
 from datasources.seed import SeedSummary, seed_world
 from server import create_app
+from tests.reference import DUO_FILE
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
     from settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REGISTRY_FILE = REPO_ROOT / "reference" / "duo" / "vestigingen-bo-2013-drenthe-flevoland-groningen.csv"
+SERVER_SCRIPT = REPO_ROOT / "server.py"
 OPERATOR_SUBJECT = "operator:helpdesk"
 SEED_SCHOOLS = 3
 SEED_STUDENTS_PER_SCHOOL = 20
@@ -63,7 +68,7 @@ async def world(engine: AsyncEngine, settings: Settings) -> SeedSummary:
     """A small seeded world: three schools of twenty students, the same every run."""
     return await seed_world(
         engine,
-        registry=read_registry(REGISTRY_FILE),
+        registry=read_registry(DUO_FILE),
         schools=SEED_SCHOOLS,
         students_per_school=SEED_STUDENTS_PER_SCHOOL,
         seed=7,
@@ -76,3 +81,47 @@ async def operator_token(engine: AsyncEngine, settings: Settings) -> str:
     """A helpdesk operator token signed with the keys the application loads from the database."""
     keyset = await load_keyset(engine, now=settings.now())
     return operator_token_at(keyset, settings, settings.now())
+
+
+# --- processes: the command line and the server as separate programs ----------------------------------------
+
+#: Generous for a cold interpreter on a busy machine; a command that takes longer is hanging.
+CLI_TIMEOUT_SECONDS = 60
+
+
+def sqlite_copy(template: Path, folder: Path) -> str:
+    """The URL of a fresh copy of the migrated SQLite template in `folder`."""
+    path = folder / "leerpoort.db"
+    shutil.copyfile(template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def process_environment(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment of a child process on the test's database: none of the caller's Leerpoort
+    settings leak in, and the project is importable from any working directory."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("LEERPOORT_") and name != "DATABASE_URL"
+    }
+    environment.update(
+        DATABASE_URL=settings.database_url,
+        LEERPOORT_DATA_DIR=str(settings.data_dir),
+        PYTHONPATH=str(REPO_ROOT),
+        **overrides,
+    )
+    return environment
+
+
+def run_cli(*arguments: str, environment: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python server.py ARGUMENTS` as an operator runs it, in `cwd` (so no `.env` of the repository
+    is read), with its output captured."""
+    return subprocess.run(  # noqa: S603 - our own script with fixed arguments
+        [sys.executable, str(SERVER_SCRIPT), *arguments],
+        env=environment,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_SECONDS,
+        check=False,
+    )

@@ -18,6 +18,7 @@ from datasources.reader import Reader
 from datasources.registry import read_registry
 from datasources.seed import SeedSummary, seed_world
 from resolvers.context import Context
+from resolvers.keys import Keys
 from schema.assembly import LeerpoortSchema, build_schema
 from settings import Settings
 from tests.reference import DUO_FILE
@@ -84,6 +85,8 @@ def run(engine: AsyncEngine, schema: LeerpoortSchema, settings: Settings) -> Run
             reader=reader,
             loaders=Loaders.build(reader, scope, today),
             now=now,
+            engine=engine,
+            keys=Keys(engine, settings),
         )
         try:
             result = await schema.execute(query, variable_values=variables, context_value=context)

@@ -1,0 +1,107 @@
+"""How identifiers leave the hub: the hub's own ids for its staff, per-partner values for partners.
+
+A partner never sees an internal id. For each partner, two keys are derived from the hub's pseudonym key:
+- ids (Relay global ids, cursors are separate) are the internal id sealed with deterministic authenticated
+  encryption (AES-SIV, the entity type as associated data): stable, different per partner, unforgeable,
+  and reversible by the hub alone, so `node` and `_entities` resolve them without an index;
+- pseudonyms are a keyed hash (HMAC-SHA-256) of the person's identity: one-way, stable across imports,
+  school years, mergers and splits, and different per partner, so two partners cannot join on them.
+The key material never rotates without a migration that keeps every partner's values (ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Final, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_ID_BYTES: Final = 8
+_MAX_SHOWN: Final = 64
+#: 128 bits of HMAC output, hex: long enough never to collide, short enough to store and index.
+_PSEUDONYM_BYTES: Final = 16
+
+
+class Identifiers(Protocol):
+    """Turns row ids into what a viewer is shown, and back."""
+
+    def show(self, entity_type: str, row_id: int) -> str:
+        """The identifier of a row as this viewer sees it."""
+        ...
+
+    def resolve(self, entity_type: str, shown: str) -> int | None:
+        """The row id behind an identifier this viewer was shown, or None for anything else."""
+        ...
+
+    def pseudonym(self, kind: str, person_id: int) -> str | None:
+        """The person's pseudonym for this viewer, or None when the viewer gets none."""
+        ...
+
+
+class HubIdentifiers:
+    """The hub's own staff see the hub's own row ids and no pseudonyms."""
+
+    def show(self, entity_type: str, row_id: int) -> str:
+        """The row id as text."""
+        del entity_type
+        return str(row_id)
+
+    def resolve(self, entity_type: str, shown: str) -> int | None:
+        """The row id, when `shown` is a plain ASCII number."""
+        del entity_type
+        if not (shown.isascii() and shown.isdigit()) or len(shown) > 18:
+            return None
+        return int(shown)
+
+    def pseudonym(self, kind: str, person_id: int) -> str | None:
+        """Staff of the hub are not a partner: no pseudonym."""
+        del kind, person_id
+        return None
+
+
+class PartnerIdentifiers:
+    """Identifiers sealed for one partner with keys derived from the hub's pseudonym key."""
+
+    __slots__ = ("_hash_key", "_sealer", "partner_id")
+
+    def __init__(self, partner_id: int, master_key: bytes) -> None:
+        material = HKDF(
+            algorithm=hashes.SHA256(),
+            length=96,
+            salt=None,
+            info=f"leerpoort/partner/{partner_id}/v1".encode(),
+        ).derive(master_key)
+        self.partner_id = partner_id
+        self._sealer = AESSIV(material[:64])
+        self._hash_key = material[64:]
+
+    def __repr__(self) -> str:
+        return f"PartnerIdentifiers(partner_id={self.partner_id})"
+
+    def show(self, entity_type: str, row_id: int) -> str:
+        """The row id sealed for this partner and entity type."""
+        sealed = self._sealer.encrypt(row_id.to_bytes(_ID_BYTES, "big"), [entity_type.encode()])
+        return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+    def resolve(self, entity_type: str, shown: str) -> int | None:
+        """The row id inside a value this partner was shown for this type; None for anything else
+        (another partner's value, another type's value, a forged or damaged value)."""
+        if len(shown) > _MAX_SHOWN or not shown.isascii():
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(shown + "=" * (-len(shown) % 4))
+            plain = self._sealer.decrypt(sealed, [entity_type.encode()])
+        except (binascii.Error, ValueError, InvalidTag):
+            return None
+        return int.from_bytes(plain, "big") if len(plain) == _ID_BYTES else None
+
+    def pseudonym(self, kind: str, person_id: int) -> str:
+        """The person's pseudonym for this partner (`kind` keeps students' and staff's apart)."""
+        digest = hmac.new(self._hash_key, f"{kind}:{person_id}".encode(), hashlib.sha256).digest()
+        return digest[:_PSEUDONYM_BYTES].hex()

@@ -1,0 +1,191 @@
+"""The operator's commands (`python server.py …`): each opens its own engine, does one thing, closes it."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import func, select
+
+from auth.categories import DataCategory
+from auth.credentials import WeakPassword, check_password_strength, hash_secret
+from auth.viewer import ViewerKind
+from datasources.accounts import add_coordinator
+from datasources.database import create_engine
+from datasources.keys import rotate_keys
+from datasources.registry import RegistryFormatError, read_registry
+from datasources.seed import SeedError, seed_world
+from datasources.tables import PARTNERS, SCHOOLS, STAFF_ACCOUNTS
+from errors import PublicError
+from resolvers.accounts import register_partner
+from resolvers.keys import Keys
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from settings import Settings
+
+REGISTRY_FILE: Final = (
+    Path(__file__).resolve().parent.parent
+    / "reference"
+    / "duo"
+    / "vestigingen-bo-2013-drenthe-flevoland-groningen.csv"
+)
+OPERATOR_ID: Final = "helpdesk"
+DEMO_COORDINATOR_EMAIL: Final = "coordinator@sandbox.example"
+
+
+class CommandError(Exception):
+    """A command was refused: its message is the one line printed on stderr (exit code 2)."""
+
+
+@asynccontextmanager
+async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def operator_token(settings: Settings) -> str:
+    """A sandbox operator token, signed with the keys every process shares."""
+    if not settings.sandbox:
+        raise CommandError("operator tokens are minted on the command line in the sandbox only")
+    async with _engine(settings) as engine:
+        token, _ = await Keys(engine, settings).mint(ViewerKind.OPERATOR, OPERATOR_ID, ["operator"])
+    return token
+
+
+async def seed(settings: Settings, schools: int, students_per_school: int, seed: int) -> dict[str, int]:
+    """Seed a synthetic world from the DUO file; returns the counts."""
+    try:
+        registry = read_registry(settings.registry_file or REGISTRY_FILE)
+    except (OSError, RegistryFormatError) as error:
+        raise CommandError(f"cannot read the DUO registry file: {error}") from None
+    async with _engine(settings) as engine:
+        try:
+            summary = await seed_world(
+                engine,
+                registry=registry,
+                schools=schools,
+                students_per_school=students_per_school,
+                seed=seed,
+                today=settings.now().date(),
+            )
+        except SeedError as error:
+            raise CommandError(str(error)) from None
+    return dataclasses.asdict(summary)
+
+
+async def is_empty(settings: Settings) -> bool:
+    """Whether the database holds no school yet (a fresh sandbox)."""
+    async with _engine(settings) as engine, engine.connect() as connection:
+        count = (await connection.execute(select(func.count()).select_from(SCHOOLS))).scalar_one()
+    return int(count) == 0
+
+
+async def rotate(settings: Settings) -> str:
+    """Start a key rollover; returns the new key's id."""
+    async with _engine(settings) as engine:
+        keyset = await rotate_keys(engine, now=settings.now())
+    return keyset.active.kid
+
+
+def parse_categories(text: str) -> list[DataCategory]:
+    """`STUDENT_BASIC,student.name` → categories; both the enum names and the dotted names are accepted."""
+    found: list[DataCategory] = []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        by_value = {category.value: category for category in DataCategory}
+        category = DataCategory.__members__.get(part.upper()) or by_value.get(part.lower())
+        if category is None:
+            known = ", ".join(category.name for category in DataCategory)
+            raise CommandError(f"unknown data category {part!r}; known: {known}")
+        found.append(category)
+    return found
+
+
+async def create_partner(
+    settings: Settings, name: str, kind: str, categories: Sequence[DataCategory], eck_chain: bool
+) -> dict[str, Any]:
+    """Register a partner; the credentials as API.md prints them (the secret only this once)."""
+    async with _engine(settings) as engine:
+        try:
+            credentials = await register_partner(
+                engine, name=name, kind=kind, categories=categories, eck_chain=eck_chain, now=settings.now()
+            )
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {
+        "partner_id": credentials.partner_id,
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+    }
+
+
+async def add_school_coordinator(
+    settings: Settings, school_code: str, email: str, password: str
+) -> dict[str, Any]:
+    """Bootstrap a coordinator of a school (after the board's signed request reached the helpdesk)."""
+    try:
+        check_password_strength(password)
+    except WeakPassword as error:
+        raise CommandError(str(error)) from None
+    async with _engine(settings) as engine:
+        try:
+            account_id = await add_coordinator(
+                engine,
+                school_code=school_code,
+                email=email,
+                password_hash=hash_secret(password),
+                created_by=f"operator:{OPERATOR_ID}",
+                now=settings.now(),
+            )
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {"account_id": account_id, "email": email.strip().lower(), "school": school_code.strip().upper()}
+
+
+async def sandbox_tokens(settings: Settings) -> dict[str, str]:
+    """Ready tokens for a sandbox: the operator, the first demo publisher, and a demo coordinator of the
+    first school (created on first start with a random password nobody needs: the token is printed)."""
+    async with _engine(settings) as engine:
+        keys = Keys(engine, settings)
+        tokens = {"operator": (await keys.mint(ViewerKind.OPERATOR, OPERATOR_ID, ["operator"]))[0]}
+        async with engine.connect() as connection:
+            publisher = (
+                await connection.execute(
+                    select(PARTNERS.c.client_id)
+                    .where(PARTNERS.c.kind == "PUBLISHER")
+                    .order_by(PARTNERS.c.id)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            school = (
+                await connection.execute(select(SCHOOLS.c.code).order_by(SCHOOLS.c.id).limit(1))
+            ).scalar_one_or_none()
+            account = (
+                await connection.execute(
+                    select(STAFF_ACCOUNTS.c.id).where(STAFF_ACCOUNTS.c.email == DEMO_COORDINATOR_EMAIL)
+                )
+            ).scalar_one_or_none()
+        if publisher is not None:
+            tokens["publisher"] = (await keys.mint(ViewerKind.PARTNER, publisher, ["partner"]))[0]
+        if school is not None:
+            if account is None:
+                account = await add_coordinator(
+                    engine,
+                    school_code=school,
+                    email=DEMO_COORDINATOR_EMAIL,
+                    password_hash=hash_secret(secrets.token_urlsafe(24)),
+                    created_by="sandbox",
+                    now=settings.now(),
+                )
+            scopes = ["staff", "coordinator", f"school:{school}"]
+            tokens["coordinator"] = (await keys.mint(ViewerKind.STAFF, str(account), scopes))[0]
+    return tokens

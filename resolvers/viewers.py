@@ -1,0 +1,42 @@
+"""From an authenticated viewer to its scope: load the facts, let the policy decide."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from auth.policy import Scope, empty_scope, operator_scope, partner_scope, staff_scope
+from auth.viewer import Viewer, ViewerKind
+from datasources.viewers import partner_facts, staff_facts
+from errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from datasources.reader import Reader
+    from settings import Settings
+
+
+async def scope_of(reader: Reader, viewer: Viewer, settings: Settings) -> Scope:
+    """The scope of this request's viewer. A token whose partner or account no longer exists (or was
+    disabled) is refused as if it were invalid, so deleting a client cuts its access at once."""
+    if viewer.kind is ViewerKind.OPERATOR:
+        return operator_scope(viewer)
+    if viewer.kind is ViewerKind.PARTNER:
+        facts = await partner_facts(reader, viewer.subject_id)
+        if facts is None:
+            raise Unauthenticated("the token's partner is not registered")
+        return partner_scope(
+            viewer,
+            facts,
+            require_dpa=settings.dpa_required,
+            pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        )
+    if viewer.kind is ViewerKind.STAFF:
+        account_id = viewer.subject_id
+        staff = (
+            await staff_facts(reader, int(account_id))
+            if account_id.isascii() and account_id.isdigit()
+            else None
+        )
+        if staff is None:
+            raise Unauthenticated("the token's account does not exist or is disabled")
+        return staff_scope(viewer, staff)
+    return empty_scope(viewer)

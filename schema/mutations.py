@@ -1,0 +1,113 @@
+"""The root `Mutation`: registering partners, signing in, and the consent lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from errors import BadUserInput
+from resolvers import accounts, consent
+from schema.classification import public, resolves_public
+from schema.consent import ConsentReceipt, ConsentRequest
+from schema.context import Info
+from schema.enums import DataCategory, PartnerKind
+from schema.licenses import Partner
+from schema.relay import from_global_id
+from schema.schools import Board
+
+
+@strawberry.type(description="A new partner's client credentials: the secret is shown only this once.")
+class PartnerCredentials:
+    """Credentials for the client-credentials grant at `POST /oauth/token`."""
+
+    partner: Partner = public("The registered partner.")
+    client_id: str = public("The OAuth client id.")
+    client_secret: str = public("The OAuth client secret; store it now, the hub keeps only a hash.")
+
+
+@strawberry.type(description="A staff token after a successful sign-in.")
+class SignInResult:
+    """A bearer token for the staff member."""
+
+    token: str = public("The bearer token (an ES256 JWT) to send as `Authorization: Bearer …`.")
+    expires_at: dt.datetime = public("When the token expires (8 hours after sign-in).")
+
+
+def _partner_id(global_id: str) -> str:
+    decoded = from_global_id(global_id)
+    if decoded is None or decoded[0] != "Partner":
+        raise BadUserInput("`partnerId` must be a Partner id this API returned")
+    return decoded[1]
+
+
+_Categories = Annotated[list[DataCategory], strawberry.argument(description="Data categories.")]
+_SchoolCode = Annotated[str, strawberry.argument(description="BRIN plus location code, such as 16AH00.")]
+_PartnerId = Annotated[strawberry.ID, strawberry.argument(description="The partner's id, as `Partner.id`.")]
+
+
+@strawberry.type(description="Changes to the hub; each names who may make it.")
+class Mutation:
+    """Root writes."""
+
+    @resolves_public(
+        "Register a partner (operator). Returns its client credentials; the secret is shown once."
+    )
+    async def create_partner(
+        self,
+        info: Info,
+        name: str,
+        kind: PartnerKind,
+        declared_categories: _Categories,
+        eck_chain: bool | None = False,
+    ) -> PartnerCredentials:
+        partner, credentials = await accounts.create(
+            info.context, name, kind.value, declared_categories, bool(eck_chain)
+        )
+        return PartnerCredentials(
+            partner=Partner.from_record(partner),
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+        )
+
+    @resolves_public("Record that a board's director signed the data processing agreement (operator).")
+    async def record_dpa_signature(
+        self, info: Info, board_number: str, signed_by: str, chamber_of_commerce_number: str, version: str
+    ) -> Board:
+        board = await consent.record_dpa(
+            info.context, board_number, signed_by, chamber_of_commerce_number, version
+        )
+        return Board.from_record(board)
+
+    @resolves_public("Sign in with e-mail address and password (staff; needs no token).")
+    async def sign_in(self, info: Info, email: str, password: str) -> SignInResult:
+        token, expires_at = await accounts.sign_in(info.context.engine, info.context.keys, email, password)
+        return SignInResult(token=token, expires_at=expires_at)
+
+    @resolves_public(
+        "Grant a partner exactly these categories at your school (coordinator): a shorter list than before"
+        " narrows the consent. school.basic is always included. Returns the new receipt."
+    )
+    async def grant_consent(
+        self, info: Info, school_code: _SchoolCode, partner_id: _PartnerId, categories: _Categories
+    ) -> ConsentReceipt:
+        receipt = await consent.grant(info.context, school_code, _partner_id(partner_id), categories)
+        return ConsentReceipt.from_record(receipt)
+
+    @resolves_public("Revoke a partner's consent at your school (coordinator); it reads nothing more of it.")
+    async def revoke_consent(
+        self, info: Info, school_code: _SchoolCode, partner_id: _PartnerId
+    ) -> ConsentReceipt:
+        receipt = await consent.revoke(info.context, school_code, _partner_id(partner_id))
+        return ConsentReceipt.from_record(receipt)
+
+    @resolves_public(
+        "Ask a school for consent to categories you declared (partner); its coordinator decides."
+    )
+    async def request_consent(
+        self, info: Info, school_code: _SchoolCode, categories: _Categories, purpose: str
+    ) -> ConsentRequest:
+        return ConsentRequest.from_record(
+            await consent.request(info.context, school_code, categories, purpose)
+        )
