@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from settings import Settings
 
 PASSWORD = "a-long-coordinator-password"
+SIGN_IN = (
+    "mutation($email: String!, $password: String!) { signIn(email: $email, password: $password) { token } }"
+)
 
 
 async def _graphql(
@@ -53,7 +56,8 @@ async def _token(client: httpx.AsyncClient, client_id: str, secret: str) -> str:
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900
     token: str = body["access_token"]
     return token
 
@@ -89,10 +93,7 @@ async def test_a_partner_reads_exactly_what_a_school_granted_and_nothing_after_a
     assert asked["data"]["requestConsent"]["status"] == "PENDING"
 
     await admin.add_school_coordinator(settings, school_code, "ict@school.example", PASSWORD)
-    signed_in = await _graphql(
-        app_client,
-        'mutation { signIn(email: "ICT@school.example", password: "%s") { token expiresAt } }' % PASSWORD,
-    )
+    signed_in = await _graphql(app_client, SIGN_IN, {"email": "ICT@school.example", "password": PASSWORD})
     coordinator_token = signed_in["data"]["signIn"]["token"]
     pending = await _graphql(
         app_client,
@@ -113,7 +114,8 @@ async def test_a_partner_reads_exactly_what_a_school_granted_and_nothing_after_a
     )
     receipt = granted["data"]["grantConsent"]
     assert receipt["categories"] == ["SCHOOL_BASIC", "STUDENT_BASIC", "STUDENT_NAME"]
-    assert receipt["revokedAt"] is None and receipt["grantedBy"].startswith("staff:")
+    assert receipt["revokedAt"] is None
+    assert receipt["grantedBy"].startswith("staff:")
 
     during = await _graphql(app_client, READ, token=partner_token)
     schools = during["data"]["schools"]["edges"]
@@ -137,12 +139,15 @@ async def test_a_partner_reads_exactly_what_a_school_granted_and_nothing_after_a
         token=coordinator_token,
     )
     entries = [edge["node"] for edge in audit["data"]["school"]["disclosures"]["edges"]]
-    assert entries and entries[-1]["partner"]["name"] == "Uitgeverij Proef"
-    assert entries[-1]["records"] >= 21 and "STUDENT_NAME" in entries[-1]["categories"]
+    assert entries
+    assert entries[-1]["partner"]["name"] == "Uitgeverij Proef"
+    assert entries[-1]["records"] >= 21
+    assert "STUDENT_NAME" in entries[-1]["categories"]
 
     revoked = await _graphql(
         app_client,
-        "mutation($code: String!, $partner: ID!) { revokeConsent(schoolCode: $code, partnerId: $partner) { revokedAt } }",
+        """mutation($code: String!, $partner: ID!) {
+            revokeConsent(schoolCode: $code, partnerId: $partner) { revokedAt } }""",
         {"code": school_code, "partner": request["partner"]["id"]},
         token=coordinator_token,
     )
@@ -160,7 +165,7 @@ async def test_a_wrong_client_secret_gets_invalid_client(
     app_client: httpx.AsyncClient, world: SeedSummary, operator_token: str
 ) -> None:
     credentials = await _register(app_client, operator_token, ["STUDENT_BASIC"])
-    for data, headers in [
+    attempts: list[tuple[dict[str, str], dict[str, str]]] = [
         (
             {
                 "grant_type": "client_credentials",
@@ -178,7 +183,9 @@ async def test_a_wrong_client_secret_gets_invalid_client(
             {},
         ),
         ({"grant_type": "client_credentials"}, {}),
-    ]:
+        ({"grant_type": "client_credentials"}, {"Authorization": "Basic bm90LWJhc2U2NA"}),
+    ]
+    for data, headers in attempts:
         response = await app_client.post("/oauth/token", data=data, headers=headers)
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_client"
@@ -190,7 +197,8 @@ async def test_a_wrong_client_secret_gets_invalid_client(
             "client_secret": credentials["clientSecret"],
         },
     )
-    assert posted.status_code == 200 and posted.json()["access_token"]
+    assert posted.status_code == 200
+    assert posted.json()["access_token"]
     wrong_grant = await app_client.post(
         "/oauth/token",
         data={
@@ -199,7 +207,8 @@ async def test_a_wrong_client_secret_gets_invalid_client(
             "client_secret": credentials["clientSecret"],
         },
     )
-    assert wrong_grant.status_code == 400 and wrong_grant.json()["error"] == "unsupported_grant_type"
+    assert wrong_grant.status_code == 400
+    assert wrong_grant.json()["error"] == "unsupported_grant_type"
 
 
 async def test_a_coordinator_grants_only_for_its_school_and_only_declared_categories(
@@ -215,11 +224,8 @@ async def test_a_coordinator_grants_only_for_its_school_and_only_declared_catego
         )["data"]["schools"]["edges"]
     ]
     await admin.add_school_coordinator(settings, codes[0], "ict@one.example", PASSWORD)
-    token = (
-        await _graphql(
-            app_client, 'mutation { signIn(email: "ict@one.example", password: "%s") { token } }' % PASSWORD
-        )
-    )["data"]["signIn"]["token"]
+    signed_in = await _graphql(app_client, SIGN_IN, {"email": "ict@one.example", "password": PASSWORD})
+    token = signed_in["data"]["signIn"]["token"]
     grant = """mutation($code: String!, $partner: ID!, $categories: [DataCategory!]!) {
         grantConsent(schoolCode: $code, partnerId: $partner, categories: $categories) { categories } }"""
     other_school = await _graphql(
@@ -236,7 +242,5 @@ async def test_a_coordinator_grants_only_for_its_school_and_only_declared_catego
         token=token,
     )
     assert undeclared["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    wrong_password = await _graphql(
-        app_client, 'mutation { signIn(email: "ict@one.example", password: "nope") { token } }'
-    )
+    wrong_password = await _graphql(app_client, SIGN_IN, {"email": "ict@one.example", "password": "nope"})
     assert wrong_password["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
