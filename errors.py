@@ -44,7 +44,8 @@ class NotFound(PublicError):
 
 
 class LimitExceeded(PublicError):
-    """A request exceeds one of the hub's abuse limits (depth, aliases, tokens, cost, page size)."""
+    """A request exceeds one of the hub's abuse limits (depth, aliases, tokens, cost); a page size
+    outside 1..1,000 is an argument error (BAD_USER_INPUT), as the page arguments are checked as input."""
 
     code = "LIMIT_EXCEEDED"
 

@@ -148,6 +148,14 @@ async def _graphql(request: Request) -> Response:
         engine=state.engine,
         keys=state.keys,
     )
+    if (
+        viewer.kind is ViewerKind.PARTNER
+        and not state.settings.sandbox
+        and http.refuses_schema_reading(graphql_request.query, state.settings.max_tokens)
+    ):
+        await reader.close()
+        message = "introspection is off for partners in production; use the published SDL"
+        return JSONResponse(http.error_body(message, "FORBIDDEN"), status_code=403, media_type=media_type)
     try:
         answer = await http.execute(state.schema, graphql_request, context, media_type)
     finally:
@@ -334,6 +342,17 @@ def _run(command: str, arguments: argparse.Namespace, settings: Settings) -> str
     return _COMMANDS[command](arguments, settings)
 
 
+def _settings_problems(error: ValidationError) -> str:
+    """One readable line: a setting's own error says what is wrong; a field error names the field."""
+    problems = []
+    for problem in error.errors():
+        cause = (problem.get("ctx") or {}).get("error")
+        message = str(cause) if cause is not None else problem["msg"]
+        location = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"{location}: {message}" if location else message)
+    return "; ".join(problems)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 2 usage error or refused input)."""
     parser = _parser()
@@ -352,8 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        print(f"error: invalid settings: {problems}", file=sys.stderr)
+        print(f"error: invalid settings: {_settings_problems(error)}", file=sys.stderr)
         return 2
     if output is not None:
         print(output)

@@ -55,8 +55,8 @@ class HubIdentifiers:
     def resolve(self, entity_type: str, shown: str) -> int | None:
         """The row id, when `shown` is a plain ASCII number."""
         del entity_type
-        if not (shown.isascii() and shown.isdigit()) or len(shown) > 18:
-            return None
+        if not (shown.isascii() and shown.isdigit()) or len(shown) > 18 or shown != str(int(shown)):
+            return None  # only the canonical spelling: "01" is not another name for 1
         return int(shown)
 
     def pseudonym(self, kind: str, person_id: int) -> str | None:

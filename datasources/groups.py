@@ -71,7 +71,12 @@ async def groups_by_school(
     today: dt.date,
 ) -> dict[int, Page[GroupRecord]]:
     """One page of each school's groups of a school year (by default the current one)."""
-    statement = _groups(scope).where(GROUPS.c.school_id.in_(school_ids), _current(scope, today, school_year))
+    # The list of a school's groups is group.basic; a group is still reachable as a student's membership.
+    statement = _groups(scope).where(
+        GROUPS.c.school_id.in_(school_ids),
+        _current(scope, today, school_year),
+        schools_with(scope, [DataCategory.GROUP_BASIC], GROUPS.c.school_id),
+    )
     rows = await reader.rows(partitioned_page(statement, GROUPS.c.school_id, GROUPS.c.id, args))
     return split_pages(((row[1], row[0], _group(scope, row)) for row in rows), school_ids, args)
 

@@ -99,17 +99,18 @@ def _staff(scope: Scope, row: AnyRow) -> StaffRecord:
 
 
 def _students(scope: Scope) -> Select[Any]:
-    # A student row exists for a viewer only at schools that granted it some student category.
+    # A student exists for a viewer only where student.basic (the identity, the pseudonym) is granted:
+    # names or a date of birth without it would be data about nobody the partner can tell apart.
     school = STUDENTS.c.school_id
     return select(*_student_columns(scope)).where(
-        visible_schools(scope, school), schools_with(scope, STUDENT_CATEGORIES, school)
+        visible_schools(scope, school), schools_with(scope, [DataCategory.STUDENT_BASIC], school)
     )
 
 
 def _staff_members(scope: Scope) -> Select[Any]:
     school = STAFF_MEMBERS.c.school_id
     return select(*_staff_columns(scope)).where(
-        visible_schools(scope, school), schools_with(scope, STAFF_CATEGORIES, school)
+        visible_schools(scope, school), schools_with(scope, [DataCategory.STAFF_BASIC], school)
     )
 
 

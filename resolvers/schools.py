@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from auth.viewer import ViewerKind
 from datasources import schools
 from datasources.calendar import is_school_year
+from datasources.disclosures import tally
 from errors import BadUserInput, Forbidden
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 
 async def schools_page(ctx: Context, first: int | None, after: str | None) -> Page[SchoolRecord]:
     """The schools the viewer may see, one page."""
-    return await schools.schools_page(ctx.reader, ctx.scope, ctx.page_args(first, after))
+    page = await schools.schools_page(ctx.reader, ctx.scope, ctx.page_args(first, after))
+    tally(ctx.reader, ctx.scope, (school for _, school in page.items))
+    return page
 
 
 async def school_by_code(ctx: Context, code: str) -> SchoolRecord | None:

@@ -18,6 +18,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from errors import BadUserInput, PublicError
 from resolvers.context import Context
 from schema.assembly import LeerpoortSchema
+from schema.limits import introspection_fields, parse_document
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -102,6 +103,31 @@ def allows_anonymous(request: GraphQLRequest) -> bool:
     )
 
 
+def _operation_count(query: str, max_tokens: int) -> int:
+    try:
+        document = parse_document(query, max_tokens)
+    except GraphQLError:
+        return 0  # execution answers the syntax error itself
+    return sum(isinstance(node, OperationDefinitionNode) for node in document.definitions)
+
+
+def refuses_schema_reading(query: str, max_tokens: int) -> bool:
+    """Whether a document reads the schema itself (introspection or `_service { sdl }`), which partners in
+    production may not: they get the SDL from `python server.py export-schema`."""
+    if introspection_fields(query, max_tokens):
+        return True
+    try:
+        document = parse_document(query, max_tokens)
+    except GraphQLError:
+        return False
+    return any(
+        isinstance(selection, FieldNode) and selection.name.value == "_service"
+        for node in document.definitions
+        if isinstance(node, OperationDefinitionNode)
+        for selection in node.selection_set.selections
+    )
+
+
 def format_error(error: GraphQLError) -> dict[str, Any]:
     """An error as the client sees it: our own errors keep their message and code; errors of the query
     itself (syntax, validation) keep a code they carry (LIMIT_EXCEEDED) or are BAD_USER_INPUT, without
@@ -132,6 +158,14 @@ async def execute(
     schema: LeerpoortSchema, request: GraphQLRequest, context: Context, media_type: str
 ) -> HTTPAnswer:
     """Run one request and shape the answer (status codes as GraphQL over HTTP prescribes)."""
+    if request.operation_name is None and _operation_count(request.query, context.settings.max_tokens) > 1:
+        return HTTPAnswer(
+            status=400,
+            body=error_body(
+                "the document has several operations: name the one to run in operationName", "BAD_USER_INPUT"
+            ),
+            media_type=media_type,
+        )
     try:
         result = await schema.execute(
             request.query,

@@ -82,6 +82,9 @@ from errors import LimitExceeded
 DEFAULT_FIRST: Final = 100
 #: How many parsed documents to keep: partners repeat the same few documents.
 PARSE_CACHE_SIZE: Final = 256
+#: Longer documents are parsed afresh: one long string token would otherwise let a client pin the whole
+#: request body (up to 1 MB) in each cache entry.
+CACHED_DOCUMENT_LENGTH: Final = 50_000
 #: The introspection fields that are off for partners in production (`__typename` stays: clients need it).
 INTROSPECTION_FIELDS: Final = frozenset({"__schema", "__type"})
 
@@ -97,10 +100,16 @@ def limit_error(message: str, nodes: Node | Collection[Node] | None = None) -> G
 # --- tokens -------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse_document(query: str, max_tokens: int) -> DocumentNode:
     """Parse a document, refusing more than `max_tokens` tokens (comments included); memoised, and a
     failure is never cached. Raises GraphQLSyntaxError, whose message says when the limit was hit."""
+    if len(query) > CACHED_DOCUMENT_LENGTH:
+        return parse(query, max_tokens=max_tokens)
+    return _cached_parse(query, max_tokens)
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _cached_parse(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
@@ -112,8 +121,9 @@ def _is_token_limit(error: GraphQLError, max_tokens: int) -> bool:
 class TokenLimitedParser(SchemaExtension):
     """Parses through a shared cache under the token limit and rewords the limit's syntax error.
 
-    It replaces strawberry's ParserCache and MaxTokensLimiter, whose parse error escapes `on_parse` on
-    streaming transports and says nothing of LIMIT_EXCEEDED. A document that does not parse is left to
+    It replaces strawberry's ParserCache and MaxTokensLimiter: the first raises its parse error from
+    `on_parse`, outside the error handling of strawberry's streaming (WebSocket) path, and neither says
+    LIMIT_EXCEEDED. A document that does not parse is left to
     strawberry's own parse (same limit), which reports the error on every transport; this hook then gives
     that error its code on the way out.
     """
@@ -392,13 +402,27 @@ def query_cost(
     operation_name: str | None = None,
     variables: Mapping[str, Any] | None = None,
 ) -> int:
-    """The cost of the operation a request runs (see the module's docstring); 0 when there is none."""
+    """The cost of the operation a request runs (see the module's docstring). When the name does not
+    single one out, the dearest operation of the document: whichever the executor picks is covered."""
     operation = get_operation_ast(document, operation_name)
-    if operation is None:
-        return 0
+    operations = (
+        [operation]
+        if operation is not None
+        else [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    )
+    return max((_operation_cost(schema, document, node, variables or {}) for node in operations), default=0)
+
+
+def _operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+) -> int:
     walk = _CostWalk(
         schema=schema,
-        variables=variables or {},
+        variables=variables,
+        # Fragments cost with this operation's variable defaults, so they are walked per operation.
         defaults={
             definition.variable.name.value: definition.default_value
             for definition in operation.variable_definitions or ()

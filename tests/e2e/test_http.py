@@ -363,11 +363,6 @@ async def test_node_of_an_id_the_hub_did_not_issue_or_that_names_nothing_is_null
         assert await _missing_node(app_client, operator_token, global_id) == [code], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG auth/identifiers.py HubIdentifiers.resolve: a number with leading zeros passes "
-    "isdigit(), so 'School:01' resolves to the school the hub shows as 'School:1' (two ids, one object)",
-)
 async def test_node_of_an_id_with_a_leading_zero_is_null(
     app_client: httpx.AsyncClient, operator_token: str
 ) -> None:
@@ -654,11 +649,6 @@ async def test_an_unknown_operation_name_is_bad_user_input(
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG schema/http.py execute: a document of several operations without operationName runs "
-    "the first one; the GraphQL spec (GetOperation) requires a request error",
-)
 async def test_several_operations_without_an_operation_name_are_bad_user_input(
     app_client: httpx.AsyncClient, operator_token: str
 ) -> None:

@@ -46,20 +46,20 @@ def _nodes(connection: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_a_scope_limits_rows_to_visible_schools_and_columns_to_granted_categories(
     world: SeedSummary, run: Run
 ) -> None:
-    (first, first_code), (second, second_code), (_, third_code) = await _school_ids(run)
+    (first, first_code), (second, second_code), (third, third_code) = await _school_ids(run)
     scope = Scope(
         viewer=PARTNER,
         school_categories={
             first: frozenset({C.SCHOOL_BASIC, C.GROUP_BASIC, C.STUDENT_BASIC}),
-            second: frozenset({C.SCHOOL_BASIC, C.STUDENT_NAME}),
+            second: frozenset({C.SCHOOL_BASIC, C.STUDENT_BASIC, C.STUDENT_NAME}),
+            third: frozenset({C.SCHOOL_BASIC, C.STUDENT_NAME, C.STAFF_NAME}),
         },
         sees_eck_id=False,
     )
     result = await run(SCHOOLS, scope=scope)
     assert result["errors"] == []
     schools = {school["code"]: school for school in _nodes(result["data"]["schools"])}
-    assert set(schools) == {first_code, second_code}
-    assert third_code not in str(result)
+    assert set(schools) == {first_code, second_code, third_code}
 
     basic = schools[first_code]
     assert basic["grantedCategories"] == ["GROUP_BASIC", "SCHOOL_BASIC", "STUDENT_BASIC"]
@@ -76,9 +76,16 @@ async def test_a_scope_limits_rows_to_visible_schools_and_columns_to_granted_cat
     names = schools[second_code]
     students = _nodes(names["students"])
     assert len(students) == 20
-    assert all(s["lastName"] and s["yearLevel"] is None and s["groups"] is None for s in students)
-    # Without group.basic the groups exist but say nothing about themselves.
-    assert all(group["name"] is None for group in _nodes(names["groups"]))
+    assert all(s["lastName"] and s["yearLevel"] and s["dateOfBirth"] is None for s in students)
+    # Without group.basic the school's list of groups is empty, and a student's groups say nothing of
+    # themselves beyond the membership (which student.basic covers).
+    assert _nodes(names["groups"]) == []
+    assert all(s["mainGroup"]["name"] is None for s in students)
+
+    # Names without student.basic (the identity) are data about nobody: no student rows at all.
+    nameless = schools[third_code]
+    assert _nodes(nameless["students"]) == []
+    assert _nodes(nameless["staff"]) == []
 
 
 async def test_node_and_entities_return_null_outside_the_scope(world: SeedSummary, run: Run) -> None:
