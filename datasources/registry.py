@@ -14,9 +14,9 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import SQLModel
@@ -31,9 +31,12 @@ if TYPE_CHECKING:
 #: DUO's full location file is a few megabytes; anything far larger is not a registry file.
 MAX_REGISTRY_BYTES = 50 * 1024 * 1024
 
-_BRIN = re.compile(r"\d{2}[A-Z]{2}")
-_LOCATION = re.compile(r"\d{2}")
-_BOARD = re.compile(r"\d{1,5}")
+#: A BRIN: two digits and two capitals ("16AH").
+BRIN_PATTERN: Final = re.compile(r"\d{2}[A-Z]{2}")
+#: A location code (vestigingsnummer) within a BRIN: two digits ("00").
+LOCATION_CODE_PATTERN: Final = re.compile(r"\d{2}")
+#: A board number as it may arrive: up to five digits, leading zeros possibly dropped by a spreadsheet.
+BOARD_NUMBER_PATTERN: Final = re.compile(r"\d{1,5}")
 _NAME_MAX = 200
 
 # Header spellings per field, after normalisation (upper case, runs of spaces and underscores as one space).
@@ -196,7 +199,7 @@ def _location(row: Sequence[str], columns: Mapping[str, int], width: int, line: 
     if len(row) < width or any(field.strip() for field in row[width:]):
         raise RegistryFormatError(line, f"expected {width} fields, found {len(row)}")
     brin = row[columns["brin"]].strip().upper()
-    if not _BRIN.fullmatch(brin):
+    if not BRIN_PATTERN.fullmatch(brin):
         raise RegistryFormatError(line, f"BRIN {brin!r} is not 2 digits and 2 letters")
     location_code = _location_code(row[columns["location"]].strip().upper(), brin, line)
     name = " ".join(row[columns["name"]].split())
@@ -204,11 +207,27 @@ def _location(row: Sequence[str], columns: Mapping[str, int], width: int, line: 
         raise RegistryFormatError(line, "the location has no name")
     if len(name) > _NAME_MAX:
         raise RegistryFormatError(line, f"the name is longer than {_NAME_MAX} characters")
-    board = row[columns["board"]].strip()
-    if not _BOARD.fullmatch(board):
-        raise RegistryFormatError(line, f"board number {board!r} is not a number of at most 5 digits")
-    # Spreadsheets drop leading zeros from numeric columns; DUO's board numbers are five digits.
-    return RegistryLocation(brin=brin, location_code=location_code, name=name, board_number=board.zfill(5))
+    board = normalise_board_number(row[columns["board"]])
+    if board is None:
+        raise RegistryFormatError(
+            line, f"board number {row[columns['board']].strip()!r} is not a number of at most 5 digits"
+        )
+    return RegistryLocation(brin=brin, location_code=location_code, name=name, board_number=board)
+
+
+def normalise_board_number(text: str) -> str | None:
+    """DUO's five-digit board number from `text` ("2102" or "02102" → "02102"); None when it is not one.
+
+    Spreadsheets drop leading zeros from numeric columns and operators type what they see, so the
+    number is padded: the same board is the same board whichever way its number arrived.
+    """
+    number = text.strip()
+    return number.zfill(5) if BOARD_NUMBER_PATTERN.fullmatch(number) else None
+
+
+def provisional_board_name(number: str) -> str:
+    """The name a board gets until its real name is known (DUO's location file gives numbers only)."""
+    return f"Bestuur {number}"
 
 
 def _location_code(value: str, brin: str, line: int) -> str:
@@ -219,7 +238,7 @@ def _location_code(value: str, brin: str, line: int) -> str:
         value = value[4:]
     elif value.isdigit() and len(value) == 1:
         value = value.zfill(2)
-    if not _LOCATION.fullmatch(value):
+    if not LOCATION_CODE_PATTERN.fullmatch(value):
         raise RegistryFormatError(line, f"location code {value!r} is not 2 digits")
     return value
 
@@ -232,28 +251,33 @@ async def load_registry(engine: AsyncEngine, locations: Sequence[RegistryLocatio
     location that DUO now lists becomes a DUO location. Nothing is deleted.
     """
     async with engine.begin() as connection:
-        board_ids = await _ensure_boards(connection, locations)
+        board_ids = await ensure_boards(connection, (location.board_number for location in locations))
         return await _apply_locations(connection, locations, board_ids)
 
 
 @dataclass(frozen=True, slots=True)
-class _BoardIds:
+class BoardIds:
+    """The id of every board the hub knows, by number, and the numbers that `ensure_boards` just created."""
+
     by_number: Mapping[str, int]
     created: tuple[str, ...]
 
 
-async def _ensure_boards(connection: AsyncConnection, locations: Sequence[RegistryLocation]) -> _BoardIds:
+async def ensure_boards(connection: AsyncConnection, numbers: Iterable[str]) -> BoardIds:
+    """Create the boards among `numbers` (normalised five-digit numbers) that the hub does not know yet,
+    named provisionally after their number, within the caller's transaction."""
     known = await _board_ids(connection)
-    numbers = list(
-        dict.fromkeys(location.board_number for location in locations if location.board_number not in known)
-    )
-    if numbers:
+    missing = list(dict.fromkeys(number for number in numbers if number not in known))
+    if missing:
         await connection.execute(
             insert(_BOARDS),
-            [{"number": number, "name": f"Bestuur {number}", "name_known": False} for number in numbers],
+            [
+                {"number": number, "name": provisional_board_name(number), "name_known": False}
+                for number in missing
+            ],
         )
         known = await _board_ids(connection)
-    return _BoardIds(known, tuple(numbers))
+    return BoardIds(known, tuple(missing))
 
 
 async def _board_ids(connection: AsyncConnection) -> dict[str, int]:
@@ -262,7 +286,7 @@ async def _board_ids(connection: AsyncConnection) -> dict[str, int]:
 
 
 async def _apply_locations(
-    connection: AsyncConnection, locations: Sequence[RegistryLocation], boards: _BoardIds
+    connection: AsyncConnection, locations: Sequence[RegistryLocation], boards: BoardIds
 ) -> RegistryDiff:
     schools = _SCHOOLS
     board_numbers = {board_id: number for number, board_id in boards.by_number.items()}
