@@ -21,25 +21,51 @@ if TYPE_CHECKING:
     from datasources.reader import AnyRow, Reader
 
 
-def _columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
-    school = GROUPS.c.school_id
+def group_columns(scope: Scope, table: Any = GROUPS, prefix: str = "") -> tuple[ColumnElement[Any], ...]:
+    """The seven columns of a group record, minimised to group.basic (optionally of an aliased table,
+    labelled with a prefix so they can sit next to another table's columns)."""
+    school = table.c.school_id
 
     def basic(column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return granted(scope, DataCategory.GROUP_BASIC, column, school)
+        return granted(scope, DataCategory.GROUP_BASIC, column, school).label(f"{prefix}{column.key}")
 
     return (
-        GROUPS.c.id,
-        school,
-        basic(GROUPS.c.name),
-        basic(GROUPS.c.year_level),
-        basic(GROUPS.c.school_year),
-        basic(GROUPS.c.composite),
-        basic(GROUPS.c.effective_from),
+        table.c.id.label(f"{prefix}id"),
+        school.label(f"{prefix}school_id"),
+        basic(table.c.name),
+        basic(table.c.year_level),
+        basic(table.c.school_year),
+        basic(table.c.composite),
+        basic(table.c.effective_from),
     )
+
+
+def group_record(scope: Scope, values: Sequence[Any]) -> GroupRecord | None:
+    """A group record from the seven values of `group_columns` (None when the id is null: no group)."""
+    if values[0] is None:
+        return None
+    return GroupRecord(values[0], public_id(scope, "Group", values[0]), *values[1:7])
 
 
 def _group(scope: Scope, row: AnyRow) -> GroupRecord:
     return GroupRecord(row[0], public_id(scope, "Group", row[0]), *row[1:7])
+
+
+def main_group_id(today: dt.date, student_id: ColumnElement[Any]) -> Any:
+    """The id of a student's main group (stamgroep) of the current school year, as a correlated subquery."""
+    return (
+        select(GROUP_STUDENTS.c.group_id)
+        .join(GROUPS, GROUPS.c.id == GROUP_STUDENTS.c.group_id)
+        .where(
+            GROUP_STUDENTS.c.student_id == student_id,
+            GROUPS.c.composite.is_(False),
+            GROUPS.c.school_year == school_year_of(today),
+            GROUPS.c.effective_from <= today,
+        )
+        .order_by(GROUPS.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _current(scope: Scope, today: dt.date, school_year: str | None = None) -> ColumnElement[bool]:
@@ -52,7 +78,7 @@ def _current(scope: Scope, today: dt.date, school_year: str | None = None) -> Co
 
 
 def _groups(scope: Scope) -> Select[Any]:
-    return select(*_columns(scope)).where(visible_schools(scope, GROUPS.c.school_id))
+    return select(*group_columns(scope)).where(visible_schools(scope, GROUPS.c.school_id))
 
 
 async def groups_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, GroupRecord]:
@@ -93,7 +119,7 @@ async def _member_groups(
 ) -> dict[int, MemberGroups]:
     # The raw composite flag decides which group is the main one even when the viewer may not read it.
     statement = (
-        select(member_column, GROUPS.c.composite.label("_composite"), *_columns(scope))
+        select(member_column, GROUPS.c.composite.label("_composite"), *group_columns(scope))
         .join(GROUPS, GROUPS.c.id == link.c.group_id)
         .where(
             member_column.in_(member_ids),

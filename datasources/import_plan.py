@@ -10,11 +10,13 @@ LAS (new keys) keeps everyone's identity.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Iterable, Sequence
+
+    from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - the imported record's type, next to T for the stored one

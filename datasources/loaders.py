@@ -135,10 +135,10 @@ class Loaders:
         def by_key(fetch: Callable[..., Awaitable[Mapping[Any, Any]]], *extra: Any) -> KeyLoader[Any, Any]:
             return KeyLoader(lambda keys: audited(fetch(reader, scope, keys, *extra)))
 
-        def paged(fetch: Callable[..., Awaitable[Mapping[int, Page[Any]]]]) -> PageLoader[Any]:
-            # `extra` is not used by these relations; it is part of the key only for uniformity.
+        def paged(fetch: Callable[..., Awaitable[Mapping[int, Page[Any]]]], *extra: Any) -> PageLoader[Any]:
+            # The key's own `extra` is not used by these relations; it is part of the key for uniformity.
             return PageLoader(
-                lambda parents, args, _extra: audited_pages(fetch(reader, scope, parents, args))
+                lambda parents, args, _extra: audited_pages(fetch(reader, scope, parents, args, *extra))
             )
 
         return cls(
@@ -146,9 +146,9 @@ class Loaders:
             schools_by_code=by_key(schools.schools_by_code),
             boards=by_key(schools.boards_by_id),
             groups=by_key(groups.groups_by_id),
-            students=by_key(people.students_by_id),
+            students=by_key(people.students_by_id, today),
             staff=by_key(people.staff_by_id),
-            students_by_person=by_key(people.students_by_person),
+            students_by_person=by_key(people.students_by_person, today),
             staff_by_person=by_key(people.staff_by_person),
             partners=by_key(partners.partners_by_id),
             products=by_key(partners.products_by_id),
@@ -164,9 +164,9 @@ class Loaders:
                     )
                 )
             ),
-            students_by_school=paged(people.students_by_school),
+            students_by_school=paged(people.students_by_school, today),
             staff_by_school=paged(people.staff_by_school),
-            students_by_group=paged(people.students_by_group),
+            students_by_group=paged(people.students_by_group, today),
             staff_by_group=paged(people.staff_by_group),
             licenses_by_school=paged(licenses.licenses_by_school),
             consents_by_school=paged(consents.consents_by_school),

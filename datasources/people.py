@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, null, select
 
 from auth.categories import DataCategory
+from datasources.groups import group_columns, group_record, main_group_id
 from datasources.pagination import PageArgs, partitioned_page, split_pages
 from datasources.records import Page, StaffRecord, StudentRecord
 from datasources.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
-from datasources.tables import GROUP_STAFF, GROUP_STUDENTS, STAFF_MEMBERS, STUDENTS
+from datasources.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS, STAFF_MEMBERS, STUDENTS
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Sequence
 
     from auth.policy import Scope
@@ -69,14 +71,25 @@ def _staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
     )
 
 
+#: The main group's seven columns follow the student's ten; a group link's id, if any, comes last.
+_STUDENT_WIDTH = 10 + 7
+
+
 def _student(scope: Scope, row: AnyRow) -> StudentRecord:
     row_id, school_id, person_id = row[0], row[1], row[2]
     return StudentRecord(
-        row_id,
-        person_public_id(scope, "Student", row_id, person_id),
-        school_id,
-        pseudonym(scope, "student", person_id, school_id, DataCategory.STUDENT_BASIC),
-        *row[3:10],
+        id=row_id,
+        public_id=person_public_id(scope, "Student", row_id, person_id),
+        school_id=school_id,
+        pseudonym=pseudonym(scope, "student", person_id, school_id, DataCategory.STUDENT_BASIC),
+        eck_id=row[3],
+        first_name=row[4],
+        prefix=row[5],
+        last_name=row[6],
+        initials=row[7],
+        date_of_birth=row[8],
+        year_level=row[9],
+        main_group=group_record(scope, row[10:_STUDENT_WIDTH]),
     )
 
 
@@ -98,12 +111,17 @@ def _staff(scope: Scope, row: AnyRow) -> StaffRecord:
     )
 
 
-def _students(scope: Scope) -> Select[Any]:
+def _students(scope: Scope, today: dt.date) -> Select[Any]:
     # A student exists for a viewer only where student.basic (the identity, the pseudonym) is granted:
     # names or a date of birth without it would be data about nobody the partner can tell apart.
+    # The main group comes in the same statement: every page of students needs it, and a loader per
+    # student would cost an awaitable per row on the hottest path of the graph.
     school = STUDENTS.c.school_id
-    return select(*_student_columns(scope)).where(
-        visible_schools(scope, school), schools_with(scope, [DataCategory.STUDENT_BASIC], school)
+    main = GROUPS.alias("main_group")
+    return (
+        select(*_student_columns(scope), *group_columns(scope, main, prefix="main_group_"))
+        .select_from(STUDENTS.outerjoin(main, main.c.id == main_group_id(today, STUDENTS.c.id)))
+        .where(visible_schools(scope, school), schools_with(scope, [DataCategory.STUDENT_BASIC], school))
     )
 
 
@@ -114,9 +132,11 @@ def _staff_members(scope: Scope) -> Select[Any]:
     )
 
 
-async def students_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, StudentRecord]:
+async def students_by_id(
+    reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
+) -> dict[int, StudentRecord]:
     """The visible students among `ids`."""
-    rows = await reader.rows(_students(scope).where(STUDENTS.c.id.in_(ids)))
+    rows = await reader.rows(_students(scope, today).where(STUDENTS.c.id.in_(ids)))
     return {row[0]: _student(scope, row) for row in rows}
 
 
@@ -127,10 +147,10 @@ async def staff_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[
 
 
 async def students_by_school(
-    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs, today: dt.date
 ) -> dict[int, Page[StudentRecord]]:
     """One page of each school's students."""
-    statement = _students(scope).where(STUDENTS.c.school_id.in_(school_ids))
+    statement = _students(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
     rows = await reader.rows(partitioned_page(statement, STUDENTS.c.school_id, STUDENTS.c.id, args))
     return split_pages(((row[1], row[0], _student(scope, row)) for row in rows), school_ids, args)
 
@@ -145,18 +165,18 @@ async def staff_by_school(
 
 
 async def students_by_group(
-    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs
+    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs, today: dt.date
 ) -> dict[int, Page[StudentRecord]]:
     """One page of each group's students."""
     link = GROUP_STUDENTS.c
     statement = (
-        _students(scope)
+        _students(scope, today)
         .add_columns(link.group_id)
         .join(GROUP_STUDENTS, link.student_id == STUDENTS.c.id)
         .where(link.group_id.in_(group_ids))
     )
     rows = await reader.rows(partitioned_page(statement, link.group_id, STUDENTS.c.id, args))
-    return split_pages(((row[10], row[0], _student(scope, row)) for row in rows), group_ids, args)
+    return split_pages(((row[_STUDENT_WIDTH], row[0], _student(scope, row)) for row in rows), group_ids, args)
 
 
 async def staff_by_group(
@@ -175,11 +195,11 @@ async def staff_by_group(
 
 
 async def students_by_person(
-    reader: Reader, scope: Scope, person_ids: Sequence[int]
+    reader: Reader, scope: Scope, person_ids: Sequence[int], today: dt.date
 ) -> dict[int, StudentRecord]:
     """The visible student membership of each person (the oldest, should a person be at two visible schools):
     how a partner's person-derived student id resolves."""
-    statement = _students(scope).where(STUDENTS.c.person_id.in_(person_ids)).order_by(STUDENTS.c.id)
+    statement = _students(scope, today).where(STUDENTS.c.person_id.in_(person_ids)).order_by(STUDENTS.c.id)
     found: dict[int, StudentRecord] = {}
     for row in await reader.rows(statement):
         found.setdefault(row[2], _student(scope, row))

@@ -70,6 +70,8 @@ class StudentRecord:
     initials: str | None
     date_of_birth: dt.date | None
     year_level: str | None
+    #: The main group (stamgroep) of the current school year, read in the same statement.
+    main_group: GroupRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)

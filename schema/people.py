@@ -45,6 +45,9 @@ class Student(Node):
     year_level: str | None = data(
         STUDENT_BASIC, "The year level (jaargroep) as its EDEXML code: '0'-'8', 'S', ..."
     )
+    main_group: Group | None = data(
+        STUDENT_BASIC, "The student's main group (stamgroep) of the current school year."
+    )
 
     @classmethod
     def from_record(cls, record: StudentRecord) -> Student:
@@ -60,12 +63,8 @@ class Student(Node):
             initials=record.initials,
             date_of_birth=record.date_of_birth,
             year_level=record.year_level,
+            main_group=None if record.main_group is None else Group.from_record(record.main_group),
         )
-
-    @resolves_data(STUDENT_BASIC, "The student's main group (stamgroep) of the current school year.")
-    async def main_group(self, info: Info) -> Group | None:
-        member = await groups.groups_of_student(info.context, self.record)
-        return None if member is None or member.main is None else Group.from_record(member.main)
 
     @resolves_data(
         STUDENT_BASIC, "All the student's current groups: the main group first, then composite groups."

@@ -14,7 +14,9 @@ from datasources.registry import (
     RegistryLocation,
     RegistryMove,
     RegistryRename,
+    ensure_boards,
     load_registry,
+    normalise_board_number,
     parse_registry,
     read_registry,
 )
@@ -174,3 +176,35 @@ async def test_a_second_load_reports_new_renamed_moved_and_vanished_locations(en
     assert after["16AH00"]["instelling_ref"] == before["16AH00"]["instelling_ref"]
     assert after["03GR01"]["number"] == "41851"
     assert "16BX00" in after, "a location DUO no longer lists is reported, not deleted"
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [
+        ("10249", "10249"),
+        ("2102", "02102"),
+        (" 02102 ", "02102"),
+        ("7", "00007"),
+        ("123456", None),
+        ("1a", None),
+        ("", None),
+    ],
+)
+def test_a_board_number_without_its_leading_zeros_is_the_same_board(typed: str, number: str | None) -> None:
+    assert normalise_board_number(typed) == number
+
+
+async def test_boards_are_created_only_when_unknown_and_only_with_the_callers_transaction(
+    engine: AsyncEngine,
+) -> None:
+    await load_registry(engine, [RegistryLocation("16AH", "00", "OBS 't Eenspan", "10249")])
+
+    async with engine.begin() as connection:
+        boards = await ensure_boards(connection, ["10249", "41851", "41851"])
+        assert boards.created == ("41851",)
+        assert set(boards.by_number) == {"10249", "41851"}
+        await connection.rollback()
+
+    async with engine.connect() as connection:
+        numbers = (await connection.execute(select(SQLModel.metadata.tables["boards"].c.number))).scalars()
+        assert sorted(numbers) == ["10249"], "a rolled-back caller leaves no board behind"
