@@ -7,20 +7,15 @@ API.md ("Command line"); without arguments it migrates, seeds an empty sandbox, 
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import base64
 import binascii
 import contextlib
 import dataclasses
 import gc
-import json
 import sys
 import urllib.parse
 from typing import TYPE_CHECKING
 
-import uvicorn
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -30,33 +25,28 @@ from strawberry.http.ides import get_graphql_ide_html
 from auth.keys import jwks
 from auth.tokens import InvalidToken, viewer_from_claims
 from auth.viewer import Viewer, ViewerKind
-from datasources.database import create_engine, is_ready, migrate
+from datasources.database import create_engine, is_ready
 from datasources.disclosures import record_disclosures
+from datasources.edexml import read_edexml
 from datasources.loaders import Loaders
 from datasources.reader import Reader
-from errors import PublicError, Unauthenticated
-from resolvers import admin, registry_commands
+from datasources.school_files import ImportFileError
+from errors import BadUserInput, Conflict, PublicError, Unauthenticated
 from resolvers.context import Context
+from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
 from resolvers.keys import Keys
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.viewers import scope_of
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema
-from schema.relay import to_global_id
-from settings import Settings, SettingsError
+from settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import AsyncIterator
 
     from starlette.requests import Request
 
     from schema.http import GraphQLRequest
-
-
-#: The sandbox world seeded on first start: small enough to start in seconds.
-SANDBOX_SCHOOLS = 12
-SANDBOX_STUDENTS_PER_SCHOOL = 60
-SANDBOX_SEED = 2026
 
 
 @dataclasses.dataclass
@@ -87,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/graphql", _graphql, methods=["POST"]),
         Route("/oauth/token", _token, methods=["POST"]),
+        Route("/las/edex", _las_edex, methods=["POST"]),
         Route("/graphql", _explorer, methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
@@ -134,7 +125,7 @@ async def _graphql(request: Request) -> Response:
     state = _state(request)
     media_type = http.response_media_type(request.headers.get("accept"))
     try:
-        graphql_request = http.parse_request(await request.body())
+        graphql_request = await _graphql_request(request, state)
     except PublicError as error:
         if not request.headers.get("authorization"):
             return _unauthenticated("a bearer token is required", media_type)
@@ -181,6 +172,35 @@ async def _graphql(request: Request) -> Response:
             at=now,
         )
     return JSONResponse(answer.body, status_code=answer.status, media_type=answer.media_type)
+
+
+async def _graphql_request(request: Request, state: AppState) -> GraphQLRequest:
+    """The request's document and variables: JSON, or a GraphQL multipart request with uploads."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "multipart/form-data":
+        return http.parse_request(await request.body())
+    if not any(request.headers.get(name) for name in http.PREFLIGHT_HEADERS):
+        raise BadUserInput(
+            "an upload needs an Apollo-Require-Preflight or X-Requested-With header (cross-site protection)"
+        )
+    cap = state.settings.max_import_bytes
+    if int(request.headers.get("content-length") or 0) > cap + 100_000:
+        raise BadUserInput(f"the upload exceeds the size cap of {cap:,} bytes")
+    files: dict[str, bytes] = {}
+    fields: dict[str, str] = {}
+    # The form's context closes its spooled temporary files, also when a check below refuses the request.
+    async with request.form(max_files=1, max_fields=10, max_part_size=1_000_000) as form:
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                fields[name] = value
+                continue
+            content = await value.read(cap + 1)
+            if len(content) > cap:
+                raise BadUserInput(f"the upload exceeds the size cap of {cap:,} bytes")
+            files[name] = content
+    if "operations" not in fields or "map" not in fields:
+        raise BadUserInput("a multipart request needs `operations` and `map` fields")
+    return http.parse_multipart(fields["operations"], fields["map"], files)
 
 
 async def _token(request: Request) -> Response:
@@ -238,6 +258,56 @@ def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:
     )
 
 
+async def _las_viewer(request: Request, state: AppState) -> Viewer | Response:
+    """The LAS client a push comes from, or the response that refuses it."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthenticated("a LAS client's bearer token is required", "application/json")
+    try:
+        viewer = viewer_from_claims(await state.keys.verify(token.strip()))
+    except InvalidToken as refused:
+        return _unauthenticated(f"the token was refused: {refused.reason}", "application/json")
+    if viewer.kind is not ViewerKind.LAS:
+        return JSONResponse(
+            http.error_body("only a LAS client pushes to this endpoint", "FORBIDDEN"), status_code=403
+        )
+    return viewer
+
+
+async def _las_edex(request: Request) -> Response:
+    """`POST /las/edex`: a LAS pushes a school's EDEXML file; answers the import report (200 applied, 202
+    held, 400 refused, 403 not its school, 409 another import running, 423 coupling suspended)."""
+    state = _state(request)
+    viewer = await _las_viewer(request, state)
+    if isinstance(viewer, Response):
+        return viewer
+    cap = state.settings.max_import_bytes
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            too_large = ImportFileError(f"the file exceeds the size cap of {cap:,} bytes")
+            return JSONResponse(report_json(refused_report(too_large, dry_run=False)), status_code=400)
+    flags = request.query_params
+    statuses: dict[type[PublicError], int] = {CouplingSuspended: 423, Conflict: 409}
+    try:
+        report = await import_school_file(
+            state.engine,
+            state.settings,
+            lambda: read_edexml(bytes(body), max_bytes=cap),
+            viewer=viewer,
+            scope=None,
+            dry_run=flags.get("dryRun", "").lower() == "true",
+            confirm=flags.get("confirm", "").lower() == "true",
+        )
+    except PublicError as error:
+        status = statuses.get(type(error), 403)
+        return JSONResponse(http.error_body(error.message, error.code), status_code=status)
+    return JSONResponse(
+        report_json(report), status_code=400 if report.errors else 202 if report.held else 200
+    )
+
+
 async def _explorer(request: Request) -> Response:
     if not _state(request).settings.sandbox:
         return JSONResponse(
@@ -259,160 +329,7 @@ async def _jwks(request: Request) -> Response:
     return JSONResponse(jwks(keyset), headers={"Cache-Control": "public, max-age=300"})
 
 
-# --- command line -------------------------------------------------------------------------------------
-
-
-def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    migrate(settings.database_url)
-    if settings.sandbox and asyncio.run(admin.is_empty(settings)):
-        print(f"Seeding a sandbox world of {SANDBOX_SCHOOLS} schools …", file=sys.stderr)
-        asyncio.run(admin.seed(settings, SANDBOX_SCHOOLS, SANDBOX_STUDENTS_PER_SCHOOL, SANDBOX_SEED))
-    if settings.sandbox:
-        tokens = asyncio.run(admin.sandbox_tokens(settings))
-        print(f"Leerpoort sandbox: explorer at http://{host}:{port}/graphql", file=sys.stderr)
-        for name, lifetime in (("operator", "12 h"), ("publisher", "15 min"), ("coordinator", "8 h")):
-            if name in tokens:
-                print(f"{name.capitalize()} token ({lifetime}):\n{tokens[name]}", file=sys.stderr)
-    if workers > 1:
-        uvicorn.run(
-            "server:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
-        )
-    else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="server.py", description="Leerpoort: data and access hub for primary schools"
-    )
-    commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="migrate, seed an empty sandbox, and serve (the default)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    commands.add_parser("migrate", help="apply the database migrations")
-    seed = commands.add_parser("seed", help="fill an empty database with a deterministic synthetic world")
-    seed.add_argument("--schools", type=int, default=SANDBOX_SCHOOLS)
-    seed.add_argument("--students-per-school", type=int, default=SANDBOX_STUDENTS_PER_SCHOOL)
-    seed.add_argument("--seed", type=int, default=SANDBOX_SEED)
-    token = commands.add_parser("token", help="mint a token")
-    token.add_argument("kind", choices=["operator"])
-    keys = commands.add_parser("keys", help="signing keys")
-    keys.add_argument("action", choices=["rotate"])
-    partner = commands.add_parser("partner", help="partners").add_subparsers(dest="action", required=True)
-    create = partner.add_parser("create", help="register a partner; prints its credentials as JSON")
-    create.add_argument("name")
-    create.add_argument("--kind", required=True, choices=["publisher", "network-provider"])
-    create.add_argument(
-        "--categories", default="", help="declared categories, e.g. STUDENT_BASIC,student.name"
-    )
-    create.add_argument("--eck-chain", action="store_true", help="the partner is a member of the ECK chain")
-    staff = commands.add_parser("staff", help="school staff accounts").add_subparsers(
-        dest="action", required=True
-    )
-    coordinator = staff.add_parser("add-coordinator", help="bootstrap a school's ICT coordinator")
-    coordinator.add_argument("--school", required=True)
-    coordinator.add_argument("--email", required=True)
-    coordinator.add_argument("--password-stdin", action="store_true", required=True)
-    location = commands.add_parser("location", help="managed locations (not listed by DUO)").add_subparsers(
-        dest="action", required=True
-    )
-    location_add = location.add_parser("add", help="add a managed location; prints it as JSON")
-    location_add.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
-    location_add.add_argument("--name", required=True)
-    location_add.add_argument("--board", required=True, help="the board number (up to 5 digits)")
-    registry = commands.add_parser("registry", help="the DUO registry").add_subparsers(
-        dest="action", required=True
-    )
-    registry_load = registry.add_parser("load", help="load a DUO location file; prints what changed as JSON")
-    registry_load.add_argument("file")
-    link = registry.add_parser("link-brin", help="record DUO's new BRIN (or code) of existing locations")
-    link.add_argument("old", help="the old BRIN (16AH) or school code (16AH00)")
-    link.add_argument("new", help="the new BRIN or school code, of the same kind as the old")
-    commands.add_parser("export-schema", help="print the subgraph SDL")
-    return parser
-
-
-def _partner_create(arguments: argparse.Namespace, settings: Settings) -> str:
-    kind = arguments.kind.upper().replace("-", "_")
-    categories = admin.parse_categories(arguments.categories)
-    created = asyncio.run(
-        admin.create_partner(settings, arguments.name, kind, categories, arguments.eck_chain)
-    )
-    return json.dumps(created | {"partner_id": to_global_id("Partner", str(created["partner_id"]))})
-
-
-def _add_coordinator(arguments: argparse.Namespace, settings: Settings) -> str:
-    password = sys.stdin.readline().rstrip("\r\n")
-    added = asyncio.run(admin.add_school_coordinator(settings, arguments.school, arguments.email, password))
-    return json.dumps(added)
-
-
-def _registry(arguments: argparse.Namespace, settings: Settings) -> str:
-    if arguments.action == "load":
-        return json.dumps(asyncio.run(registry_commands.load_registry_file(settings, arguments.file)))
-    return json.dumps(asyncio.run(registry_commands.link_brin(settings, arguments.old, arguments.new)))
-
-
-_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
-    "migrate": lambda _arguments, _settings: None,
-    "seed": lambda arguments, settings: json.dumps(
-        asyncio.run(admin.seed(settings, arguments.schools, arguments.students_per_school, arguments.seed))
-    ),
-    "token": lambda _arguments, settings: asyncio.run(admin.operator_token(settings)),
-    "keys": lambda _arguments, settings: asyncio.run(admin.rotate(settings)),
-    "partner": _partner_create,
-    "staff": _add_coordinator,
-    "location": lambda arguments, settings: json.dumps(
-        asyncio.run(registry_commands.add_location(settings, arguments.code, arguments.name, arguments.board))
-    ),
-    "registry": _registry,
-}
-
-
-def _run(command: str, arguments: argparse.Namespace, settings: Settings) -> str | None:
-    """Carry out one command; returns what to print on stdout."""
-    if command == "export-schema":
-        return build_schema(settings).as_str()
-    migrate(settings.database_url)
-    return _COMMANDS[command](arguments, settings)
-
-
-def _settings_problems(error: ValidationError) -> str:
-    """One readable line: a setting's own error says what is wrong; a field error names the field."""
-    problems = []
-    for problem in error.errors():
-        cause = (problem.get("ctx") or {}).get("error")
-        message = str(cause) if cause is not None else problem["msg"]
-        location = ".".join(str(part) for part in problem["loc"])
-        problems.append(f"{location}: {message}" if location else message)
-    return "; ".join(problems)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit code (0 ok, 2 usage error or refused input)."""
-    parser = _parser()
-    arguments = parser.parse_args(argv)
-    command = arguments.command or "serve"
-    try:
-        settings = Settings()
-        if command == "serve" or arguments.command is None:
-            serve_args = (
-                arguments if command == "serve" and arguments.command else parser.parse_args(["serve"])
-            )
-            _serve(settings, serve_args.host, serve_args.port, serve_args.workers)
-            return 0
-        output = _run(command, arguments, settings)
-    except (admin.CommandError, SettingsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except ValidationError as error:
-        print(f"error: invalid settings: {_settings_problems(error)}", file=sys.stderr)
-        return 2
-    if output is not None:
-        print(output)
-    return 0
-
-
 if __name__ == "__main__":
+    from cli import main
+
     sys.exit(main())

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./data"), alias="LEERPOORT_DATA_DIR")
     registry_file: Path | None = Field(default=None, alias="LEERPOORT_REGISTRY_FILE")
 
+    #: An import that would remove more than this share of a school's students is held for confirmation.
+    import_removal_limit: float = Field(default=0.3, ge=0.0, le=1.0, alias="LEERPOORT_IMPORT_REMOVAL_LIMIT")
+    #: The largest import file accepted (bytes).
+    max_import_bytes: int = Field(default=50_000_000, alias="LEERPOORT_MAX_IMPORT_BYTES")
+
     max_depth: int = Field(default=10, alias="LEERPOORT_MAX_DEPTH")
     max_aliases: int = Field(default=20, alias="LEERPOORT_MAX_ALIASES")
     max_tokens: int = Field(default=5000, alias="LEERPOORT_MAX_TOKENS")

@@ -39,7 +39,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import (
+from sqlalchemy import and_, bindparam, select
+
+from bench.harness import (
     DEFAULT_POSTGRES_ADMIN_URL,
     fresh_database,
     operator_token,
@@ -48,8 +50,6 @@ from harness import (
     seed,
     status_mb,
 )
-from sqlalchemy import and_, bindparam, select
-
 from datasources.calendar import school_year_of
 from datasources.database import create_engine
 from datasources.tables import GROUP_STUDENTS, GROUPS, STUDENTS

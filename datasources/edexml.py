@@ -24,16 +24,26 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 
 from lxml import etree
 
-from datasources.edexml_checks import SchoolFileBuilder, check_school_year, parse_date, shown
-from datasources.edexml_schemas import edexml_schemas, locate_invalid_record, schema_message
+from datasources.edexml_schemas import (
+    edexml_schemas,
+    is_schema_error,
+    locate_invalid_record,
+    parser_error,
+    schema_message,
+)
+from datasources.school_file_checks import SchoolFileBuilder, check_school_year, parse_date, shown
 from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, ImportFileError
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from datasources.school_files import SchoolFile
 
 _CHUNK: Final = 64 * 1024
 #: The children of EDEX in the order the schema requires them (school and leerlingen are mandatory).
 _TOP_LEVEL: Final = ("school", "vestigingen", "groepen", "leerlingen", "leerkrachten")
+_STUDENTS: Final = _TOP_LEVEL.index("leerlingen")
+_CONTAINERS: Final = frozenset({"vestigingen", "groepen", "leerlingen", "leerkrachten"})
 _RECORDS: Final = {
     ("groepen", "groep"),
     ("groepen", "samengestelde_groep"),
@@ -41,20 +51,14 @@ _RECORDS: Final = {
     ("leerkrachten", "leerkracht"),
     ("vestigingen", "vestiging"),
 }
-_NAME_PARTS: Final = frozenset({"achternaam", "voorvoegsel", "voornamen", "voorletters-1", "roepnaam"})
+#: The simple children the hub reads; every other element of a record is never looked at.
+_KEPT: Final = frozenset(
+    {"achternaam", "voorvoegsel", "voornamen", "voorletters-1", "roepnaam", "naam", "jaargroep"}
+    | {"geboortedatum", "emailadres", "schooljaar", "peildatum", "brincode", "dependancecode"}
+)
 _DOCTYPE_TOKENS: Final = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
-_ERROR_NAMES: Final = {code: name for name, code in vars(etree.ErrorTypes).items() if isinstance(code, int)}
-_SYNTAX_MESSAGES: Final = {
-    "ERR_DOCUMENT_EMPTY": "the file is empty",
-    "ERR_INVALID_ENCODING": "the file contains bytes that are not valid in its character encoding"
-    " (UTF-8 unless its XML declaration says otherwise); save it as UTF-8",
-    "ERR_INVALID_CHAR": "the file contains a character that XML does not allow",
-    "ERR_UNDECLARED_ENTITY": "the file uses an entity that is not defined; the hub expands no entities",
-    "ERR_RESOURCE_LIMIT": "the file exceeds a limit of the XML parser (entity expansion, nesting or size)",
-    "ERR_TAG_NAME_MISMATCH": "an end tag does not match its start tag",
-    "ERR_TAG_NOT_FINISHED": "an element is not closed before the file ends",
-    "ERR_DOCUMENT_END": "there is content after the end of the EDEX element",
-}
+#: A file without xsdversie is read as the newer version, which accepts every valid 2.0 file too.
+_UNSTATED: Final = ("2.1", ("the file does not state its EDEXML version (xsdversie); it was read as 2.1",))
 _DOCTYPE_REFUSED: Final = (
     "the file contains a document type declaration (DOCTYPE); the hub refuses DTDs and entities"
     " (they can expand without bound or read other files): export the file again from the LAS"
@@ -71,7 +75,7 @@ def read_edexml(source: bytes | BinaryIO, *, max_bytes: int = 50_000_000) -> Sch
     none the first of the given names (voornamen); staff whose only role is OUD (parent) are left out.
     """
     stream = _Source(source, max_bytes)
-    version, warnings = _first_look(stream)
+    version, warnings, root_line = _first_look(stream)
     stream.play_back()
     builder = SchoolFileBuilder(f"EDEXML {version}")
     for warning in warnings:
@@ -80,18 +84,21 @@ def read_edexml(source: bytes | BinaryIO, *, max_bytes: int = 50_000_000) -> Sch
     try:
         return _read_records(stream, version, builder)
     except etree.XMLSyntaxError as error:
-        failure = _syntax_failure(error) if not _is_schema_error(error) else None
+        failure = parser_error(error) if not is_schema_error(error) else None
         schema_text = schema_message(str(error.msg)) if failure is None else ""
     # Outside the except block, so that the refusal carries no lxml error (which quotes values) as context.
     if failure is not None:
         raise failure
     builder.check_references()
     located = locate_invalid_record(stream, version) if stream.rewind() else None
-    raise located or ImportFileError(schema_text)
+    # What no single record explains is about EDEX itself (an attribute, a missing list): its line.
+    raise located or ImportFileError(
+        schema_text, root_line if schema_text.startswith("element 'EDEX'") else None
+    )
 
 
 def _read_records(stream: _Source, version: str, builder: SchoolFileBuilder) -> SchoolFile:
-    school: tuple[str, str, str, str | None] | None = None
+    school: tuple[str, str, str, dt.date | None] | None = None
     place = -1
     for _, element in etree.iterparse(
         stream,
@@ -113,18 +120,13 @@ def _read_records(stream: _Source, version: str, builder: SchoolFileBuilder) -> 
             if element.tag == "school":
                 school = _school(element)
             _clear(element)
-        elif container.getparent() is None:
+        elif container.getparent() is None and parent.tag in _CONTAINERS:
             _add_record(builder, parent.tag, element)
             _clear(element)
     if school is None:  # the schema has already refused a file without a school element
         raise ImportFileError("the file has no school element")
     brin, location, year, reference_date = school
-    return builder.build(
-        brin=brin,
-        location_code=location,
-        school_year=year,
-        reference_date=parse_date(reference_date, "peildatum", None) if reference_date else None,
-    )
+    return builder.build(brin=brin, location_code=location, school_year=year, reference_date=reference_date)
 
 
 def _check_place(element: etree._Element, previous: int) -> int:
@@ -134,6 +136,8 @@ def _check_place(element: etree._Element, previous: int) -> int:
     if tag not in _TOP_LEVEL:
         raise ImportFileError(f"element {shown(tag)} does not belong in EDEX", element.sourceline)
     index = _TOP_LEVEL.index(str(tag))
+    if previous < _STUDENTS < index:
+        raise ImportFileError(f"the file has no students (leerlingen) before '{tag}'", element.sourceline)
     if index <= previous or (previous < 0 and index > 0):
         raise ImportFileError(
             f"element '{tag}' is out of place: EDEX holds {', '.join(_TOP_LEVEL)}, each once and in this"
@@ -149,7 +153,10 @@ def _add_record(builder: SchoolFileBuilder, container: object, record: etree._El
     if kind not in _RECORDS:
         raise ImportFileError(f"element {shown(record.tag)} does not belong in {shown(container)}", line)
     if record.tag == "leerling":
-        builder.add_student(_student(record), line)
+        student, location = _student(record)
+        if location is not None:
+            builder.check_location(location, student.key, line)
+        builder.add_student(student, line)
     elif record.tag == "leerkracht":
         builder.add_staff(_staff(record), line)
     elif record.tag == "vestiging":
@@ -168,7 +175,8 @@ def _add_record(builder: SchoolFileBuilder, container: object, record: etree._El
         )
 
 
-def _student(record: etree._Element) -> ImportedStudent:
+def _student(record: etree._Element) -> tuple[ImportedStudent, str | None]:
+    """The student and the key of its location (vestiging), which the hub checks but does not keep."""
     fields = _fields(record)
     main_group: str | None = None
     composite: list[str] = []
@@ -181,7 +189,7 @@ def _student(record: etree._Element) -> ImportedStudent:
         elif child.tag == "vestiging":
             location = child.get("key")
     birth = fields.get("geboortedatum")
-    return ImportedStudent(
+    student = ImportedStudent(
         key=_key(record),
         eck_id=record.get("eckid"),
         first_name=_first_name(fields),
@@ -192,8 +200,8 @@ def _student(record: etree._Element) -> ImportedStudent:
         year_level=fields.get("jaargroep"),
         main_group=main_group,
         composite_groups=tuple(composite),
-        location=location,
     )
+    return student, location
 
 
 def _staff(record: etree._Element) -> ImportedStaff:
@@ -221,11 +229,11 @@ def _staff(record: etree._Element) -> ImportedStaff:
     )
 
 
-def _school(element: etree._Element) -> tuple[str, str, str, str | None]:
+def _school(element: etree._Element) -> tuple[str, str, str, dt.date | None]:
     fields = _fields(element)
-    year_element = element.find("schooljaar")
-    line = year_element.sourceline if year_element is not None else element.sourceline
-    year = check_school_year(fields.get("schooljaar") or "", line)
+    year = check_school_year(fields.get("schooljaar") or "", _line_of(element, "schooljaar"))
+    day = fields.get("peildatum")
+    reference_date = parse_date(day, "peildatum", _line_of(element, "peildatum")) if day else None
     brin = fields.get("brincode")
     if not brin:
         raise ImportFileError(
@@ -233,7 +241,12 @@ def _school(element: etree._Element) -> tuple[str, str, str, str | None]:
             element.sourceline,
         )
     # The schema: dependancecode "00" means the same as none.
-    return brin, fields.get("dependancecode") or "00", year, fields.get("peildatum")
+    return brin, fields.get("dependancecode") or "00", year, reference_date
+
+
+def _line_of(parent: etree._Element, tag: str) -> int | None:
+    child = parent.find(tag)
+    return (child if child is not None else parent).sourceline
 
 
 def _fields(record: etree._Element) -> dict[str, str]:
@@ -241,17 +254,11 @@ def _fields(record: etree._Element) -> dict[str, str]:
     fields: dict[str, str] = {}
     for child in record:
         tag = child.tag
-        if isinstance(tag, str) and tag not in fields and (tag in _NAME_PARTS or tag in _KEPT):
+        if isinstance(tag, str) and tag in _KEPT and tag not in fields:
             text = _text(child)
             if text is not None:
                 fields[tag] = text
     return fields
-
-
-_KEPT: Final = frozenset(
-    {"naam", "jaargroep", "geboortedatum", "emailadres", "schooljaar", "peildatum", "brincode"}
-    | {"dependancecode"}
-)
 
 
 def _first_name(fields: dict[str, str]) -> str | None:
@@ -266,12 +273,14 @@ def _first_name(fields: dict[str, str]) -> str | None:
 def _key(record: etree._Element) -> str:
     key = record.get("key")
     if not key:
-        raise ImportFileError(f"a {record.tag} element has no key attribute", record.sourceline)
+        raise ImportFileError(f"a {record.tag!s} element has no key attribute", record.sourceline)
     return key
 
 
 def _text(element: etree._Element) -> str | None:
-    return "".join(element.itertext()).strip() or None
+    # Nearly every element is a plain value: its .text, without walking the subtree.
+    text = element.text if len(element) == 0 else "".join(element.itertext())
+    return (text.strip() or None) if text else None
 
 
 def _clear(element: etree._Element) -> None:
@@ -283,15 +292,19 @@ def _clear(element: etree._Element) -> None:
             del parent[0]
 
 
-def _first_look(stream: _Source) -> tuple[str, tuple[str, ...]]:
-    """Read up to the end of the school element: refuse a DOCTYPE or a root other than EDEX, and find the
-    version the file states (xsdversie), which picks the schema for the real pass."""
+def _first_look(stream: _Source) -> tuple[str, tuple[str, ...], int | None]:
+    """Read as far as the version the file states (xsdversie, in the school element), which picks the
+    schema for the real pass; refuse a DOCTYPE or a root other than EDEX on the way. Returns the version,
+    warnings, and the line of EDEX. Stops at the first element that is not part of the school element,
+    and frees what it has passed, so a file in the wrong order is not built up in memory here."""
     parser = etree.XMLPullParser(
         events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
     root: etree._Element | None = None
     while True:
         chunk = stream.read(_CHUNK)
+        if not chunk and root is None and not stream.kept().strip():
+            raise ImportFileError("the file is empty")
         failure: ImportFileError | None = None
         try:
             if chunk:
@@ -299,73 +312,58 @@ def _first_look(stream: _Source) -> tuple[str, tuple[str, ...]]:
             else:
                 parser.close()
         except etree.XMLSyntaxError as error:
-            doctype = root is None and _doctype_line(stream.kept()) is not False
-            failure = ImportFileError(_DOCTYPE_REFUSED, _line(stream)) if doctype else _syntax_failure(error)
+            found, line = _doctype(stream.kept())
+            failure = ImportFileError(_DOCTYPE_REFUSED, line) if found and root is None else None
+            failure = failure or parser_error(error)
         if failure is not None:
             raise failure
         for event, element in parser.read_events():
             if root is None:
-                root = element
-                _check_root(root, stream)
-            elif event == "end" and (element is root or element.getparent() is root):
-                return _stated_version(element)
+                root = _checked_root(element, stream)
+                continue
+            parent = element.getparent()
+            if event == "start":
+                if parent is root and element.tag != "school":
+                    return _UNSTATED, root.sourceline
+            elif element.tag == "xsdversie" and parent is not None and parent.getparent() is root:
+                return (*_stated_version(element), root.sourceline)
+            elif element is root or parent is root:
+                return _UNSTATED, root.sourceline
+            else:
+                element.clear(keep_tail=False)
         if not chunk:
-            return "2.1", ()
+            return _UNSTATED, None
 
 
-def _check_root(root: etree._Element, stream: _Source) -> None:
+def _checked_root(root: etree._Element, stream: _Source) -> etree._Element:
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise ImportFileError(_DOCTYPE_REFUSED, _line(stream))
+        raise ImportFileError(_DOCTYPE_REFUSED, _doctype(stream.kept())[1])
     if root.tag != "EDEX":
         raise ImportFileError(
             f"the root element is {shown(root.tag)} where EDEXML has EDEX (without a namespace):"
             " this is not an EDEXML file",
             root.sourceline,
         )
+    return root
 
 
-def _stated_version(first: etree._Element) -> tuple[str, tuple[str, ...]]:
-    stated = first.find("xsdversie") if first.tag == "school" else None
-    value = _text(stated) if stated is not None else None
-    if value is None:
-        return "2.1", ("the file does not state its EDEXML version (xsdversie); it was read as 2.1",)
+def _stated_version(stated: etree._Element) -> tuple[str, tuple[str, ...]]:
+    value = _text(stated) or ""
     if match := re.fullmatch(r"2\.([01])(?:\.\d+)*", value):
         return f"2.{match.group(1)}", ()
     raise ImportFileError(
-        f"the file is EDEXML version (xsdversie) {shown(value)}; the hub reads 2.0 and 2.1",
-        stated.sourceline if stated is not None else None,
+        f"the file is EDEXML version (xsdversie) {shown(value)}; the hub reads 2.0 and 2.1", stated.sourceline
     )
 
 
-def _line(stream: _Source) -> int | None:
-    found = _doctype_line(stream.kept())
-    return found or None
-
-
-def _doctype_line(prefix: bytes) -> int | bool:
-    """The line of a DOCTYPE in the bytes read so far; True when there is one in UTF-16, False when none."""
+def _doctype(prefix: bytes) -> tuple[bool, int | None]:
+    """Whether the bytes read so far hold a DOCTYPE, and its line (counted for ASCII-based encodings)."""
     for index, token in enumerate(_DOCTYPE_TOKENS):
         at = prefix.find(token)
         if at >= 0:
-            return prefix.count(b"\n", 0, at) + 1 if index == 0 else True
-    return False
-
-
-def _is_schema_error(error: etree.XMLSyntaxError) -> bool:
-    return _ERROR_NAMES.get(error.code, "").startswith("SCHEMAV")
-
-
-def _syntax_failure(error: etree.XMLSyntaxError) -> ImportFileError:
-    """libxml2's messages may quote bytes of the file (a name cut in half by a bad encoding): say what is
-    wrong in our own words and keep only libxml2's error name and line."""
-    name = _ERROR_NAMES.get(error.code, "")
-    message = _SYNTAX_MESSAGES.get(name)
-    if name == "ERR_UNSUPPORTED_ENCODING":
-        found = re.search(r"encoding:? ([A-Za-z0-9._:-]{1,40})\s*$", str(error.msg))
-        encoding = f" ({found.group(1)})" if found else ""
-        message = f"the file's character encoding{encoding} is not supported; save it as UTF-8"
-    return ImportFileError(message or f"the file is not well-formed XML ({name or error.code})", error.lineno)
+            return True, prefix.count(b"\n", 0, at) + 1 if index == 0 else None
+    return False, None
 
 
 class _Source:

@@ -324,6 +324,28 @@ class ConsentRequest(SQLModel, table=True):
     decided_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class LasClient(SQLModel, table=True):
+    """A school administration system (LAS) registered to push EDEXML for the schools it serves."""
+
+    __tablename__ = "las_clients"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    client_id: str = Field(max_length=64, unique=True)
+    #: A strong hash of the client secret; the secret itself is never stored.
+    client_secret_hash: str = Field(max_length=300)
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class LasClientSchool(SQLModel, table=True):
+    """A school a LAS client may push imports for (by id, so a new BRIN does not break the link)."""
+
+    __tablename__ = "las_client_schools"
+
+    las_client_id: int = Field(foreign_key="las_clients.id", primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", primary_key=True, index=True)
+
+
 class ChangeEvent(SQLModel, table=True):
     """One change of the graph, numbered in the transaction that makes it (filled by the change feed)."""
 
@@ -397,4 +419,6 @@ DISCLOSURES = _core(Disclosure)
 STAFF_ACCOUNTS = _core(StaffAccount)
 STAFF_ACCOUNT_ROLES = _core(StaffAccountRole)
 CONSENT_REQUESTS = _core(ConsentRequest)
+LAS_CLIENTS = _core(LasClient)
+LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
 SIGNING_KEYS = _core(SigningKey)

@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import func, select
 
 from auth.categories import DataCategory
-from auth.credentials import WeakPassword, check_password_strength, hash_secret
-from auth.viewer import ViewerKind
+from auth.credentials import (
+    WeakPassword,
+    check_password_strength,
+    hash_secret,
+    new_client_id,
+    new_client_secret,
+)
+from auth.viewer import Viewer, ViewerKind
+from datasources import las
 from datasources.accounts import add_coordinator
 from datasources.database import create_engine
 from datasources.keys import rotate_keys
@@ -21,13 +28,16 @@ from datasources.seed import SeedError, seed_world
 from datasources.tables import PARTNERS, SCHOOLS, STAFF_ACCOUNTS
 from errors import PublicError
 from resolvers.accounts import register_partner
+from resolvers.imports import import_school_file
 from resolvers.keys import Keys
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from datasources.imports import ImportReport
+    from datasources.school_files import SchoolFile
     from settings import Settings
 
 REGISTRY_FILE: Final = (
@@ -189,3 +199,40 @@ async def sandbox_tokens(settings: Settings) -> dict[str, str]:
             scopes = ["staff", "coordinator", f"school:{school}"]
             tokens["coordinator"] = (await keys.mint(ViewerKind.STAFF, str(account), scopes))[0]
     return tokens
+
+
+async def create_las_client(settings: Settings, name: str, school_codes: Sequence[str]) -> dict[str, Any]:
+    """Register a LAS client for its schools; the credentials (the secret only this once)."""
+    client_id, secret = new_client_id(name), new_client_secret()
+    async with _engine(settings) as engine:
+        try:
+            las_id = await las.create_las_client(
+                engine,
+                name=name,
+                client_id=client_id,
+                secret_hash=hash_secret(secret),
+                school_codes=school_codes,
+                now=settings.now(),
+            )
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {"las_client_id": las_id, "client_id": client_id, "client_secret": secret}
+
+
+async def import_file(
+    settings: Settings, read: Callable[[], SchoolFile], *, dry_run: bool, confirm: bool
+) -> ImportReport:
+    """The operator imports a school file from the command line."""
+    async with _engine(settings) as engine:
+        try:
+            return await import_school_file(
+                engine,
+                settings,
+                read,
+                viewer=Viewer(ViewerKind.OPERATOR, OPERATOR_ID),
+                scope=None,
+                dry_run=dry_run,
+                confirm=confirm,
+            )
+        except PublicError as error:
+            raise CommandError(error.message) from None

@@ -1,4 +1,4 @@
-"""The OAuth 2 client-credentials grant (RFC 6749 §4.4) for partners."""
+"""The OAuth 2 client-credentials grant (RFC 6749 §4.4) for partners and LAS clients."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from auth.credentials import verify_secret
-from auth.tokens import PARTNER_TOKEN_LIFETIME
+from auth.tokens import TOKEN_LIFETIMES
 from auth.viewer import ViewerKind
 from datasources.accounts import partner_secret
+from datasources.las import las_secret
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from resolvers.keys import Keys
 
 PARTNER_SCOPE: Final = "partner"
+LAS_SCOPE: Final = "las"
 
 
 class OAuthError(Exception):
@@ -41,14 +43,17 @@ class AccessToken:
 async def client_credentials(
     engine: AsyncEngine, keys: Keys, *, client_id: str, client_secret: str, requested_scope: str | None
 ) -> AccessToken:
-    """A partner access token for valid client credentials; `invalid_client` for anything else."""
-    if requested_scope and set(requested_scope.split()) - {PARTNER_SCOPE}:
-        raise OAuthError("invalid_scope", f"the only scope a partner may ask for is '{PARTNER_SCOPE}'")
-    stored = await partner_secret(engine, client_id) if client_id else None
+    """An access token for valid client credentials (a partner's, or a LAS client's); `invalid_client`
+    for anything else, and `invalid_scope` for a scope the client may not have."""
+    partner = await partner_secret(engine, client_id) if client_id else None
+    las = await las_secret(engine, client_id) if client_id and partner is None else None
+    stored, kind, scope = (
+        (partner, ViewerKind.PARTNER, PARTNER_SCOPE) if partner else (las, ViewerKind.LAS, LAS_SCOPE)
+    )
     # verify_secret spends the same time on an unknown client, so timing does not tell which ids exist.
     if not verify_secret(stored.secret_hash if stored else None, client_secret) or stored is None:
         raise OAuthError("invalid_client", "client authentication failed", status=401)
-    token, _ = await keys.mint(ViewerKind.PARTNER, client_id, [PARTNER_SCOPE])
-    return AccessToken(
-        access_token=token, expires_in=int(PARTNER_TOKEN_LIFETIME.total_seconds()), scope=PARTNER_SCOPE
-    )
+    if requested_scope and set(requested_scope.split()) - {scope}:
+        raise OAuthError("invalid_scope", f"this client may only ask for the scope '{scope}'")
+    token, _ = await keys.mint(kind, client_id, [scope])
+    return AccessToken(access_token=token, expires_in=int(TOKEN_LIFETIMES[kind].total_seconds()), scope=scope)

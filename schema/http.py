@@ -9,6 +9,7 @@ bytes and headers and sends back what it returns.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,32 @@ def response_media_type(accept: str | None) -> str:
 def error_body(message: str, code: str) -> dict[str, Any]:
     """A GraphQL response body with one error and no data (for failures before execution)."""
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+#: Headers that a cross-site HTML form cannot send: a multipart request must carry one (CSRF protection).
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-requested-with")
+
+
+def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes]) -> GraphQLRequest:
+    """A GraphQL multipart request (the spec's `operations` and `map`): each file's bytes are put at the
+    variable paths the map names."""
+    request = parse_request(operations.encode())
+    try:
+        mapping = json.loads(files_map)
+    except json.JSONDecodeError:
+        raise BadUserInput("the multipart `map` is not valid JSON") from None
+    if not isinstance(mapping, dict):
+        raise BadUserInput("the multipart `map` must be a JSON object")
+    variables = dict(request.variables or {})
+    for name, paths in mapping.items():
+        if name not in files or not isinstance(paths, list):
+            raise BadUserInput(f"the multipart `map` names a file {name!r} that was not sent")
+        for path in paths:
+            parts = str(path).split(".")
+            if len(parts) != 2 or parts[0] != "variables":
+                raise BadUserInput("files can be mapped to top-level variables only")
+            variables[parts[1]] = files[name]
+    return GraphQLRequest(query=request.query, variables=variables, operation_name=request.operation_name)
 
 
 def parse_request(body: bytes) -> GraphQLRequest:

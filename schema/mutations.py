@@ -6,16 +6,18 @@ import datetime as dt
 from typing import Annotated
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from errors import BadUserInput
-from resolvers import accounts, consent
+from resolvers import accounts, consent, imports
 from schema.classification import public, resolves_public
 from schema.consent import ConsentReceipt, ConsentRequest
 from schema.context import Info
 from schema.enums import DataCategory, PartnerKind
+from schema.imports import ImportReport
 from schema.licenses import Partner
 from schema.relay import from_global_id
-from schema.schools import Board
+from schema.schools import Board, School
 
 
 @strawberry.type(description="A new partner's client credentials: the secret is shown only this once.")
@@ -111,3 +113,23 @@ class Mutation:
         return ConsentRequest.from_record(
             await consent.request(info.context, school_code, categories, purpose)
         )
+
+    @resolves_public(
+        "Upload a school's EDEXML file by hand (coordinator): the file is the whole truth for its school and"
+        " school year. A multipart request (GraphQL multipart request spec) that must carry an"
+        " `Apollo-Require-Preflight` or `X-Requested-With` header. An import that would remove many students"
+        " comes back held: send it again with confirm."
+    )
+    async def import_edex(
+        self, info: Info, file: Upload, dry_run: bool | None = False, confirm: bool | None = False
+    ) -> ImportReport:
+        if not isinstance(file, bytes):
+            raise BadUserInput("`file` must be an uploaded file (a multipart request)")
+        report = await imports.upload(info.context, file, dry_run=bool(dry_run), confirm=bool(confirm))
+        return ImportReport.from_record(report)
+
+    @resolves_public(
+        "Suspend or resume your school's automatic LAS coupling (coordinator), e.g. during a merger."
+    )
+    async def set_las_coupling(self, info: Info, school_code: _SchoolCode, suspended: bool) -> School:
+        return School.from_record(await imports.set_coupling(info.context, school_code, suspended))

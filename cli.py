@@ -1,0 +1,275 @@
+"""Leerpoort's command line (`python server.py …`, API.md "Command line").
+
+Exit codes: 0 on success, 2 for a usage error or refused input (one clear line on stderr, nothing
+changed), 3 for an import held for confirmation. Machine-readable output goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+import uvicorn
+from pydantic import ValidationError
+
+from datasources.csv_files import read_csv_folder
+from datasources.database import migrate
+from datasources.edexml import read_edexml
+from resolvers import admin, registry_commands
+from resolvers.imports import report_json, report_table
+from schema.assembly import build_schema
+from schema.relay import to_global_id
+from server import create_app
+from settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from datasources.school_files import SchoolFile
+
+#: The sandbox world seeded on first start: small enough to start in seconds.
+SANDBOX_SCHOOLS = 12
+SANDBOX_STUDENTS_PER_SCHOOL = 60
+SANDBOX_SEED = 2026
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    migrate(settings.database_url)
+    if settings.sandbox and asyncio.run(admin.is_empty(settings)):
+        print(f"Seeding a sandbox world of {SANDBOX_SCHOOLS} schools …", file=sys.stderr)
+        asyncio.run(admin.seed(settings, SANDBOX_SCHOOLS, SANDBOX_STUDENTS_PER_SCHOOL, SANDBOX_SEED))
+    if settings.sandbox:
+        tokens = asyncio.run(admin.sandbox_tokens(settings))
+        print(f"Leerpoort sandbox: explorer at http://{host}:{port}/graphql", file=sys.stderr)
+        for name, lifetime in (("operator", "12 h"), ("publisher", "15 min"), ("coordinator", "8 h")):
+            if name in tokens:
+                print(f"{name.capitalize()} token ({lifetime}):\n{tokens[name]}", file=sys.stderr)
+    if workers > 1:
+        uvicorn.run(
+            "server:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="server.py", description="Leerpoort: data and access hub for primary schools"
+    )
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="migrate, seed an empty sandbox, and serve (the default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="apply the database migrations")
+    seed = commands.add_parser("seed", help="fill an empty database with a deterministic synthetic world")
+    seed.add_argument("--schools", type=int, default=SANDBOX_SCHOOLS)
+    seed.add_argument("--students-per-school", type=int, default=SANDBOX_STUDENTS_PER_SCHOOL)
+    seed.add_argument("--seed", type=int, default=SANDBOX_SEED)
+    token = commands.add_parser("token", help="mint a token")
+    token.add_argument("kind", choices=["operator"])
+    keys = commands.add_parser("keys", help="signing keys")
+    keys.add_argument("action", choices=["rotate"])
+    partner = commands.add_parser("partner", help="partners").add_subparsers(dest="action", required=True)
+    create = partner.add_parser("create", help="register a partner; prints its credentials as JSON")
+    create.add_argument("name")
+    create.add_argument("--kind", required=True, choices=["publisher", "network-provider"])
+    create.add_argument(
+        "--categories", default="", help="declared categories, e.g. STUDENT_BASIC,student.name"
+    )
+    create.add_argument("--eck-chain", action="store_true", help="the partner is a member of the ECK chain")
+    staff = commands.add_parser("staff", help="school staff accounts").add_subparsers(
+        dest="action", required=True
+    )
+    coordinator = staff.add_parser("add-coordinator", help="bootstrap a school's ICT coordinator")
+    coordinator.add_argument("--school", required=True)
+    coordinator.add_argument("--email", required=True)
+    coordinator.add_argument("--password-stdin", action="store_true", required=True)
+    location = commands.add_parser("location", help="managed locations (not listed by DUO)").add_subparsers(
+        dest="action", required=True
+    )
+    location_add = location.add_parser("add", help="add a managed location; prints it as JSON")
+    location_add.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
+    location_add.add_argument("--name", required=True)
+    location_add.add_argument("--board", required=True, help="the board number (up to 5 digits)")
+    registry = commands.add_parser("registry", help="the DUO registry").add_subparsers(
+        dest="action", required=True
+    )
+    registry_load = registry.add_parser("load", help="load a DUO location file; prints what changed as JSON")
+    registry_load.add_argument("file")
+    link = registry.add_parser("link-brin", help="record DUO's new BRIN (or code) of existing locations")
+    link.add_argument("old", help="the old BRIN (16AH) or school code (16AH00)")
+    link.add_argument("new", help="the new BRIN or school code, of the same kind as the old")
+    las = commands.add_parser("las", help="LAS clients").add_subparsers(dest="action", required=True)
+    las_create = las.add_parser("create", help="register a LAS client; prints its credentials as JSON")
+    las_create.add_argument("name")
+    las_create.add_argument("--schools", required=True, help="the school codes it serves, e.g. 16AH00,16AH01")
+    imports = commands.add_parser("import", help="import a school file").add_subparsers(
+        dest="kind", required=True
+    )
+    for kind, what in (("edex", "an EDEXML 2.0 or 2.1 file"), ("csv", "a folder in the CSV template")):
+        command = imports.add_parser(
+            kind, help=f"import {what}: exit 0 applied or dry run, 2 refused, 3 held"
+        )
+        command.add_argument("path")
+        command.add_argument(
+            "--dry-run", action="store_true", help="report what would change; change nothing"
+        )
+        command.add_argument("--confirm", action="store_true", help="apply an import that was held")
+        command.add_argument("--json", action="store_true", help="print the report as JSON")
+    commands.add_parser("export-schema", help="print the subgraph SDL")
+    return parser
+
+
+def _partner_create(arguments: argparse.Namespace, settings: Settings) -> str:
+    kind = arguments.kind.upper().replace("-", "_")
+    categories = admin.parse_categories(arguments.categories)
+    created = asyncio.run(
+        admin.create_partner(settings, arguments.name, kind, categories, arguments.eck_chain)
+    )
+    return json.dumps(created | {"partner_id": to_global_id("Partner", str(created["partner_id"]))})
+
+
+def _add_coordinator(arguments: argparse.Namespace, settings: Settings) -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    added = asyncio.run(admin.add_school_coordinator(settings, arguments.school, arguments.email, password))
+    return json.dumps(added)
+
+
+class _Held(Exception):  # noqa: N818 - control flow: the import was held (exit code 3)
+    def __init__(self, output: str) -> None:
+        super().__init__(output)
+        self.output = output
+
+
+def _import(arguments: argparse.Namespace, settings: Settings) -> str:
+    path = Path(arguments.path)
+    if arguments.kind == "edex":
+        if not path.is_file():
+            raise admin.CommandError(f"no such file: {path}")
+
+        def read() -> SchoolFile:
+            with path.open("rb") as file:
+                progress = cast("BinaryIO", _Progress(file, path.stat().st_size))
+                return read_edexml(progress, max_bytes=settings.max_import_bytes)
+
+    else:
+        if not path.is_dir():
+            raise admin.CommandError(f"no such folder: {path}")
+
+        def read() -> SchoolFile:
+            return read_csv_folder(path)
+
+    report = asyncio.run(
+        admin.import_file(settings, read, dry_run=arguments.dry_run, confirm=arguments.confirm)
+    )
+    output = json.dumps(report_json(report)) if arguments.json else report_table(report)
+    if report.errors:
+        print(output)
+        raise admin.CommandError(report.errors[0])
+    if report.held:
+        raise _Held(output)
+    return output
+
+
+class _Progress(io.RawIOBase):
+    """A file wrapper that draws a progress bar on a terminal's stderr while a large file is read."""
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self._file, self._size, self._read, self._shown = file, max(size, 1), 0, -1
+        self._visible = size > 5_000_000 and sys.stderr.isatty()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._file.readinto(buffer)  # type: ignore[attr-defined]
+        self._read += count or 0
+        percent = 100 * self._read // self._size
+        if self._visible and percent != self._shown:
+            self._shown = percent
+            bar = "#" * (percent // 4)
+            print(f"\rreading [{bar:<25}] {percent:3}%", end="" if percent < 100 else "\n", file=sys.stderr)
+        return int(count or 0)
+
+
+def _registry(arguments: argparse.Namespace, settings: Settings) -> str:
+    if arguments.action == "load":
+        return json.dumps(asyncio.run(registry_commands.load_registry_file(settings, arguments.file)))
+    return json.dumps(asyncio.run(registry_commands.link_brin(settings, arguments.old, arguments.new)))
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
+    "migrate": lambda _arguments, _settings: None,
+    "seed": lambda arguments, settings: json.dumps(
+        asyncio.run(admin.seed(settings, arguments.schools, arguments.students_per_school, arguments.seed))
+    ),
+    "token": lambda _arguments, settings: asyncio.run(admin.operator_token(settings)),
+    "keys": lambda _arguments, settings: asyncio.run(admin.rotate(settings)),
+    "partner": _partner_create,
+    "staff": _add_coordinator,
+    "location": lambda arguments, settings: json.dumps(
+        asyncio.run(registry_commands.add_location(settings, arguments.code, arguments.name, arguments.board))
+    ),
+    "registry": _registry,
+    "las": lambda arguments, settings: json.dumps(
+        asyncio.run(admin.create_las_client(settings, arguments.name, arguments.schools.split(",")))
+    ),
+    "import": _import,
+}
+
+
+def _run(command: str, arguments: argparse.Namespace, settings: Settings) -> str | None:
+    """Carry out one command; returns what to print on stdout."""
+    if command == "export-schema":
+        return build_schema(settings).as_str()
+    migrate(settings.database_url)
+    return _COMMANDS[command](arguments, settings)
+
+
+def _settings_problems(error: ValidationError) -> str:
+    """One readable line: a setting's own error says what is wrong; a field error names the field."""
+    problems = []
+    for problem in error.errors():
+        cause = (problem.get("ctx") or {}).get("error")
+        message = str(cause) if cause is not None else problem["msg"]
+        location = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"{location}: {message}" if location else message)
+    return "; ".join(problems)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 ok, 2 usage error or refused input)."""
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    command = arguments.command or "serve"
+    try:
+        settings = Settings()
+        if command == "serve" or arguments.command is None:
+            serve_args = (
+                arguments if command == "serve" and arguments.command else parser.parse_args(["serve"])
+            )
+            _serve(settings, serve_args.host, serve_args.port, serve_args.workers)
+            return 0
+        output = _run(command, arguments, settings)
+    except _Held as held:
+        print(held.output)
+        return 3
+    except (admin.CommandError, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        print(f"error: invalid settings: {_settings_problems(error)}", file=sys.stderr)
+        return 2
+    if output is not None:
+        print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
