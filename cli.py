@@ -187,6 +187,16 @@ class _Progress(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    # The reader re-reads a file to find the line of a schema error: seeking goes to the file itself.
+    def seekable(self) -> bool:
+        return bool(self._file.seekable())
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
     def readinto(self, buffer: Any) -> int:
         count = self._file.readinto(buffer)  # type: ignore[attr-defined]
         self._read += count or 0

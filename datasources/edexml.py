@@ -58,7 +58,10 @@ _KEPT: Final = frozenset(
 )
 _DOCTYPE_TOKENS: Final = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
 #: A file without xsdversie is read as the newer version, which accepts every valid 2.0 file too.
-_UNSTATED: Final = ("2.1", ("the file does not state its EDEXML version (xsdversie); it was read as 2.1",))
+_UNSTATED: Final[tuple[str, tuple[str, ...]]] = (
+    "2.1",
+    ("the file does not state its EDEXML version (xsdversie); it was read as 2.1",),
+)
 _DOCTYPE_REFUSED: Final = (
     "the file contains a document type declaration (DOCTYPE); the hub refuses DTDs and entities"
     " (they can expand without bound or read other files): export the file again from the LAS"
@@ -320,19 +323,26 @@ def _first_look(stream: _Source) -> tuple[str, tuple[str, ...], int | None]:
         for event, element in parser.read_events():
             if root is None:
                 root = _checked_root(element, stream)
-                continue
-            parent = element.getparent()
-            if event == "start":
-                if parent is root and element.tag != "school":
-                    return _UNSTATED, root.sourceline
-            elif element.tag == "xsdversie" and parent is not None and parent.getparent() is root:
-                return (*_stated_version(element), root.sourceline)
-            elif element is root or parent is root:
-                return _UNSTATED, root.sourceline
-            else:
-                element.clear(keep_tail=False)
+            elif (version := _version_at(event, element, root)) is not None:
+                return (*version, root.sourceline)
         if not chunk:
-            return _UNSTATED, None
+            return (*_UNSTATED, None)
+
+
+def _version_at(
+    event: str, element: etree._Element, root: etree._Element
+) -> tuple[str, tuple[str, ...]] | None:
+    """The version with its warnings once the first look has seen enough; else None, and what has been
+    passed is freed."""
+    parent = element.getparent()
+    if event == "start":
+        return _UNSTATED if parent is root and element.tag != "school" else None
+    if element.tag == "xsdversie" and parent is not None and parent.getparent() is root:
+        return _stated_version(element)
+    if element is root or parent is root:
+        return _UNSTATED
+    element.clear(keep_tail=False)
+    return None
 
 
 def _checked_root(root: etree._Element, stream: _Source) -> etree._Element:

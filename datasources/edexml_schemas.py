@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -43,6 +44,7 @@ _RECORD_SCHEMA: Final = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchem
   <xs:element name="leerling" type="LeerlingType"/>
   <xs:element name="leerkracht" type="LeerkrachtType"/>
 </xs:schema>"""
+_VALIDATING: Final = threading.Lock()
 _CONTAINERS: Final = frozenset({"vestigingen", "groepen", "leerlingen", "leerkrachten"})
 _NAME: Final = r"[A-Za-z_][\w.:-]{0,63}"
 _ERROR_NAMES: Final = {code: name for name, code in vars(etree.ErrorTypes).items() if isinstance(code, int)}
@@ -121,11 +123,14 @@ def locate_invalid_record(stream: _Readable, version: str) -> ImportFileError | 
     when no single record is at fault (the overall structure, which the reader checks itself, or a key
     reference, which the builder checks). A file that is not well-formed after all (libxml2 may report
     the schema's complaint about a stray character before the character itself) gets the parser's error."""
-    records = _records(stream)
+    schema = edexml_schemas(version).records
     try:
-        for element in records:
-            if not edexml_schemas(version).records.validate(element):
-                entry = edexml_schemas(version).records.error_log[0]
+        for element in _records(stream):
+            # The schema object keeps the error log of its last validation: one validation at a time, so
+            # that a refusal in another thread cannot swap the log under this one.
+            with _VALIDATING:
+                entry = None if schema.validate(element) else schema.error_log[0]
+            if entry is not None:
                 return ImportFileError(schema_message(entry.message), entry.line or element.sourceline)
     except etree.XMLSyntaxError as error:
         failure = parser_error(error)

@@ -51,7 +51,7 @@ _LIMITS: Final = {
     "email": (256, "e-mail address (emailadres)"),
 }
 _DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?")
-_PRINTABLE: Final = re.compile(r"[\w.#:/@+-]{1,64}")
+_PRINTABLE: Final = re.compile(r"[\w.#:/@+()&,-](?:[\w .#:/@+()&,-]{0,62}[\w.#:/@+()&,-])?")
 
 
 def check_school_year(value: str, line: int | None) -> str:

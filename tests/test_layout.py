@@ -16,7 +16,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: The layers from top to bottom: each may import itself and the layers below it, never one above.
-LAYERS = ("cli", "server", "schema", "resolvers", "datasources", "auth")
+LAYERS = ("bench", "cli", "server", "schema", "resolvers", "datasources", "auth")
 
 #: Leaf modules of the project that every layer may import and that import nothing of the project.
 LEAVES = frozenset({"settings", "errors"})
