@@ -281,6 +281,9 @@ class Consent(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
     revoked_by: str | None = Field(default=None, max_length=200)
     policy_version: str = Field(max_length=40)
+    #: The feed position from which the partner follows this school: set when consent begins and carried
+    #: over when a grant supersedes it, so the feed has no gap while consent lasts and no history before it.
+    feed_since: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
 
 
 class StaffAccount(SQLModel, table=True):
@@ -363,9 +366,55 @@ class ChangeEvent(SQLModel, table=True):
     school_id: int | None = Field(default=None, foreign_key="schools.id")
     entity_type: str = Field(max_length=40)
     entity_id: int
+    #: For students and staff: the person, from whom a partner's identifiers are derived (even once the
+    #: row is gone).
+    person_id: int | None = None
     kind: str = Field(max_length=20)
+    #: Set for events meant for one partner only (its consent entering or leaving a school).
     partner_id: int | None = Field(default=None, foreign_key="partners.id")
     categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ChangeCounter(SQLModel, table=True):
+    """The feed's single sequence counter. Writers take the next numbers by updating this one row in the
+    transaction that records the change, so numbers commit in order (the row lock serialises writers)."""
+
+    __tablename__ = "change_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+    #: Events up to this number were pruned: an older cursor must resync.
+    pruned_through: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+
+
+class PendingChange(SQLModel, table=True):
+    """A change that falls due on a date (a coming school year's group): the scheduler numbers and
+    publishes it then, so nobody sees it before."""
+
+    __tablename__ = "pending_changes"
+    __table_args__ = (Index("ix_pending_changes_due", "due_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    due_on: dt.date
+    school_id: int = Field(foreign_key="schools.id")
+    entity_type: str = Field(max_length=40)
+    entity_id: int
+    kind: str = Field(max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class DeletionAcknowledgement(SQLModel, table=True):
+    """A partner's confirmation that it deleted what it lost of a school."""
+
+    __tablename__ = "deletion_acknowledgements"
+    __table_args__ = (Index("ix_deletion_ack_school_partner", "school_id", "partner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id")
+    #: The feed position up to which the partner confirms deleting what left its scope.
+    through_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    acknowledged_at: dt.datetime = Field(sa_type=_TZ)
 
 
 class Disclosure(SQLModel, table=True):
@@ -420,5 +469,8 @@ STAFF_ACCOUNTS = _core(StaffAccount)
 STAFF_ACCOUNT_ROLES = _core(StaffAccountRole)
 CONSENT_REQUESTS = _core(ConsentRequest)
 LAS_CLIENTS = _core(LasClient)
+CHANGE_COUNTER = _core(ChangeCounter)
+PENDING_CHANGES = _core(PendingChange)
+DELETION_ACKNOWLEDGEMENTS = _core(DeletionAcknowledgement)
 LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
 SIGNING_KEYS = _core(SigningKey)
