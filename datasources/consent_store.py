@@ -6,11 +6,14 @@ index says so too): a grant supersedes the receipt before it, a revoke ends it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from datasources import changes
+from datasources.consent_changes import consent_changes
 from datasources.pagination import PageArgs, partitioned_page, split_pages
 from datasources.records import ConsentRecord, ConsentRequestRecord, Page
 from datasources.scoping import public_id
@@ -61,15 +64,23 @@ def _receipt(scope: Scope, row: AnyRow) -> ConsentRecord:
     )
 
 
-async def _in_force(connection: AsyncConnection, school_id: int, partner_id: int) -> int | None:
+@dataclass(frozen=True, slots=True)
+class _InForce:
+    id: int
+    categories: tuple[str, ...]
+    feed_since: int | None
+
+
+async def _in_force(connection: AsyncConnection, school_id: int, partner_id: int) -> _InForce | None:
     found = await connection.execute(
-        select(CONSENTS.c.id).where(
+        select(CONSENTS.c.id, CONSENTS.c.categories, CONSENTS.c.feed_since).where(
             CONSENTS.c.school_id == school_id,
             CONSENTS.c.partner_id == partner_id,
             CONSENTS.c.revoked_at.is_(None),
         )
     )
-    return found.scalar_one_or_none()
+    row = found.one_or_none()
+    return None if row is None else _InForce(row[0], tuple(row[1]), row[2])
 
 
 async def grant(
@@ -89,8 +100,11 @@ async def grant(
             previous = await _in_force(connection, school_id, partner_id)
             if previous is not None:
                 await connection.execute(
-                    update(CONSENTS).where(CONSENTS.c.id == previous).values(revoked_at=now)
+                    update(CONSENTS).where(CONSENTS.c.id == previous.id).values(revoked_at=now)
                 )
+            # The partner follows the school's feed from where its consent began; a new grant that
+            # supersedes one in force keeps that start, so narrowing or widening leaves no gap.
+            feed_since = previous.feed_since if previous else await changes.current_seq(connection)
             inserted = await connection.execute(
                 insert(CONSENTS)
                 .values(
@@ -100,10 +114,20 @@ async def grant(
                     granted_by=granted_by,
                     granted_at=now,
                     policy_version=POLICY_VERSION,
+                    feed_since=feed_since,
                 )
                 .returning(*_CONSENT_COLUMNS)
             )
             receipt = _receipt(scope, inserted.one())
+            entries = await consent_changes(
+                connection,
+                school_id=school_id,
+                partner_id=partner_id,
+                before=previous.categories if previous else (),
+                after=_names(categories),
+                today=now.date(),
+            )
+            await changes.record(connection, entries, now)
             await connection.execute(
                 update(CONSENT_REQUESTS)
                 .where(
@@ -128,10 +152,19 @@ async def revoke(
             raise NotFound("this school has no consent in force for this partner")
         updated = await connection.execute(
             update(CONSENTS)
-            .where(CONSENTS.c.id == current)
+            .where(CONSENTS.c.id == current.id)
             .values(revoked_at=now)
             .returning(*_CONSENT_COLUMNS)
         )
+        entries = await consent_changes(
+            connection,
+            school_id=school_id,
+            partner_id=partner_id,
+            before=current.categories,
+            after=(),
+            today=now.date(),
+        )
+        await changes.record(connection, entries, now)
         return _receipt(scope, updated.one())
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from datasources.calendar import first_day, last_day, school_year_of
+from datasources.import_changes import record_import_changes
 from datasources.import_plan import (
     SchoolState,
     StoredGroup,
@@ -250,6 +251,16 @@ async def _plan_and_apply(
     }
     await _sync_links(connection, GROUP_STUDENTS, "student_id", state.student_links, wanted_students)
     await _sync_links(connection, GROUP_STAFF, "staff_id", state.staff_links, wanted_staff)
+    await record_import_changes(
+        connection,
+        school_id=school_id,
+        future=future,
+        effective_from=effective_from,
+        plan=(groups, students, staff),
+        group_ids=group_ids,
+        links=(state.student_links, wanted_students, state.staff_links, wanted_staff),
+        now=dt.datetime.now(dt.UTC),
+    )
 
 
 async def _school_year(connection: AsyncConnection, year: str) -> dt.date:

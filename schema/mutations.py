@@ -8,8 +8,10 @@ from typing import Annotated
 import strawberry
 from strawberry.file_uploads import Upload
 
+from datasources.pagination import encode_cursor
 from errors import BadUserInput
-from resolvers import accounts, consent, imports
+from resolvers import accounts, changes, consent, imports
+from schema.changes import DeletionAcknowledgement
 from schema.classification import public, resolves_public
 from schema.consent import ConsentReceipt, ConsentRequest
 from schema.context import Info
@@ -133,3 +135,15 @@ class Mutation:
     )
     async def set_las_coupling(self, info: Info, school_code: _SchoolCode, suspended: bool) -> School:
         return School.from_record(await imports.set_coupling(info.context, school_code, suspended))
+
+    @resolves_public(
+        "Confirm that you deleted everything that left your scope at a school (partner); the school's"
+        " coordinator sees the confirmation."
+    )
+    async def acknowledge_deletion(self, info: Info, school_code: _SchoolCode) -> DeletionAcknowledgement:
+        school, through = await changes.acknowledge(info.context, school_code)
+        return DeletionAcknowledgement(
+            school=None if school is None else School.from_record(school),
+            through_cursor=encode_cursor(through),
+            acknowledged_at=info.context.now,
+        )

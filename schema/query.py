@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import strawberry
 
 from errors import BadUserInput, NotFound
-from resolvers import nodes, partners, schools
+from resolvers import changes, nodes, partners, schools
+from schema.changes import ChangeConnection, connection_of
 from schema.classification import public, resolves_public
 from schema.context import After, First, Info
 from schema.enums import ViewerKindEnum
@@ -84,6 +85,14 @@ class Query:
     @resolves_public("All boards (the hub's operator only).")
     async def boards(self, info: Info, first: First = None, after: After = None) -> Connection[Board]:
         return connection(await schools.boards_page(info.context, first, after), Board.from_record)
+
+    @resolves_public(
+        "Your change feed (partners; also coordinators and the operator): the events you may see, in order,"
+        " after a cursor. Start without `after`; keep the last `endCursor`. A cursor older than the feed"
+        " keeps events is refused: resync with a full query."
+    )
+    async def changes(self, info: Info, after: After = None, first: First = None) -> ChangeConnection:
+        return connection_of(info, await changes.feed(info.context, after, first), after)
 
     @resolves_public("All partners (the hub's operator only).")
     async def partners(self, info: Info, first: First = None, after: After = None) -> Connection[Partner]:

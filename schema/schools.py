@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.records import BoardRecord, SchoolRecord
-from resolvers import consent, schools
+from resolvers import changes, consent, schools
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
@@ -16,6 +16,7 @@ from schema.enums import DataCategory
 from schema.relay import Connection, Node, connection, to_global_id
 
 if TYPE_CHECKING:
+    from schema.changes import DeletionState
     from schema.consent import ConsentReceipt, ConsentRequest, Disclosure
     from schema.groups import Group
     from schema.licenses import License
@@ -28,6 +29,7 @@ _License = Annotated["License", strawberry.lazy("schema.licenses")]
 _ConsentReceipt = Annotated["ConsentReceipt", strawberry.lazy("schema.consent")]
 _ConsentRequest = Annotated["ConsentRequest", strawberry.lazy("schema.consent")]
 _Disclosure = Annotated["Disclosure", strawberry.lazy("schema.consent")]
+_DeletionState = Annotated["DeletionState", strawberry.lazy("schema.changes")]
 
 SCHOOL_BASIC = DataCategory.SCHOOL_BASIC
 
@@ -190,6 +192,16 @@ class School(Node):
 
         page = await consent.requests_of_school(info.context, self.record, first, after)
         return connection(page, ConsentRequest.from_record)
+
+    @resolves_public(
+        "Per partner that lost (part of) its scope here: whether it confirmed deleting it"
+        " (the school's coordinators and the operator only)."
+    )
+    async def deletion_confirmations(self, info: Info) -> list[_DeletionState]:
+        from schema.changes import DeletionState  # noqa: PLC0415
+
+        statuses = await changes.deletion_statuses(info.context, self.record)
+        return [DeletionState.from_record(status) for status in statuses]
 
     @resolves_public(
         "What left this school to which partner (the school's coordinators and the operator only)."

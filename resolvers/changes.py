@@ -1,0 +1,72 @@
+"""The change feed: a viewer's events in order, the node each one names, and confirming deletions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from auth.viewer import ViewerKind
+from datasources import changes
+from datasources.accounts import school_id_by_code
+from datasources.pagination import PageArgs, decode_cursor
+from datasources.scoping import person_public_id, public_id
+from errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from datasources.changes import ChangeRecord, DeletionStatus, FeedPage
+    from datasources.loaders import KeyLoader
+    from datasources.records import SchoolRecord
+    from resolvers.context import Context
+
+#: Kinds whose event carries the entity's new state.
+WITH_NODE = frozenset({changes.CREATED, changes.UPDATED, changes.ENTERED_SCOPE})
+
+
+async def feed(ctx: Context, after: str | None, first: int | None) -> FeedPage:
+    """The viewer's next events. Changes that fell due (a school year's groups) are published first."""
+    if ctx.viewer.kind not in {ViewerKind.PARTNER, ViewerKind.OPERATOR, ViewerKind.STAFF}:
+        raise Forbidden("the change feed is for partners, coordinators and the operator")
+    args: PageArgs = ctx.page_args(first, None)
+    await changes.publish_due(ctx.engine, ctx.today, ctx.now)
+    return await changes.feed_page(ctx.reader, ctx.scope, decode_cursor(after) if after else 0, args.first)
+
+
+def entity_id(ctx: Context, event: ChangeRecord) -> str:
+    """The identifier of the event's entity as this viewer sees it (a partner's are its own)."""
+    if event.person_id is not None:
+        return person_public_id(ctx.scope, event.entity_type, event.entity_id, event.person_id)
+    return public_id(ctx.scope, event.entity_type, event.entity_id)
+
+
+async def node(ctx: Context, event: ChangeRecord) -> Any | None:
+    """The entity's current state within the scope, for events that carry one (null when it is gone)."""
+    if event.kind not in WITH_NODE:
+        return None
+    loaders: dict[str, KeyLoader[int, Any]] = {
+        "School": ctx.loaders.schools,
+        "Group": ctx.loaders.groups,
+        "Student": ctx.loaders.students,
+        "StaffMember": ctx.loaders.staff,
+        "License": ctx.loaders.licenses,
+    }
+    loader = loaders.get(event.entity_type)
+    return None if loader is None else await loader.get(event.entity_id)
+
+
+async def acknowledge(ctx: Context, school_code: str) -> tuple[SchoolRecord | None, int]:
+    """A partner confirms it deleted what left its scope at a school."""
+    if ctx.viewer.kind is not ViewerKind.PARTNER or ctx.scope.partner_id is None:
+        raise Forbidden("only a partner confirms deletion")
+    school_id = await school_id_by_code(ctx.engine, school_code)
+    if school_id is None:
+        raise NotFound(f"no school with code {school_code}")
+    through = await changes.acknowledge_deletion(
+        ctx.engine, school_id=school_id, partner_id=ctx.scope.partner_id, now=ctx.now
+    )
+    return await ctx.loaders.schools.get(school_id), through
+
+
+async def deletion_statuses(ctx: Context, school: SchoolRecord) -> list[DeletionStatus]:
+    """Per partner that lost scope at the school, whether it confirmed deletion (coordinator, operator)."""
+    if not ctx.scope.manages(school.id):
+        return []
+    return await changes.deletion_statuses(ctx.reader, school.id)

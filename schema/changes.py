@@ -1,0 +1,154 @@
+"""The change feed in the graph: `changes(after:)`, its events, and deletion confirmations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+import strawberry
+
+from datasources.changes import ChangeRecord, DeletionStatus, FeedPage
+from datasources.pagination import encode_cursor
+from resolvers import changes, partners
+from schema.classification import public, resolves_public
+from schema.context import Info
+from schema.enums import DataCategory
+from schema.groups import Group
+from schema.licenses import License, Partner
+from schema.people import StaffMember, Student
+from schema.relay import Node, PageInfo, to_global_id
+from schema.schools import School
+
+
+@strawberry.enum(description="What happened to an entity, as one partner's feed tells it.")
+class ChangeKind(enum.Enum):
+    """The kind of a change."""
+
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    ENTERED_SCOPE = "ENTERED_SCOPE"
+    LEFT_SCOPE = "LEFT_SCOPE"
+
+
+_CONVERT: dict[str, Any] = {
+    "School": School.from_record,
+    "Group": Group.from_record,
+    "Student": Student.from_record,
+    "StaffMember": StaffMember.from_record,
+    "License": License.from_record,
+}
+
+
+@strawberry.type(description="One event of a feed.")
+class Change:
+    """An event: apply it in order; for DELETED and LEFT_SCOPE delete what it names."""
+
+    record: strawberry.Private[ChangeRecord]
+    cursor: str = public("The event's cursor: pass it as `after` to continue after it.")
+    kind: ChangeKind = public("What happened.")
+    entity_type: str = public(
+        "The GraphQL type of the entity: School, Group, Student, StaffMember or License."
+    )
+    entity_id: strawberry.ID = public(
+        "The entity's global id as you see it (the same as its `id` in a query)."
+    )
+    school_code: str = public("The school the entity belongs to.")
+    lost_categories: list[DataCategory] = public(
+        "For LEFT_SCOPE: the categories you lost (delete those fields; if they are all of the entity's"
+        " categories, delete the entity)."
+    )
+    occurred_at: dt.datetime = public("When the change was recorded.")
+
+    @resolves_public(
+        "The entity's current state, minimised to your grants, for CREATED, UPDATED and ENTERED_SCOPE;"
+        " null for DELETED and LEFT_SCOPE (and when it has gone since)."
+    )
+    async def node(self, info: Info) -> Node | None:
+        record = await changes.node(info.context, self.record)
+        return None if record is None else _CONVERT[self.record.entity_type](record)
+
+
+@strawberry.type(description="A page of the feed, in order.")
+class ChangeEdge:
+    """An event with its cursor."""
+
+    cursor: str = public("The event's cursor.")
+    node: Change = public("The event.")
+
+
+@strawberry.type(description="A page of your change feed; keep `pageInfo.endCursor` and continue after it.")
+class ChangeConnection:
+    """Events in order."""
+
+    edges: list[ChangeEdge] = public("The events of this page, oldest first.")
+    page_info: PageInfo = public("Whether more events follow; `endCursor` continues the feed.")
+
+
+def change_of(info: Info, event: ChangeRecord) -> Change:
+    """The GraphQL event of a recorded change, with identifiers as this viewer sees them."""
+    return Change(
+        record=event,
+        cursor=encode_cursor(event.seq),
+        kind=ChangeKind(event.kind),
+        entity_type=event.entity_type,
+        entity_id=to_global_id(event.entity_type, changes.entity_id(info.context, event)),
+        school_code=event.school_code,
+        lost_categories=[DataCategory[name] for name in event.categories]
+        if event.kind == "LEFT_SCOPE"
+        else [],
+        occurred_at=event.occurred_at,
+    )
+
+
+def connection_of(info: Info, page: FeedPage, after: str | None) -> ChangeConnection:
+    """The feed page as a connection; with no new events the end cursor stays where the reader was."""
+    edges = [
+        ChangeEdge(cursor=encode_cursor(event.seq), node=change_of(info, event)) for event in page.events
+    ]
+    return ChangeConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else after,
+            end_cursor=edges[-1].cursor if edges else after,
+        ),
+    )
+
+
+@strawberry.type(description="A partner's confirmation that it deleted what left its scope at a school.")
+class DeletionAcknowledgement:
+    """A confirmation."""
+
+    school: School | None = public("The school.")
+    through_cursor: str = public("The feed position the confirmation covers.")
+    acknowledged_at: dt.datetime = public("When the partner confirmed.")
+
+
+@strawberry.type(
+    description="Whether a partner that lost (part of) its scope at this school confirmed deleting it."
+)
+class DeletionState:
+    """Deletion confirmation per partner."""
+
+    record: strawberry.Private[DeletionStatus]
+    left_scope_at: dt.datetime = public("When the partner last lost scope here.")
+    confirmed: bool = public("Whether the partner confirmed deleting everything it lost, up to that moment.")
+    confirmed_at: dt.datetime | None = public("When it confirmed.")
+
+    @resolves_public("The partner.")
+    async def partner(self, info: Info) -> Partner | None:
+        record = await partners.partner_by_id(info.context, self.record.partner_id)
+        return None if record is None else Partner.from_record(record)
+
+    @classmethod
+    def from_record(cls, record: DeletionStatus) -> DeletionState:
+        """The GraphQL object of a deletion status."""
+        return cls(
+            record=record,
+            left_scope_at=record.left_scope_at,
+            confirmed=record.confirmed_at is not None,
+            confirmed_at=record.confirmed_at,
+        )
