@@ -39,8 +39,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, insert, select, update
 
+from auth.categories import DataCategory
+from auth.viewer import ViewerKind
 from bench.harness import (
     DEFAULT_POSTGRES_ADMIN_URL,
     fresh_database,
@@ -52,8 +54,10 @@ from bench.harness import (
 )
 from datasources.calendar import school_year_of
 from datasources.database import create_engine
-from datasources.tables import GROUP_STUDENTS, GROUPS, STUDENTS
+from datasources.tables import BOARDS, CONSENTS, GROUP_STUDENTS, GROUPS, PARTNERS, SCHOOLS, STUDENTS
+from resolvers.keys import Keys
 from schema.relay import to_global_id
+from settings import Settings
 
 #: The hub's page cap: both sides read pages of this many students.
 PAGE = 1000
@@ -118,6 +122,7 @@ class EngineResult:
     seed_seconds: float
     graphql: PassResult
     sql: PassResult
+    partner: PassResult
     server_warm_mb: float
     server_peak_mb: float
     seed_peak_mb: float
@@ -138,6 +143,8 @@ class EngineResult:
             "seed_seconds": round(self.seed_seconds, 1),
             "graphql": self.graphql.as_json(),
             "sql": self.sql.as_json(),
+            "partner": self.partner.as_json(),
+            "policy_cost": round(self.graphql.rate / self.partner.rate, 2),
             "ratio": round(self.ratio, 2),
             "server_warm_mb": round(self.server_warm_mb, 1),
             "server_peak_mb": round(self.server_peak_mb, 1),
@@ -213,13 +220,14 @@ def warm_up(base_url: str, token: str) -> None:
         graphql.client.close()
 
 
-def graphql_pass(base_url: str, token: str, schools_per_request: int) -> PassResult:
-    """Read every student over HTTP as the operator, school page by school page."""
+def graphql_pass(base_url: str, token: str, schools_per_request: int, *, operator: bool = True) -> PassResult:
+    """Read every student over HTTP, school page by school page (as the operator, or as a partner whose
+    ids are sealed per partner: its records are counted, not sampled against the SQL side)."""
     collector = _Collector()
 
     def take(students: dict[str, Any]) -> None:
         for edge in students["edges"]:
-            collector.add(edge["node"], _internal_id(edge["node"]["id"]))
+            collector.add(edge["node"], _internal_id(edge["node"]["id"]) if operator else 1)
 
     graphql = _GraphQL(base_url, token)
     try:
@@ -344,6 +352,45 @@ def check(expected: int, graphql: PassResult, sql: PassResult) -> list[str]:
     return problems
 
 
+async def _partner_of_every_school(url: str) -> str:
+    """A partner that every school consented to with every category (every board's DPA signed), and a
+    token for it: the full sync of issue "partner access", through the real policy."""
+    engine = create_engine(url)
+    now = dt.datetime.now(dt.UTC)
+    everything = sorted(category.name for category in DataCategory)
+    try:
+        async with engine.begin() as connection:
+            partner_id = (
+                await connection.execute(
+                    insert(PARTNERS)
+                    .values(
+                        name="Bench partner", kind="PUBLISHER", declared_categories=everything,
+                        eck_chain=True,
+                        client_id="bench-partner", created_at=now,
+                    )
+                    .returning(PARTNERS.c.id)
+                )
+            ).scalar_one()  # fmt: skip
+            await connection.execute(update(BOARDS).values(dpa_signed_at=now))
+            school_ids = (await connection.execute(select(SCHOOLS.c.id))).scalars().all()
+            await connection.execute(
+                insert(CONSENTS),
+                [
+                    {
+                        "school_id": school_id, "partner_id": partner_id, "categories": everything,
+                        "granted_by": "bench", "granted_at": now, "policy_version": "bench", "feed_since": 0,
+                    }
+                    for school_id in school_ids
+                ],
+            )  # fmt: skip
+        token, _ = await Keys(engine, Settings(DATABASE_URL=url)).mint(
+            ViewerKind.PARTNER, "bench-partner", ["partner"]
+        )
+    finally:
+        await engine.dispose()
+    return token
+
+
 def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
     """Seed a fresh database of `engine`, serve it, and measure both sides on it."""
     today = dt.datetime.now(dt.UTC).date()  # the server takes "today" in UTC as well
@@ -356,6 +403,8 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
         )
         expected = seeded.summary.students
         token = operator_token(url)
+        partner_token = asyncio.run(_partner_of_every_school(url))
+        partner_runs: list[PassResult] = []
         graphql_runs: list[PassResult] = []
         sql_runs: list[PassResult] = []
         problems: list[str] = []
@@ -368,6 +417,16 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
                 )
                 sql_runs.append(sql_pass(url, today))
                 problems += check(expected, graphql_runs[-1], sql_runs[-1])
+                partner_runs.append(
+                    graphql_pass(
+                        server.base_url,
+                        partner_token,
+                        max(1, PAGE // arguments.students_per_school),
+                        operator=False,
+                    )
+                )
+                if partner_runs[-1].distinct != expected:
+                    problems.append(f"the partner read {partner_runs[-1].distinct} students, not {expected}")
             server_peak_mb = status_mb(server.pid, "VmHWM")
     return EngineResult(
         engine=engine,
@@ -375,6 +434,7 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
         seed_seconds=seeded.seconds,
         graphql=max(graphql_runs, key=lambda run: run.rate),
         sql=max(sql_runs, key=lambda run: run.rate),
+        partner=max(partner_runs, key=lambda run: run.rate),
         server_warm_mb=server_warm_mb,
         server_peak_mb=server_peak_mb,
         seed_peak_mb=seeded.peak_mb,
@@ -388,12 +448,24 @@ def print_table(result: EngineResult) -> None:
     best = f", fastest of {result.runs} runs" if result.runs > 1 else ""
     print(f"\n{result.engine}: {result.students:,} students (seeded in {result.seed_seconds:.1f} s){best}")
     print(f"  {'':18} {'seconds':>8} {'records/s':>10} {'requests':>9} {'JSON MB':>8} {'bench peak MB':>14}")
-    for label, side in (("GraphQL over HTTP", result.graphql), ("direct SQL", result.sql)):
+    sides = (
+        ("GraphQL, operator", result.graphql),
+        ("GraphQL, partner", result.partner),
+        ("direct SQL", result.sql),
+    )
+    for label, side in sides:
         print(
             f"  {label:18} {side.seconds:8.2f} {side.rate:10,.0f} {side.requests:9,} "
             f"{side.json_bytes / 1e6:8.1f} {side.peak_mb:14.0f}"
         )
-    print(f"  ratio (SQL rate / GraphQL rate): {result.ratio:.1f}x")
+    print(
+        f"  ratio (SQL rate / GraphQL rate): {result.ratio:.1f}x operator,"
+        f" {result.sql.rate / result.partner.rate:.1f}x partner"
+    )
+    print(
+        "  cost of the policy (operator rate / partner rate):"
+        f" {result.graphql.rate / result.partner.rate:.2f}x"
+    )
     print(
         f"  server: RSS {result.server_warm_mb:.0f} MB warm, peak (VmHWM) {result.server_peak_mb:.0f} MB; "
         f"bench process peak while seeding (ru_maxrss) {result.seed_peak_mb:.0f} MB"
