@@ -88,9 +88,8 @@ def run(engine: str, students: int, large: int, admin_url: str) -> None:
             check=True,
             env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         ).stdout.split()
-    print(
-        f"  {int(output[0]):,}-student import: {float(output[1]):.2f} s, peak memory {float(output[2]):.0f} MB"
-    )
+    added, seconds, peak = int(output[0]), float(output[1]), float(output[2])
+    print(f"  {added:,}-student import: {seconds:.2f} s, peak memory {peak:.0f} MB")
 
 
 def main() -> int:
