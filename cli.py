@@ -57,6 +57,46 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _add_data_commands(commands: Any) -> None:
+    """The commands that bring data in and out: locations, the registry, LAS clients, imports, exports."""
+    location = commands.add_parser("location", help="managed locations (not listed by DUO)").add_subparsers(
+        dest="action", required=True
+    )
+    location_add = location.add_parser("add", help="add a managed location; prints it as JSON")
+    location_add.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
+    location_add.add_argument("--name", required=True)
+    location_add.add_argument("--board", required=True, help="the board number (up to 5 digits)")
+    registry = commands.add_parser("registry", help="the DUO registry").add_subparsers(
+        dest="action", required=True
+    )
+    registry_load = registry.add_parser("load", help="load a DUO location file; prints what changed as JSON")
+    registry_load.add_argument("file")
+    link = registry.add_parser("link-brin", help="record DUO's new BRIN (or code) of existing locations")
+    link.add_argument("old", help="the old BRIN (16AH) or school code (16AH00)")
+    link.add_argument("new", help="the new BRIN or school code, of the same kind as the old")
+    las = commands.add_parser("las", help="LAS clients").add_subparsers(dest="action", required=True)
+    las_create = las.add_parser("create", help="register a LAS client; prints its credentials as JSON")
+    las_create.add_argument("name")
+    las_create.add_argument("--schools", required=True, help="the school codes it serves, e.g. 16AH00,16AH01")
+    imports = commands.add_parser("import", help="import a school file").add_subparsers(
+        dest="kind", required=True
+    )
+    for kind, what in (("edex", "an EDEXML 2.0 or 2.1 file"), ("csv", "a folder in the CSV template")):
+        command = imports.add_parser(
+            kind, help=f"import {what}: exit 0 applied or dry run, 2 refused, 3 held"
+        )
+        command.add_argument("path")
+        command.add_argument(
+            "--dry-run", action="store_true", help="report what would change; change nothing"
+        )
+        command.add_argument("--confirm", action="store_true", help="apply an import that was held")
+        command.add_argument("--json", action="store_true", help="print the report as JSON")
+    export = commands.add_parser("export", help="write data out").add_subparsers(dest="format", required=True)
+    edex = export.add_parser("edex", help="a school's current data as EDEXML 2.1 on stdout")
+    edex.add_argument("code", help="the school's code, e.g. 16AH00")
+    edex.add_argument("--school-year", help="a school year such as 2026-2027 (the current one by default)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="server.py", description="Leerpoort: data and access hub for primary schools"
@@ -90,38 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     coordinator.add_argument("--school", required=True)
     coordinator.add_argument("--email", required=True)
     coordinator.add_argument("--password-stdin", action="store_true", required=True)
-    location = commands.add_parser("location", help="managed locations (not listed by DUO)").add_subparsers(
-        dest="action", required=True
-    )
-    location_add = location.add_parser("add", help="add a managed location; prints it as JSON")
-    location_add.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
-    location_add.add_argument("--name", required=True)
-    location_add.add_argument("--board", required=True, help="the board number (up to 5 digits)")
-    registry = commands.add_parser("registry", help="the DUO registry").add_subparsers(
-        dest="action", required=True
-    )
-    registry_load = registry.add_parser("load", help="load a DUO location file; prints what changed as JSON")
-    registry_load.add_argument("file")
-    link = registry.add_parser("link-brin", help="record DUO's new BRIN (or code) of existing locations")
-    link.add_argument("old", help="the old BRIN (16AH) or school code (16AH00)")
-    link.add_argument("new", help="the new BRIN or school code, of the same kind as the old")
-    las = commands.add_parser("las", help="LAS clients").add_subparsers(dest="action", required=True)
-    las_create = las.add_parser("create", help="register a LAS client; prints its credentials as JSON")
-    las_create.add_argument("name")
-    las_create.add_argument("--schools", required=True, help="the school codes it serves, e.g. 16AH00,16AH01")
-    imports = commands.add_parser("import", help="import a school file").add_subparsers(
-        dest="kind", required=True
-    )
-    for kind, what in (("edex", "an EDEXML 2.0 or 2.1 file"), ("csv", "a folder in the CSV template")):
-        command = imports.add_parser(
-            kind, help=f"import {what}: exit 0 applied or dry run, 2 refused, 3 held"
-        )
-        command.add_argument("path")
-        command.add_argument(
-            "--dry-run", action="store_true", help="report what would change; change nothing"
-        )
-        command.add_argument("--confirm", action="store_true", help="apply an import that was held")
-        command.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_data_commands(commands)
     commands.add_parser("export-schema", help="print the subgraph SDL")
     return parser
 
@@ -231,6 +240,9 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
         asyncio.run(admin.create_las_client(settings, arguments.name, arguments.schools.split(",")))
     ),
     "import": _import,
+    "export": lambda arguments, settings: asyncio.run(
+        admin.export_edex(settings, arguments.code, arguments.school_year)
+    ).decode(),
 }
 
 

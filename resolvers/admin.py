@@ -22,8 +22,10 @@ from auth.viewer import Viewer, ViewerKind
 from datasources import las
 from datasources.accounts import add_coordinator
 from datasources.database import create_engine
+from datasources.edexml_writer import write_edexml
 from datasources.keys import rotate_keys
 from datasources.registry import RegistryFormatError, read_registry
+from datasources.school_export import school_file_from_store
 from datasources.seed import SeedError, seed_world
 from datasources.tables import PARTNERS, SCHOOLS, STAFF_ACCOUNTS
 from errors import PublicError
@@ -236,3 +238,17 @@ async def import_file(
             )
         except PublicError as error:
             raise CommandError(error.message) from None
+
+
+async def export_edex(settings: Settings, code: str, school_year: str | None) -> bytes:
+    """A school's current data written out as EDEXML 2.1 (validated against the schema on the way out)."""
+    async with _engine(settings) as engine:
+        school_file = await school_file_from_store(
+            engine, code.strip().upper(), settings.now().date(), school_year
+        )
+    if school_file is None:
+        raise CommandError(f"no school with code {code}")
+    try:
+        return write_edexml(school_file)
+    except ValueError as error:
+        raise CommandError(f"the school cannot be written as EDEXML: {error}") from None
