@@ -15,13 +15,15 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from errors import PublicError
 from schema.classification import unclassified_fields
+from schema.costs import CostLimiter
 from schema.groups import Group
 from schema.licenses import License, Partner, Product
-from schema.limits import CostLimiter, LimitRules, TokenLimitedParser
+from schema.limits import LimitRules, TokenLimitedParser
 from schema.mutations import Mutation
 from schema.people import StaffMember, Student
 from schema.query import Query
 from schema.schools import Board, School
+from schema.subscriptions import Subscription
 from settings import Settings
 
 #: The newest federation version the common open composers accept (strawberry's default is newer).
@@ -86,6 +88,7 @@ def build_schema(settings: Settings | None = None) -> LeerpoortSchema:
     schema = LeerpoortSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         # Types reached only through lazy annotations must be named here to join the `_Entity` union.
         types=[Board, School, Group, Student, StaffMember, Partner, Product, License],
         federation_version=FEDERATION_VERSION,

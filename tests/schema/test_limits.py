@@ -22,8 +22,9 @@ from resolvers.context import Context
 from resolvers.keys import Keys
 from schema import limits
 from schema.assembly import build_schema
+from schema.costs import DEFAULT_FIRST, query_cost
 from schema.http import GRAPHQL_RESPONSE, GraphQLRequest, execute, format_error
-from schema.limits import DEFAULT_FIRST, introspection_fields, query_cost
+from schema.limits import introspection_fields
 from settings import Settings
 from tests.schema.conftest import OPERATOR, TODAY
 
