@@ -1,11 +1,11 @@
 """The cost limit of a GraphQL request (API.md "Settings": 100,000).
 
-The cost is computed for the operation being run: a field costs 1 x the `first` of every connection
-above it, and the cost of a query is the sum over its fields. A connection field is one whose type's
-name ends in `Connection`; its `first` is the literal, or the variable's value, or the variable's
-default, else the default page of 100 (a value below 1 counts as 1). Its multiplier applies to the fields inside it, not to the field itself.
-`_entities` multiplies by the number of representations it is given, for the same reason.
-Fragments and inline fragments count where they are spread. Example from API.md, a page of 1,000
+The cost is computed for the operation being run: a field costs 1 x the `first` of every connection above
+it, and the cost of a query is the sum over its fields. A connection field is one whose type's name ends
+in `Connection`; its `first` is the literal, or the variable's value, or the variable's default, else the
+default page of 100 (a value below 1 counts as 1). Its multiplier applies to the fields inside it, not to
+the field itself. `_entities` multiplies by the number of representations it is given, for the same
+reason. Fragments and inline fragments count where they are spread. Example from API.md, a page of 1,000
 students with ten fields and their main group:
 
     school(code: "16AH00") {                          1
