@@ -1,8 +1,9 @@
 """Leerpoort's server and command line.
 
 `create_app(settings)` builds the Starlette application: GraphQL over HTTP at `/graphql` (and the GraphiQL
-explorer in the sandbox), the JWKS, and the health check. `python server.py …` runs the commands of
-API.md ("Command line"); without arguments it migrates, seeds an empty sandbox, and serves.
+explorer in the sandbox), subscriptions over WebSocket at the same path, the JWKS, and the health check.
+`python server.py …` runs the commands of API.md ("Command line"); without arguments it migrates, seeds an
+empty sandbox, and serves.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import dataclasses
 import gc
 import sys
 import urllib.parse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from auth.keys import jwks
@@ -39,12 +40,15 @@ from resolvers.oauth import OAuthError, client_credentials
 from resolvers.viewers import scope_of
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema
+from schema.subscriptions import ChangeSignal, SubscriptionContext
+from schema.websocket import Connection, Session
 from settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
-    from starlette.requests import Request
+    from starlette.requests import HTTPConnection, Request
+    from starlette.websockets import WebSocket
 
     from schema.http import GraphQLRequest
 
@@ -57,6 +61,8 @@ class AppState:
     engine: AsyncEngine
     keys: Keys
     schema: LeerpoortSchema
+    #: Wakes this process's subscriptions when the change feed moves.
+    signal: ChangeSignal
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -68,14 +74,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _tune_garbage_collector()
         engine = create_engine(settings.database_url)
-        app.state.leerpoort = AppState(settings, engine, Keys(engine, settings), schema)
+        signal = ChangeSignal(engine, settings)
+        app.state.leerpoort = AppState(settings, engine, Keys(engine, settings), schema, signal)
         try:
             yield
         finally:
+            await signal.close()
             await engine.dispose()
 
     routes = [
         Route("/graphql", _graphql, methods=["POST"]),
+        WebSocketRoute("/graphql", _subscriptions),
         Route("/oauth/token", _token, methods=["POST"]),
         Route("/las/edex", _las_edex, methods=["POST"]),
         Route("/graphql", _explorer, methods=["GET"]),
@@ -94,8 +103,8 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.leerpoort
+def _state(connection: HTTPConnection) -> AppState:
+    state: AppState = connection.app.state.leerpoort
     return state
 
 
@@ -112,7 +121,12 @@ async def _viewer(request: Request, state: AppState, graphql_request: GraphQLReq
     header = request.headers.get("authorization", "")
     if not header and http.allows_anonymous(graphql_request):
         return Viewer(ViewerKind.ANONYMOUS, "-")
-    scheme, _, token = header.partition(" ")
+    return await _bearer_viewer(state, header)
+
+
+async def _bearer_viewer(state: AppState, authorization: str) -> Viewer:
+    """The viewer of an `Authorization: Bearer …` value; `Unauthenticated` for anything else."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required")
     try:
@@ -172,6 +186,35 @@ async def _graphql(request: Request) -> Response:
             at=now,
         )
     return JSONResponse(answer.body, status_code=answer.status, media_type=answer.media_type)
+
+
+async def _subscriptions(websocket: WebSocket) -> None:
+    """`WS /graphql`: subscriptions over `graphql-transport-ws`; the token comes in `connection_init`."""
+    state = _state(websocket)
+
+    async def authenticate(payload: Mapping[str, Any]) -> Session:
+        # The payload's key is the header's name; clients differ in how they spell it.
+        authorization = next(
+            (value for key, value in payload.items() if key.lower() == "authorization"), None
+        )
+        viewer = await _bearer_viewer(state, authorization if isinstance(authorization, str) else "")
+        reader = Reader(state.engine)
+        try:
+            await scope_of(reader, viewer, state.settings)  # a removed partner or account is refused here
+        finally:
+            await reader.close()
+        expires_in = None
+        if viewer.expires_at is not None:
+            # Measured on the hub's clock, as the token was checked (the sandbox may override it).
+            expires_in = (viewer.expires_at - state.settings.now()).total_seconds()
+            if expires_in <= 0:
+                raise Unauthenticated("the token expired")
+        return Session(
+            expires_in,
+            lambda: SubscriptionContext(state.settings, viewer, state.engine, state.keys, state.signal),
+        )
+
+    await Connection(websocket, state.schema, authenticate).serve(websocket.scope.get("subprotocols", []))
 
 
 async def _graphql_request(request: Request, state: AppState) -> GraphQLRequest:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from datasources import changes
+from datasources.calendar import first_day, school_year_of
 from datasources.changes import CREATED, DELETED, UPDATED, ChangeEntry
 from datasources.import_plan import group_changed
 from datasources.tables import STAFF_MEMBERS, STUDENTS
@@ -40,6 +41,15 @@ def changed_categories(stored: Any, imported: Any, fields: dict[str, tuple[str, 
         for category, names in fields.items()
         if any(getattr(stored, name) != getattr(imported, name) for name in names)
     }
+
+
+#: The order of an import's events (stable within a kind).
+_ORDER = {DELETED: 0, CREATED: 1, UPDATED: 2}
+
+
+def _next_school_year(school_year: str) -> str:
+    start = int(school_year[:4]) + 1
+    return f"{start}-{start + 1}"
 
 
 def _members(links: frozenset[tuple[int, int]] | set[tuple[int, int]]) -> dict[int, set[int]]:
@@ -76,6 +86,11 @@ async def record_import_changes(
         await changes.schedule(connection, effective_from, new_groups)
     else:
         entries += new_groups
+    # The file's groups stop being current when the next school year starts (and a coming year's become
+    # current when it starts): partners hear of it on that day, whether or not an import comes then.
+    year = school_year_of(effective_from)
+    for starting in (_next_school_year(year), year) if future else (_next_school_year(year),):
+        await changes.schedule_school_year(connection, school_id, starting, first_day(starting))
     never_published = await changes.unschedule(connection, "Group", removed_groups)
     entries += [
         ChangeEntry(school_id, "Group", group_id, DELETED, group_basic)
@@ -98,6 +113,9 @@ async def record_import_changes(
         school_id, "StaffMember", staff, fields=_STAFF_FIELDS, basic="STAFF_BASIC", persons=persons[1],
         memberships=(_members(staff_links_before), _members(staff_links_after)), future=future,
     )  # fmt: skip
+    # Deletions first: SQLite may give a new row the id of a row deleted in the same import, and a
+    # client applying CREATED before DELETED of that id would delete what was just created.
+    entries.sort(key=lambda entry: _ORDER[entry.kind])
     await changes.record(connection, entries, now)
 
 

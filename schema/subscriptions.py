@@ -2,17 +2,18 @@
 
 A subscription delivers exactly what `changes(after:)` would, in the same order, without gaps or
 duplicates: it reads the feed with the query's own `feed_page` from its position onwards. Each read is
-a *poll cycle* with its own reader, loaders and a scope computed afresh from the consent facts, so the
-policy is applied again to every event it delivers (a revoke stops further events of that school at
-once; the LEFT_SCOPE events the revoke wrote are addressed to the partner and still arrive).
+a *poll cycle* with its own reader and loaders. A cycle first reads the feed's counter, then computes
+the viewer's scope afresh from the consent facts, then delivers the events up to that counter value.
+Writers number their events under the counter row in the transaction that makes the change, so every
+event up to a counter value that has been read is committed, and so is every consent change among or
+before them: the scope, read afterwards, already has it. The policy is thus applied again to every
+event delivered: after a revoke or a narrowed grant nothing more of what it took away arrives (the
+LEFT_SCOPE events the change wrote are addressed to the partner and still do).
 
-Between cycles a subscription waits on the `ChangeSignal`: one task per process that reads the feed's
-counter (`change_counter.last_seq`, one row by primary key) every 200 ms and wakes the waiters when it
-moved. Writers number their events under that counter in their own transaction, so a counter value that
-has been read is committed together with every event up to it: a cycle that starts after reading it
-sees all of them, and any later commit moves the counter again. Changes committed by other worker
-processes or by the command line are therefore noticed within one interval, with one cheap query per
-process however many subscriptions are open.
+Between cycles a subscription waits on the `ChangeSignal`: one task per process that reads the counter
+(`change_counter.last_seq`, one row by primary key) every 200 ms and wakes the waiters when it moved.
+Changes committed by other worker processes or by the command line are therefore noticed within one
+interval, with one cheap query per process however many subscriptions are open.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Final, TypeAlias, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeAlias, TypeVar, cast
 
 import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.types.nodes import SelectedField, Selection
 
 from auth.viewer import Viewer, ViewerKind
 from datasources import changes
@@ -36,6 +38,7 @@ from datasources.pagination import decode_cursor
 from datasources.reader import Reader
 from datasources.tables import CHANGE_COUNTER
 from errors import Forbidden
+from resolvers.changes import node as event_node
 from resolvers.context import Context
 from resolvers.keys import Keys
 from resolvers.viewers import scope_of
@@ -60,12 +63,14 @@ PUBLISH_DUE_INTERVAL_SECONDS: Final = 1.0
 CYCLE_EVENTS: Final = 100
 
 
+#: A plain read of the counter row: `changes.current_seq` would first insert it, which is a write that
+#: waits for an import holding the row (PostgreSQL) or for SQLite's write lock.
+_LAST_SEQ = select(CHANGE_COUNTER.c.last_seq).where(CHANGE_COUNTER.c.id == 1)
+
+
 async def _last_seq(engine: AsyncEngine) -> int:
-    # A plain read of the counter row: `changes.current_seq` would first insert it, which is a write that
-    # waits for an import holding the row (PostgreSQL) or for SQLite's write lock.
     async with engine.connect() as connection:
-        found = await connection.scalar(select(CHANGE_COUNTER.c.last_seq).where(CHANGE_COUNTER.c.id == 1))
-    return int(found or 0)
+        return int(await connection.scalar(_LAST_SEQ) or 0)
 
 
 class ChangeSignal:
@@ -84,17 +89,10 @@ class ChangeSignal:
         self._moved = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def latest(self) -> int:
-        """The feed's counter as last read (every event up to it is committed); starts the polling."""
+    async def moved_past(self, seen: int) -> None:
+        """Return once the counter is beyond `seen` (the first call starts the polling)."""
         if self._task is None:
             self._task = asyncio.create_task(self._poll(), name="leerpoort-change-signal")
-        if self._last is None:
-            self._update(await _last_seq(self._engine))
-        assert self._last is not None
-        return self._last
-
-    async def moved_past(self, seen: int) -> None:
-        """Return once the counter is beyond `seen`."""
         while self._last is None or self._last <= seen:
             await self._moved.wait()
 
@@ -180,10 +178,14 @@ class SubscriptionContext:
         """Validated page arguments under the hub's page cap."""
         return self._current.page_args(first, after)
 
-    async def open_cycle(self) -> Context:
-        """Start a poll cycle: a fresh reader, the viewer's scope as the consent facts say now, loaders."""
+    async def open_cycle(self) -> tuple[Context, int]:
+        """Start a poll cycle: a fresh reader, the feed's counter, then the viewer's scope as the consent
+        facts say now, and loaders. The cycle may deliver events up to that counter value only: a consent
+        change that concerns them committed before it was read, so the scope, read after it, has it."""
         reader = Reader(self.engine)
         try:
+            rows = await reader.rows(_LAST_SEQ)
+            seen = int(rows[0][0]) if rows else 0
             scope = await scope_of(reader, self.viewer, self.settings)
         except BaseException:
             await reader.close()
@@ -199,7 +201,7 @@ class SubscriptionContext:
             engine=self.engine,
             keys=self.keys,
         )
-        return self.cycle
+        return self.cycle, seen
 
     async def close_cycle(self, operation_name: str | None) -> None:
         """End the cycle: give its connection back and audit what it disclosed to a partner."""
@@ -223,34 +225,70 @@ class SubscriptionContext:
 
 SubscriptionInfo: TypeAlias = strawberry.Info[SubscriptionContext, None]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _subscription(description: str) -> Callable[[F], F]:
+    """A root subscription field; metadata, like every field of the graph (classification.py)."""
+
+    def decorate(function: F) -> F:
+        # strawberry replaces the function with its field object; the cast keeps the method's type for mypy.
+        subscription = strawberry.subscription(description=description, metadata={CATEGORY: PUBLIC})
+        return cast("F", subscription(function))
+
+    return decorate
+
+
 #: The viewers that have a change feed (as `Query.changes`).
 _FEED_VIEWERS: Final = frozenset({ViewerKind.PARTNER, ViewerKind.OPERATOR, ViewerKind.STAFF})
+
+
+def _selects_node(info: SubscriptionInfo) -> bool:
+    """Whether the subscription asks for every event's `node`. A `node` under `@skip` or `@include` does
+    not count: it is then read event by event, so that nothing is read (and audited) that is not sent."""
+    pending: list[Selection] = [
+        selection for selected in info.selected_fields for selection in selected.selections
+    ]
+    while pending:
+        selection = pending.pop()
+        if selection.directives:
+            continue
+        if isinstance(selection, SelectedField):
+            if selection.name == "node":
+                return True
+        else:
+            pending.extend(selection.selections)
+    return False
 
 
 async def _follow(info: SubscriptionInfo, position: int) -> AsyncGenerator[Change, None]:
     """The viewer's events after `position`, cycle by cycle, for as long as the client listens."""
     live = info.context
     operation_name = info.operation.name.value if info.operation.name else None
+    prefetch = _selects_node(info)
     # The event types read the context as a request's Context, which this one stands in for.
     event_info = cast("Info", info)
-    first_cycle = True
+    # Like the query: changes that fell due are published before the first read.
+    now = live.settings.now()
+    await changes.publish_due(live.engine, now.date(), now)
     while True:
-        # Read before the feed: every event up to this number is committed, so the cycle sees them all.
-        seen = await live.signal.latest()
-        cycle = await live.open_cycle()
+        cycle, seen = await live.open_cycle()
         try:
-            if first_cycle:
-                # Like the query: changes that fell due are published before the first read.
-                await changes.publish_due(cycle.engine, cycle.today, cycle.now)
-                first_cycle = False
             page = await changes.feed_page(cycle.reader, cycle.scope, position, CYCLE_EVENTS)
-            for event in page.events:
+            # Events committed after the counter was read wait for the next cycle (and its scope).
+            events = [event for event in page.events if event.seq <= seen]
+            more = page.has_next or len(events) < len(page.events)
+            if prefetch:
+                # One statement per entity type for the whole cycle; each event's `node` then finds its
+                # record in the cycle's loaders instead of reading it on its own.
+                await asyncio.gather(*(event_node(cycle, event) for event in events))
+            for event in events:
                 position = event.seq
                 # The client receives the event while the cycle (and its scope) is still current.
                 yield change_of(event_info, event)
         finally:
             await live.close_cycle(operation_name)
-        if not page.has_next:
+        if not more:
             await live.signal.moved_past(seen)
 
 
@@ -258,7 +296,7 @@ async def _follow(info: SubscriptionInfo, position: int) -> AsyncGenerator[Chang
 class Subscription:
     """Root subscriptions; each applies the same policy as the query it mirrors, to every event."""
 
-    @strawberry.subscription(
+    @_subscription(
         description=(
             "Your change feed, live (partners; also coordinators and the operator): exactly the events"
             " `changes(after:)` returns, in the same order, then every new one within about a second of"
@@ -268,7 +306,6 @@ class Subscription:
             " that school. The connection closes with 4401 when your token expires: reconnect with a new"
             " token and the cursor of the last event you received."
         ),
-        metadata={CATEGORY: PUBLIC},
     )
     async def changes(
         self,

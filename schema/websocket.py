@@ -1,0 +1,276 @@
+"""GraphQL over WebSocket: the `graphql-transport-ws` protocol, for subscriptions.
+
+The protocol (github.com/enisdenjo/graphql-ws, PROTOCOL.md) with the hub's own rules on top:
+
+- the token travels in `connection_init`'s payload as `{"Authorization": "Bearer …"}`; none, or one that
+  is refused, closes the socket with 4401 (Unauthorized) instead of acknowledging it; a token that
+  expires while the connection is open closes it with 4401 at its `exp`;
+- only subscriptions run here (queries and mutations go over HTTP, where the disclosure audit and the
+  introspection rules live), at most `MAX_SUBSCRIPTIONS` at a time per connection, with the same
+  schema extensions, and so the same depth, alias, token and cost limits, as a query;
+- errors look as they do over HTTP: our own codes, anything unexpected masked as INTERNAL.
+
+Strawberry's own handler closes a refused `connection_init` with 4403 and formats errors itself, and it
+shares one context between all the operations of a connection, whereas each subscription here has its
+own (its poll cycles); hence this small handler. Like `schema.http` it knows nothing of Starlette: it
+reads and writes ASGI WebSocket messages through a `Socket`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from graphql import GraphQLError
+from strawberry.types.execution import PreExecutionError
+from strawberry.utils.aio import aclosing
+
+from errors import LimitExceeded, Unauthenticated
+from schema.assembly import LeerpoortSchema
+from schema.http import MAX_REQUEST_BYTES, format_error
+
+logger = logging.getLogger("leerpoort.subscriptions")
+
+PROTOCOL: Final = "graphql-transport-ws"
+#: Concurrent subscriptions one connection may hold; more are refused with LIMIT_EXCEEDED.
+MAX_SUBSCRIPTIONS: Final = 5
+#: How long a client has to send `connection_init` after the socket opens (then 4408).
+CONNECTION_INIT_TIMEOUT_SECONDS: Final = 10.0
+
+# Close codes of the protocol.
+BAD_REQUEST: Final = 4400
+UNAUTHORIZED: Final = 4401
+SUBPROTOCOL_NOT_ACCEPTABLE: Final = 4406
+INIT_TIMEOUT: Final = 4408
+SUBSCRIBER_EXISTS: Final = 4409
+TOO_MANY_INITIALISATIONS: Final = 4429
+#: A WebSocket close reason is at most 123 bytes.
+_REASON_BYTES: Final = 123
+
+
+class Socket(Protocol):
+    """The server side of one WebSocket (Starlette's `WebSocket` is one)."""
+
+    async def accept(self, subprotocol: str | None = None) -> None:
+        """Complete the handshake, choosing `subprotocol`."""
+
+    async def receive(self) -> MutableMapping[str, Any]:
+        """The next ASGI message: `websocket.receive` (with `text` or `bytes`) or `websocket.disconnect`."""
+
+    async def send_text(self, data: str) -> None:
+        """Send a text frame."""
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the connection with `code`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An authenticated connection: seconds until its token expires, and a context per subscription."""
+
+    expires_in: float | None
+    context: Callable[[], object]
+
+
+#: Checks `connection_init`'s payload; raises `Unauthenticated` to refuse it.
+Authenticate = Callable[[Mapping[str, Any]], Awaitable[Session]]
+
+
+class _Close(Exception):  # noqa: N818 - the instruction "close the socket", not an error
+    """Raised while handling a message: close the socket with this code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Connection:
+    """One client's WebSocket connection: the handshake, the messages, and its running subscriptions."""
+
+    def __init__(self, socket: Socket, schema: LeerpoortSchema, authenticate: Authenticate) -> None:
+        """A connection over `socket` running operations of `schema`; `authenticate` checks the init."""
+        self._socket = socket
+        self._schema = schema
+        self._authenticate = authenticate
+        self._session: Session | None = None
+        self._init_received = False
+        self._closed = False
+        self._operations: dict[str, asyncio.Task[None]] = {}
+        self._timers: list[asyncio.Task[None]] = []
+
+    async def serve(self, offered_subprotocols: Sequence[str]) -> None:
+        """Run the connection until either side closes it."""
+        if PROTOCOL not in offered_subprotocols:
+            await self._socket.accept()
+            await self._close(SUBPROTOCOL_NOT_ACCEPTABLE, f"Subprotocol not acceptable: use {PROTOCOL}")
+            return
+        await self._socket.accept(PROTOCOL)
+        self._timers.append(asyncio.create_task(self._init_deadline()))
+        try:
+            while not self._closed:
+                message = await self._socket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                try:
+                    await self._handle(_parse(message))
+                except _Close as close:
+                    await self._close(close.code, close.reason)
+        finally:
+            self._closed = True
+            tasks = [*self._timers, *self._operations.values()]
+            for task in tasks:
+                task.cancel()
+            # Let cancelled subscriptions run their clean-up (closing their cycle's connection).
+            for task in tasks:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "connection_init":
+            await self._initialise(message.get("payload"))
+        elif kind == "ping":
+            await self._send({"type": "pong"})
+        elif kind == "pong":
+            pass
+        elif kind == "subscribe":
+            await self._subscribe(message)
+        elif kind == "complete":
+            operation_id = message.get("id")
+            task = self._operations.pop(operation_id, None) if isinstance(operation_id, str) else None
+            if task is not None:
+                task.cancel()
+        else:
+            raise _Close(BAD_REQUEST, "Unknown message type")
+
+    async def _initialise(self, payload: object) -> None:
+        if self._init_received:
+            raise _Close(TOO_MANY_INITIALISATIONS, "Too many initialisation requests")
+        self._init_received = True
+        if payload is not None and not isinstance(payload, dict):
+            raise _Close(BAD_REQUEST, "The connection_init payload must be an object")
+        try:
+            session = await self._authenticate(payload or {})
+        except Unauthenticated as refused:
+            raise _Close(UNAUTHORIZED, f"Unauthorized: {refused.message}") from None
+        self._session = session
+        await self._send({"type": "connection_ack"})
+        if session.expires_in is not None:
+            self._timers.append(asyncio.create_task(self._expiry(session.expires_in)))
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        if self._session is None:
+            raise _Close(UNAUTHORIZED, "Unauthorized")
+        operation_id, payload = message.get("id"), message.get("payload")
+        if not isinstance(operation_id, str) or not operation_id or not isinstance(payload, dict):
+            raise _Close(BAD_REQUEST, "A subscribe message needs an id and a payload")
+        query, variables = payload.get("query"), payload.get("variables")
+        operation_name = payload.get("operationName")
+        if (
+            not isinstance(query, str)
+            or not (variables is None or isinstance(variables, dict))
+            or not (operation_name is None or isinstance(operation_name, str))
+        ):
+            raise _Close(BAD_REQUEST, "The subscribe payload needs a query string (and object variables)")
+        if operation_id in self._operations:
+            raise _Close(SUBSCRIBER_EXISTS, f"Subscriber for {operation_id} already exists")
+        if len(self._operations) >= MAX_SUBSCRIPTIONS:
+            limit = LimitExceeded(
+                f"a connection may hold at most {MAX_SUBSCRIPTIONS} subscriptions at a time"
+            )
+            error = GraphQLError(limit.message, original_error=limit)
+            await self._send({"id": operation_id, "type": "error", "payload": [format_error(error)]})
+            return
+        run = self._run(operation_id, self._session.context(), query, variables, operation_name)
+        self._operations[operation_id] = asyncio.create_task(run)
+
+    async def _run(
+        self,
+        operation_id: str,
+        context: object,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> None:
+        try:
+            stream = await self._schema.subscribe(
+                query, variable_values=variables, context_value=context, operation_name=operation_name
+            )
+            async with aclosing(stream):
+                first = True
+                async for result in stream:
+                    errors = result.errors or []
+                    if any(isinstance(error.original_error, Unauthenticated) for error in errors):
+                        # The viewer's account or partner was removed since the connection was accepted.
+                        await self._close(UNAUTHORIZED, "Unauthorized: the token's subject no longer exists")
+                        return
+                    # Errors without a path came before execution (validation, a limit refused in
+                    # `on_execute`, which strawberry reports as a result): the operation's `error`.
+                    refused = isinstance(result, PreExecutionError) or (
+                        result.data is None and errors and all(not error.path for error in errors)
+                    )
+                    if first and refused:
+                        payload = [format_error(error) for error in errors]
+                        await self._send({"id": operation_id, "type": "error", "payload": payload})
+                        return
+                    first = False
+                    body: dict[str, Any] = {"data": result.data}
+                    if errors:
+                        body["errors"] = [format_error(error) for error in errors]
+                    await self._send({"id": operation_id, "type": "next", "payload": body})
+            await self._send({"id": operation_id, "type": "complete"})
+        except Exception as error:  # one subscription's failure must not end the others
+            # Mostly a client that went away mid-send; the type only, as `process_errors` logs.
+            logger.info("subscription %s ended: %s", operation_id[:40], type(error).__name__)
+        finally:
+            if self._operations.get(operation_id) is asyncio.current_task():
+                del self._operations[operation_id]
+
+    async def _init_deadline(self) -> None:
+        await asyncio.sleep(CONNECTION_INIT_TIMEOUT_SECONDS)
+        if not self._init_received:
+            await self._close(INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def _expiry(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0.0))
+        await self._close(UNAUTHORIZED, "Unauthorized: the token expired")
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if not self._closed:
+            await self._socket.send_text(json.dumps(message, separators=(",", ":")))
+
+    async def _close(self, code: int, reason: str) -> None:
+        """Close the socket once; the subscriptions stop and the receive loop ends on the disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._operations.values():
+            if task is not asyncio.current_task():
+                task.cancel()
+        with contextlib.suppress(Exception):  # the client may have gone already
+            await self._socket.close(code, reason.encode()[:_REASON_BYTES].decode(errors="ignore"))
+
+
+def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The protocol message in a `websocket.receive`; anything else closes the socket with 4400."""
+    text = message.get("text")
+    if not isinstance(text, str):
+        raise _Close(BAD_REQUEST, "WebSocket messages must be text")
+    if len(text) > MAX_REQUEST_BYTES:
+        raise _Close(BAD_REQUEST, f"A message may be at most {MAX_REQUEST_BYTES} bytes")
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        raise _Close(BAD_REQUEST, "WebSocket messages must be JSON") from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+        raise _Close(BAD_REQUEST, "A message must be an object with a type")
+    return parsed
+
+
+__all__ = ["MAX_SUBSCRIPTIONS", "PROTOCOL", "Authenticate", "Connection", "Session", "Socket"]
