@@ -8,11 +8,14 @@ empty sandbox, and serves.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import dataclasses
+import datetime as dt
 import gc
+import logging
 import sys
 import urllib.parse
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from auth.keys import jwks
 from auth.tokens import InvalidToken, viewer_from_claims
 from auth.viewer import Viewer, ViewerKind
+from datasources import changes
 from datasources.database import create_engine, is_ready
 from datasources.disclosures import record_disclosures
 from datasources.edexml import read_edexml
@@ -53,6 +57,9 @@ if TYPE_CHECKING:
     from schema.http import GraphQLRequest
 
 
+logger = logging.getLogger("leerpoort")
+
+
 @dataclasses.dataclass
 class AppState:
     """Process-wide resources, created in the lifespan."""
@@ -76,9 +83,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine = create_engine(settings.database_url)
         signal = ChangeSignal(engine, settings)
         app.state.leerpoort = AppState(settings, engine, Keys(engine, settings), schema, signal)
+        maintenance = asyncio.create_task(_prune_feed_periodically(engine, settings))
         try:
             yield
         finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
             await signal.close()
             await engine.dispose()
 
@@ -92,6 +103,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+#: How often a process prunes change events past their retention (each process may; the work is idempotent).
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+async def _prune_feed_periodically(engine: AsyncEngine, settings: Settings) -> None:
+    """Drop change events older than the retention period, now and then every hour."""
+    while True:
+        try:
+            older_than = settings.now() - dt.timedelta(days=settings.feed_retention_days)
+            await changes.prune(engine, older_than)
+        except Exception as error:
+            logger.warning("pruning the change feed failed: %s", type(error).__name__)
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
 
 def _tune_garbage_collector() -> None:

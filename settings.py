@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     #: The largest import file accepted (bytes).
     max_import_bytes: int = Field(default=50_000_000, alias="LEERPOORT_MAX_IMPORT_BYTES")
 
+    #: Change events older than this are pruned; a cursor from before them must resync.
+    feed_retention_days: int = Field(default=90, ge=1, alias="LEERPOORT_FEED_RETENTION_DAYS")
+
     max_depth: int = Field(default=10, alias="LEERPOORT_MAX_DEPTH")
     max_aliases: int = Field(default=20, alias="LEERPOORT_MAX_ALIASES")
     max_tokens: int = Field(default=5000, alias="LEERPOORT_MAX_TOKENS")

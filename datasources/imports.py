@@ -126,6 +126,7 @@ async def sync_school(
     dry_run: bool = False,
     confirm: bool = False,
     removal_limit: float = DEFAULT_REMOVAL_LIMIT,
+    now: dt.datetime | None = None,
 ) -> ImportReport:
     """Apply `school_file` as the whole truth of its school and year; returns the report. Raises
     ImportRefused (nothing changed) for a file that cannot be applied, Conflict while another import of
@@ -160,6 +161,8 @@ async def sync_school(
                     today=today,
                     confirm=confirm,
                     removal_limit=removal_limit,
+                    # The hub's clock (LEERPOORT_NOW in the sandbox) dates the change events.
+                    now=now or dt.datetime.now(dt.UTC),
                 )
                 if not report.applied:
                     raise _Rollback
@@ -193,6 +196,7 @@ async def _plan_and_apply(
     today: dt.date,
     confirm: bool,
     removal_limit: float,
+    now: dt.datetime,
 ) -> None:
     year = school_file.school_year
     effective_from = await _school_year(connection, year)
@@ -259,7 +263,7 @@ async def _plan_and_apply(
         plan=(groups, students, staff),
         group_ids=group_ids,
         links=(state.student_links, wanted_students, state.staff_links, wanted_staff),
-        now=dt.datetime.now(dt.UTC),
+        now=now,
     )
 
 

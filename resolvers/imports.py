@@ -84,6 +84,7 @@ async def import_school_file(
             dry_run=dry_run,
             confirm=confirm,
             removal_limit=settings.import_removal_limit,
+            now=settings.now(),
         )
     except ImportRefused as refused:
         return refused.report
