@@ -92,6 +92,8 @@ class FeedPage:
 
     events: list[ChangeRecord] = field(default_factory=list)
     has_next: bool = False
+    #: Where the next page starts: the last event returned when more follow, else the last event read
+    #: (which may be one the viewer may not see: reading it again next time would find nothing new).
     last_seq: int = 0
 
 
@@ -312,7 +314,7 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
     if pruned and after < int(pruned[0][0]) and after != 0:
         raise BadUserInput(
             "this cursor is older than the feed keeps events: resync with a full query, then follow the feed"
-            " from the cursor of its newest event"
+            " again from its start (without `after`)"
         )
     e, c = CHANGE_EVENTS.c, CONSENTS.c
     columns: tuple[Any, ...] = (
@@ -362,7 +364,7 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
             break
     page.has_next = len(page.events) > first
     page.events = page.events[:first]
-    page.last_seq = page.events[-1].seq if page.events else after
+    page.last_seq = page.events[-1].seq if page.has_next else position
     return page
 
 

@@ -82,6 +82,8 @@ async def record_import_changes(
         ChangeEntry(school_id, "Group", group_ids[group.key], CREATED, group_basic) for group in groups.added
     ]
     removed_groups = [group.id for group in groups.removed]
+    # Unschedule before scheduling: on SQLite a new group may have the id of a removed one.
+    never_published = await changes.unschedule(connection, "Group", removed_groups)
     if future:
         await changes.schedule(connection, effective_from, new_groups)
     else:
@@ -91,7 +93,6 @@ async def record_import_changes(
     year = school_year_of(effective_from)
     for starting in (_next_school_year(year), year) if future else (_next_school_year(year),):
         await changes.schedule_school_year(connection, school_id, starting, first_day(starting))
-    never_published = await changes.unschedule(connection, "Group", removed_groups)
     entries += [
         ChangeEntry(school_id, "Group", group_id, DELETED, group_basic)
         for group_id in removed_groups
@@ -103,15 +104,20 @@ async def record_import_changes(
         if group_changed(stored, imported) and not future
     ]
 
+    # A group that becomes composite (or main) changes its members' main group and the order of their
+    # groups, without any change of their own.
+    flipped = {stored.id for stored, imported in groups.pairs if stored.composite != imported.composite}
     persons = await _persons(connection, school_id)
     student_links_before, student_links_after, staff_links_before, staff_links_after = links
     entries += _people_changes(
         school_id, "Student", students, fields=_STUDENT_FIELDS, basic="STUDENT_BASIC", persons=persons[0],
         memberships=(_members(student_links_before), _members(student_links_after)), future=future,
+        flipped=flipped,
     )  # fmt: skip
     entries += _people_changes(
         school_id, "StaffMember", staff, fields=_STAFF_FIELDS, basic="STAFF_BASIC", persons=persons[1],
         memberships=(_members(staff_links_before), _members(staff_links_after)), future=future,
+        flipped=flipped,
     )  # fmt: skip
     # Deletions first: SQLite may give a new row the id of a row deleted in the same import, and a
     # client applying CREATED before DELETED of that id would delete what was just created.
@@ -129,6 +135,7 @@ def _people_changes(
     persons: dict[str, tuple[int, int]],
     memberships: tuple[dict[int, set[int]], dict[int, set[int]]],
     future: bool,
+    flipped: set[int],
 ) -> list[ChangeEntry]:
     before, after = memberships
     entries = [
@@ -151,7 +158,10 @@ def _people_changes(
         return entries
     for stored, imported in matching.pairs:
         categories = changed_categories(stored, imported, fields)
-        if before.get(stored.id, set()) != after.get(stored.id, set()):
+        if getattr(stored, "active", False) and not (imported.email and stored.email == imported.email):
+            categories.add(basic)  # a new address deactivates the account (`active` is staff.basic)
+        groups = after.get(stored.id, set())
+        if before.get(stored.id, set()) != groups or groups & flipped:
             categories.add(basic)  # group memberships belong to student.basic / staff.basic
         if categories:
             entries.append(

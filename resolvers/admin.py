@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from auth.credentials import (
     new_client_secret,
 )
 from auth.viewer import Viewer, ViewerKind
-from datasources import las
+from datasources import changes, las
 from datasources.accounts import add_coordinator
 from datasources.database import create_engine
 from datasources.edexml_writer import write_edexml
@@ -252,3 +253,16 @@ async def export_edex(settings: Settings, code: str, school_year: str | None) ->
         return write_edexml(school_file)
     except ValueError as error:
         raise CommandError(f"the school cannot be written as EDEXML: {error}") from None
+
+
+async def prune_feed(settings: Settings, days: int | None = None) -> dict[str, Any]:
+    """Drop change events older than the retention period: `days`, or LEERPOORT_FEED_RETENTION_DAYS (90 by
+    default). A partner whose cursor is older must then resync. Returns how many events went and the
+    moment before which they were recorded."""
+    retention = settings.feed_retention_days if days is None else days
+    if retention < 1:
+        raise CommandError("the retention period is at least one day")
+    older_than = settings.now() - dt.timedelta(days=retention)
+    async with _engine(settings) as engine:
+        pruned = await changes.prune(engine, older_than)
+    return {"pruned": pruned, "older_than": older_than.isoformat(), "retention_days": retention}

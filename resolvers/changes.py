@@ -49,10 +49,7 @@ async def node(ctx: Context, event: ChangeRecord) -> Any | None:
         "License": ctx.loaders.licenses,
     }
     loader = loaders.get(event.entity_type)
-    record = None if loader is None else await loader.get(event.entity_id)
-    if record is not None and event.person_id is not None and record.public_id != entity_id(ctx, event):
-        return None  # the row now holds someone else (SQLite reuses the id of a deleted last row)
-    return record
+    return None if loader is None else await loader.get(event.entity_id)
 
 
 async def acknowledge(ctx: Context, school_code: str) -> tuple[SchoolRecord | None, int]:

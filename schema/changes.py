@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from datasources.changes import ChangeRecord, DeletionStatus, FeedPage
-from datasources.pagination import encode_cursor
+from datasources.pagination import decode_cursor, encode_cursor
 from resolvers import changes, partners
 from schema.classification import public, resolves_public
 from schema.context import Info
@@ -47,7 +47,10 @@ class Change:
 
     record: strawberry.Private[ChangeRecord]
     cursor: str = public("The event's cursor: pass it as `after` to continue after it.")
-    kind: ChangeKind = public("What happened.")
+    kind: ChangeKind = public(
+        "What happened: CREATED, UPDATED and ENTERED_SCOPE carry the entity's state in `node`; DELETED means"
+        " forget the entity; LEFT_SCOPE means forget what `lostCategories` names."
+    )
     entity_type: str = public(
         "The GraphQL type of the entity: School, Group, Student, StaffMember or License."
     )
@@ -56,18 +59,27 @@ class Change:
     )
     school_code: str = public("The school the entity belongs to.")
     lost_categories: list[DataCategory] = public(
-        "For LEFT_SCOPE: the categories you lost (delete those fields; if they are all of the entity's"
-        " categories, delete the entity)."
+        "For LEFT_SCOPE: the categories you lost (empty for other kinds). Delete the fields under them, and"
+        " the entity itself when the category its rows need is among them (SCHOOL_BASIC for a School,"
+        " GROUP_BASIC for a Group, STUDENT_BASIC for a Student, STAFF_BASIC for a StaffMember, LICENSE for a"
+        " License). A School's LEFT_SCOPE speaks for the whole school: apply it to everything you hold of"
+        " that school (after a revoke, which takes SCHOOL_BASIC, nothing of it remains)."
     )
     occurred_at: dt.datetime = public("When the change was recorded.")
 
     @resolves_public(
-        "The entity's current state, minimised to your grants, for CREATED, UPDATED and ENTERED_SCOPE;"
-        " null for DELETED and LEFT_SCOPE (and when it has gone since)."
+        "The entity's current state, minimised to your grants, for CREATED, UPDATED and ENTERED_SCOPE: keep"
+        " it as the entity's state. Null for DELETED and LEFT_SCOPE, and when the entity has gone or left"
+        " your scope since (a later event says so: skip this one)."
     )
     async def node(self, info: Info) -> Node | None:
         record = await changes.node(info.context, self.record)
-        return None if record is None else _CONVERT[self.record.entity_type](record)
+        if record is None:
+            return None
+        node: Node = _CONVERT[self.record.entity_type](record)
+        # A row may hold someone else by now (SQLite gives a new row the id of a deleted last row): a
+        # student's or staff member's id comes from the person, so a node of another person is not this one.
+        return node if node.id == self.entity_id else None
 
 
 @strawberry.type(description="A page of the feed, in order.")
@@ -103,17 +115,20 @@ def change_of(info: Info, event: ChangeRecord) -> Change:
 
 
 def connection_of(info: Info, page: FeedPage, after: str | None) -> ChangeConnection:
-    """The feed page as a connection; with no new events the end cursor stays where the reader was."""
+    """The feed page as a connection. The end cursor continues after everything the page read, including
+    events this viewer may not see, so the next call does not read them again (with nothing read it stays
+    where the reader was)."""
     edges = [
         ChangeEdge(cursor=encode_cursor(event.seq), node=change_of(info, event)) for event in page.events
     ]
+    moved = page.last_seq > (decode_cursor(after) if after else 0)
     return ChangeConnection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else after,
-            end_cursor=edges[-1].cursor if edges else after,
+            end_cursor=encode_cursor(page.last_seq) if moved else after,
         ),
     )
 

@@ -8,21 +8,26 @@ The helpers here are shared with the replay test (tests/schema/test_feed_replay.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import dataclasses
 import datetime as dt
 import itertools
+import random
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 
 from auth.categories import DataCategory
-from auth.policy import Scope, grantable, operator_scope, partner_scope
+from auth.policy import Scope, StaffFacts, grantable, operator_scope, partner_scope, staff_scope
 from auth.viewer import Viewer, ViewerKind
 from datasources import changes, consent_store
 from datasources.imports import sync_school
+from datasources.pagination import decode_cursor
 from datasources.reader import Reader
 from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
-from datasources.tables import BOARDS, CHANGE_EVENTS, PARTNERS, SCHOOLS
+from datasources.tables import BOARDS, PARTNERS, SCHOOLS, STAFF_MEMBERS
 from datasources.viewers import partner_facts
 from tests.schema.conftest import OPERATOR, TODAY
 
@@ -38,7 +43,10 @@ YEAR = "2026-2027"
 NEXT_YEAR = "2027-2028"
 SCHOOL_FIELDS = "id code brin locationCode schoolName: name schoolActive: active grantedCategories"
 GROUP_FIELDS = "id name yearLevel schoolYear composite effectiveFrom"
-STUDENT_FIELDS = "id pseudonym eckId firstName prefix lastName initials dateOfBirth yearLevel mainGroup { id } groups { id }"
+STUDENT_FIELDS = (
+    "id pseudonym eckId firstName prefix lastName initials dateOfBirth yearLevel"
+    " mainGroup { id } groups { id }"
+)
 STAFF_FIELDS = "id pseudonym eckId firstName prefix lastName email roles lasRoles active groups { id }"
 #: Every field of the entity types the feed names, references as ids: what a syncing client keeps.
 NODE_FIELDS = (
@@ -59,6 +67,11 @@ FULL = (
     f" groups(first: 50) {{ edges {{ node {{ __typename {GROUP_FIELDS} }} }} }} }} }} }} }}"
 )
 _codes = itertools.count()
+
+
+def encode(text: str) -> str:
+    """A string in the shape of a cursor (URL-safe base64, unpadded)."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def now_on(day: dt.date) -> dt.datetime:
@@ -220,7 +233,7 @@ def group(
 
 async def import_school(engine: AsyncEngine, school: SchoolFile, *, today: dt.date = TODAY) -> None:
     """Apply a school file as the whole truth (held removals confirmed)."""
-    await sync_school(engine, school, today=today, confirm=True)
+    await sync_school(engine, school, today=today, confirm=True, now=now_on(today))
 
 
 async def read_feed(
@@ -243,10 +256,361 @@ def summary(events: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(event["kind"], event["entityType"]) for event in events]
 
 
-async def event_count(engine: AsyncEngine) -> int:
-    """How many events the store holds."""
-    async with engine.connect() as connection:
-        return len((await connection.execute(select(CHANGE_EVENTS.c.seq))).all())
+# --- the tests ----------------------------------------------------------------------------------------
+
+ROSTER = school_file(
+    "",
+    groups=[
+        group("G1"),
+        group("G2", year_level="5"),
+        group("GC", "Combinatie", year_level=None, composite=True),
+    ],
+    students=[student("L1"), student("L2", main_group="G2", composite_groups=("GC",)), student("L3")],
+    staff=[teacher("T1")],
+)
 
 
-__all__ = ["changes", "update"]
+def roster(code: str, **changes_: Any) -> SchoolFile:
+    """The test roster for a school, with fields replaced."""
+    return dataclasses.replace(ROSTER, brin=code[:4], location_code=code[4:], **changes_)
+
+
+async def world(engine: AsyncEngine, **partner: Any) -> tuple[int, str, int, str]:
+    """A school with the test roster and a partner: (school id, code, partner id, client id)."""
+    school_id, code = await new_school(engine, await new_board(engine))
+    await import_school(engine, roster(code))
+    partner_id, client_id = await new_partner(engine, **partner)
+    return school_id, code, partner_id, client_id
+
+
+async def full_ids(run: Run, scope: Scope, today: dt.date = TODAY) -> set[str]:
+    """The ids of everything a full query shows the viewer."""
+    result = await run(FULL, scope=scope, today=today)
+    assert result["errors"] == [], result["errors"]
+    found = set()
+    for edge in result["data"]["schools"]["edges"]:
+        found.add(edge["node"]["id"])
+        for connection in ("students", "staff", "groups"):
+            found |= {item["node"]["id"] for item in edge["node"][connection]["edges"]}
+    return found
+
+
+async def test_a_grant_brings_the_school_and_everything_the_partner_may_see_into_its_feed(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC, DataCategory.GROUP_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    events, _ = await read_feed(run, scope)
+    assert (
+        summary(events)
+        == [("ENTERED_SCOPE", "School")]
+        + [("ENTERED_SCOPE", "Group")] * 3
+        + [("ENTERED_SCOPE", "Student")] * 3
+    )  # staff.basic was not granted: no staff member enters
+    assert {event["schoolCode"] for event in events} == {code}
+    assert all(event["node"] is not None and event["lostCategories"] == [] for event in events)
+    # The ids are the ones a query shows; the nodes are minimised to the grant.
+    assert {event["entityId"] for event in events} == await full_ids(run, scope)
+    students = [event["node"] for event in events if event["entityType"] == "Student"]
+    assert all(node["pseudonym"] and node["firstName"] is None for node in students)
+
+
+async def test_an_update_of_a_field_the_partner_was_not_granted_is_not_in_its_feed(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC, DataCategory.STAFF_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    renamed = [
+        dataclasses.replace(s, first_name="Zoë", date_of_birth=dt.date(2017, 1, 1)) for s in ROSTER.students
+    ]
+    readdressed = [dataclasses.replace(ROSTER.staff[0], email="nieuw@school.example")]
+    await import_school(engine, roster(code, students=renamed, staff=readdressed))
+    events, cursor = await read_feed(run, scope, cursor)
+    assert events == []  # names, birth dates and addresses are not granted: not even named
+    moved = [dataclasses.replace(s, year_level="6") for s in renamed]
+    await import_school(engine, roster(code, students=moved, staff=readdressed))
+    events, _ = await read_feed(run, scope, cursor)
+    assert summary(events) == [("UPDATED", "Student")] * 3
+    assert {event["node"]["yearLevel"] for event in events} == {"6"}
+    assert {event["node"]["firstName"] for event in events} == {None}
+
+
+async def test_a_partner_without_a_row_category_hears_nothing_of_those_entities(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.GROUP_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    await import_school(engine, roster(code, students=[*ROSTER.students[:2], student("L9")], staff=[]))
+    events, _ = await read_feed(run, scope, cursor)
+    assert events == []  # students came and went, a teacher left: none of it is group.basic
+
+
+async def test_narrowing_a_grant_gives_left_scope_with_the_lost_categories(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, _, partner_id, client_id = await world(engine)
+    basic_and_name = [DataCategory.STUDENT_BASIC, DataCategory.STUDENT_NAME, DataCategory.STAFF_BASIC]
+    await grant(engine, school_id, partner_id, basic_and_name)
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    events, _ = await read_feed(run, scope, cursor)
+    assert summary(events) == [("LEFT_SCOPE", "School"), ("UPDATED", "School")] + [
+        ("LEFT_SCOPE", "Student")
+    ] * 3 + [("LEFT_SCOPE", "StaffMember")]
+    school_left, school_updated, *people = events
+    # The School's LEFT_SCOPE names everything lost at the school; its UPDATED carries the new grant.
+    assert school_left["lostCategories"] == ["STAFF_BASIC", "STUDENT_NAME"]
+    assert school_updated["node"]["grantedCategories"] == ["SCHOOL_BASIC", "STUDENT_BASIC"]
+    assert [event["lostCategories"] for event in people] == [["STUDENT_NAME"]] * 3 + [["STAFF_BASIC"]]
+    assert all(event["node"] is None for event in people)
+
+
+async def test_a_revoke_gives_left_scope_and_then_nothing_more_of_that_school(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC, DataCategory.GROUP_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    await revoke(engine, school_id, partner_id)
+    scope = await scope_of_partner(engine, settings, client_id)
+    events, cursor = await read_feed(run, scope, cursor)
+    assert (
+        summary(events)
+        == [("LEFT_SCOPE", "School")] + [("LEFT_SCOPE", "Group")] * 3 + [("LEFT_SCOPE", "Student")] * 3
+    )
+    assert events[0]["lostCategories"] == ["GROUP_BASIC", "SCHOOL_BASIC", "STUDENT_BASIC"]
+    await import_school(engine, roster(code, students=[student("L7")], groups=[group("G9")]))
+    assert (await read_feed(run, scope, cursor))[0] == []
+    # From the start: its own history of the school, and nothing of it to keep.
+    history, _ = await read_feed(run, scope)
+    assert history[-len(events) :] == events
+    assert all(event["node"] is None for event in history)
+
+
+async def test_a_partners_deletion_confirmation_shows_as_confirmed_to_the_coordinator(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC])
+    await revoke(engine, school_id, partner_id)
+    partner = await scope_of_partner(engine, settings, client_id)
+    coordinator = staff_scope(Viewer(ViewerKind.STAFF, "1"), StaffFacts(1, frozenset({school_id})))
+    confirmations = """query($code: String!) { school(code: $code) { deletionConfirmations {
+        partner { name } confirmed confirmedAt leftScopeAt } } }"""
+    before = await run(confirmations, {"code": code}, scope=coordinator)
+    assert [
+        (c["partner"]["name"], c["confirmed"]) for c in before["data"]["school"]["deletionConfirmations"]
+    ] == [(f"Feed partner {client_id}", False)]
+    acknowledged = await run(
+        """mutation($code: String!) { acknowledgeDeletion(schoolCode: $code) {
+            school { code } throughCursor acknowledgedAt } }""",
+        {"code": code},
+        scope=partner,
+    )
+    assert acknowledged["errors"] == [], acknowledged["errors"]
+    assert acknowledged["data"]["acknowledgeDeletion"]["school"] is None  # no longer visible to it
+    events, _ = await read_feed(run, partner)
+    assert acknowledged["data"]["acknowledgeDeletion"]["throughCursor"] == events[-1]["cursor"]
+    after = await run(confirmations, {"code": code}, scope=coordinator)
+    (state,) = after["data"]["school"]["deletionConfirmations"]
+    assert state["confirmed"] is True
+    assert state["confirmedAt"] == now_on(TODAY).isoformat()
+
+
+async def test_next_years_groups_enter_the_feed_on_their_effective_date_and_not_before(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.GROUP_BASIC, DataCategory.STUDENT_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    next_year = roster(
+        code,
+        school_year=NEXT_YEAR,
+        groups=[group("N5", year_level="5"), group("N6", year_level="6")],
+        students=[
+            student("L1", main_group="N5"),
+            student("L2", main_group="N6"),
+            student("L4", main_group="N5"),
+        ],
+    )
+    await import_school(engine, next_year)
+    events, cursor = await read_feed(run, scope, cursor)
+    assert summary(events) == [("CREATED", "Student")]  # L4 joins the school now, in no current group
+    events, cursor = await read_feed(run, scope, cursor, today=dt.date(2027, 7, 31))
+    assert events == []
+    first_of_august = dt.date(2027, 8, 1)
+    events, _ = await read_feed(run, scope, cursor, today=first_of_august)
+    assert sorted(summary(events)) == sorted(
+        [("DELETED", "Group")] * 3 + [("UPDATED", "Student")] * 4 + [("CREATED", "Group")] * 2
+    )
+    created = [event["node"] for event in events if event["kind"] == "CREATED"]
+    assert {(node["name"], node["schoolYear"]) for node in created} == {
+        ("Groep N5", NEXT_YEAR),
+        ("Groep N6", NEXT_YEAR),
+    }
+    students = {event["node"]["id"]: event["node"] for event in events if event["entityType"] == "Student"}
+    assert {node["mainGroup"]["id"] if node["mainGroup"] else None for node in students.values()} == {
+        created[0]["id"],
+        created[1]["id"],
+        None,  # L3 has no group in the new year
+    }
+    assert {event["entityId"] for event in events if event["kind"] != "DELETED"} <= await full_ids(
+        run, scope, first_of_august
+    )
+
+
+async def test_a_group_that_becomes_composite_updates_its_members(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC, DataCategory.STAFF_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    await import_school(engine, roster(code, groups=[group("G1", composite=True), *ROSTER.groups[1:]]))
+    events, _ = await read_feed(run, scope, cursor)
+    # L1 and L3 lose their main group, and T1's group changes kind: no Group event (group.basic is not
+    # granted), but the members' own fields changed.
+    assert summary(events) == [("UPDATED", "Student")] * 2 + [("UPDATED", "StaffMember")]
+    assert [event["node"]["mainGroup"] for event in events[:2]] == [None, None]
+
+
+async def test_an_import_deletes_before_it_creates(engine: AsyncEngine, run: Run, settings: Settings) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.GROUP_BASIC, DataCategory.STUDENT_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    # GC, the newest group, goes and GD comes: on SQLite GD may get GC's id, so a client must see the
+    # deletion first.
+    await import_school(
+        engine, roster(code, groups=[*ROSTER.groups[:2], group("GD")], students=ROSTER.students[:1])
+    )
+    events, _ = await read_feed(run, scope, cursor)
+    kinds = [event["kind"] for event in events]
+    assert kinds == sorted(kinds, key=["DELETED", "CREATED", "UPDATED"].index)
+    assert kinds.count("DELETED") == 3  # GC, L2 and L3
+
+
+async def test_a_cursor_is_opaque_and_reading_from_it_again_gives_the_same_events(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, _, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, list(DataCategory))
+    scope = await scope_of_partner(engine, settings, client_id)
+    everything, end = await read_feed(run, scope, first=3)
+    assert len(everything) == 8
+    cursor = everything[2]["cursor"]
+    assert not cursor.isdigit()
+    first, _ = await read_feed(run, scope, cursor, first=2)
+    second, _ = await read_feed(run, scope, cursor, first=1000)
+    assert first == second == everything[3:]
+    # At the end of the feed, the end cursor stays put until something happens.
+    result = await run(FEED, {"after": end, "first": 5}, scope=scope)
+    assert result["data"]["changes"]["edges"] == []
+    assert result["data"]["changes"]["pageInfo"]["endCursor"] == end
+
+
+async def test_the_end_cursor_moves_past_events_the_partner_may_not_see(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.GROUP_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    await import_school(engine, roster(code, students=[]))
+    result = await run(FEED, {"after": cursor, "first": 5}, scope=scope)
+    page = result["data"]["changes"]
+    assert page["edges"] == []
+    assert page["pageInfo"]["endCursor"] != cursor  # the three deletions are not read again next time
+    assert (await read_feed(run, scope, page["pageInfo"]["endCursor"]))[0] == []
+
+
+async def test_a_malformed_cursor_is_bad_user_input(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    _, _, _, client_id = await world(engine)
+    scope = await scope_of_partner(engine, settings, client_id)
+    for cursor in ("not a cursor", "MTIz", encode("c1:-1"), encode("c1:99999999999999999999")):
+        result = await run(FEED, {"after": cursor, "first": 5}, scope=scope)
+        assert result["data"] is None
+        assert [error["code"] for error in result["errors"]] == ["BAD_USER_INPUT"], cursor
+
+
+async def test_a_cursor_older_than_the_kept_events_must_resync(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    events, _ = await read_feed(run, scope)
+    await import_school(engine, roster(code, students=ROSTER.students[:2]))
+    pruned = await changes.prune(engine, now_on(TODAY) + dt.timedelta(seconds=1))
+    assert pruned > 0
+    result = await run(FEED, {"after": events[0]["cursor"], "first": 5}, scope=scope)
+    assert result["data"] is None
+    assert [error["code"] for error in result["errors"]] == ["BAD_USER_INPUT"]
+    assert "resync" in result["errors"][0]["message"]
+    assert (await read_feed(run, scope))[0] == []  # from the start: what is kept (nothing)
+
+
+async def test_a_reader_following_the_feed_while_writers_commit_misses_nothing(
+    engine: AsyncEngine, run: Run
+) -> None:
+    school_id, _, _, _ = await world(engine)
+    operator = operator_scope(OPERATOR)
+    _, cursor = await read_feed(run, operator)
+    seen: list[dict[str, Any]] = []
+    writing = True
+
+    async def writer(pauses: list[float]) -> None:
+        for pause in pauses:
+            async with engine.begin() as connection:
+                entry = changes.ChangeEntry(
+                    school_id, "School", school_id, changes.UPDATED, ("SCHOOL_BASIC",)
+                )
+                await changes.record(connection, [entry] * 3, now_on(TODAY))
+                # Numbered but not committed yet: a reader must not pass these numbers meanwhile.
+                await asyncio.sleep(pause)
+
+    async def reader() -> None:
+        nonlocal cursor
+        while writing:
+            events, cursor = await read_feed(run, operator, cursor, first=4)
+            seen.extend(events)
+            await asyncio.sleep(0.001)
+
+    following = asyncio.create_task(reader())
+    pauses = random.Random(5)
+    await asyncio.gather(*(writer([pauses.uniform(0, 0.02) for _ in range(6)]) for _ in range(3)))
+    writing = False
+    await following
+    seen.extend((await read_feed(run, operator, cursor))[0])
+    numbers = [decode_cursor(event["cursor"]) for event in seen]
+    assert len(numbers) == 3 * 6 * 3
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # in order, no gap, none twice
+
+
+async def test_a_new_address_that_deactivates_a_teacher_reaches_a_partner_without_addresses(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, code, partner_id, client_id = await world(engine)
+    async with engine.begin() as connection:
+        await connection.execute(update(STAFF_MEMBERS).values(active=True))  # the teacher activated
+    await grant(engine, school_id, partner_id, [DataCategory.STAFF_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    readdressed = [dataclasses.replace(ROSTER.staff[0], email="nieuw@school.example")]
+    await import_school(engine, roster(code, staff=readdressed))
+    events, _ = await read_feed(run, scope, cursor)
+    # The address is staff.communication, not granted; `active` is staff.basic, and it changed.
+    assert summary(events) == [("UPDATED", "StaffMember")]
+    assert events[0]["node"]["active"] is False
+    assert events[0]["node"]["email"] is None
