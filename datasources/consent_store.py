@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from datasources import changes
 from datasources.consent_changes import consent_changes
+from datasources.consents import consent_record
 from datasources.pagination import PageArgs, partitioned_page, split_pages
 from datasources.records import ConsentRecord, ConsentRequestRecord, Page
 from datasources.scoping import public_id
@@ -48,20 +49,6 @@ _CONSENT_COLUMNS = (
 
 def _names(categories: Iterable[DataCategory]) -> list[str]:
     return sorted(category.name for category in categories)
-
-
-def _receipt(scope: Scope, row: AnyRow) -> ConsentRecord:
-    return ConsentRecord(
-        row[0],
-        public_id(scope, "ConsentReceipt", row[0]),
-        row[1],
-        row[2],
-        categories=tuple(row[3]),
-        granted_by=row[4],
-        granted_at=row[5],
-        revoked_at=row[6],
-        policy_version=row[7],
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +105,7 @@ async def grant(
                 )
                 .returning(*_CONSENT_COLUMNS)
             )
-            receipt = _receipt(scope, inserted.one())
+            receipt = consent_record(scope, inserted.one())
             entries = await consent_changes(
                 connection,
                 school_id=school_id,
@@ -165,7 +152,7 @@ async def revoke(
             today=now.date(),
         )
         await changes.record(connection, entries, now)
-        return _receipt(scope, updated.one())
+        return consent_record(scope, updated.one())
 
 
 def _request(scope: Scope, row: AnyRow) -> ConsentRequestRecord:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from datasources.reader import AnyRow, Reader
 
 
-def _consent(scope: Scope, row: AnyRow) -> ConsentRecord:
+def consent_record(scope: Scope, row: AnyRow) -> ConsentRecord:
+    """A consent receipt from a row of the receipt columns (id, school, partner, categories, granted_by,
+    granted_at, revoked_at, policy_version)."""
     return ConsentRecord(
         row[0],
         public_id(scope, "ConsentReceipt", row[0]),
@@ -56,4 +58,4 @@ async def consents_by_school(
     """One page of each school's consent receipts, oldest first."""
     statement = _consents(scope).where(CONSENTS.c.school_id.in_(school_ids))
     rows = await reader.rows(partitioned_page(statement, CONSENTS.c.school_id, CONSENTS.c.id, args))
-    return split_pages(((row[1], row[0], _consent(scope, row)) for row in rows), school_ids, args)
+    return split_pages(((row[1], row[0], consent_record(scope, row)) for row in rows), school_ids, args)

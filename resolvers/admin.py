@@ -58,7 +58,8 @@ class CommandError(Exception):
 
 
 @asynccontextmanager
-async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+async def command_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine for one command, disposed when it is done."""
     engine = create_engine(settings.database_url)
     try:
         yield engine
@@ -70,7 +71,7 @@ async def operator_token(settings: Settings) -> str:
     """A sandbox operator token, signed with the keys every process shares."""
     if not settings.sandbox:
         raise CommandError("operator tokens are minted on the command line in the sandbox only")
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         token, _ = await Keys(engine, settings).mint(ViewerKind.OPERATOR, OPERATOR_ID, ["operator"])
     return token
 
@@ -81,7 +82,7 @@ async def seed(settings: Settings, schools: int, students_per_school: int, seed:
         registry = read_registry(settings.registry_file or REGISTRY_FILE)
     except (OSError, RegistryFormatError) as error:
         raise CommandError(f"cannot read the DUO registry file: {error}") from None
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         try:
             summary = await seed_world(
                 engine,
@@ -98,14 +99,14 @@ async def seed(settings: Settings, schools: int, students_per_school: int, seed:
 
 async def is_empty(settings: Settings) -> bool:
     """Whether the database holds no school yet (a fresh sandbox)."""
-    async with _engine(settings) as engine, engine.connect() as connection:
+    async with command_engine(settings) as engine, engine.connect() as connection:
         count = (await connection.execute(select(func.count()).select_from(SCHOOLS))).scalar_one()
     return int(count) == 0
 
 
 async def rotate(settings: Settings) -> str:
     """Start a key rollover; returns the new key's id."""
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         keyset = await rotate_keys(engine, now=settings.now())
     return keyset.active.kid
 
@@ -127,7 +128,7 @@ async def create_partner(
     settings: Settings, name: str, kind: str, categories: Sequence[DataCategory], eck_chain: bool
 ) -> dict[str, Any]:
     """Register a partner; the credentials as API.md prints them (the secret only this once)."""
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         try:
             credentials = await register_partner(
                 engine, name=name, kind=kind, categories=categories, eck_chain=eck_chain, now=settings.now()
@@ -149,7 +150,7 @@ async def add_school_coordinator(
         check_password_strength(password)
     except WeakPassword as error:
         raise CommandError(str(error)) from None
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         try:
             account_id = await add_coordinator(
                 engine,
@@ -167,7 +168,7 @@ async def add_school_coordinator(
 async def sandbox_tokens(settings: Settings) -> dict[str, str]:
     """Ready tokens for a sandbox: the operator, the first demo publisher, and a demo coordinator of the
     first school (created on first start with a random password nobody needs: the token is printed)."""
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         keys = Keys(engine, settings)
         tokens = {"operator": (await keys.mint(ViewerKind.OPERATOR, OPERATOR_ID, ["operator"]))[0]}
         async with engine.connect() as connection:
@@ -207,7 +208,7 @@ async def sandbox_tokens(settings: Settings) -> dict[str, str]:
 async def create_las_client(settings: Settings, name: str, school_codes: Sequence[str]) -> dict[str, Any]:
     """Register a LAS client for its schools; the credentials (the secret only this once)."""
     client_id, secret = new_client_id(name), new_client_secret()
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         try:
             las_id = await las.create_las_client(
                 engine,
@@ -226,7 +227,7 @@ async def import_file(
     settings: Settings, read: Callable[[], SchoolFile], *, dry_run: bool, confirm: bool
 ) -> ImportReport:
     """The operator imports a school file from the command line."""
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         try:
             return await import_school_file(
                 engine,
@@ -243,7 +244,7 @@ async def import_file(
 
 async def export_edex(settings: Settings, code: str, school_year: str | None) -> bytes:
     """A school's current data written out as EDEXML 2.1 (validated against the schema on the way out)."""
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         school_file = await school_file_from_store(
             engine, code.strip().upper(), settings.now().date(), school_year
         )
@@ -263,6 +264,6 @@ async def prune_feed(settings: Settings, days: int | None = None) -> dict[str, A
     if retention < 1:
         raise CommandError("the retention period is at least one day")
     older_than = settings.now() - dt.timedelta(days=retention)
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         pruned = await changes.prune(engine, older_than)
     return {"pruned": pruned, "older_than": older_than.isoformat(), "retention_days": retention}

@@ -29,32 +29,18 @@ Every list is ordered by code, so two runs over the same data print the same tex
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from datasources.database import create_engine
 from datasources.locations import add_managed_location, link_new_brin
 from datasources.registry import RegistryFormatError, load_registry, read_registry
 from errors import PublicError
-from resolvers.admin import CommandError
+from resolvers.admin import CommandError, command_engine
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import AsyncIterator
-
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from datasources.registry import RegistryDiff
     from settings import Settings
-
-
-@asynccontextmanager
-async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def load_registry_file(settings: Settings, path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -67,7 +53,7 @@ async def load_registry_file(settings: Settings, path: str | os.PathLike[str]) -
     if not locations:
         # An empty export would report every location as vanished: almost certainly the wrong file.
         raise CommandError("the DUO registry file lists no locations; nothing was loaded")
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         diff = await load_registry(engine, locations)
     return _summary(len(locations), diff)
 
@@ -110,7 +96,7 @@ def _summary(listed: int, diff: RegistryDiff) -> dict[str, Any]:
 async def add_location(settings: Settings, code: str, name: str, board_number: str) -> dict[str, Any]:
     """Add a managed location (one DUO does not list) under the board `board_number`; a board the hub does
     not know is created, named after its number. Refuses a malformed code and a code the hub already has."""
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         try:
             added = await add_managed_location(engine, code=code, name=name, board_number=board_number)
         except PublicError as error:
@@ -128,7 +114,7 @@ async def add_location(settings: Settings, code: str, name: str, board_number: s
 async def link_brin(settings: Settings, old_code_or_brin: str, new_code_or_brin: str) -> dict[str, Any]:
     """Record DUO's assignment of a new BRIN (two BRINs) or a new code (two school codes) to existing
     locations; they keep their identity, people, consents, licenses and `INSTELLING_REF`."""
-    async with _engine(settings) as engine:
+    async with command_engine(settings) as engine:
         try:
             linked = await link_new_brin(engine, old=old_code_or_brin, new=new_code_or_brin)
         except PublicError as error:
