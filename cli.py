@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     coordinator.add_argument("--email", required=True)
     coordinator.add_argument("--password-stdin", action="store_true", required=True)
     _add_data_commands(commands)
+    feed = commands.add_parser("feed", help="the change feed").add_subparsers(dest="action", required=True)
+    prune = feed.add_parser("prune", help="drop change events past the retention period; prints JSON")
+    prune.add_argument("--days", type=int, help="days to keep (default LEERPOORT_FEED_RETENTION_DAYS, 90)")
     commands.add_parser("export-schema", help="print the subgraph SDL")
     return parser
 
@@ -240,6 +243,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
         asyncio.run(admin.create_las_client(settings, arguments.name, arguments.schools.split(",")))
     ),
     "import": _import,
+    "feed": lambda arguments, settings: json.dumps(asyncio.run(admin.prune_feed(settings, arguments.days))),
     "export": lambda arguments, settings: asyncio.run(
         admin.export_edex(settings, arguments.code, arguments.school_year)
     ).decode(),

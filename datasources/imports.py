@@ -12,6 +12,7 @@ first import of the year they leave in.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import weakref
 from dataclasses import dataclass, field
@@ -131,6 +132,7 @@ async def sync_school(
     """Apply `school_file` as the whole truth of its school and year; returns the report. Raises
     ImportRefused (nothing changed) for a file that cannot be applied, Conflict while another import of
     the school runs elsewhere."""
+    school_file = _normalised(school_file)
     report = ImportReport(school_file.code, school_file.school_year, dry_run=dry_run)
     school_id = await school_of_file(engine, school_file.code)
     if school_id is None:
@@ -175,6 +177,16 @@ async def sync_school(
                 ) from None
             raise
     return report
+
+
+def _normalised(school_file: SchoolFile) -> SchoolFile:
+    """E-mail addresses as the hub stores and compares them (trimmed, lower-case), so that a LAS that
+    writes `Anna@School.nl` does not look like a new address (and deactivate the teacher) every import."""
+    staff = tuple(
+        dataclasses.replace(member, email=member.email.strip().lower() if member.email else None)
+        for member in school_file.staff
+    )
+    return dataclasses.replace(school_file, staff=staff)
 
 
 async def _exclusive(connection: AsyncConnection, school_id: int) -> None:

@@ -177,3 +177,25 @@ async def test_next_years_file_adds_its_groups_with_the_first_of_august_and_remo
     assert dates == {dt.date(2027, 8, 1)}
     assert await _count(engine, STUDENTS) == 10
     assert links == 10 + 4 + 4 + 2  # this year's main and composite links, next year's too
+
+
+async def test_a_teachers_address_in_other_capitals_is_the_same_address(
+    engine: AsyncEngine, school_code: str
+) -> None:
+    school_file = _file(school_code)
+    shouting = dataclasses.replace(
+        school_file,
+        staff=(dataclasses.replace(school_file.staff[0], email="Anna@School.Example"), school_file.staff[1]),
+    )
+    await sync_school(engine, shouting, today=TODAY)
+    async with engine.begin() as connection:
+        await connection.execute(
+            STAFF_MEMBERS.update().where(STAFF_MEMBERS.c.las_key == "T1").values(active=True)
+        )
+    again = await sync_school(engine, shouting, today=TODAY)
+    assert again.staff.unchanged == 2
+    async with engine.connect() as connection:
+        active = (
+            await connection.execute(select(STAFF_MEMBERS.c.active).where(STAFF_MEMBERS.c.las_key == "T1"))
+        ).scalar_one()
+    assert active is True  # an activated teacher stays active
