@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from auth.viewer import Viewer, ViewerKind
 from datasources import las
 from datasources.accounts import school_id_by_code
+from datasources.csv_archives import is_zip, read_csv_archive
 from datasources.edexml import read_edexml
 from datasources.imports import ImportRefused, ImportReport, sync_school
 from datasources.school_files import ImportFileError, SchoolFile
@@ -131,14 +132,19 @@ def report_table(report: ImportReport) -> str:
 
 
 async def upload(ctx: Context, content: bytes, *, dry_run: bool, confirm: bool) -> ImportReport:
-    """A coordinator's (or the operator's) hand upload of an EDEXML file through the graph."""
+    """A coordinator's (or the operator's) hand upload through the graph: an EDEXML file, or a ZIP of the
+    CSV template (schools without an EDEXML export); both take the same validation, sync and report."""
     if ctx.viewer.kind not in {ViewerKind.STAFF, ViewerKind.OPERATOR}:
         raise Forbidden("only a school's coordinator or the operator uploads imports")
     cap = ctx.settings.max_import_bytes
     return await import_school_file(
         ctx.engine,
         ctx.settings,
-        lambda: read_edexml(content, max_bytes=cap),
+        lambda: (
+            read_csv_archive(content, max_bytes=cap)
+            if is_zip(content)
+            else read_edexml(content, max_bytes=cap)
+        ),
         viewer=ctx.viewer,
         scope=ctx.scope,
         dry_run=dry_run,

@@ -117,9 +117,10 @@ class Mutation:
         )
 
     @resolves_public(
-        "Upload a school's EDEXML file by hand (coordinator): the file is the whole truth for its school and"
-        " school year. A multipart request (GraphQL multipart request spec) that must carry an"
-        " `Apollo-Require-Preflight` or `X-Requested-With` header. An import that would remove many students"
+        "Upload a school's EDEXML file, or a ZIP of the CSV template (reference/csv-template), by hand"
+        " (coordinator): the file is the whole truth for its school and school year. A multipart request"
+        " (GraphQL multipart request spec) that must carry an `Apollo-Require-Preflight` or"
+        " `X-Requested-With` header. An import that would remove many students"
         " comes back held: send it again with confirm."
     )
     async def import_edex(

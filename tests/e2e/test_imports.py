@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "edexml" / "EDEXML.Voorbeeld.2.1.xml"
 PASSWORD = "a-long-coordinator-password"
+TEMPLATE = Path(__file__).resolve().parents[2] / "reference" / "csv-template"
 
 
 def school_file(code: str, year: str, students: int = 12) -> SchoolFile:
@@ -239,6 +242,12 @@ def _read(content: bytes) -> SchoolFile:
     return read_edexml(content)
 
 
+async def _add(settings: Settings, code: str, name: str, board: str) -> None:
+    from resolvers import registry_commands  # noqa: PLC0415
+
+    await registry_commands.add_location(settings, code, name, board)
+
+
 async def _add_location(settings: Settings) -> None:
     from resolvers import registry_commands  # noqa: PLC0415
 
@@ -277,3 +286,30 @@ async def test_next_years_groups_become_current_on_their_effective_date(
     assert {group["schoolYear"] for group in before} == {"2026-2027"}
     after = await _groups_at(settings, "2027-08-01T08:00:00+00:00", code)
     assert {group["name"] for group in after} == {"Groep 1a", "Groep 2a"}
+
+
+async def test_a_school_without_edexml_uploads_the_csv_template_as_a_zip(
+    app_client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, operator_token: str
+) -> None:
+    await _add(settings, "99ZZ01", "Sjabloonschool", "99999")
+    response = await app_client.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {operator_token}", "Apollo-Require-Preflight": "true"},
+        **_multipart(UPLOAD, {"file": None, "dry": True}, _rezip(TEMPLATE)),
+    )
+    report = response.json()["data"]["importEdex"]
+    assert report["errors"] == []
+    assert report["schoolCode"] == "99ZZ01"
+    assert report["students"]["added"] > 0
+
+
+def _rezip(template: Path) -> bytes:
+    """The template's files zipped, with the school year moved to the current one (the template's is past)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name in ("school.csv", "groups.csv", "students.csv", "staff.csv"):
+            zipped.writestr(
+                name, (template / name).read_text(encoding="utf-8").replace("2025-2026", "2026-2027")
+            )
+        zipped.writestr("../../evil.csv", "never unpacked")
+    return archive.getvalue()
