@@ -290,14 +290,19 @@ async def prune(engine: AsyncEngine, older_than: dt.datetime) -> int:
 
 
 def _visible(scope: Scope, event: ChangeRecord) -> bool:
-    """Whether a (global) event is within the scope now: its school visible, its row category granted, and
-    for an update at least one category of what changed (so withheld fields are not even named)."""
-    if event.partner_id is not None:
-        return True  # consent events are written for the partner they concern
+    """Whether an event is within the scope now: its school visible, its row category granted, and for an
+    update at least one category of what changed (so withheld fields are not even named). Consent events
+    are written for the partner they concern; of those, LEFT_SCOPE always reaches it (it must delete), but
+    what enters its scope only while the school may disclose (a board without a signed DPA, or a closed
+    school, discloses nothing, not even the ids of what a grant would open)."""
+    if event.partner_id is not None and event.kind == LEFT_SCOPE:
+        return True
     granted = scope.categories_for(event.school_id)
     row_category = ROW_CATEGORY.get(event.entity_type)
     if row_category is None or row_category not in granted:
         return False
+    if event.partner_id is not None:
+        return True
     if event.kind == UPDATED and event.categories:
         return any(
             name in DataCategory.__members__ and DataCategory[name] in granted for name in event.categories

@@ -17,7 +17,7 @@ import random
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from auth.categories import DataCategory
 from auth.policy import Scope, StaffFacts, grantable, operator_scope, partner_scope, staff_scope
@@ -314,6 +314,27 @@ async def test_a_grant_brings_the_school_and_everything_the_partner_may_see_into
     assert {event["entityId"] for event in events} == await full_ids(run, scope)
     students = [event["node"] for event in events if event["entityType"] == "Student"]
     assert all(node["pseudonym"] and node["firstName"] is None for node in students)
+
+
+async def test_a_grant_at_a_school_whose_board_has_not_signed_the_dpa_puts_nothing_in_the_feed(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    school_id, _, partner_id, client_id = await world(engine)
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(BOARDS)
+            .where(
+                BOARDS.c.id == select(SCHOOLS.c.board_id).where(SCHOOLS.c.id == school_id).scalar_subquery()
+            )
+            .values(dpa_signed_at=None)
+        )
+    await grant(engine, school_id, partner_id, list(DataCategory))
+    scope = await scope_of_partner(engine, settings, client_id)
+    events, _ = await read_feed(run, scope)
+    assert events == []  # not even the ids of what the grant would open
+    await revoke(engine, school_id, partner_id)
+    left, _ = await read_feed(run, await scope_of_partner(engine, settings, client_id))
+    assert {event["kind"] for event in left} == {"LEFT_SCOPE"}  # deletion is always told
 
 
 async def test_an_update_of_a_field_the_partner_was_not_granted_is_not_in_its_feed(
