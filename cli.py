@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import uvicorn
 from pydantic import ValidationError
 
-from datasources.csv_files import read_csv_folder
-from datasources.database import migrate
-from datasources.edexml import read_edexml
+from datasources.school_files.csv_folder import read_csv_folder
+from datasources.school_files.edexml import read_edexml
+from datasources.store.database import migrate
 from resolvers import admin, registry_commands
 from resolvers.imports import report_json, report_table
 from schema.assembly import build_schema
@@ -30,7 +30,7 @@ from settings import Settings, SettingsError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from datasources.school_files import SchoolFile
+    from datasources.school_files.model import SchoolFile
 
 #: The sandbox world seeded on first start: small enough to start in seconds.
 SANDBOX_SCHOOLS = 12

@@ -26,21 +26,21 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
-from auth.keys import jwks
+from auth.key_material import jwks
 from auth.tokens import InvalidToken, viewer_from_claims
 from auth.viewer import Viewer, ViewerKind
-from datasources import changes
-from datasources.database import create_engine, is_ready
-from datasources.disclosures import record_disclosures
-from datasources.edexml import read_edexml
-from datasources.loaders import Loaders
-from datasources.reader import Reader
-from datasources.school_files import ImportFileError
+from datasources.feed import changes
+from datasources.graph.disclosures import record_disclosures
+from datasources.graph.loaders import Loaders
+from datasources.school_files.edexml import read_edexml
+from datasources.school_files.model import ImportFileError
+from datasources.store.database import create_engine, is_ready
+from datasources.store.reader import Reader
 from errors import BadUserInput, Conflict, PublicError, Unauthenticated
 from resolvers.context import Context
 from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
-from resolvers.keys import Keys
 from resolvers.oauth import OAuthError, client_credentials
+from resolvers.signing import Keys
 from resolvers.viewers import scope_of
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema

@@ -20,7 +20,7 @@ from jose import jws, jwt
 from jose.backends.cryptography_backend import CryptographyECKey
 from jose.exceptions import JOSEError
 
-from auth.keys import ALGORITHM, KeySet
+from auth.key_material import ALGORITHM, KeySet
 from auth.viewer import Viewer, ViewerKind
 
 if TYPE_CHECKING:

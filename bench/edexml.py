@@ -13,7 +13,7 @@ postcode, weight, free text), then in the same run times
 each the fastest of `--repeat` runs, and the peak memory of each for the largest file, measured in a child
 process per variant (VmHWM over the child's own baseline after it has read the file's bytes), because
 libxml2 allocates outside Python's allocator and tracemalloc would not see it. Names are random
-combinations of common name parts (datasources/seed_names.py); no record describes a real person.
+combinations of common name parts (datasources/sandbox/names.py); no record describes a real person.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lxml import etree
 
 from bench.harness import reset_peak, status_mb
-from datasources.edexml import read_edexml
-from datasources.edexml_schemas import edexml_schemas
-from datasources.seed_names import PREFIXES, STAFF_FIRST_NAMES, STUDENT_FIRST_NAMES, SURNAMES
+from datasources.sandbox.names import PREFIXES, STAFF_FIRST_NAMES, STUDENT_FIRST_NAMES, SURNAMES
+from datasources.school_files.edexml import read_edexml
+from datasources.school_files.edexml_schemas import edexml_schemas
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -48,10 +48,18 @@ from auth.categories import DataCategory
 from auth.identifiers import PartnerIdentifiers
 from auth.viewer import ViewerKind
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL, fresh_database, running_server, seed, status_mb
-from datasources.database import create_engine
-from datasources.pagination import encode_cursor
-from datasources.tables import BOARDS, CHANGE_COUNTER, CHANGE_EVENTS, CONSENTS, PARTNERS, SCHOOLS, STUDENTS
-from resolvers.keys import Keys
+from datasources.store.database import create_engine
+from datasources.store.pagination import encode_cursor
+from datasources.store.tables import (
+    BOARDS,
+    CHANGE_COUNTER,
+    CHANGE_EVENTS,
+    CONSENTS,
+    PARTNERS,
+    SCHOOLS,
+    STUDENTS,
+)
+from resolvers.signing import Keys
 from schema.relay import to_global_id
 from settings import Settings
 

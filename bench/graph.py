@@ -52,10 +52,10 @@ from bench.harness import (
     seed,
     status_mb,
 )
-from datasources.calendar import school_year_of
-from datasources.database import create_engine
-from datasources.tables import BOARDS, CONSENTS, GROUP_STUDENTS, GROUPS, PARTNERS, SCHOOLS, STUDENTS
-from resolvers.keys import Keys
+from datasources.store.calendar import school_year_of
+from datasources.store.database import create_engine
+from datasources.store.tables import BOARDS, CONSENTS, GROUP_STUDENTS, GROUPS, PARTNERS, SCHOOLS, STUDENTS
+from resolvers.signing import Keys
 from schema.relay import to_global_id
 from settings import Settings
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from datasources.database import create_engine, migrate
-from datasources.registry import read_registry
-from datasources.seed import SeedSummary, seed_world
+from datasources.registry.duo import read_registry
+from datasources.sandbox.world import SeedSummary, seed_world
+from datasources.store.database import create_engine, migrate
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.edexml import generate_edexml
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL, fresh_database, status_mb
-from datasources.database import create_engine
-from datasources.edexml import read_edexml
-from datasources.imports import sync_school
-from datasources.locations import add_managed_location
+from datasources.imports.sync import sync_school
+from datasources.registry.locations import add_managed_location
+from datasources.school_files.edexml import read_edexml
+from datasources.store.database import create_engine
 
 
 def _school_year(today: dt.date) -> str:

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from datasources.database import create_engine, migrate
-from datasources.registry import RegistryLocation, read_registry
-from datasources.seed import SeedSummary, seed_world
+from datasources.registry.duo import RegistryLocation, read_registry
+from datasources.sandbox.world import SeedSummary, seed_world
+from datasources.store.database import create_engine, migrate
 
 
 def _asyncpg_url(url: str, database: str | None = None) -> str:

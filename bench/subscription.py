@@ -9,7 +9,7 @@ as a child process. This process subscribes as that partner over `graphql-transp
 the newest event, with `changes(after:) { cursor kind entityType schoolCode node { … on Student {
 firstName } } }`, and then, one at a time:
 
-- records a change (`datasources.changes.record`, a student renamed) in its own transaction, as an import
+- records a change (`datasources.feed.changes.record`, a student renamed) in its own transaction, as an import
   in another process does, and notes the time right after the commit;
 - waits for the event on the subscription and notes the time it arrived (the event's cursor must be the
   one the change was numbered with: no gaps, no duplicates);
@@ -46,11 +46,12 @@ from auth.policy import operator_scope
 from auth.tokens import PARTNER_TOKEN_LIFETIME, mint_token
 from auth.viewer import Viewer, ViewerKind
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL, fresh_database, running_server, seed
-from datasources import changes, consent_store
-from datasources.database import create_engine
-from datasources.keys import load_keyset
-from datasources.pagination import encode_cursor
-from datasources.tables import BOARDS, CHANGE_COUNTER, SCHOOLS, STUDENTS
+from datasources.access import consent_lifecycle
+from datasources.access.signing_keys import load_keyset
+from datasources.feed import changes
+from datasources.store.database import create_engine
+from datasources.store.pagination import encode_cursor
+from datasources.store.tables import BOARDS, CHANGE_COUNTER, SCHOOLS, STUDENTS
 from resolvers.accounts import register_partner
 from settings import Settings
 
@@ -116,7 +117,7 @@ async def _stage(url: str) -> _Stage:
                     select(STUDENTS.c.id).where(STUDENTS.c.school_id == school_id).order_by(STUDENTS.c.id)
                 )
             )
-        await consent_store.grant(
+        await consent_lifecycle.grant(
             engine,
             operator_scope(Viewer(ViewerKind.OPERATOR, "bench")),
             school_id=school_id,

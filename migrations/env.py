@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from alembic import context
 from sqlmodel import SQLModel
 
-import datasources.tables  # noqa: F401 - registers the tables on SQLModel.metadata
-from datasources.database import create_engine
+import datasources.store.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from datasources.store.database import create_engine
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

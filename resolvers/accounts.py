@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from auth.credentials import hash_secret, new_client_id, new_client_secret, verify_secret
 from auth.viewer import ViewerKind
-from datasources.accounts import account_secret, coordinated_school_codes, create_partner
+from datasources.access.accounts import account_secret, coordinated_school_codes, create_partner
 from errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 
 if TYPE_CHECKING:
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from auth.categories import DataCategory
-    from datasources.records import PartnerRecord
+    from datasources.store.records import PartnerRecord
     from resolvers.context import Context
-    from resolvers.keys import Keys
+    from resolvers.signing import Keys
 
 PARTNER_KINDS = ("PUBLISHER", "NETWORK_PROVIDER")
 

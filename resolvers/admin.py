@@ -20,27 +20,28 @@ from auth.credentials import (
     new_client_secret,
 )
 from auth.viewer import Viewer, ViewerKind
-from datasources import changes, las
-from datasources.accounts import add_coordinator
-from datasources.database import create_engine
-from datasources.edexml_writer import write_edexml
-from datasources.keys import rotate_keys
-from datasources.registry import RegistryFormatError, read_registry
-from datasources.school_export import school_file_from_store
-from datasources.seed import SeedError, seed_world
-from datasources.tables import PARTNERS, SCHOOLS, STAFF_ACCOUNTS
+from datasources.access import las_clients
+from datasources.access.accounts import add_coordinator
+from datasources.access.signing_keys import rotate_keys
+from datasources.feed import changes
+from datasources.imports.export import school_file_from_store
+from datasources.registry.duo import RegistryFormatError, read_registry
+from datasources.sandbox.world import SeedError, seed_world
+from datasources.school_files.edexml_writer import write_edexml
+from datasources.store.database import create_engine
+from datasources.store.tables import PARTNERS, SCHOOLS, STAFF_ACCOUNTS
 from errors import PublicError
 from resolvers.accounts import register_partner
 from resolvers.imports import import_school_file
-from resolvers.keys import Keys
+from resolvers.signing import Keys
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.imports import ImportReport
-    from datasources.school_files import SchoolFile
+    from datasources.imports.sync import ImportReport
+    from datasources.school_files.model import SchoolFile
     from settings import Settings
 
 REGISTRY_FILE: Final = (
@@ -210,7 +211,7 @@ async def create_las_client(settings: Settings, name: str, school_codes: Sequenc
     client_id, secret = new_client_id(name), new_client_secret()
     async with command_engine(settings) as engine:
         try:
-            las_id = await las.create_las_client(
+            las_id = await las_clients.create_las_client(
                 engine,
                 name=name,
                 client_id=client_id,

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from auth.viewer import ViewerKind
-from datasources import changes
-from datasources.accounts import school_id_by_code
-from datasources.pagination import PageArgs, decode_cursor
-from datasources.scoping import person_public_id, public_id
+from datasources.access.accounts import school_id_by_code
+from datasources.feed import changes
+from datasources.store.pagination import PageArgs, decode_cursor
+from datasources.store.scoping import person_public_id, public_id
 from errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
-    from datasources.changes import ChangeRecord, DeletionStatus, FeedPage
-    from datasources.loaders import KeyLoader
-    from datasources.records import SchoolRecord
+    from datasources.feed.changes import ChangeRecord, DeletionStatus, FeedPage
+    from datasources.graph.loaders import KeyLoader
+    from datasources.store.records import SchoolRecord
     from resolvers.context import Context
 
 #: Kinds whose event carries the entity's new state.

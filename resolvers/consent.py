@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING
 
 from auth.policy import NotAuthorised, grantable
 from auth.viewer import ViewerKind
-from datasources import consent_store
-from datasources.accounts import school_id_by_code
-from datasources.scoping import internal_id
-from datasources.viewers import categories as stored_categories
+from datasources.access import consent_lifecycle
+from datasources.access.accounts import school_id_by_code
+from datasources.access.viewer_facts import categories as stored_categories
+from datasources.store.scoping import internal_id
 from errors import BadUserInput, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from auth.categories import DataCategory
-    from datasources.records import (
+    from datasources.store.records import (
         BoardRecord,
         ConsentRecord,
         ConsentRequestRecord,
@@ -61,7 +61,7 @@ async def grant(
         granted = grantable(stored_categories(partner.declared_categories), categories)
     except NotAuthorised as refusal:
         raise BadUserInput(f"{refusal}: a school can only grant what the partner declared") from None
-    return await consent_store.grant(
+    return await consent_lifecycle.grant(
         ctx.engine,
         ctx.scope,
         school_id=school_id,
@@ -76,7 +76,7 @@ async def revoke(ctx: Context, school_code: str, partner_shown_id: str) -> Conse
     """End the partner's consent at the school."""
     school_id = await _managed_school(ctx, school_code)
     partner = await _partner(ctx, partner_shown_id)
-    return await consent_store.revoke(
+    return await consent_lifecycle.revoke(
         ctx.engine, ctx.scope, school_id=school_id, partner_id=partner.id, now=ctx.now
     )
 
@@ -99,7 +99,7 @@ async def request(
     school_id = await school_id_by_code(ctx.engine, school_code)
     if school_id is None:
         raise NotFound(f"no school with code {school_code}")
-    return await consent_store.request(
+    return await consent_lifecycle.request(
         ctx.engine,
         ctx.scope,
         school_id=school_id,
@@ -118,7 +118,7 @@ async def record_dpa(
         raise Forbidden("only the hub's operator records DPA signatures")
     if not (signed_by.strip() and chamber_of_commerce_number.strip() and version.strip()):
         raise BadUserInput("name who signed, the Chamber of Commerce number and the agreement's version")
-    board_id = await consent_store.record_dpa_signature(
+    board_id = await consent_lifecycle.record_dpa_signature(
         ctx.engine,
         board_number=board_number.strip(),
         signed_by=signed_by.strip(),

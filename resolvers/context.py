@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.policy import Scope
 from auth.viewer import Viewer
-from datasources.loaders import Loaders
-from datasources.pagination import PageArgs
-from datasources.reader import Reader
-from resolvers.keys import Keys
+from datasources.graph.loaders import Loaders
+from datasources.store.pagination import PageArgs
+from datasources.store.reader import Reader
+from resolvers.signing import Keys
 from settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth.categories import DataCategory
-from datasources.records import GroupRecord, MemberGroups, Page, StaffRecord, StudentRecord
+from datasources.store.records import GroupRecord, MemberGroups, Page, StaffRecord, StudentRecord
 
 if TYPE_CHECKING:
     from resolvers.context import Context

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth.viewer import Viewer, ViewerKind
-from datasources import las
-from datasources.accounts import school_id_by_code
-from datasources.csv_archives import is_zip, read_csv_archive
-from datasources.edexml import read_edexml
-from datasources.imports import ImportRefused, ImportReport, sync_school
-from datasources.school_files import ImportFileError, SchoolFile
+from datasources.access import las_clients
+from datasources.access.accounts import school_id_by_code
+from datasources.imports.sync import ImportRefused, ImportReport, sync_school
+from datasources.school_files.csv_archive import is_zip, read_csv_archive
+from datasources.school_files.edexml import read_edexml
+from datasources.school_files.model import ImportFileError, SchoolFile
 from errors import Forbidden, PublicError
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from auth.policy import Scope
-    from datasources.records import SchoolRecord
+    from datasources.store.records import SchoolRecord
     from resolvers.context import Context
     from settings import Settings
 
@@ -47,8 +47,10 @@ async def check_sender(
         return
     if viewer.kind is ViewerKind.STAFF and scope is not None and scope.manages(school_id):
         return
-    if viewer.kind is ViewerKind.LAS and school_id in await las.las_school_ids(engine, viewer.subject_id):
-        if await las.coupling_suspended(engine, school_id):
+    if viewer.kind is ViewerKind.LAS and school_id in await las_clients.las_school_ids(
+        engine, viewer.subject_id
+    ):
+        if await las_clients.coupling_suspended(engine, school_id):
             raise CouplingSuspended(
                 f"school {code} has suspended its automatic LAS coupling; its coordinator can resume it"
             )
@@ -157,7 +159,7 @@ async def set_coupling(ctx: Context, school_code: str, suspended: bool) -> Schoo
     school_id = await school_id_by_code(ctx.engine, school_code)
     if ctx.viewer.kind is not ViewerKind.STAFF or school_id is None or not ctx.scope.manages(school_id):
         raise Forbidden(f"you do not coordinate school {school_code}")
-    await las.set_coupling_suspended(ctx.engine, school_id, suspended)
+    await las_clients.set_coupling_suspended(ctx.engine, school_id, suspended)
     school = await ctx.loaders.schools.get(school_id)
     if school is None:
         raise Forbidden(f"you do not coordinate school {school_code}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from datasources.scoping import internal_id
+from datasources.store.scoping import internal_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from datasources.loaders import KeyLoader, Loaders
+    from datasources.graph.loaders import KeyLoader, Loaders
     from resolvers.context import Context
 
 

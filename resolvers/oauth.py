@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Final
 from auth.credentials import verify_secret
 from auth.tokens import TOKEN_LIFETIMES
 from auth.viewer import ViewerKind
-from datasources.accounts import partner_secret
-from datasources.las import las_secret
+from datasources.access.accounts import partner_secret
+from datasources.access.las_clients import las_secret
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from resolvers.keys import Keys
+    from resolvers.signing import Keys
 
 PARTNER_SCOPE: Final = "partner"
 LAS_SCOPE: Final = "las"

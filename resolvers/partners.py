@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth.viewer import ViewerKind
-from datasources import partners
+from datasources.graph import partners
 from errors import Forbidden
 
 if TYPE_CHECKING:
-    from datasources.records import (
+    from datasources.store.records import (
         GroupRecord,
         LicenseRecord,
         Page,

@@ -31,15 +31,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from datasources.locations import add_managed_location, link_new_brin
-from datasources.registry import RegistryFormatError, load_registry, read_registry
+from datasources.registry.duo import RegistryFormatError, load_registry, read_registry
+from datasources.registry.locations import add_managed_location, link_new_brin
 from errors import PublicError
 from resolvers.admin import CommandError, command_engine
 
 if TYPE_CHECKING:
     import os
 
-    from datasources.registry import RegistryDiff
+    from datasources.registry.duo import RegistryDiff
     from settings import Settings
 
 

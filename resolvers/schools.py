@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth.viewer import ViewerKind
-from datasources import schools
-from datasources.calendar import is_school_year
-from datasources.disclosures import tally
+from datasources.graph import schools
+from datasources.graph.disclosures import tally
+from datasources.store.calendar import is_school_year
 from errors import BadUserInput, Forbidden
 
 if TYPE_CHECKING:
-    from datasources.records import (
+    from datasources.store.records import (
         BoardRecord,
         ConsentRecord,
         GroupRecord,

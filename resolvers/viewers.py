@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from auth.policy import Scope, empty_scope, operator_scope, partner_scope, staff_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.viewers import partner_facts, staff_facts
+from datasources.access.viewer_facts import partner_facts, staff_facts
 from errors import Unauthenticated
 
 if TYPE_CHECKING:
-    from datasources.reader import Reader
+    from datasources.store.reader import Reader
     from settings import Settings
 
 

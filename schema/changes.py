@@ -8,8 +8,8 @@ from typing import Any
 
 import strawberry
 
-from datasources.changes import ChangeRecord, DeletionStatus, FeedPage
-from datasources.pagination import decode_cursor, encode_cursor
+from datasources.feed.changes import ChangeRecord, DeletionStatus, FeedPage
+from datasources.store.pagination import decode_cursor, encode_cursor
 from resolvers import changes, partners
 from schema.classification import public, resolves_public
 from schema.context import Info

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from datasources.records import ConsentRecord, ConsentRequestRecord, DisclosureRecord
+from datasources.store.records import ConsentRecord, ConsentRequestRecord, DisclosureRecord
 from resolvers import partners
 from schema.classification import public, resolves_public
 from schema.context import Info

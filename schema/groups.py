@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from auth.categories import DataCategory
-from datasources.records import GroupRecord
+from datasources.store.records import GroupRecord
 from resolvers import groups, partners
 from schema.classification import data, resolves_data, resolves_rows
 from schema.context import After, First, Info

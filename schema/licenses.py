@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from datasources.records import LicenseRecord, PartnerRecord, ProductRecord
+from datasources.store.records import LicenseRecord, PartnerRecord, ProductRecord
 from resolvers import partners
 from schema.classification import data, public, resolves_data, resolves_public
 from schema.context import Info

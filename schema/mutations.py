@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.file_uploads import Upload
 
-from datasources.pagination import encode_cursor
+from datasources.store.pagination import encode_cursor
 from errors import BadUserInput
 from resolvers import accounts, changes, consent, imports
 from schema.changes import DeletionAcknowledgement

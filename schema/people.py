@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from auth.categories import DataCategory
-from datasources.records import StaffRecord, StudentRecord
+from datasources.store.records import StaffRecord, StudentRecord
 from resolvers import groups
 from schema.classification import data, resolves_data
 from schema.context import Info

@@ -9,8 +9,8 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from datasources.pagination import encode_cursor
-from datasources.records import Page
+from datasources.store.pagination import encode_cursor
+from datasources.store.records import Page
 from schema.classification import public
 
 T = TypeVar("T")

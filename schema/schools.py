@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from datasources.records import BoardRecord, SchoolRecord
+from datasources.store.records import BoardRecord, SchoolRecord
 from resolvers import changes, consent, schools
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info

@@ -31,16 +31,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types.nodes import SelectedField, Selection
 
 from auth.viewer import Viewer, ViewerKind
-from datasources import changes
-from datasources.disclosures import record_disclosures
-from datasources.loaders import Loaders
-from datasources.pagination import decode_cursor
-from datasources.reader import Reader
-from datasources.tables import CHANGE_COUNTER
+from datasources.feed import changes
+from datasources.graph.disclosures import record_disclosures
+from datasources.graph.loaders import Loaders
+from datasources.store.pagination import decode_cursor
+from datasources.store.reader import Reader
+from datasources.store.tables import CHANGE_COUNTER
 from errors import Forbidden
 from resolvers.changes import node as event_node
 from resolvers.context import Context
-from resolvers.keys import Keys
+from resolvers.signing import Keys
 from resolvers.viewers import scope_of
 from schema.changes import Change, change_of
 from schema.classification import CATEGORY, PUBLIC
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from auth.policy import Scope
-    from datasources.pagination import PageArgs
+    from datasources.store.pagination import PageArgs
 
 logger = logging.getLogger("leerpoort.subscriptions")
 

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import datasources.tables  # noqa: F401 - registers the tables
-from datasources.database import create_engine, migrate
+import datasources.store.tables  # noqa: F401 - registers the tables
+from datasources.store.database import create_engine, migrate
 from settings import Settings
 
 if TYPE_CHECKING:

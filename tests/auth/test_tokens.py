@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from auth.keys import KeySet, SigningKeyMaterial, generate_signing_key, jwks
+from auth.key_material import KeySet, SigningKeyMaterial, generate_signing_key, jwks
 from auth.tokens import (
     CLOCK_LEEWAY,
     MAX_TOKEN_BYTES,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from datasources.csv_files import read_csv_folder
-from datasources.edexml import read_edexml
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, ImportFileError
+from datasources.school_files.csv_folder import read_csv_folder
+from datasources.school_files.edexml import read_edexml
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, ImportFileError
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "reference" / "csv-template"
 EDEXML_TWIN = Path(__file__).resolve().parents[1] / "data" / "edexml" / "school-2025-2026.xml"

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from datasources.edexml import read_edexml
-from datasources.edexml_schemas import SCHEMA_DIR, schema_message
-from datasources.school_file_checks import LAS_ROLES, YEAR_LEVELS
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, ImportFileError
+from datasources.school_files.checks import LAS_ROLES, YEAR_LEVELS
+from datasources.school_files.edexml import read_edexml
+from datasources.school_files.edexml_schemas import SCHEMA_DIR, schema_message
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, ImportFileError
 
 if TYPE_CHECKING:
     from typing import BinaryIO

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from datasources.csv_files import read_csv_folder
-from datasources.edexml import read_edexml
-from datasources.edexml_schemas import SCHEMA_DIR, edexml_schemas
-from datasources.edexml_writer import write_edexml
-from datasources.school_file_checks import LAS_ROLES, PARENT_ROLE, YEAR_LEVELS
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
+from datasources.school_files.checks import LAS_ROLES, PARENT_ROLE, YEAR_LEVELS
+from datasources.school_files.csv_folder import read_csv_folder
+from datasources.school_files.edexml import read_edexml
+from datasources.school_files.edexml_schemas import SCHEMA_DIR, edexml_schemas
+from datasources.school_files.edexml_writer import write_edexml
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edexml"
 TEMPLATE = Path(__file__).resolve().parents[2] / "reference" / "csv-template"

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import func, select
 
-from datasources.imports import ImportRefused, sync_school
-from datasources.registry import read_registry
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
-from datasources.seed import seed_world
-from datasources.tables import GROUP_STUDENTS, GROUPS, PERSONS, SCHOOLS, STAFF_MEMBERS, STUDENTS
+from datasources.imports.sync import ImportRefused, sync_school
+from datasources.registry.duo import read_registry
+from datasources.sandbox.world import seed_world
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
+from datasources.store.tables import GROUP_STUDENTS, GROUPS, PERSONS, SCHOOLS, STAFF_MEMBERS, STUDENTS
 from tests.reference import DUO_FILE
 
 if TYPE_CHECKING:

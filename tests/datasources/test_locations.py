@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import insert, select
 from sqlmodel import SQLModel
 
-from datasources.locations import LinkedLocation, add_managed_location, link_new_brin
-from datasources.registry import RegistryLocation, load_registry
-from datasources.tables import (
+from datasources.registry.duo import RegistryLocation, load_registry
+from datasources.registry.locations import LinkedLocation, add_managed_location, link_new_brin
+from datasources.store.tables import (
     BOARDS,
     CONSENTS,
     GROUPS,

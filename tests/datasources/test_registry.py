@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
-from datasources.registry import (
+from datasources.registry.duo import (
     RegistryFormatError,
     RegistryLocation,
     RegistryMove,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from datasources.edexml import read_edexml
-from datasources.edexml_writer import write_edexml
-from datasources.registry import read_registry
-from datasources.school_export import school_file_from_store
-from datasources.seed import seed_world
+from datasources.imports.export import school_file_from_store
+from datasources.registry.duo import read_registry
+from datasources.sandbox.world import seed_world
+from datasources.school_files.edexml import read_edexml
+from datasources.school_files.edexml_writer import write_edexml
 from tests.reference import DUO_FILE
 
 if TYPE_CHECKING:

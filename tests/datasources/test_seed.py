@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import JSON, delete, func, insert, select
 from sqlmodel import SQLModel
 
-from datasources.registry import RegistryLocation, load_registry, read_registry
-from datasources.seed import SeedError, SeedSummary, seed_world
+from datasources.registry.duo import RegistryLocation, load_registry, read_registry
+from datasources.sandbox.world import SeedError, SeedSummary, seed_world
 from tests.reference import DUO_FILE
 
 if TYPE_CHECKING:

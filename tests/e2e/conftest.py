@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from auth.tokens import OPERATOR_TOKEN_LIFETIME, mint_token
-from datasources.keys import load_keyset
-from datasources.registry import read_registry
-from datasources.seed import SeedSummary, seed_world
+from datasources.access.signing_keys import load_keyset
+from datasources.registry.duo import read_registry
+from datasources.sandbox.world import SeedSummary, seed_world
 from server import create_app
 from tests.reference import DUO_FILE
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from auth.keys import KeySet
+    from auth.key_material import KeySet
     from settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

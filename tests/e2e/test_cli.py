@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
-from datasources.tables import SCHOOLS
+from datasources.store.tables import SCHOOLS
 from tests.e2e.conftest import process_environment, run_cli, sqlite_copy
 
 if TYPE_CHECKING:

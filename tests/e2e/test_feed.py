@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import select
 
-from datasources.edexml_writer import write_edexml
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
-from datasources.tables import SCHOOLS
+from datasources.school_files.edexml_writer import write_edexml
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
+from datasources.store.tables import SCHOOLS
 from resolvers import admin
 from server import create_app
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from settings import Settings
 
 PASSWORD = "a-long-coordinator-password"

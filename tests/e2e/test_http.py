@@ -21,10 +21,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
-from auth.keys import KeySet, generate_signing_key
+from auth.key_material import KeySet, generate_signing_key
 from auth.tokens import OPERATOR_TOKEN_LIFETIME, mint_token
-from datasources.keys import load_keyset
-from datasources.tables import STUDENTS
+from datasources.access.signing_keys import load_keyset
+from datasources.store.tables import STUDENTS
 from server import create_app
 from settings import Settings
 from tests.e2e.conftest import SEED_SCHOOLS, SEED_STUDENTS_PER_SCHOOL, operator_token_at

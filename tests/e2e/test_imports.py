@@ -15,16 +15,16 @@ import httpx
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
-from datasources.edexml_writer import write_edexml
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
-from datasources.tables import SCHOOLS
+from datasources.school_files.edexml_writer import write_edexml
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
+from datasources.store.tables import SCHOOLS
 from resolvers import admin
 from server import create_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "edexml" / "EDEXML.Voorbeeld.2.1.xml"
@@ -237,7 +237,7 @@ async def test_a_bsn_in_an_imported_file_is_stored_nowhere(
 
 
 def _read(content: bytes) -> SchoolFile:
-    from datasources.edexml import read_edexml  # noqa: PLC0415
+    from datasources.school_files.edexml import read_edexml  # noqa: PLC0415
 
     return read_edexml(content)
 

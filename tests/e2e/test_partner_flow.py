@@ -10,7 +10,7 @@ from resolvers import admin
 if TYPE_CHECKING:
     import httpx
 
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from settings import Settings
 
 PASSWORD = "a-long-coordinator-password"

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
-from datasources.registry import read_registry
-from datasources.tables import SCHOOLS
+from datasources.registry.duo import read_registry
+from datasources.store.tables import SCHOOLS
 from resolvers.admin import CommandError
 from resolvers.registry_commands import add_location, link_brin, load_registry_file
 from tests.e2e.conftest import process_environment, run_cli

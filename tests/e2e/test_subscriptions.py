@@ -31,9 +31,10 @@ from auth.categories import DataCategory
 from auth.policy import operator_scope
 from auth.tokens import PARTNER_TOKEN_LIFETIME, mint_token
 from auth.viewer import Viewer, ViewerKind
-from datasources import changes, consent_store
-from datasources.keys import load_keyset
-from datasources.tables import BOARDS, DISCLOSURES, SCHOOLS, STUDENTS
+from datasources.access import consent_lifecycle
+from datasources.access.signing_keys import load_keyset
+from datasources.feed import changes
+from datasources.store.tables import BOARDS, DISCLOSURES, SCHOOLS, STUDENTS
 from resolvers.accounts import register_partner
 from tests.e2e.conftest import process_environment
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from settings import Settings
 
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -168,7 +169,7 @@ async def partner(engine: AsyncEngine, settings: Settings, world: SeedSummary) -
     schools = (await _signed_schools(engine))[:2]
     assert len(schools) == 2, "the seeded world needs two schools of boards that signed the DPA"
     for school_id, _code in schools:
-        await consent_store.grant(
+        await consent_lifecycle.grant(
             engine,
             _OPERATOR,
             school_id=school_id,
@@ -346,7 +347,7 @@ async def test_a_narrowed_grant_stops_events_of_the_categories_it_took_away_at_o
 
     async with _connection(server, partner.token) as ws:
         await _subscribe(ws, "1", after=end)
-        await consent_store.grant(
+        await consent_lifecycle.grant(
             engine,
             _OPERATOR,
             school_id=school_id,
@@ -376,7 +377,7 @@ async def test_a_revoke_delivers_its_left_scope_events_and_then_nothing_more_of_
 
     async with _connection(server, partner.token) as ws:
         await _subscribe(ws, "1", after=end)
-        await consent_store.revoke(
+        await consent_lifecycle.revoke(
             engine, _OPERATOR, school_id=school_id, partner_id=partner.id, now=settings.now()
         )
         # After the revoke: a rename at the revoked school, then one at the school still consenting.

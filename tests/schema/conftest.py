@@ -13,12 +13,12 @@ from sqlalchemy import event
 
 from auth.policy import Scope, operator_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.loaders import Loaders
-from datasources.reader import Reader
-from datasources.registry import read_registry
-from datasources.seed import SeedSummary, seed_world
+from datasources.graph.loaders import Loaders
+from datasources.registry.duo import read_registry
+from datasources.sandbox.world import SeedSummary, seed_world
+from datasources.store.reader import Reader
 from resolvers.context import Context
-from resolvers.keys import Keys
+from resolvers.signing import Keys
 from schema.assembly import LeerpoortSchema, build_schema
 from settings import Settings
 from tests.reference import DUO_FILE

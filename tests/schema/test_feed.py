@@ -22,13 +22,14 @@ from sqlalchemy import insert, select, update
 from auth.categories import DataCategory
 from auth.policy import Scope, StaffFacts, grantable, operator_scope, partner_scope, staff_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources import changes, consent_store
-from datasources.imports import sync_school
-from datasources.pagination import decode_cursor
-from datasources.reader import Reader
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
-from datasources.tables import BOARDS, PARTNERS, SCHOOLS, STAFF_MEMBERS
-from datasources.viewers import partner_facts
+from datasources.access import consent_lifecycle
+from datasources.access.viewer_facts import partner_facts
+from datasources.feed import changes
+from datasources.imports.sync import sync_school
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
+from datasources.store.pagination import decode_cursor
+from datasources.store.reader import Reader
+from datasources.store.tables import BOARDS, PARTNERS, SCHOOLS, STAFF_MEMBERS
 from tests.schema.conftest import OPERATOR, TODAY
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ async def grant(
     today: dt.date = TODAY,
 ) -> None:
     """A coordinator grants exactly `categories` (school.basic comes with any consent)."""
-    await consent_store.grant(
+    await consent_lifecycle.grant(
         engine,
         operator_scope(OPERATOR),
         school_id=school_id,
@@ -177,7 +178,7 @@ async def grant(
 
 async def revoke(engine: AsyncEngine, school_id: int, partner_id: int, *, today: dt.date = TODAY) -> None:
     """A coordinator revokes the partner's consent at the school."""
-    await consent_store.revoke(
+    await consent_lifecycle.revoke(
         engine, operator_scope(OPERATOR), school_id=school_id, partner_id=partner_id, now=now_on(today)
     )
 

@@ -31,9 +31,9 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from auth.categories import DataCategory
-from datasources.calendar import first_day, school_year_of
-from datasources.changes import ROW_CATEGORY
-from datasources.school_files import ImportedGroup, ImportedStaff, ImportedStudent
+from datasources.feed.changes import ROW_CATEGORY
+from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent
+from datasources.store.calendar import first_day, school_year_of
 from errors import NotFound
 from tests.schema.conftest import TODAY
 from tests.schema.test_feed import (

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
-from datasources.tables import STUDENTS
+from datasources.store.tables import STUDENTS
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from tests.schema.conftest import Run, StatementCounter
 
 NESTED = """

@@ -22,15 +22,15 @@ from strawberry.types.base import StrawberryObjectDefinition
 from auth.categories import DataCategory
 from auth.policy import partner_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.reader import Reader
-from datasources.tables import BOARDS, CONSENTS, PARTNERS, SCHOOLS
-from datasources.viewers import partner_facts
+from datasources.access.viewer_facts import partner_facts
+from datasources.store.reader import Reader
+from datasources.store.tables import BOARDS, CONSENTS, PARTNERS, SCHOOLS
 from schema.classification import CATEGORY, PUBLIC
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from schema.assembly import LeerpoortSchema
     from settings import Settings
     from tests.schema.conftest import Run

@@ -15,11 +15,11 @@ import pytest
 from graphql import get_introspection_query, parse, validate
 
 from auth.policy import operator_scope
-from datasources.loaders import Loaders
-from datasources.pagination import PageArgs
-from datasources.reader import Reader
+from datasources.graph.loaders import Loaders
+from datasources.store.pagination import PageArgs
+from datasources.store.reader import Reader
 from resolvers.context import Context
-from resolvers.keys import Keys
+from resolvers.signing import Keys
 from schema import limits
 from schema.assembly import build_schema
 from schema.costs import DEFAULT_FIRST, query_cost
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from graphql import GraphQLError
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from schema.assembly import LeerpoortSchema
     from tests.schema.conftest import Run
 

@@ -14,7 +14,7 @@ from auth.policy import Scope, empty_scope
 from auth.viewer import Viewer, ViewerKind
 
 if TYPE_CHECKING:
-    from datasources.seed import SeedSummary
+    from datasources.sandbox.world import SeedSummary
     from tests.schema.conftest import Run
 
 PARTNER = Viewer(ViewerKind.PARTNER, "test-partner")

@@ -1,0 +1,260 @@
+"""Writes of the consent lifecycle: requests, grants (each a receipt), revokes, and DPA signatures.
+
+Each write is one transaction. At most one receipt per school and partner is in force (a partial unique
+index says so too): a grant supersedes the receipt before it, a revoke ends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from datasources.feed import changes
+from datasources.feed.consent_events import consent_changes
+from datasources.graph.consents import consent_record
+from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.records import ConsentRecord, ConsentRequestRecord, Page
+from datasources.store.scoping import public_id
+from datasources.store.tables import BOARDS, CONSENT_REQUESTS, CONSENTS
+from errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterable, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+    from auth.categories import DataCategory
+    from auth.policy import Scope
+    from datasources.store.reader import AnyRow, Reader
+
+#: The version of the hub's consent policy that grants are made under (printed on every receipt).
+POLICY_VERSION = "2026-1"
+PENDING, GRANTED, SUPERSEDED = "PENDING", "GRANTED", "SUPERSEDED"
+
+_CONSENT_COLUMNS = (
+    CONSENTS.c.id,
+    CONSENTS.c.school_id,
+    CONSENTS.c.partner_id,
+    CONSENTS.c.categories,
+    CONSENTS.c.granted_by,
+    CONSENTS.c.granted_at,
+    CONSENTS.c.revoked_at,
+    CONSENTS.c.policy_version,
+)
+
+
+def _names(categories: Iterable[DataCategory]) -> list[str]:
+    return sorted(category.name for category in categories)
+
+
+@dataclass(frozen=True, slots=True)
+class _InForce:
+    id: int
+    categories: tuple[str, ...]
+    feed_since: int | None
+
+
+async def _in_force(connection: AsyncConnection, school_id: int, partner_id: int) -> _InForce | None:
+    found = await connection.execute(
+        select(CONSENTS.c.id, CONSENTS.c.categories, CONSENTS.c.feed_since).where(
+            CONSENTS.c.school_id == school_id,
+            CONSENTS.c.partner_id == partner_id,
+            CONSENTS.c.revoked_at.is_(None),
+        )
+    )
+    row = found.one_or_none()
+    return None if row is None else _InForce(row[0], tuple(row[1]), row[2])
+
+
+async def grant(
+    engine: AsyncEngine,
+    scope: Scope,
+    *,
+    school_id: int,
+    partner_id: int,
+    categories: Iterable[DataCategory],
+    granted_by: str,
+    now: dt.datetime,
+) -> ConsentRecord:
+    """Grant exactly `categories` (a shorter list than before narrows): the receipt in force is superseded
+    and a new one issued; the partner's pending requests at the school are marked granted."""
+    try:
+        async with engine.begin() as connection:
+            previous = await _in_force(connection, school_id, partner_id)
+            if previous is not None:
+                await connection.execute(
+                    update(CONSENTS).where(CONSENTS.c.id == previous.id).values(revoked_at=now)
+                )
+            # The partner follows the school's feed from where its consent began; a new grant that
+            # supersedes one in force keeps that start, so narrowing or widening leaves no gap.
+            feed_since = previous.feed_since if previous else await changes.current_seq(connection)
+            inserted = await connection.execute(
+                insert(CONSENTS)
+                .values(
+                    school_id=school_id,
+                    partner_id=partner_id,
+                    categories=_names(categories),
+                    granted_by=granted_by,
+                    granted_at=now,
+                    policy_version=POLICY_VERSION,
+                    feed_since=feed_since,
+                )
+                .returning(*_CONSENT_COLUMNS)
+            )
+            receipt = consent_record(scope, inserted.one())
+            entries = await consent_changes(
+                connection,
+                school_id=school_id,
+                partner_id=partner_id,
+                before=previous.categories if previous else (),
+                after=_names(categories),
+                today=now.date(),
+            )
+            await changes.record(connection, entries, now)
+            await connection.execute(
+                update(CONSENT_REQUESTS)
+                .where(
+                    CONSENT_REQUESTS.c.school_id == school_id,
+                    CONSENT_REQUESTS.c.partner_id == partner_id,
+                    CONSENT_REQUESTS.c.status == PENDING,
+                )
+                .values(status=GRANTED, decided_at=now)
+            )
+    except IntegrityError:
+        raise Conflict("another change to this consent happened at the same time; try again") from None
+    return receipt
+
+
+async def revoke(
+    engine: AsyncEngine, scope: Scope, *, school_id: int, partner_id: int, now: dt.datetime
+) -> ConsentRecord:
+    """End the receipt in force; the partner reads nothing of the school from this moment."""
+    async with engine.begin() as connection:
+        current = await _in_force(connection, school_id, partner_id)
+        if current is None:
+            raise NotFound("this school has no consent in force for this partner")
+        updated = await connection.execute(
+            update(CONSENTS)
+            .where(CONSENTS.c.id == current.id)
+            .values(revoked_at=now)
+            .returning(*_CONSENT_COLUMNS)
+        )
+        entries = await consent_changes(
+            connection,
+            school_id=school_id,
+            partner_id=partner_id,
+            before=current.categories,
+            after=(),
+            today=now.date(),
+        )
+        await changes.record(connection, entries, now)
+        return consent_record(scope, updated.one())
+
+
+def _request(scope: Scope, row: AnyRow) -> ConsentRequestRecord:
+    return ConsentRequestRecord(
+        id=row[0],
+        public_id=public_id(scope, "ConsentRequest", row[0]),
+        school_id=row[1],
+        partner_id=row[2],
+        categories=tuple(row[3]),
+        purpose=row[4],
+        requested_at=row[5],
+        status=row[6],
+    )
+
+
+_REQUEST_COLUMNS = (
+    CONSENT_REQUESTS.c.id,
+    CONSENT_REQUESTS.c.school_id,
+    CONSENT_REQUESTS.c.partner_id,
+    CONSENT_REQUESTS.c.categories,
+    CONSENT_REQUESTS.c.purpose,
+    CONSENT_REQUESTS.c.requested_at,
+    CONSENT_REQUESTS.c.status,
+)
+
+
+async def request(
+    engine: AsyncEngine,
+    scope: Scope,
+    *,
+    school_id: int,
+    partner_id: int,
+    categories: Iterable[DataCategory],
+    purpose: str,
+    now: dt.datetime,
+) -> ConsentRequestRecord:
+    """Record a partner's request; an earlier pending request of the same partner at the school is
+    superseded, so the coordinator sees one request per partner."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(CONSENT_REQUESTS)
+            .where(
+                CONSENT_REQUESTS.c.school_id == school_id,
+                CONSENT_REQUESTS.c.partner_id == partner_id,
+                CONSENT_REQUESTS.c.status == PENDING,
+            )
+            .values(status=SUPERSEDED, decided_at=now)
+        )
+        inserted = await connection.execute(
+            insert(CONSENT_REQUESTS)
+            .values(
+                school_id=school_id,
+                partner_id=partner_id,
+                categories=_names(categories),
+                purpose=purpose,
+                requested_at=now,
+                status=PENDING,
+            )
+            .returning(*_REQUEST_COLUMNS)
+        )
+        return _request(scope, inserted.one())
+
+
+async def pending_requests_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[ConsentRequestRecord]]:
+    """One page of each managed school's pending consent requests, oldest first."""
+    managed = [school for school in school_ids if scope.manages(school)]
+    if not managed:
+        return {}
+    statement = select(*_REQUEST_COLUMNS).where(
+        CONSENT_REQUESTS.c.school_id.in_(managed), CONSENT_REQUESTS.c.status == PENDING
+    )
+    rows = await reader.rows(
+        partitioned_page(statement, CONSENT_REQUESTS.c.school_id, CONSENT_REQUESTS.c.id, args)
+    )
+    return split_pages(((row[1], row[0], _request(scope, row)) for row in rows), managed, args)
+
+
+async def record_dpa_signature(
+    engine: AsyncEngine,
+    *,
+    board_number: str,
+    signed_by: str,
+    chamber_of_commerce_number: str,
+    version: str,
+    now: dt.datetime,
+) -> int:
+    """Record that a board's director signed the DPA; returns the board's id."""
+    async with engine.begin() as connection:
+        updated = await connection.execute(
+            update(BOARDS)
+            .where(BOARDS.c.number == board_number)
+            .values(
+                dpa_signed_at=now,
+                dpa_signed_by=signed_by,
+                dpa_chamber_of_commerce_number=chamber_of_commerce_number,
+                dpa_version=version,
+            )
+            .returning(BOARDS.c.id)
+        )
+        board_id = updated.scalar_one_or_none()
+    if board_id is None:
+        raise NotFound(f"no board with number {board_number}")
+    return int(board_id)

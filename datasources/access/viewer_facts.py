@@ -1,0 +1,70 @@
+"""The facts the policy needs about a viewer: a partner's consents, a coordinator's schools."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from auth.categories import DataCategory
+from auth.policy import PartnerFacts, SchoolConsent, StaffFacts
+from datasources.store.tables import BOARDS, CONSENTS, PARTNERS, SCHOOLS, STAFF_ACCOUNT_ROLES, STAFF_ACCOUNTS
+
+if TYPE_CHECKING:
+    from datasources.store.reader import Reader
+
+COORDINATOR = "ICT_COORDINATOR"
+
+
+def categories(names: list[str] | tuple[str, ...]) -> frozenset[DataCategory]:
+    """Stored category names as categories (names the code no longer knows are ignored, never granted)."""
+    return frozenset(DataCategory[name] for name in names if name in DataCategory.__members__)
+
+
+async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
+    """A partner's declarations and the consents in force with their schools' state; None if unknown."""
+    partner = await reader.rows(
+        select(PARTNERS.c.id, PARTNERS.c.declared_categories, PARTNERS.c.eck_chain).where(
+            PARTNERS.c.client_id == client_id
+        )
+    )
+    if not partner:
+        return None
+    partner_id, declared, eck_chain = partner[0]
+    rows = await reader.rows(
+        select(CONSENTS.c.school_id, CONSENTS.c.categories, SCHOOLS.c.active, BOARDS.c.dpa_signed_at)
+        .join(SCHOOLS, SCHOOLS.c.id == CONSENTS.c.school_id)
+        .join(BOARDS, BOARDS.c.id == SCHOOLS.c.board_id)
+        .where(CONSENTS.c.partner_id == partner_id, CONSENTS.c.revoked_at.is_(None))
+    )
+    return PartnerFacts(
+        partner_id=partner_id,
+        declared=categories(declared),
+        eck_chain=bool(eck_chain),
+        consents=tuple(
+            SchoolConsent(
+                school_id=school_id,
+                granted=categories(granted),
+                school_active=bool(active),
+                dpa_signed=signed_at is not None,
+            )
+            for school_id, granted, active, signed_at in rows
+        ),
+    )
+
+
+async def staff_facts(reader: Reader, account_id: int) -> StaffFacts | None:
+    """The schools an active staff account coordinates; None if the account is unknown or disabled."""
+    account = await reader.rows(
+        select(STAFF_ACCOUNTS.c.id).where(
+            STAFF_ACCOUNTS.c.id == account_id, STAFF_ACCOUNTS.c.active.is_(True)
+        )
+    )
+    if not account:
+        return None
+    rows = await reader.rows(
+        select(STAFF_ACCOUNT_ROLES.c.school_id).where(
+            STAFF_ACCOUNT_ROLES.c.account_id == account_id, STAFF_ACCOUNT_ROLES.c.role == COORDINATOR
+        )
+    )
+    return StaffFacts(account_id=account_id, coordinator_of=frozenset(row[0] for row in rows))

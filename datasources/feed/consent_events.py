@@ -1,0 +1,150 @@
+"""What a consent change means for one partner's feed: everything of the school it may now see enters its
+scope, everything it lost leaves it (whole entities, or just the categories it lost)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from datasources.feed.changes import ENTERED_SCOPE, LEFT_SCOPE, UPDATED, ChangeEntry
+from datasources.store.calendar import school_year_of
+from datasources.store.tables import GROUPS, LICENSES, PARTNERS, PRODUCTS, STAFF_MEMBERS, STUDENTS
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterable
+
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+SCHOOL_BASIC = "SCHOOL_BASIC"
+#: Per entity type within a school: the category its rows need, and all the categories its fields fall
+#: under (the School itself has its own events, see `_school_events`).
+_TYPES: dict[str, tuple[str, frozenset[str]]] = {
+    "Group": ("GROUP_BASIC", frozenset({"GROUP_BASIC"})),
+    "Student": ("STUDENT_BASIC", frozenset({"STUDENT_BASIC", "STUDENT_NAME", "STUDENT_DEMOGRAPHICS"})),
+    "StaffMember": ("STAFF_BASIC", frozenset({"STAFF_BASIC", "STAFF_NAME", "STAFF_COMMUNICATION"})),
+    "License": ("LICENSE", frozenset({"LICENSE"})),
+}
+
+
+async def _entities(
+    connection: AsyncConnection, entity_type: str, school_id: int, partner_id: int, today: dt.date
+) -> list[tuple[int, int | None]]:
+    """(row id, person id) of the school's entities of a type, as a partner would see them now."""
+    if entity_type == "Group":
+        statement = select(GROUPS.c.id).where(
+            GROUPS.c.school_id == school_id,
+            GROUPS.c.school_year == school_year_of(today),
+            GROUPS.c.effective_from <= today,
+        )
+        return [(row[0], None) for row in await connection.execute(statement)]
+    if entity_type == "License":
+        statement = select(LICENSES.c.id).where(
+            LICENSES.c.school_id == school_id,
+            LICENSES.c.product_id.in_(select(PRODUCTS.c.id).where(PRODUCTS.c.partner_id == partner_id)),
+        )
+        return [(row[0], None) for row in await connection.execute(statement)]
+    table = STUDENTS if entity_type == "Student" else STAFF_MEMBERS
+    rows = await connection.execute(
+        select(table.c.id, table.c.person_id).where(table.c.school_id == school_id)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def consent_changes(
+    connection: AsyncConnection,
+    *,
+    school_id: int,
+    partner_id: int,
+    before: Iterable[str],
+    after: Iterable[str],
+    today: dt.date,
+) -> list[ChangeEntry]:
+    """The partner's events for a change of its granted categories at a school from `before` to `after`
+    (an empty `after` is a revoke, an empty `before` a new consent).
+
+    The School's own event comes first and speaks for the whole school: ENTERED_SCOPE when consent begins,
+    LEFT_SCOPE with everything the partner held when it ends, and for a change in between a LEFT_SCOPE with
+    the categories lost (if any) followed by an UPDATED (its `grantedCategories` changed). A client that
+    fell behind cannot learn from per-entity events alone what to delete: an entity deleted while the
+    partner still saw it, whose DELETED the partner no longer may read, has no LEFT_SCOPE of its own.
+    """
+    declared = await _declared(connection, partner_id)
+    old, new = _in_scope(before, declared), _in_scope(after, declared)
+    if old == new:
+        return []
+    entries = _school_events(school_id, partner_id, old, new)
+    for entity_type, (row_category, categories) in _TYPES.items():
+        lost, gained = (old - new) & categories, (new - old) & categories
+        if row_category in old and row_category not in new:
+            moves = [(LEFT_SCOPE, old & categories)]  # the whole entity leaves
+        elif row_category in new and row_category not in old:
+            moves = [(ENTERED_SCOPE, new & categories)]  # the whole entity enters
+        elif row_category in new:
+            # Still visible: lost categories leave (delete those fields), gained ones enter.
+            moves = [
+                (kind, touched) for kind, touched in ((LEFT_SCOPE, lost), (ENTERED_SCOPE, gained)) if touched
+            ]
+        else:
+            moves = []
+        if moves:
+            rows = await _entities(connection, entity_type, school_id, partner_id, today)
+            for kind, touched in moves:
+                entries += _each(
+                    rows, school_id, entity_type, kind, categories=touched, partner_id=partner_id
+                )
+    return entries
+
+
+def _school_events(
+    school_id: int, partner_id: int, old: frozenset[str], new: frozenset[str]
+) -> list[ChangeEntry]:
+    school: list[tuple[int, int | None]] = [(school_id, None)]
+    if not new:
+        return _each(school, school_id, "School", LEFT_SCOPE, categories=old, partner_id=partner_id)
+    if not old:
+        return _each(school, school_id, "School", ENTERED_SCOPE, categories=new, partner_id=partner_id)
+    events: list[ChangeEntry] = []
+    if old - new:
+        events += _each(school, school_id, "School", LEFT_SCOPE, categories=old - new, partner_id=partner_id)
+    return events + _each(school, school_id, "School", UPDATED, categories=new, partner_id=partner_id)
+
+
+async def _declared(connection: AsyncConnection, partner_id: int) -> frozenset[str]:
+    declared = await connection.scalar(
+        select(PARTNERS.c.declared_categories).where(PARTNERS.c.id == partner_id)
+    )
+    return frozenset(declared or ())
+
+
+def _in_scope(granted: Iterable[str], declared: frozenset[str]) -> frozenset[str]:
+    """What a receipt lets the partner read, as the policy computes it: granted and declared, and
+    school.basic with any consent at all (so an empty set means no consent)."""
+    categories = frozenset(granted)
+    if not categories:
+        return frozenset()
+    return (categories & declared) | {SCHOOL_BASIC}
+
+
+def _each(
+    rows: list[tuple[int, int | None]],
+    school_id: int,
+    entity_type: str,
+    kind: str,
+    *,
+    categories: frozenset[str],
+    partner_id: int,
+) -> list[ChangeEntry]:
+    return [
+        ChangeEntry(
+            school_id,
+            entity_type,
+            row_id,
+            kind,
+            tuple(sorted(categories)),
+            person_id=person_id,
+            partner_id=partner_id,
+        )
+        for row_id, person_id in rows
+    ]

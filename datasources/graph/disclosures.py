@@ -1,0 +1,93 @@
+"""The disclosure audit: which school's records a partner read, recorded in the same database.
+
+Loaders and root reads tally every record they hand to a partner by school; at the end of the request
+the server writes one row per school (partner, categories, operation, number of records, time). The
+audit has no write path in the graph, so a partner can neither add to it nor hide from it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+
+from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.records import DisclosureRecord, Page, SchoolRecord
+from datasources.store.scoping import public_id
+from datasources.store.tables import DISCLOSURES
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from auth.categories import DataCategory
+    from auth.policy import Scope
+    from datasources.store.reader import AnyRow, Reader
+
+
+def tally(reader: Reader, scope: Scope, records: Iterable[Any]) -> None:
+    """Count the records handed to a partner by their school (other viewers are not audited here)."""
+    if scope.partner_id is None:
+        return
+    reader.disclose(
+        record.id if isinstance(record, SchoolRecord) else record.school_id
+        for record in records
+        if isinstance(record, SchoolRecord) or hasattr(record, "school_id")
+    )
+
+
+async def record_disclosures(
+    engine: AsyncEngine,
+    *,
+    partner_id: int,
+    operation_name: str | None,
+    records_by_school: Mapping[int, int],
+    categories_by_school: Mapping[int, Iterable[DataCategory]],
+    at: dt.datetime,
+) -> None:
+    """Write one audit row per school that a partner request read from."""
+    if not records_by_school:
+        return
+    rows = [
+        {
+            "partner_id": partner_id,
+            "school_id": school_id,
+            "categories": sorted(category.name for category in categories_by_school.get(school_id, ())),
+            "operation_name": (operation_name or None) and operation_name[:200],
+            "records": count,
+            "at": at,
+        }
+        for school_id, count in sorted(records_by_school.items())
+    ]
+    async with engine.begin() as connection:
+        await connection.execute(insert(DISCLOSURES), rows)
+
+
+def _disclosure(scope: Scope, row: AnyRow) -> DisclosureRecord:
+    return DisclosureRecord(
+        id=row[0],
+        public_id=public_id(scope, "Disclosure", row[0]),
+        school_id=row[1],
+        partner_id=row[2],
+        categories=tuple(row[3]),
+        operation_name=row[4],
+        records=row[5],
+        at=row[6],
+    )
+
+
+async def disclosures_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[DisclosureRecord]]:
+    """One page of each managed school's disclosure audit, oldest first (other schools get empty pages)."""
+    managed = [school for school in school_ids if scope.manages(school)]
+    if not managed:
+        return {}
+    d = DISCLOSURES.c
+    statement = select(
+        d.id, d.school_id, d.partner_id, d.categories, d.operation_name, d.records, d.at
+    ).where(d.school_id.in_(managed))
+    rows = await reader.rows(partitioned_page(statement, d.school_id, d.id, args))
+    return split_pages(((row[1], row[0], _disclosure(scope, row)) for row in rows), managed, args)

@@ -1,0 +1,179 @@
+"""Per-request loaders: every relation of the graph is read in batches, one statement per batch.
+
+Built inside each request (never shared), so their caches hold only what this viewer's scope allowed;
+the scope is fixed for the loader's lifetime and therefore part of every cache key. Loaders are named
+after what they load and by what key (`students_by_group`), like Saleor's `<Thing>By<Key>Loader`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+
+from datasources.access import consent_lifecycle
+from datasources.graph import consents, disclosures, groups, licenses, partners, people, schools
+from datasources.graph.disclosures import tally
+from datasources.store.pagination import PageArgs
+from datasources.store.records import (
+    BoardRecord,
+    ConsentRecord,
+    ConsentRequestRecord,
+    DisclosureRecord,
+    GroupRecord,
+    LicenseRecord,
+    MemberGroups,
+    Page,
+    PartnerRecord,
+    ProductRecord,
+    SchoolRecord,
+    StaffRecord,
+    StudentRecord,
+)
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from auth.policy import Scope
+    from datasources.store.reader import Reader
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class KeyLoader(DataLoader[K, V | None]):
+    """Loads one value (or None) per key with one statement per batch of keys."""
+
+    def __init__(self, fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]]) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
+        found = await self._fetch(list(dict.fromkeys(keys)))
+        return [found.get(key) for key in keys]
+
+    async def get(self, key: K) -> V | None:
+        """The value for `key`, or None when it does not exist within the scope."""
+        return await self.load(key)
+
+
+#: A page request of one parent: (parent id, page arguments, an extra filter such as a school year).
+PageKey = tuple[int, PageArgs, Hashable]
+
+
+class PageLoader(DataLoader[PageKey, Page[V]], Generic[V]):
+    """Loads one page per parent; parents that ask for the same page arguments share one statement."""
+
+    def __init__(
+        self, fetch: Callable[[Sequence[int], PageArgs, Any], Awaitable[Mapping[int, Page[V]]]]
+    ) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: Sequence[PageKey]) -> list[Page[V]]:
+        by_arguments: dict[tuple[PageArgs, Hashable], list[int]] = defaultdict(list)
+        for parent, args, extra in keys:
+            by_arguments[(args, extra)].append(parent)
+        pages: dict[PageKey, Page[V]] = {}
+        for (args, extra), parents in by_arguments.items():
+            found = await self._fetch(list(dict.fromkeys(parents)), args, extra)
+            for parent in parents:
+                pages[(parent, args, extra)] = found.get(parent, Page.empty())
+        return [pages[key] for key in keys]
+
+    async def page(self, parent: int, args: PageArgs, extra: Hashable = None) -> Page[V]:
+        """The page of `parent`'s children."""
+        return await self.load((parent, args, extra))
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """The loaders of one request, all bound to the same reader, scope and date."""
+
+    schools: KeyLoader[int, SchoolRecord]
+    schools_by_code: KeyLoader[str, SchoolRecord]
+    boards: KeyLoader[int, BoardRecord]
+    groups: KeyLoader[int, GroupRecord]
+    students: KeyLoader[int, StudentRecord]
+    staff: KeyLoader[int, StaffRecord]
+    students_by_person: KeyLoader[int, StudentRecord]
+    staff_by_person: KeyLoader[int, StaffRecord]
+    partners: KeyLoader[int, PartnerRecord]
+    products: KeyLoader[int, ProductRecord]
+    licenses: KeyLoader[int, LicenseRecord]
+    groups_by_student: KeyLoader[int, MemberGroups]
+    groups_by_staff: KeyLoader[int, MemberGroups]
+    group_ids_by_license: KeyLoader[int, list[int]]
+    schools_by_board: PageLoader[SchoolRecord]
+    groups_by_school: PageLoader[GroupRecord]
+    students_by_school: PageLoader[StudentRecord]
+    staff_by_school: PageLoader[StaffRecord]
+    students_by_group: PageLoader[StudentRecord]
+    staff_by_group: PageLoader[StaffRecord]
+    licenses_by_school: PageLoader[LicenseRecord]
+    consents_by_school: PageLoader[ConsentRecord]
+    consent_requests_by_school: PageLoader[ConsentRequestRecord]
+    disclosures_by_school: PageLoader[DisclosureRecord]
+
+    @classmethod
+    def build(cls, reader: Reader, scope: Scope, today: dt.date) -> Loaders:
+        """Fresh loaders for one request."""
+
+        # Every record a loader hands out is tallied for the disclosure audit (partners only).
+        async def audited(found: Awaitable[Mapping[Any, Any]]) -> Mapping[Any, Any]:
+            result = await found
+            tally(reader, scope, result.values())
+            return result
+
+        async def audited_pages(found: Awaitable[Mapping[int, Page[Any]]]) -> Mapping[int, Page[Any]]:
+            pages = await found
+            tally(reader, scope, (item for page in pages.values() for _, item in page.items))
+            return pages
+
+        def by_key(fetch: Callable[..., Awaitable[Mapping[Any, Any]]], *extra: Any) -> KeyLoader[Any, Any]:
+            return KeyLoader(lambda keys: audited(fetch(reader, scope, keys, *extra)))
+
+        def paged(fetch: Callable[..., Awaitable[Mapping[int, Page[Any]]]], *extra: Any) -> PageLoader[Any]:
+            # The key's own `extra` is not used by these relations; it is part of the key for uniformity.
+            return PageLoader(
+                lambda parents, args, _extra: audited_pages(fetch(reader, scope, parents, args, *extra))
+            )
+
+        return cls(
+            schools=by_key(schools.schools_by_id),
+            schools_by_code=by_key(schools.schools_by_code),
+            boards=by_key(schools.boards_by_id),
+            groups=by_key(groups.groups_by_id),
+            students=by_key(people.students_by_id, today),
+            staff=by_key(people.staff_by_id),
+            students_by_person=by_key(people.students_by_person, today),
+            staff_by_person=by_key(people.staff_by_person),
+            partners=by_key(partners.partners_by_id),
+            products=by_key(partners.products_by_id),
+            licenses=by_key(licenses.licenses_by_id),
+            groups_by_student=by_key(groups.groups_by_student, today),
+            groups_by_staff=by_key(groups.groups_by_staff, today),
+            group_ids_by_license=by_key(licenses.coupled_group_ids),
+            schools_by_board=paged(schools.schools_by_board),
+            groups_by_school=PageLoader(
+                lambda parents, args, school_year: audited_pages(
+                    groups.groups_by_school(
+                        reader, scope, parents, args, school_year=school_year, today=today
+                    )
+                )
+            ),
+            students_by_school=paged(people.students_by_school, today),
+            staff_by_school=paged(people.staff_by_school),
+            students_by_group=paged(people.students_by_group, today),
+            staff_by_group=paged(people.staff_by_group),
+            licenses_by_school=paged(licenses.licenses_by_school),
+            consents_by_school=paged(consents.consents_by_school),
+            consent_requests_by_school=paged(consent_lifecycle.pending_requests_by_school),
+            disclosures_by_school=paged(disclosures.disclosures_by_school),
+        )
+
+
+__all__ = ["KeyLoader", "Loaders", "PageLoader"]

@@ -1,0 +1,217 @@
+"""Students and staff members, minimised in SQL to the categories the scope grants per school."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Select, null, select
+
+from auth.categories import DataCategory
+from datasources.graph.groups import group_columns, group_record, main_group_id
+from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.records import Page, StaffRecord, StudentRecord
+from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
+from datasources.store.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS, STAFF_MEMBERS, STUDENTS
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Sequence
+
+    from auth.policy import Scope
+    from datasources.store.reader import AnyRow, Reader
+
+STUDENT_CATEGORIES = (
+    DataCategory.STUDENT_BASIC,
+    DataCategory.STUDENT_NAME,
+    DataCategory.STUDENT_DEMOGRAPHICS,
+)
+STAFF_CATEGORIES = (DataCategory.STAFF_BASIC, DataCategory.STAFF_NAME, DataCategory.STAFF_COMMUNICATION)
+
+
+def _eck_id(
+    scope: Scope, category: DataCategory, column: ColumnElement[Any], school: ColumnElement[Any]
+) -> Any:
+    if not scope.sees_eck_id:
+        return null().label(column.key)
+    return granted(scope, category, column, school)
+
+
+def _student_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+    s = STUDENTS.c
+    basic, name, demographics = STUDENT_CATEGORIES
+    return (
+        s.id,
+        s.school_id,
+        s.person_id,  # never shown: the viewer's pseudonym and id are derived from it
+        _eck_id(scope, basic, s.eck_id, s.school_id),
+        granted(scope, name, s.first_name, s.school_id),
+        granted(scope, name, s.prefix, s.school_id),
+        granted(scope, name, s.last_name, s.school_id),
+        granted(scope, name, s.initials, s.school_id),
+        granted(scope, demographics, s.date_of_birth, s.school_id),
+        granted(scope, basic, s.year_level, s.school_id),
+    )
+
+
+def _staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+    s = STAFF_MEMBERS.c
+    basic, name, communication = STAFF_CATEGORIES
+    return (
+        s.id,
+        s.school_id,
+        s.person_id,
+        _eck_id(scope, basic, s.eck_id, s.school_id),
+        granted(scope, name, s.first_name, s.school_id),
+        granted(scope, name, s.prefix, s.school_id),
+        granted(scope, name, s.last_name, s.school_id),
+        granted(scope, communication, s.email, s.school_id),
+        granted(scope, basic, s.roles, s.school_id),
+        granted(scope, basic, s.las_roles, s.school_id),
+        granted(scope, basic, s.active, s.school_id),
+    )
+
+
+#: The main group's seven columns follow the student's ten; a group link's id, if any, comes last.
+_STUDENT_WIDTH = 10 + 7
+
+
+def _student(scope: Scope, row: AnyRow) -> StudentRecord:
+    row_id, school_id, person_id = row[0], row[1], row[2]
+    return StudentRecord(
+        id=row_id,
+        public_id=person_public_id(scope, "Student", row_id, person_id),
+        school_id=school_id,
+        pseudonym=pseudonym(scope, "student", person_id, school_id, DataCategory.STUDENT_BASIC),
+        eck_id=row[3],
+        first_name=row[4],
+        prefix=row[5],
+        last_name=row[6],
+        initials=row[7],
+        date_of_birth=row[8],
+        year_level=row[9],
+        main_group=group_record(scope, row[10:_STUDENT_WIDTH]),
+    )
+
+
+def _staff(scope: Scope, row: AnyRow) -> StaffRecord:
+    roles, las_roles = row[8], row[9]
+    return StaffRecord(
+        id=row[0],
+        public_id=person_public_id(scope, "StaffMember", row[0], row[2]),
+        school_id=row[1],
+        pseudonym=pseudonym(scope, "staff", row[2], row[1], DataCategory.STAFF_BASIC),
+        eck_id=row[3],
+        first_name=row[4],
+        prefix=row[5],
+        last_name=row[6],
+        email=row[7],
+        roles=None if roles is None else tuple(roles),
+        las_roles=None if las_roles is None else tuple(las_roles),
+        active=row[10],
+    )
+
+
+def _students(scope: Scope, today: dt.date) -> Select[Any]:
+    # A student exists for a viewer only where student.basic (the identity, the pseudonym) is granted:
+    # names or a date of birth without it would be data about nobody the partner can tell apart.
+    # The main group comes in the same statement: every page of students needs it, and a loader per
+    # student would cost an awaitable per row on the hottest path of the graph.
+    school = STUDENTS.c.school_id
+    main = GROUPS.alias("main_group")
+    return (
+        select(*_student_columns(scope), *group_columns(scope, main, prefix="main_group_"))
+        .select_from(STUDENTS.outerjoin(main, main.c.id == main_group_id(today, STUDENTS.c.id)))
+        .where(visible_schools(scope, school), schools_with(scope, [DataCategory.STUDENT_BASIC], school))
+    )
+
+
+def _staff_members(scope: Scope) -> Select[Any]:
+    school = STAFF_MEMBERS.c.school_id
+    return select(*_staff_columns(scope)).where(
+        visible_schools(scope, school), schools_with(scope, [DataCategory.STAFF_BASIC], school)
+    )
+
+
+async def students_by_id(
+    reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
+) -> dict[int, StudentRecord]:
+    """The visible students among `ids`."""
+    rows = await reader.rows(_students(scope, today).where(STUDENTS.c.id.in_(ids)))
+    return {row[0]: _student(scope, row) for row in rows}
+
+
+async def staff_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, StaffRecord]:
+    """The visible staff members among `ids`."""
+    rows = await reader.rows(_staff_members(scope).where(STAFF_MEMBERS.c.id.in_(ids)))
+    return {row[0]: _staff(scope, row) for row in rows}
+
+
+async def students_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs, today: dt.date
+) -> dict[int, Page[StudentRecord]]:
+    """One page of each school's students."""
+    statement = _students(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
+    rows = await reader.rows(partitioned_page(statement, STUDENTS.c.school_id, STUDENTS.c.id, args))
+    return split_pages(((row[1], row[0], _student(scope, row)) for row in rows), school_ids, args)
+
+
+async def staff_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[StaffRecord]]:
+    """One page of each school's staff."""
+    statement = _staff_members(scope).where(STAFF_MEMBERS.c.school_id.in_(school_ids))
+    rows = await reader.rows(partitioned_page(statement, STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.id, args))
+    return split_pages(((row[1], row[0], _staff(scope, row)) for row in rows), school_ids, args)
+
+
+async def students_by_group(
+    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs, today: dt.date
+) -> dict[int, Page[StudentRecord]]:
+    """One page of each group's students."""
+    link = GROUP_STUDENTS.c
+    statement = (
+        _students(scope, today)
+        .add_columns(link.group_id)
+        .join(GROUP_STUDENTS, link.student_id == STUDENTS.c.id)
+        .where(link.group_id.in_(group_ids))
+    )
+    rows = await reader.rows(partitioned_page(statement, link.group_id, STUDENTS.c.id, args))
+    return split_pages(((row[_STUDENT_WIDTH], row[0], _student(scope, row)) for row in rows), group_ids, args)
+
+
+async def staff_by_group(
+    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[StaffRecord]]:
+    """One page of each group's staff."""
+    link = GROUP_STAFF.c
+    statement = (
+        _staff_members(scope)
+        .add_columns(link.group_id)
+        .join(GROUP_STAFF, link.staff_id == STAFF_MEMBERS.c.id)
+        .where(link.group_id.in_(group_ids))
+    )
+    rows = await reader.rows(partitioned_page(statement, link.group_id, STAFF_MEMBERS.c.id, args))
+    return split_pages(((row[11], row[0], _staff(scope, row)) for row in rows), group_ids, args)
+
+
+async def students_by_person(
+    reader: Reader, scope: Scope, person_ids: Sequence[int], today: dt.date
+) -> dict[int, StudentRecord]:
+    """The visible student membership of each person (the oldest, should a person be at two visible schools):
+    how a partner's person-derived student id resolves."""
+    statement = _students(scope, today).where(STUDENTS.c.person_id.in_(person_ids)).order_by(STUDENTS.c.id)
+    found: dict[int, StudentRecord] = {}
+    for row in await reader.rows(statement):
+        found.setdefault(row[2], _student(scope, row))
+    return found
+
+
+async def staff_by_person(reader: Reader, scope: Scope, person_ids: Sequence[int]) -> dict[int, StaffRecord]:
+    """The visible staff membership of each person (the oldest first)."""
+    statement = (
+        _staff_members(scope).where(STAFF_MEMBERS.c.person_id.in_(person_ids)).order_by(STAFF_MEMBERS.c.id)
+    )
+    found: dict[int, StaffRecord] = {}
+    for row in await reader.rows(statement):
+        found.setdefault(row[2], _staff(scope, row))
+    return found

@@ -1,0 +1,476 @@
+"""The store's tables (SQLModel, `table=True`).
+
+Only the datasource layer sees these classes; what crosses into the graph are the frozen records of
+`datasources.store.records`. The layout keeps a person (the stable identity) apart from their memberships of
+schools, so re-imports, a change of LAS, mergers and splits add and move rows without changing who
+someone is. Tables that later flows fill (change events, disclosures) exist from the first migration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Table,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that always comes back zone-aware in UTC. PostgreSQL keeps the zone; SQLite stores
+    text without one, so the zone is normalised on the way in and re-attached on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return None if value is None else value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+_TZ = UtcDateTime()
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Board(SQLModel, table=True):
+    """A school board (bestuur, bevoegd gezag), identified by DUO's 5-digit board number."""
+
+    __tablename__ = "boards"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=5, unique=True)
+    #: DUO's location file gives board numbers only: until a name is known, a board is named after its
+    #: number.
+    name: str = Field(max_length=200)
+    name_known: bool = False
+    dpa_signed_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    dpa_signed_by: str | None = Field(default=None, max_length=200)
+    dpa_chamber_of_commerce_number: str | None = Field(default=None, max_length=20)
+    dpa_version: str | None = Field(default=None, max_length=40)
+
+
+class School(SQLModel, table=True):
+    """A school location (vestiging): BRIN plus a 2-digit location code."""
+
+    __tablename__ = "schools"
+    __table_args__ = (UniqueConstraint("brin", "location_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brin: str = Field(max_length=4, index=True)
+    location_code: str = Field(max_length=2)
+    code: str = Field(max_length=6, unique=True)
+    name: str = Field(max_length=200)
+    board_id: int = Field(foreign_key="boards.id", index=True)
+    #: Opaque, unique, stable reference used in login shortcuts; never derived from the BRIN.
+    instelling_ref: str = Field(max_length=64, unique=True)
+    #: "duo" for registry locations, "manual" for managed locations DUO does not list.
+    source: str = Field(default="duo", max_length=10)
+    active: bool = True
+    merged_into_id: int | None = Field(default=None, foreign_key="schools.id")
+    home_login: bool = False
+    #: "automatic" (LAS push) or "manual" (hand uploads).
+    las_coupling: str = Field(default="automatic", max_length=10)
+    las_coupling_suspended: bool = False
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class SchoolYear(SQLModel, table=True):
+    """A school year (schooljaar) such as "2026-2027", with the dates it runs."""
+
+    __tablename__ = "school_years"
+
+    name: str = Field(primary_key=True, max_length=9)
+    starts_on: dt.date
+    ends_on: dt.date
+
+
+class Group(SQLModel, table=True):
+    """A group (groep) of one school in one school year: a main group (stamgroep) or a composite group."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("school_id", "school_year", "las_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    school_year: str = Field(foreign_key="school_years.name", max_length=9)
+    las_key: str = Field(max_length=100)
+    name: str = Field(max_length=200)
+    #: The EDEXML year-level code ("0"-"8", "S", "C", ...); null for groups that span levels.
+    year_level: str | None = Field(default=None, max_length=4)
+    composite: bool = False
+    #: The date on which the group becomes current (1 August of its school year unless set otherwise).
+    effective_from: dt.date
+
+
+class Person(SQLModel, table=True):
+    """The stable identity of a student or staff member; everything that leaves the hub is derived from it."""
+
+    __tablename__ = "persons"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class Student(SQLModel, table=True):
+    """A person's membership of a school as a student (leerling).
+
+    The LAS key is per school and never the identity: that is the person."""
+
+    __tablename__ = "students"
+    __table_args__ = (
+        UniqueConstraint("school_id", "las_key"),
+        Index("ix_students_person", "person_id"),
+        Index("ix_students_eck_id", "eck_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="persons.id")
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    las_key: str = Field(max_length=100)
+    eck_id: str | None = Field(default=None, max_length=300)
+    first_name: str | None = Field(default=None, max_length=200)
+    prefix: str | None = Field(default=None, max_length=50)
+    last_name: str = Field(max_length=200)
+    initials: str | None = Field(default=None, max_length=30)
+    date_of_birth: dt.date | None = None
+    year_level: str | None = Field(default=None, max_length=4)
+    active: bool = True
+
+
+class StaffMember(SQLModel, table=True):
+    """A person's membership of a school as staff (leerkracht and hand-added roles)."""
+
+    __tablename__ = "staff_members"
+    __table_args__ = (
+        UniqueConstraint("school_id", "las_key"),
+        Index("ix_staff_members_person", "person_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="persons.id")
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    las_key: str = Field(max_length=100)
+    eck_id: str | None = Field(default=None, max_length=300)
+    first_name: str | None = Field(default=None, max_length=200)
+    prefix: str | None = Field(default=None, max_length=50)
+    last_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    #: Hub roles (StaffRole names); TEACHER comes from the LAS, the rest only from a coordinator.
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: The EDEXML role codes as delivered; information only, they grant nothing.
+    las_roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: Inactive until the account is activated with the current e-mail address.
+    active: bool = False
+
+
+class GroupStudent(SQLModel, table=True):
+    """A student's membership of a group."""
+
+    __tablename__ = "group_students"
+    __table_args__ = (Index("ix_group_students_student", "student_id", "group_id"),)
+
+    group_id: int = Field(foreign_key="groups.id", primary_key=True)
+    student_id: int = Field(foreign_key="students.id", primary_key=True)
+
+
+class GroupStaff(SQLModel, table=True):
+    """A staff member's link to a group."""
+
+    __tablename__ = "group_staff"
+    __table_args__ = (Index("ix_group_staff_staff", "staff_id", "group_id"),)
+
+    group_id: int = Field(foreign_key="groups.id", primary_key=True)
+    staff_id: int = Field(foreign_key="staff_members.id", primary_key=True)
+
+
+class Partner(SQLModel, table=True):
+    """A publisher (uitgeverij) or network provider (netwerkaanbieder) that reads data under consent."""
+
+    __tablename__ = "partners"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    #: "PUBLISHER" or "NETWORK_PROVIDER".
+    kind: str = Field(max_length=20)
+    declared_categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    eck_chain: bool = False
+    client_id: str = Field(max_length=64, unique=True)
+    #: A strong hash of the client secret; the secret itself is never stored.
+    client_secret_hash: str | None = Field(default=None, max_length=300)
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class Product(SQLModel, table=True):
+    """A partner's product (method, application) that schools license."""
+
+    __tablename__ = "products"
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    name: str = Field(max_length=200)
+    allowed_at_home: bool = False
+
+
+class License(SQLModel, table=True):
+    """A school's license of a product, coupled to groups."""
+
+    __tablename__ = "licenses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    product_id: int = Field(foreign_key="products.id", index=True)
+    seats: int | None = None
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+
+
+class LicenseGroup(SQLModel, table=True):
+    """The coupling of a license to a group: only coupled users see the product."""
+
+    __tablename__ = "license_groups"
+
+    license_id: int = Field(foreign_key="licenses.id", primary_key=True)
+    group_id: int = Field(foreign_key="groups.id", primary_key=True, index=True)
+
+
+class Consent(SQLModel, table=True):
+    """A consent receipt: a school's grant of categories to a partner.
+
+    The newest receipt that is not revoked is the one in force."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        Index("ix_consents_school_partner", "school_id", "partner_id"),
+        # At most one receipt in force per school and partner; a new grant supersedes the old one.
+        Index(
+            "ux_consents_in_force",
+            "school_id",
+            "partner_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    granted_by: str = Field(max_length=200)
+    granted_at: dt.datetime = Field(sa_type=_TZ)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    revoked_by: str | None = Field(default=None, max_length=200)
+    policy_version: str = Field(max_length=40)
+    #: The feed position from which the partner follows this school: set when consent begins and carried
+    #: over when a grant supersedes it, so the feed has no gap while consent lasts and no history before it.
+    feed_since: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+
+
+class StaffAccount(SQLModel, table=True):
+    """A sign-in account of school staff (coordinators today), with an argon2 password hash."""
+
+    __tablename__ = "staff_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: Stored lower-cased, so sign-in does not depend on how the address was typed.
+    email: str = Field(max_length=320, unique=True)
+    password_hash: str = Field(max_length=300)
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+    created_by: str = Field(max_length=200)
+
+
+class StaffAccountRole(SQLModel, table=True):
+    """A hub role an account holds at a school (ICT_COORDINATOR, ...): granted in the hub, never by a LAS."""
+
+    __tablename__ = "staff_account_roles"
+
+    account_id: int = Field(foreign_key="staff_accounts.id", primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", primary_key=True, index=True)
+    role: str = Field(primary_key=True, max_length=30)
+
+
+class ConsentRequest(SQLModel, table=True):
+    """A partner's request for a school's consent; only the school's coordinator decides on it."""
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (Index("ix_consent_requests_school_status", "school_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    purpose: str = Field(max_length=1000)
+    requested_at: dt.datetime = Field(sa_type=_TZ)
+    #: PENDING until the school grants (GRANTED) or the partner asks again (SUPERSEDED).
+    status: str = Field(default="PENDING", max_length=12)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class LasClient(SQLModel, table=True):
+    """A school administration system (LAS) registered to push EDEXML for the schools it serves."""
+
+    __tablename__ = "las_clients"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    client_id: str = Field(max_length=64, unique=True)
+    #: A strong hash of the client secret; the secret itself is never stored.
+    client_secret_hash: str = Field(max_length=300)
+    created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+
+
+class LasClientSchool(SQLModel, table=True):
+    """A school a LAS client may push imports for (by id, so a new BRIN does not break the link)."""
+
+    __tablename__ = "las_client_schools"
+
+    las_client_id: int = Field(foreign_key="las_clients.id", primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", primary_key=True, index=True)
+
+
+class ChangeEvent(SQLModel, table=True):
+    """One change of the graph, numbered in the transaction that makes it (filled by the change feed)."""
+
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_school_seq", "school_id", "seq"),)
+
+    # SQLite only auto-increments a column declared INTEGER PRIMARY KEY, hence the variant.
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    occurred_at: dt.datetime = Field(sa_type=_TZ)
+    school_id: int | None = Field(default=None, foreign_key="schools.id")
+    entity_type: str = Field(max_length=40)
+    entity_id: int
+    #: For students and staff: the person, from whom a partner's identifiers are derived (even once the
+    #: row is gone).
+    person_id: int | None = None
+    kind: str = Field(max_length=20)
+    #: Set for events meant for one partner only (its consent entering or leaving a school).
+    partner_id: int | None = Field(default=None, foreign_key="partners.id")
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ChangeCounter(SQLModel, table=True):
+    """The feed's single sequence counter. Writers take the next numbers by updating this one row in the
+    transaction that records the change, so numbers commit in order (the row lock serialises writers)."""
+
+    __tablename__ = "change_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+    #: Events up to this number were pruned: an older cursor must resync.
+    pruned_through: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+
+
+class PendingChange(SQLModel, table=True):
+    """A change that falls due on a date (a coming school year's group): the scheduler numbers and
+    publishes it then, so nobody sees it before."""
+
+    __tablename__ = "pending_changes"
+    __table_args__ = (Index("ix_pending_changes_due", "due_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    due_on: dt.date
+    school_id: int = Field(foreign_key="schools.id")
+    entity_type: str = Field(max_length=40)
+    entity_id: int
+    kind: str = Field(max_length=20)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class DeletionAcknowledgement(SQLModel, table=True):
+    """A partner's confirmation that it deleted what it lost of a school."""
+
+    __tablename__ = "deletion_acknowledgements"
+    __table_args__ = (Index("ix_deletion_ack_school_partner", "school_id", "partner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id")
+    #: The feed position up to which the partner confirms deleting what left its scope.
+    through_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    acknowledged_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class Disclosure(SQLModel, table=True):
+    """The disclosure audit: what a partner request returned of a school (filled by partner access)."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (Index("ix_disclosures_school_at", "school_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partners.id")
+    school_id: int = Field(foreign_key="schools.id")
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    operation_name: str | None = Field(default=None, max_length=200)
+    records: int
+    at: dt.datetime = Field(sa_type=_TZ)
+
+
+class SigningKey(SQLModel, table=True):
+    """An ES256 signing key; kept in the database so every process and the command line share it."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    private_pem: str
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    #: Set when a newer key took over; the key still verifies tokens until they expire.
+    retired_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
+def _core(model: type[SQLModel]) -> Table:
+    # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
+    return cast("Table", model.__table__)  # type: ignore[attr-defined]
+
+
+BOARDS = _core(Board)
+SCHOOLS = _core(School)
+SCHOOL_YEARS = _core(SchoolYear)
+GROUPS = _core(Group)
+PERSONS = _core(Person)
+STUDENTS = _core(Student)
+STAFF_MEMBERS = _core(StaffMember)
+GROUP_STUDENTS = _core(GroupStudent)
+GROUP_STAFF = _core(GroupStaff)
+PARTNERS = _core(Partner)
+PRODUCTS = _core(Product)
+LICENSES = _core(License)
+LICENSE_GROUPS = _core(LicenseGroup)
+CONSENTS = _core(Consent)
+CHANGE_EVENTS = _core(ChangeEvent)
+DISCLOSURES = _core(Disclosure)
+STAFF_ACCOUNTS = _core(StaffAccount)
+STAFF_ACCOUNT_ROLES = _core(StaffAccountRole)
+CONSENT_REQUESTS = _core(ConsentRequest)
+LAS_CLIENTS = _core(LasClient)
+CHANGE_COUNTER = _core(ChangeCounter)
+PENDING_CHANGES = _core(PendingChange)
+DELETION_ACKNOWLEDGEMENTS = _core(DeletionAcknowledgement)
+LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
+SIGNING_KEYS = _core(SigningKey)
