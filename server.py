@@ -27,6 +27,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from auth.key_material import jwks
+from auth.permissions import may_push_school_files, may_read_schema
 from auth.tokens import InvalidToken, viewer_from_claims
 from auth.viewer import Viewer, ViewerKind
 from datasources.feed import changes
@@ -190,10 +191,8 @@ async def _graphql(request: Request) -> Response:
         engine=state.engine,
         keys=state.keys,
     )
-    if (
-        viewer.kind is ViewerKind.PARTNER
-        and not state.settings.sandbox
-        and http.refuses_schema_reading(graphql_request.query, state.settings.max_tokens)
+    if not may_read_schema(viewer, sandbox=state.settings.sandbox) and http.refuses_schema_reading(
+        graphql_request.query, state.settings.max_tokens
     ):
         await reader.close()
         message = "introspection is off for partners in production; use the published SDL"
@@ -336,7 +335,7 @@ async def _las_viewer(request: Request, state: AppState) -> Viewer | Response:
         viewer = viewer_from_claims(await state.keys.verify(token.strip()))
     except InvalidToken as refused:
         return _unauthenticated(f"the token was refused: {refused.reason}", "application/json")
-    if viewer.kind is not ViewerKind.LAS:
+    if not may_push_school_files(viewer):
         return JSONResponse(
             http.error_body("only a LAS client pushes to this endpoint", "FORBIDDEN"), status_code=403
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auth.credentials import hash_secret, new_client_id, new_client_secret, verify_secret
+from auth.permissions import may_register_partners
 from auth.viewer import ViewerKind
 from datasources.access.accounts import account_secret, coordinated_school_codes, create_partner
 from errors import BadUserInput, Forbidden, NotFound, Unauthenticated
@@ -63,7 +64,7 @@ async def create(
     ctx: Context, name: str, kind: str, categories: Sequence[DataCategory], eck_chain: bool
 ) -> tuple[PartnerRecord, Credentials]:
     """The operator registers a partner."""
-    if ctx.viewer.kind is not ViewerKind.OPERATOR:
+    if not may_register_partners(ctx.viewer):
         raise Forbidden("only the hub's operator registers partners")
     credentials = await register_partner(
         ctx.engine, name=name, kind=kind, categories=categories, eck_chain=eck_chain, now=ctx.now

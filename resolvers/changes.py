@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from auth.viewer import ViewerKind
+from auth.permissions import may_acknowledge_deletion, may_read_feed
 from datasources.access.accounts import school_id_by_code
 from datasources.feed import changes
 from datasources.store.pagination import PageArgs, decode_cursor
@@ -23,7 +23,7 @@ WITH_NODE = frozenset({changes.CREATED, changes.UPDATED, changes.ENTERED_SCOPE})
 
 async def feed(ctx: Context, after: str | None, first: int | None) -> FeedPage:
     """The viewer's next events. Changes that fell due (a school year's groups) are published first."""
-    if ctx.viewer.kind not in {ViewerKind.PARTNER, ViewerKind.OPERATOR, ViewerKind.STAFF}:
+    if not may_read_feed(ctx.viewer):
         raise Forbidden("the change feed is for partners, coordinators and the operator")
     args: PageArgs = ctx.page_args(first, None)
     await changes.publish_due(ctx.engine, ctx.today, ctx.now)
@@ -54,7 +54,7 @@ async def node(ctx: Context, event: ChangeRecord) -> Any | None:
 
 async def acknowledge(ctx: Context, school_code: str) -> tuple[SchoolRecord | None, int]:
     """A partner confirms it deleted what left its scope at a school."""
-    if ctx.viewer.kind is not ViewerKind.PARTNER or ctx.scope.partner_id is None:
+    if not may_acknowledge_deletion(ctx.viewer) or ctx.scope.partner_id is None:
         raise Forbidden("only a partner confirms deletion")
     school_id = await school_id_by_code(ctx.engine, school_code)
     if school_id is None:

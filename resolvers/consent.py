@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from auth.permissions import may_manage_consent, may_manage_consent_at, may_record_dpa, may_request_consent
 from auth.policy import NotAuthorised, grantable
-from auth.viewer import ViewerKind
 from datasources.access import consent_lifecycle
 from datasources.access.accounts import school_id_by_code
 from datasources.access.viewer_facts import categories as stored_categories
@@ -33,10 +33,10 @@ MAX_PURPOSE_LENGTH = 1000
 
 async def _managed_school(ctx: Context, school_code: str) -> int:
     """The id of a school the viewer (a coordinator) manages; FORBIDDEN otherwise."""
-    if ctx.viewer.kind is not ViewerKind.STAFF:
+    if not may_manage_consent(ctx.viewer):
         raise Forbidden("only the school's ICT coordinator may change its consent")
     school_id = await school_id_by_code(ctx.engine, school_code)
-    if school_id is None or not ctx.scope.manages(school_id):
+    if school_id is None or not may_manage_consent_at(ctx.viewer, ctx.scope, school_id):
         raise Forbidden(f"you do not coordinate school {school_code}")
     return school_id
 
@@ -85,7 +85,7 @@ async def request(
     ctx: Context, school_code: str, categories: Sequence[DataCategory], purpose: str
 ) -> ConsentRequestRecord:
     """A partner asks a school for consent to categories it declared."""
-    if ctx.viewer.kind is not ViewerKind.PARTNER or ctx.scope.partner_id is None:
+    if not may_request_consent(ctx.viewer) or ctx.scope.partner_id is None:
         raise Forbidden("only a partner may request consent")
     partner = await ctx.loaders.partners.get(ctx.scope.partner_id)
     if partner is None:
@@ -114,7 +114,7 @@ async def record_dpa(
     ctx: Context, board_number: str, signed_by: str, chamber_of_commerce_number: str, version: str
 ) -> BoardRecord:
     """The operator records a board's signed DPA (the signing flow itself comes later)."""
-    if ctx.viewer.kind is not ViewerKind.OPERATOR:
+    if not may_record_dpa(ctx.viewer):
         raise Forbidden("only the hub's operator records DPA signatures")
     if not (signed_by.strip() and chamber_of_commerce_number.strip() and version.strip()):
         raise BadUserInput("name who signed, the Chamber of Commerce number and the agreement's version")

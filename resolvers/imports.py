@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from auth.permissions import (
+    may_import,
+    may_import_unknown_school,
+    may_set_coupling,
+    may_upload_imports,
+    stopped_by_suspended_coupling,
+)
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import las_clients
 from datasources.access.accounts import school_id_by_code
@@ -43,19 +50,18 @@ async def check_sender(
 ) -> None:
     """The operator imports for any school; a coordinator for the schools it coordinates; a LAS client
     for the schools it serves, while their automatic coupling is not suspended."""
-    if viewer.kind is ViewerKind.OPERATOR:
-        return
-    if viewer.kind is ViewerKind.STAFF and scope is not None and scope.manages(school_id):
-        return
-    if viewer.kind is ViewerKind.LAS and school_id in await las_clients.las_school_ids(
-        engine, viewer.subject_id
-    ):
-        if await las_clients.coupling_suspended(engine, school_id):
-            raise CouplingSuspended(
-                f"school {code} has suspended its automatic LAS coupling; its coordinator can resume it"
-            )
-        return
-    raise Forbidden(f"you may not import for school {code}")
+    # Only a LAS client's served schools are loaded: another kind's subject id is no LAS client id.
+    served = (
+        await las_clients.las_school_ids(engine, viewer.subject_id)
+        if viewer.kind is ViewerKind.LAS
+        else frozenset[int]()
+    )
+    if not may_import(viewer, scope, school_id, las_school_ids=served):
+        raise Forbidden(f"you may not import for school {code}")
+    if stopped_by_suspended_coupling(viewer) and await las_clients.coupling_suspended(engine, school_id):
+        raise CouplingSuspended(
+            f"school {code} has suspended its automatic LAS coupling; its coordinator can resume it"
+        )
 
 
 async def import_school_file(
@@ -77,7 +83,7 @@ async def import_school_file(
     school_id = await school_id_by_code(engine, school_file.code)
     if school_id is not None:
         await check_sender(engine, viewer, scope, school_id, school_file.code)
-    elif viewer.kind is not ViewerKind.OPERATOR:
+    elif not may_import_unknown_school(viewer):
         raise Forbidden(f"you may not import for school {school_file.code}")
     try:
         return await sync_school(
@@ -136,7 +142,7 @@ def report_table(report: ImportReport) -> str:
 async def upload(ctx: Context, content: bytes, *, dry_run: bool, confirm: bool) -> ImportReport:
     """A coordinator's (or the operator's) hand upload through the graph: an EDEXML file, or a ZIP of the
     CSV template (schools without an EDEXML export); both take the same validation, sync and report."""
-    if ctx.viewer.kind not in {ViewerKind.STAFF, ViewerKind.OPERATOR}:
+    if not may_upload_imports(ctx.viewer):
         raise Forbidden("only a school's coordinator or the operator uploads imports")
     cap = ctx.settings.max_import_bytes
     return await import_school_file(
@@ -157,7 +163,7 @@ async def upload(ctx: Context, content: bytes, *, dry_run: bool, confirm: bool) 
 async def set_coupling(ctx: Context, school_code: str, suspended: bool) -> SchoolRecord:
     """A coordinator suspends or resumes the school's automatic LAS coupling."""
     school_id = await school_id_by_code(ctx.engine, school_code)
-    if ctx.viewer.kind is not ViewerKind.STAFF or school_id is None or not ctx.scope.manages(school_id):
+    if school_id is None or not may_set_coupling(ctx.viewer, ctx.scope, school_id):
         raise Forbidden(f"you do not coordinate school {school_code}")
     await las_clients.set_coupling_suspended(ctx.engine, school_id, suspended)
     school = await ctx.loaders.schools.get(school_id)

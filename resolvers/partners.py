@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auth.viewer import ViewerKind
+from auth.permissions import may_list_partners
 from datasources.graph import partners
 from errors import Forbidden
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 async def partners_page(ctx: Context, first: int | None, after: str | None) -> Page[PartnerRecord]:
     """All partners, one page; the hub's operator only."""
-    if ctx.viewer.kind is not ViewerKind.OPERATOR:
+    if not may_list_partners(ctx.viewer):
         raise Forbidden("only the hub's operator may list partners")
     return await partners.partners_page(ctx.reader, ctx.scope, ctx.page_args(first, after))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auth.viewer import ViewerKind
+from auth.permissions import may_list_boards
 from datasources.graph import schools
 from datasources.graph.disclosures import tally
 from datasources.store.calendar import is_school_year
@@ -41,7 +41,7 @@ async def school_by_code(ctx: Context, code: str) -> SchoolRecord | None:
 
 async def boards_page(ctx: Context, first: int | None, after: str | None) -> Page[BoardRecord]:
     """All boards, one page; the hub's operator only."""
-    if ctx.viewer.kind is not ViewerKind.OPERATOR:
+    if not may_list_boards(ctx.viewer):
         raise Forbidden("only the hub's operator may list boards")
     return await schools.boards_page(ctx.reader, ctx.scope, ctx.page_args(first, after))
 

@@ -30,7 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types.nodes import SelectedField, Selection
 
-from auth.viewer import Viewer, ViewerKind
+from auth.permissions import may_read_feed
+from auth.viewer import Viewer
 from datasources.feed import changes
 from datasources.graph.disclosures import record_disclosures
 from datasources.graph.loaders import Loaders
@@ -239,10 +240,6 @@ def _subscription(description: str) -> Callable[[F], F]:
     return decorate
 
 
-#: The viewers that have a change feed (as `Query.changes`).
-_FEED_VIEWERS: Final = frozenset({ViewerKind.PARTNER, ViewerKind.OPERATOR, ViewerKind.STAFF})
-
-
 def _selects_node(info: SubscriptionInfo) -> bool:
     """Whether the subscription asks for every event's `node`. A `node` under `@skip` or `@include` does
     not count: it is then read event by event, so that nothing is read (and audited) that is not sent."""
@@ -316,7 +313,7 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[Change, None]:
         # Checked before the stream starts, so a refusal is the operation's error, not an event.
-        if info.context.viewer.kind not in _FEED_VIEWERS:
+        if not may_read_feed(info.context.viewer):
             raise Forbidden("the change feed is for partners, coordinators and the operator")
         return _follow(info, decode_cursor(after) if after else 0)
 

@@ -1,0 +1,149 @@
+"""Who may do what: every allow-or-deny decision on an operation, one named function each.
+
+The policy (`auth.policy`) decides what a viewer may *read*; this module decides which *operations* a
+viewer may perform at all: list the hub's registers, change consent, import a school's file, follow the
+feed. Each function is pure and synchronous, so it is cheap to call and tested exhaustively without a
+database (tests/auth/test_permissions.py). Where a decision needs facts from the store (the schools a
+LAS client serves), the caller loads them and passes them in. The caller also chooses the refusal (its
+message and error code), so the answers partners and schools already rely on stay as they are.
+
+The kinds of viewer (`ViewerKind`): the hub's operator (its helpdesk), partners (publishers and network
+providers, reading under consent), LAS clients (school administration systems pushing files), school staff
+(a school's ICT coordinator), students, and anonymous callers (no token). Students and anonymous callers
+may do none of the operations below.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from auth.viewer import Viewer, ViewerKind
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from auth.policy import Scope
+
+#: Who follows the change feed: those whose scope has schools to tell about.
+_FEED_READERS: Final = frozenset({ViewerKind.PARTNER, ViewerKind.STAFF, ViewerKind.OPERATOR})
+
+#: Who hands a school's file to the hub through the graph (EDEXML or the CSV template).
+_UPLOADERS: Final = frozenset({ViewerKind.STAFF, ViewerKind.OPERATOR})
+
+
+def _is_operator(viewer: Viewer) -> bool:
+    return viewer.kind is ViewerKind.OPERATOR
+
+
+def _coordinates(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A member of the school's own staff who coordinates it (the operator manages every school in its
+    scope, but is not the school: decisions that are the school's own stay with its coordinator)."""
+    return viewer.kind is ViewerKind.STAFF and scope.manages(school_id)
+
+
+def may_list_boards(viewer: Viewer) -> bool:
+    """Only the operator lists the boards (besturen): the register of every board is the hub's own
+    administration; partners and schools reach a board through the schools they see."""
+    return _is_operator(viewer)
+
+
+def may_list_partners(viewer: Viewer) -> bool:
+    """Only the operator lists the partners: which publishers and networks use the hub is the hub's own
+    business; a school sees the partners it deals with through its consents and requests."""
+    return _is_operator(viewer)
+
+
+def may_register_partners(viewer: Viewer) -> bool:
+    """Only the operator registers a partner (and so hands out client credentials): a partner that could
+    register itself or others would choose its own access."""
+    return _is_operator(viewer)
+
+
+def may_record_dpa(viewer: Viewer) -> bool:
+    """Only the operator records a board's signed data processing agreement (DPA, verwerkersovereenkomst):
+    the signature unlocks disclosure for every school of the board, so no school or partner may claim it."""
+    return _is_operator(viewer)
+
+
+def may_read_feed(viewer: Viewer) -> bool:
+    """Partners, school staff and the operator follow the change feed (query and subscription alike);
+    each sees only the events of its own scope. LAS clients, students and anonymous callers have no feed:
+    they have no scope to be told about."""
+    return viewer.kind in _FEED_READERS
+
+
+def may_acknowledge_deletion(viewer: Viewer) -> bool:
+    """Only a partner confirms that it deleted what left its scope: the confirmation is the partner's own
+    statement, which the school's coordinator then reads."""
+    return viewer.kind is ViewerKind.PARTNER
+
+
+def may_request_consent(viewer: Viewer) -> bool:
+    """Only a partner asks a school for consent, for itself (the categories it declared)."""
+    return viewer.kind is ViewerKind.PARTNER
+
+
+def may_manage_consent(viewer: Viewer) -> bool:
+    """Whether this viewer is of the kind that grants and revokes consent at all: only a school's own
+    staff. Consent is the school's decision: the operator, though it manages every school, does not take
+    it on the school's behalf, and a partner never grants itself. Which schools: `may_manage_consent_at`."""
+    return viewer.kind is ViewerKind.STAFF
+
+
+def may_manage_consent_at(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's ICT coordinator grants and revokes consent at the schools it coordinates, and only there
+    (a coordinator of another school may not)."""
+    return _coordinates(viewer, scope, school_id)
+
+
+def may_set_coupling(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's ICT coordinator suspends and resumes the school's automatic LAS coupling, at the schools
+    it coordinates only. The coupling is the school's choice of supplier, not the operator's or the LAS's."""
+    return _coordinates(viewer, scope, school_id)
+
+
+def may_upload_imports(viewer: Viewer) -> bool:
+    """A school's coordinator and the operator upload a school's file by hand (through the graph); a LAS
+    client pushes to its own endpoint instead, and partners never write a school's data."""
+    return viewer.kind in _UPLOADERS
+
+
+def may_push_school_files(viewer: Viewer) -> bool:
+    """Only a LAS client pushes a school's file to the LAS endpoint (`POST /las/edex`): the endpoint is
+    the automatic coupling, and people upload through the graph."""
+    return viewer.kind is ViewerKind.LAS
+
+
+def may_import(
+    viewer: Viewer, scope: Scope | None, school_id: int, *, las_school_ids: Collection[int]
+) -> bool:
+    """Whether the viewer may import a file for this (known) school: the operator for any school; a
+    coordinator for the schools it coordinates (its `scope`); a LAS client for the schools it serves
+    (`las_school_ids`, loaded by the caller for a LAS client). Whether a suspended coupling stops the
+    import is a second decision: `stopped_by_suspended_coupling`."""
+    if _is_operator(viewer):
+        return True
+    if viewer.kind is ViewerKind.STAFF:
+        return scope is not None and scope.manages(school_id)
+    if viewer.kind is ViewerKind.LAS:
+        return school_id in las_school_ids
+    return False
+
+
+def may_import_unknown_school(viewer: Viewer) -> bool:
+    """Only the operator imports for a school the hub does not hold yet (the import takes the school from
+    the DUO registry): anyone else could make the hub adopt a school it has no agreement with."""
+    return _is_operator(viewer)
+
+
+def stopped_by_suspended_coupling(viewer: Viewer) -> bool:
+    """A school that suspended its automatic coupling refuses the LAS client's pushes only: its
+    coordinator's and the operator's hand uploads still go through (that is how a school moves off a LAS)."""
+    return viewer.kind is ViewerKind.LAS
+
+
+def may_read_schema(viewer: Viewer, *, sandbox: bool) -> bool:
+    """Whether the viewer may read the schema itself (introspection, `_service { sdl }`): partners in
+    production may not, they build against the published SDL (`python server.py export-schema`), so the
+    live schema is no map for probing; in the sandbox partners may, and other viewers always may."""
+    return sandbox or viewer.kind is not ViewerKind.PARTNER

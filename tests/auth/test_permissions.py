@@ -1,0 +1,294 @@
+"""Who may do what: every decision of `auth.permissions`, for every kind of viewer, without a database.
+
+Each viewer comes with the scope the policy computes for it (`resolvers.viewers.scope_of`): the operator
+manages every school, the partner has consent at SCHOOL, the staff member coordinates SCHOOL, and the other
+kinds read nothing. Every decision is asked at SCHOOL, the school each viewer is closest to, so a refusal
+there is a refusal of the kind, not of the school; further rows ask at OTHER, which no viewer coordinates,
+serves or has consent at.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from auth import permissions
+from auth.categories import ALL_CATEGORIES
+from auth.permissions import (
+    may_acknowledge_deletion,
+    may_import,
+    may_import_unknown_school,
+    may_list_boards,
+    may_list_partners,
+    may_manage_consent,
+    may_manage_consent_at,
+    may_push_school_files,
+    may_read_feed,
+    may_read_schema,
+    may_record_dpa,
+    may_register_partners,
+    may_request_consent,
+    may_set_coupling,
+    may_upload_imports,
+    stopped_by_suspended_coupling,
+)
+from auth.policy import (
+    PartnerFacts,
+    SchoolConsent,
+    Scope,
+    StaffFacts,
+    empty_scope,
+    operator_scope,
+    partner_scope,
+    staff_scope,
+)
+from auth.viewer import Viewer, ViewerKind
+
+OPERATOR, PARTNER, LAS, STAFF, STUDENT, ANONYMOUS = (
+    ViewerKind.OPERATOR,
+    ViewerKind.PARTNER,
+    ViewerKind.LAS,
+    ViewerKind.STAFF,
+    ViewerKind.STUDENT,
+    ViewerKind.ANONYMOUS,
+)
+EVERY_KIND = frozenset(ViewerKind)
+
+#: The school every viewer below is closest to: the staff member coordinates it, the LAS client serves
+#: it, the partner has consent there.
+SCHOOL = 1
+#: A school none of them coordinates, serves or has consent at.
+OTHER = 2
+#: The schools the LAS client serves (loaded by the resolver from the store, passed in here by hand).
+SERVED = frozenset({SCHOOL})
+
+
+def viewer(kind: ViewerKind) -> Viewer:
+    """A viewer of this kind (staff are named by their account id)."""
+    return Viewer(kind, "7" if kind is STAFF else f"test-{kind.value}")
+
+
+def scope_of(kind: ViewerKind) -> Scope:
+    """The scope the policy gives this kind of viewer (as `resolvers.viewers.scope_of` computes it)."""
+    who = viewer(kind)
+    if kind is OPERATOR:
+        return operator_scope(who)
+    if kind is PARTNER:
+        consent = SchoolConsent(SCHOOL, ALL_CATEGORIES, school_active=True, dpa_signed=True)
+        facts = PartnerFacts(partner_id=3, declared=ALL_CATEGORIES, eck_chain=True, consents=(consent,))
+        return partner_scope(who, facts, require_dpa=True, pseudonym_key=b"k" * 32)
+    if kind is STAFF:
+        return staff_scope(who, StaffFacts(account_id=7, coordinator_of=frozenset({SCHOOL})))
+    return empty_scope(who)
+
+
+Check = Callable[[Viewer, Scope], bool]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision a user notices: what is asked, who is allowed, and the functions that answer it."""
+
+    asked: str
+    check: Check
+    allowed: frozenset[ViewerKind]
+    functions: tuple[Callable[..., bool], ...]
+
+
+def _import_here(who: Viewer, scope: Scope) -> bool:
+    return may_import(who, scope, SCHOOL, las_school_ids=SERVED if who.kind is LAS else frozenset())
+
+
+DECISIONS = (
+    Decision("list the boards", lambda v, _: may_list_boards(v), frozenset({OPERATOR}), (may_list_boards,)),
+    Decision(
+        "list the partners", lambda v, _: may_list_partners(v), frozenset({OPERATOR}), (may_list_partners,)
+    ),
+    Decision(
+        "register a partner",
+        lambda v, _: may_register_partners(v),
+        frozenset({OPERATOR}),
+        (may_register_partners,),
+    ),
+    Decision(
+        "record a board's DPA", lambda v, _: may_record_dpa(v), frozenset({OPERATOR}), (may_record_dpa,)
+    ),
+    Decision(
+        "follow the change feed",
+        lambda v, _: may_read_feed(v),
+        frozenset({PARTNER, STAFF, OPERATOR}),
+        (may_read_feed,),
+    ),
+    Decision(
+        "confirm a deletion",
+        lambda v, _: may_acknowledge_deletion(v),
+        frozenset({PARTNER}),
+        (may_acknowledge_deletion,),
+    ),
+    Decision(
+        "request consent", lambda v, _: may_request_consent(v), frozenset({PARTNER}), (may_request_consent,)
+    ),
+    Decision(
+        "change consent at all", lambda v, _: may_manage_consent(v), frozenset({STAFF}), (may_manage_consent,)
+    ),
+    Decision(
+        "grant or revoke consent at its school",
+        lambda v, s: may_manage_consent_at(v, s, SCHOOL),
+        frozenset({STAFF}),
+        (may_manage_consent_at,),
+    ),
+    Decision(
+        "suspend or resume the LAS coupling of its school",
+        lambda v, s: may_set_coupling(v, s, SCHOOL),
+        frozenset({STAFF}),
+        (may_set_coupling,),
+    ),
+    Decision(
+        "upload a school file through the graph",
+        lambda v, _: may_upload_imports(v),
+        frozenset({STAFF, OPERATOR}),
+        (may_upload_imports,),
+    ),
+    Decision(
+        "push a school file to the LAS endpoint",
+        lambda v, _: may_push_school_files(v),
+        frozenset({LAS}),
+        (may_push_school_files,),
+    ),
+    Decision("import for its school", _import_here, frozenset({OPERATOR, STAFF, LAS}), (may_import,)),
+    Decision(
+        "import for its school while the coupling is suspended",
+        lambda v, s: _import_here(v, s) and not stopped_by_suspended_coupling(v),
+        frozenset({OPERATOR, STAFF}),
+        (may_import, stopped_by_suspended_coupling),
+    ),
+    Decision(
+        "import for a school the hub does not hold yet",
+        lambda v, _: may_import_unknown_school(v),
+        frozenset({OPERATOR}),
+        (may_import_unknown_school,),
+    ),
+    Decision(
+        "read the schema in production",
+        lambda v, _: may_read_schema(v, sandbox=False),
+        EVERY_KIND - {PARTNER},
+        (may_read_schema,),
+    ),
+    Decision(
+        "read the schema in the sandbox",
+        lambda v, _: may_read_schema(v, sandbox=True),
+        EVERY_KIND,
+        (may_read_schema,),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One viewer asking one thing, and the answer it must get."""
+
+    kind: ViewerKind
+    asked: str
+    check: Check
+    expected: bool
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.kind.value} {'may' if self.expected else 'may not'} {self.asked}"
+
+
+#: Every decision for every kind, at the school each viewer is closest to.
+BY_KIND = [
+    Row(kind, decision.asked, decision.check, kind in decision.allowed)
+    for decision in DECISIONS
+    for kind in ViewerKind
+]
+
+#: The same viewers at a school that is not theirs, and the scopes the command line and the LAS endpoint pass.
+ELSEWHERE = [
+    Row(
+        STAFF,
+        "grant or revoke consent at another school",
+        lambda v, s: may_manage_consent_at(v, s, OTHER),
+        False,
+    ),
+    Row(STAFF, "set the LAS coupling of another school", lambda v, s: may_set_coupling(v, s, OTHER), False),
+    Row(STAFF, "import for another school", lambda v, s: may_import(v, s, OTHER, las_school_ids=()), False),
+    Row(
+        LAS,
+        "import for a school it does not serve",
+        lambda v, s: may_import(v, s, OTHER, las_school_ids=SERVED),
+        False,
+    ),
+    Row(
+        PARTNER,
+        "import for a school it has consent at",
+        lambda v, s: may_import(v, s, SCHOOL, las_school_ids=SERVED),
+        False,
+    ),
+    Row(
+        OPERATOR,
+        "manage consent at a school though its scope manages every school",
+        lambda v, s: may_manage_consent_at(v, s, OTHER),
+        False,
+    ),
+    Row(
+        OPERATOR,
+        "import from the command line (no scope)",
+        lambda v, _: may_import(v, None, OTHER, las_school_ids=()),
+        True,
+    ),
+    Row(
+        LAS,
+        "push for a school it serves (the endpoint passes no scope)",
+        lambda v, _: may_import(v, None, SCHOOL, las_school_ids=SERVED),
+        True,
+    ),
+    Row(
+        STAFF,
+        "import without a scope (a coordinator's schools are known only from its scope)",
+        lambda v, _: may_import(v, None, SCHOOL, las_school_ids=SERVED),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize("row", BY_KIND + ELSEWHERE, ids=lambda row: row.sentence)
+def test_each_viewer_gets_the_answer_of_the_rule(row: Row) -> None:
+    assert row.check(viewer(row.kind), scope_of(row.kind)) is row.expected
+
+
+def test_every_decision_is_asked_for_every_kind_of_viewer() -> None:
+    asked = {(row.asked, row.kind) for row in BY_KIND}
+    assert asked == {(decision.asked, kind) for decision in DECISIONS for kind in ViewerKind}
+
+
+def test_every_function_of_the_module_is_in_the_table() -> None:
+    public = {
+        name
+        for name, value in inspect.getmembers(permissions, inspect.isfunction)
+        if value.__module__ == permissions.__name__ and not name.startswith("_")
+    }
+    tested = {function.__name__ for decision in DECISIONS for function in decision.functions}
+    assert public == tested
+
+
+def test_a_coordinator_of_several_schools_manages_each_of_them_and_no_other() -> None:
+    coordinator = Viewer(STAFF, "8")
+    scope = staff_scope(coordinator, StaffFacts(account_id=8, coordinator_of=frozenset({SCHOOL, OTHER})))
+    assert may_manage_consent_at(coordinator, scope, SCHOOL)
+    assert may_set_coupling(coordinator, scope, OTHER)
+    assert not may_manage_consent_at(coordinator, scope, 99)
+    assert not may_import(coordinator, scope, 99, las_school_ids=())
+
+
+def test_a_staff_member_who_coordinates_nothing_may_change_no_school() -> None:
+    teacher = Viewer(STAFF, "9")
+    scope = staff_scope(teacher, StaffFacts(account_id=9, coordinator_of=frozenset()))
+    assert may_manage_consent(teacher)  # the kind may ...
+    assert not may_manage_consent_at(teacher, scope, SCHOOL)  # ... but not at a school it does not coordinate
+    assert not may_set_coupling(teacher, scope, SCHOOL)
+    assert not may_import(teacher, scope, SCHOOL, las_school_ids=())
