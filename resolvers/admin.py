@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.imports.sync import ImportReport
+    from datasources.imports.report import ImportReport
     from datasources.school_files.model import SchoolFile
     from settings import Settings
 
