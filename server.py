@@ -30,7 +30,7 @@ from auth.key_material import jwks
 from auth.permissions import may_push_school_files, may_read_schema
 from auth.tokens import InvalidToken, viewer_from_claims
 from auth.viewer import Viewer, ViewerKind
-from datasources.feed import changes
+from datasources.feed import retention
 from datasources.graph.disclosures import record_disclosures
 from datasources.graph.loaders import Loaders
 from datasources.school_files.edexml import read_edexml
@@ -115,7 +115,7 @@ async def _prune_feed_periodically(engine: AsyncEngine, settings: Settings) -> N
     while True:
         try:
             older_than = settings.now() - dt.timedelta(days=settings.feed_retention_days)
-            await changes.prune(engine, older_than)
+            await retention.prune(engine, older_than)
         except Exception as error:
             logger.warning("pruning the change feed failed: %s", type(error).__name__)
         await asyncio.sleep(PRUNE_EVERY_SECONDS)

@@ -35,6 +35,7 @@ from lxml import etree
 
 from bench.harness import reset_peak, status_mb
 from datasources.sandbox.names import PREFIXES, STAFF_FIRST_NAMES, STUDENT_FIRST_NAMES, SURNAMES
+from datasources.school_files import safe_xml
 from datasources.school_files.edexml import read_edexml
 from datasources.school_files.edexml_schemas import edexml_schemas
 
@@ -102,8 +103,7 @@ def generate_edexml(students: int, *, seed: int = 1, school_year: str = "2025-20
 
 
 def _bare_parse(data: bytes) -> etree._ElementTree:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    return etree.parse(io.BytesIO(data), parser)
+    return etree.parse(io.BytesIO(data), safe_xml.parser())
 
 
 def _parse_and_validate(data: bytes) -> bool:

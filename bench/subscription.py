@@ -9,8 +9,8 @@ as a child process. This process subscribes as that partner over `graphql-transp
 the newest event, with `changes(after:) { cursor kind entityType schoolCode node { … on Student {
 firstName } } }`, and then, one at a time:
 
-- records a change (`datasources.feed.changes.record`, a student renamed) in its own transaction, as an import
-  in another process does, and notes the time right after the commit;
+- records a change (`datasources.feed.recording.record`, a student renamed) in its own transaction, as an
+  import in another process does, and notes the time right after the commit;
 - waits for the event on the subscription and notes the time it arrived (the event's cursor must be the
   one the change was numbered with: no gaps, no duplicates);
 - sleeps a random 0-250 ms, so that commits fall at every point of the server's 200 ms poll interval.
@@ -48,7 +48,7 @@ from auth.viewer import Viewer, ViewerKind
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL, fresh_database, running_server, seed
 from datasources.access import consent_lifecycle
 from datasources.access.signing_keys import load_keyset
-from datasources.feed import changes
+from datasources.feed import events, recording
 from datasources.store.database import create_engine
 from datasources.store.pagination import encode_cursor
 from datasources.store.tables import BOARDS, CHANGE_COUNTER, SCHOOLS, STUDENTS
@@ -142,10 +142,10 @@ async def _stage(url: str) -> _Stage:
 async def _record_renames(engine: AsyncEngine, school_id: int, student_ids: list[int]) -> tuple[int, float]:
     """Record one rename per student in one transaction; the last number it took and the commit time."""
     async with engine.begin() as connection:
-        await changes.record(
+        await recording.record(
             connection,
             [
-                changes.ChangeEntry(school_id, "Student", student, changes.UPDATED, ("STUDENT_NAME",))
+                events.ChangeEntry(school_id, "Student", student, events.UPDATED, ("STUDENT_NAME",))
                 for student in student_ids
             ],
             dt.datetime.now(dt.UTC),

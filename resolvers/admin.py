@@ -23,7 +23,7 @@ from auth.viewer import Viewer, ViewerKind
 from datasources.access import las_clients
 from datasources.access.accounts import add_coordinator
 from datasources.access.signing_keys import rotate_keys
-from datasources.feed import changes
+from datasources.feed.retention import prune
 from datasources.imports.export import school_file_from_store
 from datasources.registry.duo import RegistryFormatError, read_registry
 from datasources.sandbox.world import SeedError, seed_world
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from datasources.imports.sync import ImportReport
+    from datasources.imports.report import ImportReport
     from datasources.school_files.model import SchoolFile
     from settings import Settings
 
@@ -266,5 +266,5 @@ async def prune_feed(settings: Settings, days: int | None = None) -> dict[str, A
         raise CommandError("the retention period is at least one day")
     older_than = settings.now() - dt.timedelta(days=retention)
     async with command_engine(settings) as engine:
-        pruned = await changes.prune(engine, older_than)
+        pruned = await prune(engine, older_than)
     return {"pruned": pruned, "older_than": older_than.isoformat(), "retention_days": retention}

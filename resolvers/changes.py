@@ -6,19 +6,20 @@ from typing import TYPE_CHECKING, Any
 
 from auth.permissions import may_acknowledge_deletion, may_read_feed
 from datasources.access.accounts import school_id_by_code
-from datasources.feed import changes
+from datasources.feed import acknowledgements, events, reading, schedule
 from datasources.store.pagination import PageArgs, decode_cursor
 from datasources.store.scoping import person_public_id, public_id
 from errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
-    from datasources.feed.changes import ChangeRecord, DeletionStatus, FeedPage
+    from datasources.feed.acknowledgements import DeletionStatus
+    from datasources.feed.reading import ChangeRecord, FeedPage
     from datasources.graph.loaders import KeyLoader
     from datasources.store.records import SchoolRecord
     from resolvers.context import Context
 
 #: Kinds whose event carries the entity's new state.
-WITH_NODE = frozenset({changes.CREATED, changes.UPDATED, changes.ENTERED_SCOPE})
+WITH_NODE = frozenset({events.CREATED, events.UPDATED, events.ENTERED_SCOPE})
 
 
 async def feed(ctx: Context, after: str | None, first: int | None) -> FeedPage:
@@ -26,8 +27,8 @@ async def feed(ctx: Context, after: str | None, first: int | None) -> FeedPage:
     if not may_read_feed(ctx.viewer):
         raise Forbidden("the change feed is for partners, coordinators and the operator")
     args: PageArgs = ctx.page_args(first, None)
-    await changes.publish_due(ctx.engine, ctx.today, ctx.now)
-    return await changes.feed_page(ctx.reader, ctx.scope, decode_cursor(after) if after else 0, args.first)
+    await schedule.publish_due(ctx.engine, ctx.today, ctx.now)
+    return await reading.feed_page(ctx.reader, ctx.scope, decode_cursor(after) if after else 0, args.first)
 
 
 def entity_id(ctx: Context, event: ChangeRecord) -> str:
@@ -59,7 +60,7 @@ async def acknowledge(ctx: Context, school_code: str) -> tuple[SchoolRecord | No
     school_id = await school_id_by_code(ctx.engine, school_code)
     if school_id is None:
         raise NotFound(f"no school with code {school_code}")
-    through = await changes.acknowledge_deletion(
+    through = await acknowledgements.acknowledge_deletion(
         ctx.engine, school_id=school_id, partner_id=ctx.scope.partner_id, now=ctx.now
     )
     return await ctx.loaders.schools.get(school_id), through
@@ -69,4 +70,4 @@ async def deletion_statuses(ctx: Context, school: SchoolRecord) -> list[Deletion
     """Per partner that lost scope at the school, whether it confirmed deletion (coordinator, operator)."""
     if not ctx.scope.manages(school.id):
         return []
-    return await changes.deletion_statuses(ctx.reader, school.id)
+    return await acknowledgements.deletion_statuses(ctx.reader, school.id)

@@ -15,7 +15,8 @@ from auth.permissions import (
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import las_clients
 from datasources.access.accounts import school_id_by_code
-from datasources.imports.sync import ImportRefused, ImportReport, sync_school
+from datasources.imports.report import ImportRefused, ImportReport
+from datasources.imports.sync import sync_school
 from datasources.school_files.csv_archive import is_zip, read_csv_archive
 from datasources.school_files.edexml import read_edexml
 from datasources.school_files.model import ImportFileError, SchoolFile

@@ -8,7 +8,8 @@ from typing import Any
 
 import strawberry
 
-from datasources.feed.changes import ChangeRecord, DeletionStatus, FeedPage
+from datasources.feed.acknowledgements import DeletionStatus
+from datasources.feed.reading import ChangeRecord, FeedPage
 from datasources.store.pagination import decode_cursor, encode_cursor
 from resolvers import changes, partners
 from schema.classification import public, resolves_public

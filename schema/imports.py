@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from datasources.imports.sync import Counts as CountsRecord
-from datasources.imports.sync import ImportReport as ImportReportRecord
+from datasources.imports.report import Counts as CountsRecord
+from datasources.imports.report import ImportReport as ImportReportRecord
 from schema.classification import public
 
 

@@ -32,7 +32,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from auth.permissions import may_read_feed
 from auth.viewer import Viewer
-from datasources.feed import changes
+from datasources.feed import reading, schedule
 from datasources.graph.disclosures import record_disclosures
 from datasources.graph.loaders import Loaders
 from datasources.store.pagination import decode_cursor
@@ -64,7 +64,7 @@ PUBLISH_DUE_INTERVAL_SECONDS: Final = 1.0
 CYCLE_EVENTS: Final = 100
 
 
-#: A plain read of the counter row: `changes.current_seq` would first insert it, which is a write that
+#: A plain read of the counter row: `numbering.current_seq` would first insert it, which is a write that
 #: waits for an import holding the row (PostgreSQL) or for SQLite's write lock.
 _LAST_SEQ = select(CHANGE_COUNTER.c.last_seq).where(CHANGE_COUNTER.c.id == 1)
 
@@ -119,7 +119,7 @@ class ChangeSignal:
             try:
                 if tick % ticks_per_publish == 0:
                     now = self._settings.now()
-                    await changes.publish_due(self._engine, now.date(), now)
+                    await schedule.publish_due(self._engine, now.date(), now)
                 self._update(await _last_seq(self._engine))
             except Exception as error:
                 # The type only: a driver's message may quote statement parameters.
@@ -267,11 +267,11 @@ async def _follow(info: SubscriptionInfo, position: int) -> AsyncGenerator[Chang
     event_info = cast("Info", info)
     # Like the query: changes that fell due are published before the first read.
     now = live.settings.now()
-    await changes.publish_due(live.engine, now.date(), now)
+    await schedule.publish_due(live.engine, now.date(), now)
     while True:
         cycle, seen = await live.open_cycle()
         try:
-            page = await changes.feed_page(cycle.reader, cycle.scope, position, CYCLE_EVENTS)
+            page = await reading.feed_page(cycle.reader, cycle.scope, position, CYCLE_EVENTS)
             # Events committed after the counter was read wait for the next cycle (and its scope).
             events = [event for event in page.events if event.seq <= seen]
             more = page.has_next or len(events) < len(page.events)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from datasources.feed import changes
+from datasources.feed import numbering, recording
 from datasources.feed.consent_events import consent_changes
 from datasources.graph.consents import consent_record
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
@@ -91,7 +91,7 @@ async def grant(
                 )
             # The partner follows the school's feed from where its consent began; a new grant that
             # supersedes one in force keeps that start, so narrowing or widening leaves no gap.
-            feed_since = previous.feed_since if previous else await changes.current_seq(connection)
+            feed_since = previous.feed_since if previous else await numbering.current_seq(connection)
             inserted = await connection.execute(
                 insert(CONSENTS)
                 .values(
@@ -114,7 +114,7 @@ async def grant(
                 after=_names(categories),
                 today=now.date(),
             )
-            await changes.record(connection, entries, now)
+            await recording.record(connection, entries, now)
             await connection.execute(
                 update(CONSENT_REQUESTS)
                 .where(
@@ -151,7 +151,7 @@ async def revoke(
             after=(),
             today=now.date(),
         )
-        await changes.record(connection, entries, now)
+        await recording.record(connection, entries, now)
         return consent_record(scope, updated.one())
 
 

@@ -1,3 +1,4 @@
-"""The change feed: numbering and recording events, dated events, retention, deletion acknowledgements, and
-the events a consent change implies.
+"""The change feed: event kinds (`events`), numbering (`numbering`), recording (`recording`), dated events
+(`schedule`), reading a viewer's feed (`reading`), retention (`retention`), deletion acknowledgements
+(`acknowledgements`), and the events a consent change implies (`consent_events`).
 """

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from datasources.feed.changes import ENTERED_SCOPE, LEFT_SCOPE, UPDATED, ChangeEntry
+from datasources.feed.events import ENTERED_SCOPE, LEFT_SCOPE, UPDATED, ChangeEntry
 from datasources.store.calendar import school_year_of
 from datasources.store.tables import GROUPS, LICENSES, PARTNERS, PRODUCTS, STAFF_MEMBERS, STUDENTS
 
@@ -38,18 +38,18 @@ async def _entities(
             GROUPS.c.school_year == school_year_of(today),
             GROUPS.c.effective_from <= today,
         )
-        return [(row[0], None) for row in await connection.execute(statement)]
+        return [(row.id, None) for row in await connection.execute(statement)]
     if entity_type == "License":
         statement = select(LICENSES.c.id).where(
             LICENSES.c.school_id == school_id,
             LICENSES.c.product_id.in_(select(PRODUCTS.c.id).where(PRODUCTS.c.partner_id == partner_id)),
         )
-        return [(row[0], None) for row in await connection.execute(statement)]
+        return [(row.id, None) for row in await connection.execute(statement)]
     table = STUDENTS if entity_type == "Student" else STAFF_MEMBERS
     rows = await connection.execute(
         select(table.c.id, table.c.person_id).where(table.c.school_id == school_id)
     )
-    return [(row[0], row[1]) for row in rows]
+    return [(row.id, row.person_id) for row in rows]
 
 
 async def consent_changes(

@@ -1,3 +1,4 @@
-"""Full sync of a school file into the store: the plan, the apply, the change events it records, and the
-export back out.
+"""Full sync of a school file into the store: the stored state (`state`), the plan, the guards and the
+transaction (`sync`), the writes (`writes`), the change events it records (`events`), the report
+(`report`), and the export back out (`export`).
 """

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from datasources.feed import changes
-from datasources.feed.changes import CREATED, DELETED, UPDATED, ChangeEntry
+from datasources.feed import recording, schedule
+from datasources.feed.events import CREATED, DELETED, UPDATED, ChangeEntry
 from datasources.imports.plan import group_changed
 from datasources.store.calendar import first_day, school_year_of
 from datasources.store.tables import STAFF_MEMBERS, STUDENTS
@@ -83,16 +83,16 @@ async def record_import_changes(
     ]
     removed_groups = [group.id for group in groups.removed]
     # Unschedule before scheduling: on SQLite a new group may have the id of a removed one.
-    never_published = await changes.unschedule(connection, "Group", removed_groups)
+    never_published = await schedule.unschedule(connection, "Group", removed_groups)
     if future:
-        await changes.schedule(connection, effective_from, new_groups)
+        await schedule.schedule(connection, effective_from, new_groups)
     else:
         entries += new_groups
     # The file's groups stop being current when the next school year starts (and a coming year's become
     # current when it starts): partners hear of it on that day, whether or not an import comes then.
     year = school_year_of(effective_from)
     for starting in (_next_school_year(year), year) if future else (_next_school_year(year),):
-        await changes.schedule_school_year(connection, school_id, starting, first_day(starting))
+        await schedule.schedule_school_year(connection, school_id, starting, first_day(starting))
     entries += [
         ChangeEntry(school_id, "Group", group_id, DELETED, group_basic)
         for group_id in removed_groups
@@ -122,7 +122,7 @@ async def record_import_changes(
     # Deletions first: SQLite may give a new row the id of a row deleted in the same import, and a
     # client applying CREATED before DELETED of that id would delete what was just created.
     entries.sort(key=lambda entry: _ORDER[entry.kind])
-    await changes.record(connection, entries, now)
+    await recording.record(connection, entries, now)
 
 
 def _people_changes(

@@ -1,8 +1,9 @@
 """Full sync of one school location and one school year from a school file, in one transaction.
 
-The plan (datasources.imports.plan) says what differs; this module loads the state, applies the guards
-(removal limit, unique teacher e-mail, a known location), and writes the difference. A dry run, a held
-import and a refused one all roll back, so the database is exactly as before.
+The plan (datasources.imports.plan) says what differs from the stored state (`state`); this module applies
+the guards (a known location, the current or next school year, unique teacher e-mail, the removal limit),
+has the difference written (`writes`) and its change events recorded (`events`), and reports (`report`).
+A dry run, a held import and a refused one all roll back, so the database is exactly as before.
 
 A file for a coming school year adds that year's groups (current from their effective date) and the
 people new to the school, but removes and changes nobody: who leaves in the summer leaves with the
@@ -15,88 +16,33 @@ import asyncio
 import dataclasses
 import datetime as dt
 import weakref
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
+from datasources.imports import writes
 from datasources.imports.events import record_import_changes
 from datasources.imports.plan import (
-    SchoolState,
-    StoredGroup,
-    StoredStaff,
-    StoredStudent,
     duplicate_emails,
     group_changed,
     match_groups,
     match_staff,
     match_students,
-    staff_changed,
-    student_changed,
 )
+from datasources.imports.report import Counts, ImportRefused, ImportReport
+from datasources.imports.state import load_state
 from datasources.store.calendar import first_day, last_day, school_year_of
-from datasources.store.tables import (
-    GROUP_STAFF,
-    GROUP_STUDENTS,
-    GROUPS,
-    LICENSE_GROUPS,
-    PERSONS,
-    SCHOOL_YEARS,
-    SCHOOLS,
-    STAFF_MEMBERS,
-    STUDENTS,
-)
+from datasources.store.tables import GROUP_STAFF, GROUP_STUDENTS, SCHOOL_YEARS, SCHOOLS, STUDENTS
 from errors import BadUserInput, Conflict
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from datasources.school_files.model import SchoolFile
 
-TEACHER = "TEACHER"
 #: By default an import that would remove more than this share of a school's students is held.
 DEFAULT_REMOVAL_LIMIT = 0.3
-
-
-@dataclass
-class Counts:
-    """How many records an import added, changed, removed and left as they were."""
-
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    unchanged: int = 0
-
-
-@dataclass
-class ImportReport:
-    """The report of one import (API.md, `ImportReport`)."""
-
-    school_code: str
-    school_year: str
-    dry_run: bool
-    held: bool = False
-    groups: Counts = field(default_factory=Counts)
-    students: Counts = field(default_factory=Counts)
-    staff: Counts = field(default_factory=Counts)
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def applied(self) -> bool:
-        """Whether the import changed the store (not a dry run, not held, not refused)."""
-        return not (self.dry_run or self.held or self.errors)
-
-
-class ImportRefused(Exception):  # noqa: N818 - reads as the verdict on the file
-    """The file cannot be applied; the report says why and nothing was changed."""
-
-    def __init__(self, report: ImportReport) -> None:
-        super().__init__("; ".join(report.errors))
-        self.report = report
 
 
 class _Rollback(Exception):  # noqa: N818 - control flow: leave the transaction without committing
@@ -213,7 +159,7 @@ async def _plan_and_apply(
     year = school_file.school_year
     effective_from = await _school_year(connection, year)
     future = year > school_year_of(today)
-    state = await _state(connection, school_id, year)
+    state = await load_state(connection, school_id, year)
     groups = match_groups(state, school_file)
     students = match_students(state, school_file)
     staff = match_staff(state, school_file)
@@ -244,13 +190,13 @@ async def _plan_and_apply(
             report.groups.unchanged += 1
     group_ids = {stored.key: stored.id for stored, _ in groups.pairs}
     if not report.dry_run and not report.held:
-        await _write_groups(
+        await writes.write_groups(
             connection, groups, group_ids, school_id=school_id, year=year, effective_from=effective_from
         )
 
     # People (new group ids are known from here on; a dry run has none, which only affects links).
-    student_ids = await _sync_students(connection, report, school_id, students, future)
-    staff_ids = await _sync_staff(connection, report, school_id, staff, future)
+    student_ids = await writes.sync_students(connection, report, school_id, students, future)
+    staff_ids = await writes.sync_staff(connection, report, school_id, staff, future)
     if report.dry_run or report.held:
         return
     wanted_students = {
@@ -265,8 +211,8 @@ async def _plan_and_apply(
         for group_key in member.groups
         if group_key in group_ids
     }
-    await _sync_links(connection, GROUP_STUDENTS, "student_id", state.student_links, wanted_students)
-    await _sync_links(connection, GROUP_STAFF, "staff_id", state.staff_links, wanted_staff)
+    await writes.sync_links(connection, GROUP_STUDENTS, "student_id", state.student_links, wanted_students)
+    await writes.sync_links(connection, GROUP_STAFF, "staff_id", state.staff_links, wanted_staff)
     await record_import_changes(
         connection,
         school_id=school_id,
@@ -290,259 +236,6 @@ async def _school_year(connection: AsyncConnection, year: str) -> dt.date:
     return first_day(year)
 
 
-async def _state(connection: AsyncConnection, school_id: int, year: str) -> SchoolState:
-    g, s, m = GROUPS.c, STUDENTS.c, STAFF_MEMBERS.c
-    groups = [
-        StoredGroup(*row)
-        for row in await connection.execute(
-            select(g.id, g.las_key, g.name, g.year_level, g.composite).where(
-                g.school_id == school_id, g.school_year == year
-            )
-        )
-    ]
-    students = [
-        StoredStudent(**row._mapping)
-        for row in await connection.execute(
-            select(
-                s.id, s.person_id, s.las_key.label("key"), s.eck_id, s.first_name, s.prefix, s.last_name,
-                s.initials, s.date_of_birth, s.year_level,
-            ).where(s.school_id == school_id)
-        )
-    ]  # fmt: skip
-    staff = [
-        StoredStaff(**(dict(row._mapping) | {"roles": tuple(row.roles), "las_roles": tuple(row.las_roles)}))
-        for row in await connection.execute(
-            select(
-                m.id, m.person_id, m.las_key.label("key"), m.eck_id, m.first_name, m.prefix, m.last_name,
-                m.email, m.roles, m.las_roles, m.active,
-            ).where(m.school_id == school_id)
-        )
-    ]  # fmt: skip
-    year_groups = select(g.id).where(g.school_id == school_id, g.school_year == year)
-    student_links = {
-        (row[0], row[1])
-        for row in await connection.execute(
-            select(GROUP_STUDENTS.c.group_id, GROUP_STUDENTS.c.student_id).where(
-                GROUP_STUDENTS.c.group_id.in_(year_groups)
-            )
-        )
-    }
-    staff_links = {
-        (row[0], row[1])
-        for row in await connection.execute(
-            select(GROUP_STAFF.c.group_id, GROUP_STAFF.c.staff_id).where(
-                GROUP_STAFF.c.group_id.in_(year_groups)
-            )
-        )
-    }
-    return SchoolState(
-        school_id,
-        tuple(groups),
-        tuple(students),
-        tuple(staff),
-        frozenset(student_links),
-        frozenset(staff_links),
-    )
-
-
-async def _write_groups(
-    connection: AsyncConnection,
-    groups: Any,
-    group_ids: dict[str, int],
-    *,
-    school_id: int,
-    year: str,
-    effective_from: dt.date,
-) -> None:
-    removed = [group.id for group in groups.removed]
-    if removed:
-        for link in (GROUP_STUDENTS, GROUP_STAFF, LICENSE_GROUPS):
-            await connection.execute(delete(link).where(link.c.group_id.in_(removed)))
-        await connection.execute(delete(GROUPS).where(GROUPS.c.id.in_(removed)))
-    for stored, imported in groups.pairs:
-        if group_changed(stored, imported):
-            await connection.execute(
-                update(GROUPS)
-                .where(GROUPS.c.id == stored.id)
-                .values(name=imported.name, year_level=imported.year_level, composite=imported.composite)
-            )
-    if groups.added:
-        inserted = await connection.execute(
-            insert(GROUPS).returning(GROUPS.c.id, GROUPS.c.las_key, sort_by_parameter_order=True),
-            [
-                {
-                    "school_id": school_id,
-                    "school_year": year,
-                    "las_key": group.key,
-                    "name": group.name,
-                    "year_level": group.year_level,
-                    "composite": group.composite,
-                    "effective_from": effective_from,
-                }
-                for group in groups.added
-            ],
-        )
-        group_ids.update({key: group_id for group_id, key in inserted})
-
-
-async def _new_persons(connection: AsyncConnection, eck_ids: list[str | None], table: Any) -> list[int]:
-    """A person for each new member: the person already known by that ECK-iD (a move from another school
-    keeps the identity), or a new one."""
-    known: dict[str, int] = {}
-    wanted = [eck for eck in eck_ids if eck]
-    if wanted:
-        rows = await connection.execute(
-            select(table.c.eck_id, table.c.person_id).where(table.c.eck_id.in_(wanted))
-        )
-        known = {eck: person for eck, person in rows if eck is not None}
-    missing = sum(1 for eck in eck_ids if not eck or eck not in known)
-    created: list[int] = []
-    if missing:
-        now = dt.datetime.now(dt.UTC)
-        rows = await connection.execute(
-            insert(PERSONS).returning(PERSONS.c.id, sort_by_parameter_order=True),
-            [{"created_at": now}] * missing,
-        )
-        created = [row[0] for row in rows]
-    fresh = iter(created)
-    return [known[eck] if eck and eck in known else next(fresh) for eck in eck_ids]
-
-
-async def _rekey(connection: AsyncConnection, table: Any, pairs: Iterable[tuple[Any, Any]]) -> None:
-    """Give rows their new LAS keys in two steps, so that keys swapped between rows never collide."""
-    moving = [(stored.id, imported.key) for stored, imported in pairs if stored.key != imported.key]
-    for row_id, _ in moving:
-        await connection.execute(update(table).where(table.c.id == row_id).values(las_key=f"~rekey~{row_id}"))
-    for row_id, key in moving:
-        await connection.execute(update(table).where(table.c.id == row_id).values(las_key=key))
-
-
-async def _sync_students(
-    connection: AsyncConnection, report: ImportReport, school_id: int, students: Any, future: bool
-) -> dict[str, int]:
-    counts = report.students = Counts(added=len(students.added), removed=len(students.removed))
-    changed = [(stored, imported) for stored, imported in students.pairs if student_changed(stored, imported)]
-    counts.changed, counts.unchanged = len(changed), len(students.pairs) - len(changed)
-    ids = {imported.key: stored.id for stored, imported in students.pairs}
-    if report.dry_run or report.held:
-        return ids
-    removed = [student.id for student in students.removed]
-    if removed:
-        await connection.execute(delete(GROUP_STUDENTS).where(GROUP_STUDENTS.c.student_id.in_(removed)))
-        await connection.execute(delete(STUDENTS).where(STUDENTS.c.id.in_(removed)))
-    if not future:
-        await _rekey(connection, STUDENTS, students.pairs)
-        for stored, imported in changed:
-            await connection.execute(
-                update(STUDENTS).where(STUDENTS.c.id == stored.id).values(**_student_values(imported))
-            )
-    if students.added:
-        persons = await _new_persons(connection, [student.eck_id for student in students.added], STUDENTS)
-        inserted = await connection.execute(
-            insert(STUDENTS).returning(STUDENTS.c.id, STUDENTS.c.las_key, sort_by_parameter_order=True),
-            [
-                {
-                    "school_id": school_id,
-                    "person_id": person,
-                    "las_key": student.key,
-                    **_student_values(student),
-                }
-                for person, student in zip(persons, students.added, strict=True)
-            ],
-        )
-        ids.update({key: student_id for student_id, key in inserted})
-    return ids
-
-
-def _student_values(student: Any) -> dict[str, Any]:
-    return {
-        "eck_id": student.eck_id,
-        "first_name": student.first_name,
-        "prefix": student.prefix,
-        "last_name": student.last_name,
-        "initials": student.initials,
-        "date_of_birth": student.date_of_birth,
-        "year_level": student.year_level,
-        "active": True,
-    }
-
-
-async def _sync_staff(
-    connection: AsyncConnection, report: ImportReport, school_id: int, staff: Any, future: bool
-) -> dict[str, int]:
-    counts = report.staff = Counts(added=len(staff.added), removed=len(staff.removed))
-    changed = [(stored, imported) for stored, imported in staff.pairs if staff_changed(stored, imported)]
-    counts.changed, counts.unchanged = len(changed), len(staff.pairs) - len(changed)
-    ids = {imported.key: stored.id for stored, imported in staff.pairs}
-    if report.dry_run or report.held:
-        return ids
-    removed = [member.id for member in staff.removed]
-    if removed:
-        await connection.execute(delete(GROUP_STAFF).where(GROUP_STAFF.c.staff_id.in_(removed)))
-        await connection.execute(delete(STAFF_MEMBERS).where(STAFF_MEMBERS.c.id.in_(removed)))
-    if not future:
-        await _rekey(connection, STAFF_MEMBERS, staff.pairs)
-        for stored, imported in changed:
-            # Roles added by a coordinator survive; a new address must be activated again.
-            roles = sorted({TEACHER, *stored.roles})
-            active = stored.active and stored.email == imported.email and bool(imported.email)
-            await connection.execute(
-                update(STAFF_MEMBERS)
-                .where(STAFF_MEMBERS.c.id == stored.id)
-                .values(**_staff_values(imported), roles=roles, active=active)
-            )
-    if staff.added:
-        persons = await _new_persons(connection, [member.eck_id for member in staff.added], STAFF_MEMBERS)
-        inserted = await connection.execute(
-            insert(STAFF_MEMBERS).returning(
-                STAFF_MEMBERS.c.id, STAFF_MEMBERS.c.las_key, sort_by_parameter_order=True
-            ),
-            [
-                {
-                    "school_id": school_id,
-                    "person_id": person,
-                    "las_key": member.key,
-                    "roles": [TEACHER],
-                    "active": False,  # until the teacher activates the account with this address
-                    **_staff_values(member),
-                }
-                for person, member in zip(persons, staff.added, strict=True)
-            ],
-        )
-        ids.update({key: staff_id for staff_id, key in inserted})
-    return ids
-
-
-def _staff_values(member: Any) -> dict[str, Any]:
-    return {
-        "eck_id": member.eck_id,
-        "first_name": member.first_name,
-        "prefix": member.prefix,
-        "last_name": member.last_name,
-        "email": member.email.strip().lower() if member.email else None,
-        "las_roles": list(member.las_roles),
-    }
-
-
-async def _sync_links(
-    connection: AsyncConnection,
-    table: Any,
-    member: str,
-    current: frozenset[tuple[int, int]],
-    wanted: set[tuple[int, int]],
-) -> None:
-    """Make this year's group links exactly `wanted`."""
-    for group_id, member_id in current - wanted:
-        await connection.execute(
-            delete(table).where(table.c.group_id == group_id, table.c[member] == member_id)
-        )
-    missing = wanted - current
-    if missing:
-        await connection.execute(
-            insert(table), [{"group_id": group, member: member_id} for group, member_id in missing]
-        )
-
-
 async def count_students(engine: AsyncEngine, school_id: int) -> int:
     """How many students a school has (for tests and reports)."""
     async with engine.connect() as connection:
@@ -551,4 +244,4 @@ async def count_students(engine: AsyncEngine, school_id: int) -> int:
         )
 
 
-__all__ = ["BadUserInput", "Counts", "ImportRefused", "ImportReport", "count_students", "sync_school"]
+__all__ = ["BadUserInput", "count_students", "sync_school"]

@@ -1,7 +1,8 @@
 """EDEXML 2.0 and 2.1, the export of a student administration (LAS), read safely and as a stream.
 
 Safety first: a DOCTYPE is refused (so no entity is ever declared, expanded or fetched), the parser never
-touches the network, keeps libxml2's limits on (no `huge_tree`) and reads at most `max_bytes`. The file
+touches the network, keeps libxml2's limits on (no `huge_tree`; all of this in `safe_xml`) and reads at
+most `max_bytes`. The file
 is validated against the published schema of its version (`reference/edexml/<version>/`, see
 `edexml_schemas`) while it streams: lxml plugs the validator into the parser, so memory stays at one
 record plus the schema's key tables (about 7 MB for 10,000 students, where a whole tree costs about
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 
 from lxml import etree
 
+from datasources.school_files import safe_xml
 from datasources.school_files.checks import SchoolFileBuilder, check_school_year, parse_date, shown
 from datasources.school_files.edexml_schemas import (
     edexml_schemas,
@@ -33,6 +35,7 @@ from datasources.school_files.edexml_schemas import (
     schema_message,
 )
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, ImportFileError
+from datasources.school_files.safe_xml import DOCTYPE_REFUSED
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -61,10 +64,6 @@ _DOCTYPE_TOKENS: Final = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCT
 _UNSTATED: Final[tuple[str, tuple[str, ...]]] = (
     "2.1",
     ("the file does not state its EDEXML version (xsdversie); it was read as 2.1",),
-)
-_DOCTYPE_REFUSED: Final = (
-    "the file contains a document type declaration (DOCTYPE); the hub refuses DTDs and entities"
-    " (they can expand without bound or read other files): export the file again from the LAS"
 )
 
 
@@ -103,17 +102,7 @@ def read_edexml(source: bytes | BinaryIO, *, max_bytes: int = 50_000_000) -> Sch
 def _read_records(stream: _Source, version: str, builder: SchoolFileBuilder) -> SchoolFile:
     school: tuple[str, str, str, dt.date | None] | None = None
     place = -1
-    for _, element in etree.iterparse(
-        stream,
-        events=("end",),
-        schema=edexml_schemas(version).document,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    ):
+    for _, element in safe_xml.iterparse(stream, schema=edexml_schemas(version).document):
         parent = element.getparent()
         if parent is None:
             continue
@@ -300,9 +289,7 @@ def _first_look(stream: _Source) -> tuple[str, tuple[str, ...], int | None]:
     schema for the real pass; refuse a DOCTYPE or a root other than EDEX on the way. Returns the version,
     warnings, and the line of EDEX. Stops at the first element that is not part of the school element,
     and frees what it has passed, so a file in the wrong order is not built up in memory here."""
-    parser = etree.XMLPullParser(
-        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    parser = safe_xml.pull_parser()
     root: etree._Element | None = None
     while True:
         chunk = stream.read(_CHUNK)
@@ -316,7 +303,7 @@ def _first_look(stream: _Source) -> tuple[str, tuple[str, ...], int | None]:
                 parser.close()
         except etree.XMLSyntaxError as error:
             found, line = _doctype(stream.kept())
-            failure = ImportFileError(_DOCTYPE_REFUSED, line) if found and root is None else None
+            failure = ImportFileError(DOCTYPE_REFUSED, line) if found and root is None else None
             failure = failure or parser_error(error)
         if failure is not None:
             raise failure
@@ -346,9 +333,8 @@ def _version_at(
 
 
 def _checked_root(root: etree._Element, stream: _Source) -> etree._Element:
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise ImportFileError(_DOCTYPE_REFUSED, _doctype(stream.kept())[1])
+    if safe_xml.has_doctype(root):
+        raise ImportFileError(DOCTYPE_REFUSED, _doctype(stream.kept())[1])
     if root.tag != "EDEX":
         raise ImportFileError(
             f"the root element is {shown(root.tag)} where EDEXML has EDEX (without a namespace):"

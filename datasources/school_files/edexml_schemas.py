@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from lxml import etree
 
+from datasources.school_files import safe_xml
 from datasources.school_files.model import ImportFileError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def edexml_schemas(version: str) -> EdexmlSchemas:
     if version not in VERSIONS:
         raise ValueError(f"EDEXML {version} is not shipped; the hub has {', '.join(VERSIONS)}")
     directory = SCHEMA_DIR / version
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    parser = safe_xml.parser()
     parser.resolvers.add(_SchemaFiles(directory))
     structure = etree.parse(str(directory / _FILES[0]), parser)
     records = etree.fromstring(_RECORD_SCHEMA, parser, base_url=str(directory / "records.xsd"))
@@ -108,7 +109,7 @@ class _SchemaFiles(etree.Resolver):
 
 
 def _school_year_as_pattern(content: bytes) -> bytes:
-    document = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
+    document = etree.fromstring(content, safe_xml.parser())
     restriction = document.find(f"{_XS}simpleType[@name='EDEXSchooljaarType']/{_XS}restriction")
     if restriction is None:
         raise LookupError("EDEXSchooljaarType is missing from EDEXML.types.variabel.xsd")
@@ -134,6 +135,8 @@ def locate_invalid_record(stream: _Readable, version: str) -> ImportFileError | 
                 return ImportFileError(schema_message(entry.message), entry.line or element.sourceline)
     except etree.XMLSyntaxError as error:
         failure = parser_error(error)
+    except ImportFileError as refusal:  # a DOCTYPE (safe_xml)
+        failure = refusal
     else:
         return None
     return failure  # returned outside the except block: the lxml error, which may quote values, stays behind
@@ -141,16 +144,7 @@ def locate_invalid_record(stream: _Readable, version: str) -> ImportFileError | 
 
 def _records(stream: _Readable) -> Iterator[etree._Element]:
     """The school element and every record of a list, each freed after the caller has looked at it."""
-    for _, element in etree.iterparse(
-        stream,
-        events=("end",),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    ):
+    for _, element in safe_xml.iterparse(stream):
         parent = element.getparent()
         container = parent.getparent() if parent is not None else None
         if parent is None or (container is None and element.tag != "school"):

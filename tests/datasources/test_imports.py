@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import func, select
 
-from datasources.imports.sync import ImportRefused, sync_school
+from datasources.imports.report import ImportRefused
+from datasources.imports.sync import sync_school
 from datasources.registry.duo import read_registry
 from datasources.sandbox.world import seed_world
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile

@@ -33,7 +33,7 @@ from auth.tokens import PARTNER_TOKEN_LIFETIME, mint_token
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import consent_lifecycle
 from datasources.access.signing_keys import load_keyset
-from datasources.feed import changes
+from datasources.feed import events, recording
 from datasources.store.tables import BOARDS, DISCLOSURES, SCHOOLS, STUDENTS
 from resolvers.accounts import register_partner
 from tests.e2e.conftest import process_environment
@@ -191,15 +191,15 @@ async def _students(engine: AsyncEngine, school_id: int) -> list[int]:
         return [row[0] for row in rows]
 
 
-async def _record(engine: AsyncEngine, *entries: changes.ChangeEntry) -> float:
+async def _record(engine: AsyncEngine, *entries: events.ChangeEntry) -> float:
     """Record changes in their own transaction, as an import does; the monotonic time of the commit."""
     async with engine.begin() as connection:
-        await changes.record(connection, entries, dt.datetime.now(dt.UTC))
+        await recording.record(connection, entries, dt.datetime.now(dt.UTC))
     return time.monotonic()
 
 
-def _renamed(school_id: int, student_id: int, category: str = "STUDENT_NAME") -> changes.ChangeEntry:
-    return changes.ChangeEntry(school_id, "Student", student_id, changes.UPDATED, (category,))
+def _renamed(school_id: int, student_id: int, category: str = "STUDENT_NAME") -> events.ChangeEntry:
+    return events.ChangeEntry(school_id, "Student", student_id, events.UPDATED, (category,))
 
 
 async def _disclosed(engine: AsyncEngine, partner_id: int, operation_name: str) -> set[int]:

@@ -24,7 +24,7 @@ from auth.policy import Scope, StaffFacts, grantable, operator_scope, partner_sc
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import consent_lifecycle
 from datasources.access.viewer_facts import partner_facts
-from datasources.feed import changes
+from datasources.feed import events, recording, retention
 from datasources.imports.sync import sync_school
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
 from datasources.store.pagination import decode_cursor
@@ -574,7 +574,7 @@ async def test_a_cursor_older_than_the_kept_events_must_resync(
     scope = await scope_of_partner(engine, settings, client_id)
     events, _ = await read_feed(run, scope)
     await import_school(engine, roster(code, students=ROSTER.students[:2]))
-    pruned = await changes.prune(engine, now_on(TODAY) + dt.timedelta(seconds=1))
+    pruned = await retention.prune(engine, now_on(TODAY) + dt.timedelta(seconds=1))
     assert pruned > 0
     result = await run(FEED, {"after": events[0]["cursor"], "first": 5}, scope=scope)
     assert result["data"] is None
@@ -595,10 +595,8 @@ async def test_a_reader_following_the_feed_while_writers_commit_misses_nothing(
     async def writer(pauses: list[float]) -> None:
         for pause in pauses:
             async with engine.begin() as connection:
-                entry = changes.ChangeEntry(
-                    school_id, "School", school_id, changes.UPDATED, ("SCHOOL_BASIC",)
-                )
-                await changes.record(connection, [entry] * 3, now_on(TODAY))
+                entry = events.ChangeEntry(school_id, "School", school_id, events.UPDATED, ("SCHOOL_BASIC",))
+                await recording.record(connection, [entry] * 3, now_on(TODAY))
                 # Numbered but not committed yet: a reader must not pass these numbers meanwhile.
                 await asyncio.sleep(pause)
 

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from auth.categories import DataCategory
-from datasources.feed.changes import ROW_CATEGORY
+from datasources.feed.reading import ROW_CATEGORY
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent
 from datasources.store.calendar import first_day, school_year_of
 from errors import NotFound

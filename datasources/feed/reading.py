@@ -1,0 +1,147 @@
+"""Reading a viewer's feed: the events after a cursor that the viewer's scope lets it see, a page at a time.
+
+The scope is applied twice: in the query (which schools' events, and which partner's own), and per event
+(`_visible`: the row category, and for an update the categories that changed), so that a revoke stops the
+feed at once and withheld fields are not even named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, or_, select
+
+from auth.categories import DataCategory
+from datasources.feed.events import LEFT_SCOPE, UPDATED
+from datasources.store.tables import CHANGE_COUNTER, CHANGE_EVENTS, CONSENTS, SCHOOLS
+from errors import BadUserInput
+
+if TYPE_CHECKING:
+    from auth.policy import Scope
+    from datasources.store.reader import Reader
+
+#: The category without which a viewer sees no row of an entity type at all.
+ROW_CATEGORY: dict[str, DataCategory] = {
+    "School": DataCategory.SCHOOL_BASIC,
+    "Group": DataCategory.GROUP_BASIC,
+    "Student": DataCategory.STUDENT_BASIC,
+    "StaffMember": DataCategory.STAFF_BASIC,
+    "License": DataCategory.LICENSE,
+}
+
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """A recorded event as the feed reads it."""
+
+    seq: int
+    occurred_at: dt.datetime
+    school_id: int
+    school_code: str
+    entity_type: str
+    entity_id: int
+    person_id: int | None
+    kind: str
+    categories: tuple[str, ...]
+    partner_id: int | None
+
+
+@dataclass
+class FeedPage:
+    """Events of one feed page, in order, and whether more follow."""
+
+    events: list[ChangeRecord] = field(default_factory=list)
+    has_next: bool = False
+    #: Where the next page starts: the last event returned when more follow, else the last event read
+    #: (which may be one the viewer may not see: reading it again next time would find nothing new).
+    last_seq: int = 0
+
+
+def _visible(scope: Scope, event: ChangeRecord) -> bool:
+    """Whether an event is within the scope now: its school visible, its row category granted, and for an
+    update at least one category of what changed (so withheld fields are not even named). Consent events
+    are written for the partner they concern; of those, LEFT_SCOPE always reaches it (it must delete), but
+    what enters its scope only while the school may disclose (a board without a signed DPA, or a closed
+    school, discloses nothing, not even the ids of what a grant would open)."""
+    if event.partner_id is not None and event.kind == LEFT_SCOPE:
+        return True
+    granted = scope.categories_for(event.school_id)
+    row_category = ROW_CATEGORY.get(event.entity_type)
+    if row_category is None or row_category not in granted:
+        return False
+    if event.partner_id is not None:
+        return True
+    if event.kind == UPDATED and event.categories:
+        return any(
+            name in DataCategory.__members__ and DataCategory[name] in granted for name in event.categories
+        )
+    return True
+
+
+async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> FeedPage:
+    """The next events after `after` that this viewer may see, at most `first` (plus whether more follow)."""
+    pruned = await reader.rows(select(CHANGE_COUNTER.c.pruned_through).where(CHANGE_COUNTER.c.id == 1))
+    if pruned and after < int(pruned[0].pruned_through) and after != 0:
+        raise BadUserInput(
+            "this cursor is older than the feed keeps events: resync with a full query, then follow the feed"
+            " again from its start (without `after`)"
+        )
+    e, c = CHANGE_EVENTS.c, CONSENTS.c
+    columns: tuple[Any, ...] = (
+        e.seq, e.occurred_at, e.school_id, SCHOOLS.c.code, e.entity_type, e.entity_id, e.person_id, e.kind,
+        e.categories, e.partner_id,
+    )  # fmt: skip
+    page = FeedPage(last_seq=after)
+    position = after
+    while len(page.events) <= first:
+        statement = select(*columns).join(SCHOOLS, SCHOOLS.c.id == e.school_id).where(e.seq > position)
+        if scope.partner_id is not None:
+            # Global events of schools in the partner's consent, from the moment it began; and its own.
+            in_consent = and_(
+                c.school_id == e.school_id, c.partner_id == scope.partner_id, c.revoked_at.is_(None)
+            )
+            statement = statement.outerjoin(CONSENTS, in_consent).where(
+                or_(
+                    e.partner_id == scope.partner_id,
+                    and_(e.partner_id.is_(None), c.id.is_not(None), e.seq > _feed_start(c.feed_since)),
+                )
+            )
+        elif not scope.is_unrestricted:
+            visible = sorted(scope.visible_school_ids or ())
+            statement = statement.where(e.partner_id.is_(None), e.school_id.in_(visible))
+        else:
+            statement = statement.where(e.partner_id.is_(None))
+        rows = await reader.rows(statement.order_by(e.seq).limit(_BATCH))
+        for row in rows:
+            event = ChangeRecord(
+                seq=row.seq,
+                occurred_at=row.occurred_at,
+                school_id=row.school_id,
+                school_code=row.code,
+                entity_type=row.entity_type,
+                entity_id=row.entity_id,
+                person_id=row.person_id,
+                kind=row.kind,
+                categories=tuple(row.categories),
+                partner_id=row.partner_id,
+            )
+            position = event.seq
+            if _visible(scope, event):
+                page.events.append(event)
+                if len(page.events) > first:
+                    break
+        if len(rows) < _BATCH:
+            break
+    page.has_next = len(page.events) > first
+    page.events = page.events[:first]
+    page.last_seq = page.events[-1].seq if page.has_next else position
+    return page
+
+
+def _feed_start(column: Any) -> Any:
+    """A consent without a recorded start follows from the beginning (receipts older than the feed)."""
+    return func.coalesce(column, 0)
