@@ -293,9 +293,9 @@ async def _school_year(connection: AsyncConnection, year: str) -> dt.date:
 async def _state(connection: AsyncConnection, school_id: int, year: str) -> SchoolState:
     g, s, m = GROUPS.c, STUDENTS.c, STAFF_MEMBERS.c
     groups = [
-        StoredGroup(*row)
+        StoredGroup(**row._mapping)
         for row in await connection.execute(
-            select(g.id, g.las_key, g.name, g.year_level, g.composite).where(
+            select(g.id, g.las_key.label("key"), g.name, g.year_level, g.composite).where(
                 g.school_id == school_id, g.school_year == year
             )
         )
@@ -320,7 +320,7 @@ async def _state(connection: AsyncConnection, school_id: int, year: str) -> Scho
     ]  # fmt: skip
     year_groups = select(g.id).where(g.school_id == school_id, g.school_year == year)
     student_links = {
-        (row[0], row[1])
+        (row.group_id, row.student_id)
         for row in await connection.execute(
             select(GROUP_STUDENTS.c.group_id, GROUP_STUDENTS.c.student_id).where(
                 GROUP_STUDENTS.c.group_id.in_(year_groups)
@@ -328,7 +328,7 @@ async def _state(connection: AsyncConnection, school_id: int, year: str) -> Scho
         )
     }
     staff_links = {
-        (row[0], row[1])
+        (row.group_id, row.staff_id)
         for row in await connection.execute(
             select(GROUP_STAFF.c.group_id, GROUP_STAFF.c.staff_id).where(
                 GROUP_STAFF.c.group_id.in_(year_groups)
@@ -382,7 +382,7 @@ async def _write_groups(
                 for group in groups.added
             ],
         )
-        group_ids.update({key: group_id for group_id, key in inserted})
+        group_ids.update({row.las_key: row.id for row in inserted})
 
 
 async def _new_persons(connection: AsyncConnection, eck_ids: list[str | None], table: Any) -> list[int]:
@@ -394,7 +394,7 @@ async def _new_persons(connection: AsyncConnection, eck_ids: list[str | None], t
         rows = await connection.execute(
             select(table.c.eck_id, table.c.person_id).where(table.c.eck_id.in_(wanted))
         )
-        known = {eck: person for eck, person in rows if eck is not None}
+        known = {row.eck_id: row.person_id for row in rows if row.eck_id is not None}
     missing = sum(1 for eck in eck_ids if not eck or eck not in known)
     created: list[int] = []
     if missing:
@@ -403,7 +403,7 @@ async def _new_persons(connection: AsyncConnection, eck_ids: list[str | None], t
             insert(PERSONS).returning(PERSONS.c.id, sort_by_parameter_order=True),
             [{"created_at": now}] * missing,
         )
-        created = [row[0] for row in rows]
+        created = [row.id for row in rows]
     fresh = iter(created)
     return [known[eck] if eck and eck in known else next(fresh) for eck in eck_ids]
 
@@ -450,7 +450,7 @@ async def _sync_students(
                 for person, student in zip(persons, students.added, strict=True)
             ],
         )
-        ids.update({key: student_id for student_id, key in inserted})
+        ids.update({row.las_key: row.id for row in inserted})
     return ids
 
 
@@ -509,7 +509,7 @@ async def _sync_staff(
                 for person, member in zip(persons, staff.added, strict=True)
             ],
         )
-        ids.update({key: staff_id for staff_id, key in inserted})
+        ids.update({row.las_key: row.id for row in inserted})
     return ids
 
 
