@@ -144,7 +144,7 @@ async def _member_groups(
             *group_columns(scope),
             *_MEMBERSHIP.labelled(member_id=member_column, stored_composite=GROUPS.c.composite),
         )
-        .join(GROUPS, GROUPS.c.id == link.c.group_id)
+        .select_from(link.join(GROUPS, GROUPS.c.id == link.c.group_id))
         .where(
             member_column.in_(member_ids),
             visible_schools(scope, GROUPS.c.school_id),
