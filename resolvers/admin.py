@@ -9,8 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import func, select
-
 from auth.categories import DataCategory
 from auth.credentials import (
     WeakPassword,
@@ -26,10 +24,10 @@ from datasources.access.signing_keys import rotate_keys
 from datasources.feed.retention import prune
 from datasources.imports.export import school_file_from_store
 from datasources.registry.duo import RegistryFormatError, read_registry
+from datasources.sandbox import showcase
 from datasources.sandbox.world import SeedError, seed_world
 from datasources.school_files.edexml_writer import write_edexml
 from datasources.store.database import create_engine
-from datasources.store.tables import PARTNERS, SCHOOLS, STAFF_ACCOUNTS
 from errors import PublicError
 from resolvers.accounts import register_partner
 from resolvers.imports import import_school_file
@@ -100,9 +98,8 @@ async def seed(settings: Settings, schools: int, students_per_school: int, seed:
 
 async def is_empty(settings: Settings) -> bool:
     """Whether the database holds no school yet (a fresh sandbox)."""
-    async with command_engine(settings) as engine, engine.connect() as connection:
-        count = (await connection.execute(select(func.count()).select_from(SCHOOLS))).scalar_one()
-    return int(count) == 0
+    async with command_engine(settings) as engine:
+        return await showcase.is_empty(engine)
 
 
 async def rotate(settings: Settings) -> str:
@@ -172,23 +169,9 @@ async def sandbox_tokens(settings: Settings) -> dict[str, str]:
     async with command_engine(settings) as engine:
         keys = Keys(engine, settings)
         tokens = {"operator": (await keys.mint(ViewerKind.OPERATOR, OPERATOR_ID, ["operator"]))[0]}
-        async with engine.connect() as connection:
-            publisher = (
-                await connection.execute(
-                    select(PARTNERS.c.client_id)
-                    .where(PARTNERS.c.kind == "PUBLISHER")
-                    .order_by(PARTNERS.c.id)
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            school = (
-                await connection.execute(select(SCHOOLS.c.code).order_by(SCHOOLS.c.id).limit(1))
-            ).scalar_one_or_none()
-            account = (
-                await connection.execute(
-                    select(STAFF_ACCOUNTS.c.id).where(STAFF_ACCOUNTS.c.email == DEMO_COORDINATOR_EMAIL)
-                )
-            ).scalar_one_or_none()
+        subjects = await showcase.subjects(engine, DEMO_COORDINATOR_EMAIL)
+        publisher, school = subjects.publisher_client_id, subjects.school_code
+        account = subjects.coordinator_account_id
         if publisher is not None:
             tokens["publisher"] = (await keys.mint(ViewerKind.PARTNER, publisher, ["partner"]))[0]
         if school is not None:

@@ -68,7 +68,7 @@ async def partner_secret(engine: AsyncEngine, client_id: str) -> StoredSecret | 
             select(PARTNERS.c.id, PARTNERS.c.client_secret_hash).where(PARTNERS.c.client_id == client_id)
         )
         row = found.one_or_none()
-    return None if row is None else StoredSecret(subject_id=row[0], secret_hash=row[1])
+    return None if row is None else StoredSecret(subject_id=row.id, secret_hash=row.client_secret_hash)
 
 
 async def school_id_by_code(engine: AsyncEngine, code: str) -> int | None:
@@ -131,19 +131,23 @@ async def account_secret(engine: AsyncEngine, email: str) -> StoredSecret | None
             )
         )
         row = found.one_or_none()
-    return None if row is None else StoredSecret(subject_id=row[0], secret_hash=row[1], active=bool(row[2]))
+    return (
+        None
+        if row is None
+        else StoredSecret(subject_id=row.id, secret_hash=row.password_hash, active=bool(row.active))
+    )
 
 
 async def coordinated_school_codes(engine: AsyncEngine, account_id: int) -> list[str]:
     """The codes of the schools an account coordinates (for the staff token's scope claim)."""
     async with engine.connect() as connection:
-        found = await connection.execute(
+        found = await connection.scalars(
             select(SCHOOLS.c.code)
             .join(STAFF_ACCOUNT_ROLES, STAFF_ACCOUNT_ROLES.c.school_id == SCHOOLS.c.id)
             .where(STAFF_ACCOUNT_ROLES.c.account_id == account_id, STAFF_ACCOUNT_ROLES.c.role == COORDINATOR)
             .order_by(SCHOOLS.c.code)
         )
-        return [row[0] for row in found]
+        return list(found)
 
 
 def normalise_email(email: str) -> str:

@@ -7,14 +7,15 @@ index says so too): a grant supersedes the receipt before it, a revoke ends it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datasources.feed import numbering, recording
 from datasources.feed.consent_events import consent_changes
-from datasources.graph.consents import consent_record
+from datasources.graph.consents import consent_columns, consent_record
+from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import ConsentRecord, ConsentRequestRecord, Page
 from datasources.store.scoping import public_id
@@ -34,17 +35,6 @@ if TYPE_CHECKING:
 #: The version of the hub's consent policy that grants are made under (printed on every receipt).
 POLICY_VERSION = "2026-1"
 PENDING, GRANTED, SUPERSEDED = "PENDING", "GRANTED", "SUPERSEDED"
-
-_CONSENT_COLUMNS = (
-    CONSENTS.c.id,
-    CONSENTS.c.school_id,
-    CONSENTS.c.partner_id,
-    CONSENTS.c.categories,
-    CONSENTS.c.granted_by,
-    CONSENTS.c.granted_at,
-    CONSENTS.c.revoked_at,
-    CONSENTS.c.policy_version,
-)
 
 
 def _names(categories: Iterable[DataCategory]) -> list[str]:
@@ -67,7 +57,7 @@ async def _in_force(connection: AsyncConnection, school_id: int, partner_id: int
         )
     )
     row = found.one_or_none()
-    return None if row is None else _InForce(row[0], tuple(row[1]), row[2])
+    return None if row is None else _InForce(row.id, tuple(row.categories), row.feed_since)
 
 
 async def grant(
@@ -103,7 +93,7 @@ async def grant(
                     policy_version=POLICY_VERSION,
                     feed_since=feed_since,
                 )
-                .returning(*_CONSENT_COLUMNS)
+                .returning(*consent_columns())
             )
             receipt = consent_record(scope, inserted.one())
             entries = await consent_changes(
@@ -141,7 +131,7 @@ async def revoke(
             update(CONSENTS)
             .where(CONSENTS.c.id == current.id)
             .values(revoked_at=now)
-            .returning(*_CONSENT_COLUMNS)
+            .returning(*consent_columns())
         )
         entries = await consent_changes(
             connection,
@@ -155,28 +145,35 @@ async def revoke(
         return consent_record(scope, updated.one())
 
 
-def _request(scope: Scope, row: AnyRow) -> ConsentRequestRecord:
-    return ConsentRequestRecord(
-        id=row[0],
-        public_id=public_id(scope, "ConsentRequest", row[0]),
-        school_id=row[1],
-        partner_id=row[2],
-        categories=tuple(row[3]),
-        purpose=row[4],
-        requested_at=row[5],
-        status=row[6],
+REQUEST = Columns.of(ConsentRequestRecord, computed=["public_id"])
+
+
+def request_columns() -> tuple[ColumnElement[Any], ...]:
+    """The columns of a consent request record."""
+    r = CONSENT_REQUESTS.c
+    return REQUEST.labelled(
+        id=r.id,
+        school_id=r.school_id,
+        partner_id=r.partner_id,
+        categories=r.categories,
+        purpose=r.purpose,
+        requested_at=r.requested_at,
+        status=r.status,
     )
 
 
-_REQUEST_COLUMNS = (
-    CONSENT_REQUESTS.c.id,
-    CONSENT_REQUESTS.c.school_id,
-    CONSENT_REQUESTS.c.partner_id,
-    CONSENT_REQUESTS.c.categories,
-    CONSENT_REQUESTS.c.purpose,
-    CONSENT_REQUESTS.c.requested_at,
-    CONSENT_REQUESTS.c.status,
-)
+def request_record(scope: Scope, row: AnyRow) -> ConsentRequestRecord:
+    """A consent request record from a row that starts with `request_columns`."""
+    return ConsentRequestRecord(
+        id=row[REQUEST.id],
+        public_id=public_id(scope, "ConsentRequest", row[REQUEST.id]),
+        school_id=row[REQUEST.school_id],
+        partner_id=row[REQUEST.partner_id],
+        categories=tuple(row[REQUEST.categories]),
+        purpose=row[REQUEST.purpose],
+        requested_at=row[REQUEST.requested_at],
+        status=row[REQUEST.status],
+    )
 
 
 async def request(
@@ -211,9 +208,9 @@ async def request(
                 requested_at=now,
                 status=PENDING,
             )
-            .returning(*_REQUEST_COLUMNS)
+            .returning(*request_columns())
         )
-        return _request(scope, inserted.one())
+        return request_record(scope, inserted.one())
 
 
 async def pending_requests_by_school(
@@ -223,13 +220,15 @@ async def pending_requests_by_school(
     managed = [school for school in school_ids if scope.manages(school)]
     if not managed:
         return {}
-    statement = select(*_REQUEST_COLUMNS).where(
+    statement = select(*request_columns()).where(
         CONSENT_REQUESTS.c.school_id.in_(managed), CONSENT_REQUESTS.c.status == PENDING
     )
     rows = await reader.rows(
         partitioned_page(statement, CONSENT_REQUESTS.c.school_id, CONSENT_REQUESTS.c.id, args)
     )
-    return split_pages(((row[1], row[0], _request(scope, row)) for row in rows), managed, args)
+    return split_pages(
+        ((row[REQUEST.school_id], row[REQUEST.id], request_record(scope, row)) for row in rows), managed, args
+    )
 
 
 async def record_dpa_signature(

@@ -33,13 +33,12 @@ async def create_las_client(
         raise BadUserInput("a LAS client needs a name and at least one school code")
     try:
         async with engine.begin() as connection:
-            found = dict(
-                (
-                    await connection.execute(
-                        select(SCHOOLS.c.code, SCHOOLS.c.id).where(SCHOOLS.c.code.in_(codes))
-                    )
-                ).all()
-            )
+            found = {
+                row.code: row.id
+                for row in await connection.execute(
+                    select(SCHOOLS.c.code, SCHOOLS.c.id).where(SCHOOLS.c.code.in_(codes))
+                )
+            }
             if missing := [code for code in codes if code not in found]:
                 raise BadUserInput(f"unknown school code(s): {', '.join(missing)}")
             inserted = await connection.execute(
@@ -69,18 +68,18 @@ async def las_secret(engine: AsyncEngine, client_id: str) -> StoredSecret | None
                 )
             )
         ).one_or_none()
-    return None if row is None else StoredSecret(subject_id=row[0], secret_hash=row[1])
+    return None if row is None else StoredSecret(subject_id=row.id, secret_hash=row.client_secret_hash)
 
 
 async def las_school_ids(engine: AsyncEngine, client_id: str) -> frozenset[int]:
     """The schools a LAS client serves (none for an unknown client)."""
     async with engine.connect() as connection:
-        rows = await connection.execute(
+        school_ids = await connection.scalars(
             select(LAS_CLIENT_SCHOOLS.c.school_id)
             .join(LAS_CLIENTS, LAS_CLIENTS.c.id == LAS_CLIENT_SCHOOLS.c.las_client_id)
             .where(LAS_CLIENTS.c.client_id == client_id)
         )
-        return frozenset(row[0] for row in rows)
+        return frozenset(school_ids)
 
 
 async def coupling_suspended(engine: AsyncEngine, school_id: int) -> bool:

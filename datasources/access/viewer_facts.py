@@ -23,32 +23,32 @@ def categories(names: list[str] | tuple[str, ...]) -> frozenset[DataCategory]:
 
 async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
     """A partner's declarations and the consents in force with their schools' state; None if unknown."""
-    partner = await reader.rows(
+    found = await reader.rows(
         select(PARTNERS.c.id, PARTNERS.c.declared_categories, PARTNERS.c.eck_chain).where(
             PARTNERS.c.client_id == client_id
         )
     )
-    if not partner:
+    if not found:
         return None
-    partner_id, declared, eck_chain = partner[0]
+    partner = found[0]
     rows = await reader.rows(
         select(CONSENTS.c.school_id, CONSENTS.c.categories, SCHOOLS.c.active, BOARDS.c.dpa_signed_at)
         .join(SCHOOLS, SCHOOLS.c.id == CONSENTS.c.school_id)
         .join(BOARDS, BOARDS.c.id == SCHOOLS.c.board_id)
-        .where(CONSENTS.c.partner_id == partner_id, CONSENTS.c.revoked_at.is_(None))
+        .where(CONSENTS.c.partner_id == partner.id, CONSENTS.c.revoked_at.is_(None))
     )
     return PartnerFacts(
-        partner_id=partner_id,
-        declared=categories(declared),
-        eck_chain=bool(eck_chain),
+        partner_id=partner.id,
+        declared=categories(partner.declared_categories),
+        eck_chain=bool(partner.eck_chain),
         consents=tuple(
             SchoolConsent(
-                school_id=school_id,
-                granted=categories(granted),
-                school_active=bool(active),
-                dpa_signed=signed_at is not None,
+                school_id=row.school_id,
+                granted=categories(row.categories),
+                school_active=bool(row.active),
+                dpa_signed=row.dpa_signed_at is not None,
             )
-            for school_id, granted, active, signed_at in rows
+            for row in rows
         ),
     )
 
@@ -67,4 +67,4 @@ async def staff_facts(reader: Reader, account_id: int) -> StaffFacts | None:
             STAFF_ACCOUNT_ROLES.c.account_id == account_id, STAFF_ACCOUNT_ROLES.c.role == COORDINATOR
         )
     )
-    return StaffFacts(account_id=account_id, coordinator_of=frozenset(row[0] for row in rows))
+    return StaffFacts(account_id=account_id, coordinator_of=frozenset(row.school_id for row in rows))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 
+from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import ConsentRecord, Page
 from datasources.store.scoping import public_id, visible_schools
@@ -18,34 +19,42 @@ if TYPE_CHECKING:
     from datasources.store.reader import AnyRow, Reader
 
 
+CONSENT = Columns.of(ConsentRecord, computed=["public_id"])
+
+
+def consent_columns() -> tuple[ColumnElement[Any], ...]:
+    """The columns of a consent receipt (also what a grant or a revoke returns)."""
+    c = CONSENTS.c
+    return CONSENT.labelled(
+        id=c.id,
+        school_id=c.school_id,
+        partner_id=c.partner_id,
+        categories=c.categories,
+        granted_by=c.granted_by,
+        granted_at=c.granted_at,
+        revoked_at=c.revoked_at,
+        policy_version=c.policy_version,
+    )
+
+
 def consent_record(scope: Scope, row: AnyRow) -> ConsentRecord:
-    """A consent receipt from a row of the receipt columns (id, school, partner, categories, granted_by,
-    granted_at, revoked_at, policy_version)."""
+    """A consent receipt from a row that starts with `consent_columns`."""
     return ConsentRecord(
-        row[0],
-        public_id(scope, "ConsentReceipt", row[0]),
-        row[1],
-        row[2],
-        categories=tuple(row[3]),
-        granted_by=row[4],
-        granted_at=row[5],
-        revoked_at=row[6],
-        policy_version=row[7],
+        id=row[CONSENT.id],
+        public_id=public_id(scope, "ConsentReceipt", row[CONSENT.id]),
+        school_id=row[CONSENT.school_id],
+        partner_id=row[CONSENT.partner_id],
+        categories=tuple(row[CONSENT.categories]),
+        granted_by=row[CONSENT.granted_by],
+        granted_at=row[CONSENT.granted_at],
+        revoked_at=row[CONSENT.revoked_at],
+        policy_version=row[CONSENT.policy_version],
     )
 
 
 def _consents(scope: Scope) -> Select[Any]:
     c = CONSENTS.c
-    statement = select(
-        c.id,
-        c.school_id,
-        c.partner_id,
-        c.categories,
-        c.granted_by,
-        c.granted_at,
-        c.revoked_at,
-        c.policy_version,
-    ).where(visible_schools(scope, c.school_id))
+    statement = select(*consent_columns()).where(visible_schools(scope, c.school_id))
     if scope.partner_id is not None:
         # A partner reads the receipts of its own consents only.
         statement = statement.where(c.partner_id == scope.partner_id)
@@ -58,4 +67,8 @@ async def consents_by_school(
     """One page of each school's consent receipts, oldest first."""
     statement = _consents(scope).where(CONSENTS.c.school_id.in_(school_ids))
     rows = await reader.rows(partitioned_page(statement, CONSENTS.c.school_id, CONSENTS.c.id, args))
-    return split_pages(((row[1], row[0], consent_record(scope, row)) for row in rows), school_ids, args)
+    return split_pages(
+        ((row[CONSENT.school_id], row[CONSENT.id], consent_record(scope, row)) for row in rows),
+        school_ids,
+        args,
+    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, insert, select
 
+from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import DisclosureRecord, Page, SchoolRecord
 from datasources.store.scoping import public_id
@@ -65,16 +66,34 @@ async def record_disclosures(
         await connection.execute(insert(DISCLOSURES), rows)
 
 
-def _disclosure(scope: Scope, row: AnyRow) -> DisclosureRecord:
+DISCLOSURE = Columns.of(DisclosureRecord, computed=["public_id"])
+
+
+def disclosure_columns() -> tuple[ColumnElement[Any], ...]:
+    """The columns of a disclosure record."""
+    d = DISCLOSURES.c
+    return DISCLOSURE.labelled(
+        id=d.id,
+        school_id=d.school_id,
+        partner_id=d.partner_id,
+        categories=d.categories,
+        operation_name=d.operation_name,
+        records=d.records,
+        at=d.at,
+    )
+
+
+def disclosure_record(scope: Scope, row: AnyRow) -> DisclosureRecord:
+    """A disclosure record from a row that starts with `disclosure_columns`."""
     return DisclosureRecord(
-        id=row[0],
-        public_id=public_id(scope, "Disclosure", row[0]),
-        school_id=row[1],
-        partner_id=row[2],
-        categories=tuple(row[3]),
-        operation_name=row[4],
-        records=row[5],
-        at=row[6],
+        id=row[DISCLOSURE.id],
+        public_id=public_id(scope, "Disclosure", row[DISCLOSURE.id]),
+        school_id=row[DISCLOSURE.school_id],
+        partner_id=row[DISCLOSURE.partner_id],
+        categories=tuple(row[DISCLOSURE.categories]),
+        operation_name=row[DISCLOSURE.operation_name],
+        records=row[DISCLOSURE.records],
+        at=row[DISCLOSURE.at],
     )
 
 
@@ -86,8 +105,10 @@ async def disclosures_by_school(
     if not managed:
         return {}
     d = DISCLOSURES.c
-    statement = select(
-        d.id, d.school_id, d.partner_id, d.categories, d.operation_name, d.records, d.at
-    ).where(d.school_id.in_(managed))
+    statement = select(*disclosure_columns()).where(d.school_id.in_(managed))
     rows = await reader.rows(partitioned_page(statement, d.school_id, d.id, args))
-    return split_pages(((row[1], row[0], _disclosure(scope, row)) for row in rows), managed, args)
+    return split_pages(
+        ((row[DISCLOSURE.school_id], row[DISCLOSURE.id], disclosure_record(scope, row)) for row in rows),
+        managed,
+        args,
+    )

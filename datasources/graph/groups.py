@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, Select, and_, select
 
 from auth.categories import DataCategory
 from datasources.store.calendar import school_year_of
+from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import GroupRecord, MemberGroups, Page
 from datasources.store.scoping import granted, public_id, schools_with, visible_schools
@@ -21,34 +22,52 @@ if TYPE_CHECKING:
     from datasources.store.reader import AnyRow, Reader
 
 
-def group_columns(scope: Scope, table: Any = GROUPS, prefix: str = "") -> tuple[ColumnElement[Any], ...]:
-    """The seven columns of a group record, minimised to group.basic (optionally of an aliased table,
-    labelled with a prefix so they can sit next to another table's columns)."""
+GROUP = Columns.of(GroupRecord, computed=["public_id"])
+#: What a membership query selects after the group: whose membership it is, and the group's own
+#: composite flag (the viewer may not read it, but it decides which group is the main one).
+_MEMBERSHIP = Columns(["member_id", "stored_composite"]).after(GROUP)
+
+
+def group_columns(scope: Scope, table: Any = GROUPS, at: Columns = GROUP) -> tuple[ColumnElement[Any], ...]:
+    """The columns of a group record, minimised to group.basic (optionally of an aliased table, in a set
+    placed after another table's columns)."""
     school = table.c.school_id
 
     def basic(column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return granted(scope, DataCategory.GROUP_BASIC, column, school).label(f"{prefix}{column.key}")
+        return granted(scope, DataCategory.GROUP_BASIC, column, school)
 
-    return (
-        table.c.id.label(f"{prefix}id"),
-        school.label(f"{prefix}school_id"),
-        basic(table.c.name),
-        basic(table.c.year_level),
-        basic(table.c.school_year),
-        basic(table.c.composite),
-        basic(table.c.effective_from),
+    return at.labelled(
+        id=table.c.id,
+        school_id=school,
+        name=basic(table.c.name),
+        year_level=basic(table.c.year_level),
+        school_year=basic(table.c.school_year),
+        composite=basic(table.c.composite),
+        effective_from=basic(table.c.effective_from),
     )
 
 
-def group_record(scope: Scope, values: Sequence[Any]) -> GroupRecord | None:
-    """A group record from the seven values of `group_columns` (None when the id is null: no group)."""
-    if values[0] is None:
+def group_record(scope: Scope, row: AnyRow, at: Columns = GROUP) -> GroupRecord | None:
+    """A group record from the columns of `group_columns` at `at` (None when the id is null: no group)."""
+    group_id = row[at.id]
+    if group_id is None:
         return None
-    return GroupRecord(values[0], public_id(scope, "Group", values[0]), *values[1:7])
+    return GroupRecord(
+        id=group_id,
+        public_id=public_id(scope, "Group", group_id),
+        school_id=row[at.school_id],
+        name=row[at.name],
+        year_level=row[at.year_level],
+        school_year=row[at.school_year],
+        composite=row[at.composite],
+        effective_from=row[at.effective_from],
+    )
 
 
 def _group(scope: Scope, row: AnyRow) -> GroupRecord:
-    return GroupRecord(row[0], public_id(scope, "Group", row[0]), *row[1:7])
+    group = group_record(scope, row)
+    assert group is not None  # the rows come from the groups table itself
+    return group
 
 
 def main_group_id(today: dt.date, student_id: ColumnElement[Any]) -> Any:
@@ -84,7 +103,7 @@ def _groups(scope: Scope) -> Select[Any]:
 async def groups_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, GroupRecord]:
     """The visible groups among `ids` (of any school year)."""
     rows = await reader.rows(_groups(scope).where(GROUPS.c.id.in_(ids)))
-    return {row[0]: _group(scope, row) for row in rows}
+    return {row[GROUP.id]: _group(scope, row) for row in rows}
 
 
 async def groups_by_school(
@@ -104,7 +123,9 @@ async def groups_by_school(
         schools_with(scope, [DataCategory.GROUP_BASIC], GROUPS.c.school_id),
     )
     rows = await reader.rows(partitioned_page(statement, GROUPS.c.school_id, GROUPS.c.id, args))
-    return split_pages(((row[1], row[0], _group(scope, row)) for row in rows), school_ids, args)
+    return split_pages(
+        ((row[GROUP.school_id], row[GROUP.id], _group(scope, row)) for row in rows), school_ids, args
+    )
 
 
 async def _member_groups(
@@ -119,8 +140,11 @@ async def _member_groups(
 ) -> dict[int, MemberGroups]:
     # The raw composite flag decides which group is the main one even when the viewer may not read it.
     statement = (
-        select(member_column, GROUPS.c.composite.label("_composite"), *group_columns(scope))
-        .join(GROUPS, GROUPS.c.id == link.c.group_id)
+        select(
+            *group_columns(scope),
+            *_MEMBERSHIP.labelled(member_id=member_column, stored_composite=GROUPS.c.composite),
+        )
+        .select_from(link.join(GROUPS, GROUPS.c.id == link.c.group_id))
         .where(
             member_column.in_(member_ids),
             visible_schools(scope, GROUPS.c.school_id),
@@ -132,8 +156,8 @@ async def _member_groups(
     )
     collected: dict[int, list[tuple[bool, GroupRecord]]] = {member: [] for member in member_ids}
     for row in await reader.rows(statement):
-        collected[row[0]].append(
-            (bool(row[1]), GroupRecord(row[2], public_id(scope, "Group", row[2]), *row[3:9]))
+        collected[row[_MEMBERSHIP.member_id]].append(
+            (bool(row[_MEMBERSHIP.stored_composite]), _group(scope, row))
         )
     return {
         member: MemberGroups(

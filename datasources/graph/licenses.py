@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 
 from auth.categories import DataCategory
+from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import LicenseRecord, Page
 from datasources.store.scoping import public_id, schools_with, visible_schools
@@ -19,13 +20,38 @@ if TYPE_CHECKING:
     from datasources.store.reader import AnyRow, Reader
 
 
-def _license(scope: Scope, row: AnyRow) -> LicenseRecord:
-    return LicenseRecord(row[0], public_id(scope, "License", row[0]), *row[1:6])
+LICENSE = Columns.of(LicenseRecord, computed=["public_id"])
+
+
+def license_columns() -> tuple[ColumnElement[Any], ...]:
+    """The columns of a license record."""
+    c = LICENSES.c
+    return LICENSE.labelled(
+        id=c.id,
+        school_id=c.school_id,
+        product_id=c.product_id,
+        seats=c.seats,
+        valid_from=c.valid_from,
+        valid_until=c.valid_until,
+    )
+
+
+def license_record(scope: Scope, row: AnyRow) -> LicenseRecord:
+    """A license record from a row that starts with `license_columns`."""
+    return LicenseRecord(
+        id=row[LICENSE.id],
+        public_id=public_id(scope, "License", row[LICENSE.id]),
+        school_id=row[LICENSE.school_id],
+        product_id=row[LICENSE.product_id],
+        seats=row[LICENSE.seats],
+        valid_from=row[LICENSE.valid_from],
+        valid_until=row[LICENSE.valid_until],
+    )
 
 
 def _licenses(scope: Scope) -> Select[Any]:
     c = LICENSES.c
-    statement = select(c.id, c.school_id, c.product_id, c.seats, c.valid_from, c.valid_until).where(
+    statement = select(*license_columns()).where(
         visible_schools(scope, c.school_id), schools_with(scope, [DataCategory.LICENSE], c.school_id)
     )
     if scope.partner_id is not None:
@@ -42,13 +68,17 @@ async def licenses_by_school(
     """One page of each school's licenses."""
     statement = _licenses(scope).where(LICENSES.c.school_id.in_(school_ids))
     rows = await reader.rows(partitioned_page(statement, LICENSES.c.school_id, LICENSES.c.id, args))
-    return split_pages(((row[1], row[0], _license(scope, row)) for row in rows), school_ids, args)
+    return split_pages(
+        ((row[LICENSE.school_id], row[LICENSE.id], license_record(scope, row)) for row in rows),
+        school_ids,
+        args,
+    )
 
 
 async def licenses_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, LicenseRecord]:
     """The visible licenses among `ids`."""
     rows = await reader.rows(_licenses(scope).where(LICENSES.c.id.in_(ids)))
-    return {row[0]: _license(scope, row) for row in rows}
+    return {row[LICENSE.id]: license_record(scope, row) for row in rows}
 
 
 async def coupled_group_ids(reader: Reader, scope: Scope, license_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -60,6 +90,6 @@ async def coupled_group_ids(reader: Reader, scope: Scope, license_ids: Sequence[
         select(link.license_id, link.group_id).where(link.license_id.in_(license_ids)).order_by(link.group_id)
     )
     coupled: dict[int, list[int]] = {license_id: [] for license_id in license_ids}
-    for license_id, group_id in rows:
-        coupled[license_id].append(group_id)
+    for row in rows:
+        coupled[row.license_id].append(row.group_id)
     return coupled

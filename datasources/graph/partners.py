@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, false, select, true
+from sqlalchemy import ColumnElement, Select, false, select, true
 
+from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, keyset_page, single_page
 from datasources.store.records import Page, PartnerRecord, ProductRecord
 from datasources.store.scoping import public_id
@@ -28,40 +29,65 @@ def _visible(scope: Scope, partner_id: Any) -> Any:
     return false()
 
 
-def _partner(scope: Scope, row: AnyRow) -> PartnerRecord:
+PARTNER = Columns.of(PartnerRecord, computed=["public_id"])
+PRODUCT = Columns.of(ProductRecord, computed=["public_id"])
+
+
+def partner_columns() -> tuple[ColumnElement[Any], ...]:
+    """The columns of a partner record (the partner directory, never its credentials)."""
+    p = PARTNERS.c
+    return PARTNER.labelled(
+        id=p.id, name=p.name, kind=p.kind, declared_categories=p.declared_categories, eck_chain=p.eck_chain
+    )
+
+
+def product_columns() -> tuple[ColumnElement[Any], ...]:
+    """The columns of a product record."""
+    p = PRODUCTS.c
+    return PRODUCT.labelled(id=p.id, partner_id=p.partner_id, name=p.name, allowed_at_home=p.allowed_at_home)
+
+
+def partner_record(scope: Scope, row: AnyRow) -> PartnerRecord:
+    """A partner record from a row that starts with `partner_columns`."""
     return PartnerRecord(
-        row[0],
-        public_id(scope, "Partner", row[0]),
-        row[1],
-        row[2],
-        declared_categories=tuple(row[3]),
-        eck_chain=row[4],
+        id=row[PARTNER.id],
+        public_id=public_id(scope, "Partner", row[PARTNER.id]),
+        name=row[PARTNER.name],
+        kind=row[PARTNER.kind],
+        declared_categories=tuple(row[PARTNER.declared_categories]),
+        eck_chain=row[PARTNER.eck_chain],
+    )
+
+
+def product_record(scope: Scope, row: AnyRow) -> ProductRecord:
+    """A product record from a row that starts with `product_columns`."""
+    return ProductRecord(
+        id=row[PRODUCT.id],
+        public_id=public_id(scope, "Product", row[PRODUCT.id]),
+        partner_id=row[PRODUCT.partner_id],
+        name=row[PRODUCT.name],
+        allowed_at_home=row[PRODUCT.allowed_at_home],
     )
 
 
 def _partners(scope: Scope) -> Select[Any]:
-    p = PARTNERS.c
-    return select(p.id, p.name, p.kind, p.declared_categories, p.eck_chain).where(_visible(scope, p.id))
+    return select(*partner_columns()).where(_visible(scope, PARTNERS.c.id))
 
 
 async def partners_page(reader: Reader, scope: Scope, args: PageArgs) -> Page[PartnerRecord]:
     """A page of the partners the viewer may list."""
     rows = await reader.rows(keyset_page(_partners(scope), PARTNERS.c.id, args))
-    return single_page(((row[0], _partner(scope, row)) for row in rows), args)
+    return single_page(((row[PARTNER.id], partner_record(scope, row)) for row in rows), args)
 
 
 async def partners_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, PartnerRecord]:
     """Partners by id. The partner directory (name, kind, declared categories) is no school's data, so a
     lookup by an id the viewer was shown is answered for any viewer; only the operator may list it."""
-    p = PARTNERS.c
-    rows = await reader.rows(
-        select(p.id, p.name, p.kind, p.declared_categories, p.eck_chain).where(p.id.in_(ids))
-    )
-    return {row[0]: _partner(scope, row) for row in rows}
+    rows = await reader.rows(select(*partner_columns()).where(PARTNERS.c.id.in_(ids)))
+    return {row[PARTNER.id]: partner_record(scope, row) for row in rows}
 
 
 async def products_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, ProductRecord]:
     """Products by id, as referenced from a license the viewer already sees."""
-    p = PRODUCTS.c
-    rows = await reader.rows(select(p.id, p.partner_id, p.name, p.allowed_at_home).where(p.id.in_(ids)))
-    return {row[0]: ProductRecord(row[0], public_id(scope, "Product", row[0]), *row[1:4]) for row in rows}
+    rows = await reader.rows(select(*product_columns()).where(PRODUCTS.c.id.in_(ids)))
+    return {row[PRODUCT.id]: product_record(scope, row) for row in rows}

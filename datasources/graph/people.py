@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, null, select
 
 from auth.categories import DataCategory
-from datasources.graph.groups import group_columns, group_record, main_group_id
+from datasources.graph.groups import GROUP, group_columns, group_record, main_group_id
+from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import Page, StaffRecord, StudentRecord
 from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
@@ -36,78 +37,89 @@ def _eck_id(
     return granted(scope, category, column, school)
 
 
-def _student_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+#: A student's columns; the person id is never shown: the viewer's pseudonym and id are derived from it.
+STUDENT = Columns.of(StudentRecord, computed=["public_id", "pseudonym", "main_group"], extra=["person_id"])
+#: The student's main group (stamgroep), read in the same statement, follows the student's columns.
+MAIN_GROUP = GROUP.after(STUDENT, prefix="main_group_")
+#: A page of a group's students ends with the group it is a page of.
+_GROUP_OF_STUDENT = Columns(["group_id"]).after(MAIN_GROUP)
+STAFF = Columns.of(StaffRecord, computed=["public_id", "pseudonym"], extra=["person_id"])
+_GROUP_OF_STAFF = Columns(["group_id"]).after(STAFF)
+
+
+def student_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+    """A student's columns, each minimised to the category that covers it at the row's school."""
     s = STUDENTS.c
     basic, name, demographics = STUDENT_CATEGORIES
-    return (
-        s.id,
-        s.school_id,
-        s.person_id,  # never shown: the viewer's pseudonym and id are derived from it
-        _eck_id(scope, basic, s.eck_id, s.school_id),
-        granted(scope, name, s.first_name, s.school_id),
-        granted(scope, name, s.prefix, s.school_id),
-        granted(scope, name, s.last_name, s.school_id),
-        granted(scope, name, s.initials, s.school_id),
-        granted(scope, demographics, s.date_of_birth, s.school_id),
-        granted(scope, basic, s.year_level, s.school_id),
+    return STUDENT.labelled(
+        id=s.id,
+        school_id=s.school_id,
+        person_id=s.person_id,
+        eck_id=_eck_id(scope, basic, s.eck_id, s.school_id),
+        first_name=granted(scope, name, s.first_name, s.school_id),
+        prefix=granted(scope, name, s.prefix, s.school_id),
+        last_name=granted(scope, name, s.last_name, s.school_id),
+        initials=granted(scope, name, s.initials, s.school_id),
+        date_of_birth=granted(scope, demographics, s.date_of_birth, s.school_id),
+        year_level=granted(scope, basic, s.year_level, s.school_id),
     )
 
 
-def _staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+def staff_columns(scope: Scope) -> tuple[ColumnElement[Any], ...]:
+    """A staff member's columns, each minimised to the category that covers it at the row's school."""
     s = STAFF_MEMBERS.c
     basic, name, communication = STAFF_CATEGORIES
-    return (
-        s.id,
-        s.school_id,
-        s.person_id,
-        _eck_id(scope, basic, s.eck_id, s.school_id),
-        granted(scope, name, s.first_name, s.school_id),
-        granted(scope, name, s.prefix, s.school_id),
-        granted(scope, name, s.last_name, s.school_id),
-        granted(scope, communication, s.email, s.school_id),
-        granted(scope, basic, s.roles, s.school_id),
-        granted(scope, basic, s.las_roles, s.school_id),
-        granted(scope, basic, s.active, s.school_id),
+    return STAFF.labelled(
+        id=s.id,
+        school_id=s.school_id,
+        person_id=s.person_id,
+        eck_id=_eck_id(scope, basic, s.eck_id, s.school_id),
+        first_name=granted(scope, name, s.first_name, s.school_id),
+        prefix=granted(scope, name, s.prefix, s.school_id),
+        last_name=granted(scope, name, s.last_name, s.school_id),
+        email=granted(scope, communication, s.email, s.school_id),
+        roles=granted(scope, basic, s.roles, s.school_id),
+        las_roles=granted(scope, basic, s.las_roles, s.school_id),
+        active=granted(scope, basic, s.active, s.school_id),
     )
 
 
-#: The main group's seven columns follow the student's ten; a group link's id, if any, comes last.
-_STUDENT_WIDTH = 10 + 7
-
-
-def _student(scope: Scope, row: AnyRow) -> StudentRecord:
-    row_id, school_id, person_id = row[0], row[1], row[2]
+def student_record(scope: Scope, row: AnyRow) -> StudentRecord:
+    """A student record from a row of `student_columns` followed by its main group's columns."""
+    row_id, school_id, person_id = row[STUDENT.id], row[STUDENT.school_id], row[STUDENT.person_id]
     return StudentRecord(
         id=row_id,
         public_id=person_public_id(scope, "Student", row_id, person_id),
         school_id=school_id,
         pseudonym=pseudonym(scope, "student", person_id, school_id, DataCategory.STUDENT_BASIC),
-        eck_id=row[3],
-        first_name=row[4],
-        prefix=row[5],
-        last_name=row[6],
-        initials=row[7],
-        date_of_birth=row[8],
-        year_level=row[9],
-        main_group=group_record(scope, row[10:_STUDENT_WIDTH]),
+        eck_id=row[STUDENT.eck_id],
+        first_name=row[STUDENT.first_name],
+        prefix=row[STUDENT.prefix],
+        last_name=row[STUDENT.last_name],
+        initials=row[STUDENT.initials],
+        date_of_birth=row[STUDENT.date_of_birth],
+        year_level=row[STUDENT.year_level],
+        main_group=group_record(scope, row, MAIN_GROUP),
     )
 
 
-def _staff(scope: Scope, row: AnyRow) -> StaffRecord:
-    roles, las_roles = row[8], row[9]
+def staff_record(scope: Scope, row: AnyRow) -> StaffRecord:
+    """A staff record from a row that starts with `staff_columns`."""
+    row_id, school_id, person_id = row[STAFF.id], row[STAFF.school_id], row[STAFF.person_id]
+    roles, las_roles = row[STAFF.roles], row[STAFF.las_roles]
     return StaffRecord(
-        id=row[0],
-        public_id=person_public_id(scope, "StaffMember", row[0], row[2]),
-        school_id=row[1],
-        pseudonym=pseudonym(scope, "staff", row[2], row[1], DataCategory.STAFF_BASIC),
-        eck_id=row[3],
-        first_name=row[4],
-        prefix=row[5],
-        last_name=row[6],
-        email=row[7],
+        id=row_id,
+        public_id=person_public_id(scope, "StaffMember", row_id, person_id),
+        school_id=school_id,
+        pseudonym=pseudonym(scope, "staff", person_id, school_id, DataCategory.STAFF_BASIC),
+        eck_id=row[STAFF.eck_id],
+        first_name=row[STAFF.first_name],
+        prefix=row[STAFF.prefix],
+        last_name=row[STAFF.last_name],
+        email=row[STAFF.email],
         roles=None if roles is None else tuple(roles),
         las_roles=None if las_roles is None else tuple(las_roles),
-        active=row[10],
+        active=row[STAFF.active],
     )
 
 
@@ -119,7 +131,7 @@ def _students(scope: Scope, today: dt.date) -> Select[Any]:
     school = STUDENTS.c.school_id
     main = GROUPS.alias("main_group")
     return (
-        select(*_student_columns(scope), *group_columns(scope, main, prefix="main_group_"))
+        select(*student_columns(scope), *group_columns(scope, main, MAIN_GROUP))
         .select_from(STUDENTS.outerjoin(main, main.c.id == main_group_id(today, STUDENTS.c.id)))
         .where(visible_schools(scope, school), schools_with(scope, [DataCategory.STUDENT_BASIC], school))
     )
@@ -127,7 +139,7 @@ def _students(scope: Scope, today: dt.date) -> Select[Any]:
 
 def _staff_members(scope: Scope) -> Select[Any]:
     school = STAFF_MEMBERS.c.school_id
-    return select(*_staff_columns(scope)).where(
+    return select(*staff_columns(scope)).where(
         visible_schools(scope, school), schools_with(scope, [DataCategory.STAFF_BASIC], school)
     )
 
@@ -137,13 +149,13 @@ async def students_by_id(
 ) -> dict[int, StudentRecord]:
     """The visible students among `ids`."""
     rows = await reader.rows(_students(scope, today).where(STUDENTS.c.id.in_(ids)))
-    return {row[0]: _student(scope, row) for row in rows}
+    return {row[STUDENT.id]: student_record(scope, row) for row in rows}
 
 
 async def staff_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, StaffRecord]:
     """The visible staff members among `ids`."""
     rows = await reader.rows(_staff_members(scope).where(STAFF_MEMBERS.c.id.in_(ids)))
-    return {row[0]: _staff(scope, row) for row in rows}
+    return {row[STAFF.id]: staff_record(scope, row) for row in rows}
 
 
 async def students_by_school(
@@ -152,7 +164,11 @@ async def students_by_school(
     """One page of each school's students."""
     statement = _students(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
     rows = await reader.rows(partitioned_page(statement, STUDENTS.c.school_id, STUDENTS.c.id, args))
-    return split_pages(((row[1], row[0], _student(scope, row)) for row in rows), school_ids, args)
+    return split_pages(
+        ((row[STUDENT.school_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
+        school_ids,
+        args,
+    )
 
 
 async def staff_by_school(
@@ -161,7 +177,9 @@ async def staff_by_school(
     """One page of each school's staff."""
     statement = _staff_members(scope).where(STAFF_MEMBERS.c.school_id.in_(school_ids))
     rows = await reader.rows(partitioned_page(statement, STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.id, args))
-    return split_pages(((row[1], row[0], _staff(scope, row)) for row in rows), school_ids, args)
+    return split_pages(
+        ((row[STAFF.school_id], row[STAFF.id], staff_record(scope, row)) for row in rows), school_ids, args
+    )
 
 
 async def students_by_group(
@@ -171,12 +189,16 @@ async def students_by_group(
     link = GROUP_STUDENTS.c
     statement = (
         _students(scope, today)
-        .add_columns(link.group_id)
+        .add_columns(*_GROUP_OF_STUDENT.labelled(group_id=link.group_id))
         .join(GROUP_STUDENTS, link.student_id == STUDENTS.c.id)
         .where(link.group_id.in_(group_ids))
     )
     rows = await reader.rows(partitioned_page(statement, link.group_id, STUDENTS.c.id, args))
-    return split_pages(((row[_STUDENT_WIDTH], row[0], _student(scope, row)) for row in rows), group_ids, args)
+    return split_pages(
+        ((row[_GROUP_OF_STUDENT.group_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
+        group_ids,
+        args,
+    )
 
 
 async def staff_by_group(
@@ -186,12 +208,16 @@ async def staff_by_group(
     link = GROUP_STAFF.c
     statement = (
         _staff_members(scope)
-        .add_columns(link.group_id)
+        .add_columns(*_GROUP_OF_STAFF.labelled(group_id=link.group_id))
         .join(GROUP_STAFF, link.staff_id == STAFF_MEMBERS.c.id)
         .where(link.group_id.in_(group_ids))
     )
     rows = await reader.rows(partitioned_page(statement, link.group_id, STAFF_MEMBERS.c.id, args))
-    return split_pages(((row[11], row[0], _staff(scope, row)) for row in rows), group_ids, args)
+    return split_pages(
+        ((row[_GROUP_OF_STAFF.group_id], row[STAFF.id], staff_record(scope, row)) for row in rows),
+        group_ids,
+        args,
+    )
 
 
 async def students_by_person(
@@ -202,7 +228,7 @@ async def students_by_person(
     statement = _students(scope, today).where(STUDENTS.c.person_id.in_(person_ids)).order_by(STUDENTS.c.id)
     found: dict[int, StudentRecord] = {}
     for row in await reader.rows(statement):
-        found.setdefault(row[2], _student(scope, row))
+        found.setdefault(row[STUDENT.person_id], student_record(scope, row))
     return found
 
 
@@ -213,5 +239,5 @@ async def staff_by_person(reader: Reader, scope: Scope, person_ids: Sequence[int
     )
     found: dict[int, StaffRecord] = {}
     for row in await reader.rows(statement):
-        found.setdefault(row[2], _staff(scope, row))
+        found.setdefault(row[STAFF.person_id], staff_record(scope, row))
     return found

@@ -181,5 +181,5 @@ async def _persons(
         rows = await connection.execute(
             select(table.c.las_key, table.c.id, table.c.person_id).where(table.c.school_id == school_id)
         )
-        found.append({key: (row_id, person_id) for key, row_id, person_id in rows})
+        found.append({row.las_key: (row.id, row.person_id) for row in rows})
     return found[0], found[1]

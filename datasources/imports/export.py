@@ -30,7 +30,7 @@ async def school_file_from_store(
         ).one_or_none()
         if school is None:
             return None
-        school_id = school[0]
+        school_id = school.id
         g = GROUPS.c
         group_rows = (
             await connection.execute(
@@ -39,22 +39,22 @@ async def school_file_from_store(
                 .order_by(g.id)
             )
         ).all()
-        key_of = {row[0]: row[1] for row in group_rows}
-        composite = {row[0] for row in group_rows if row[4]}
+        key_of = {row.id: row.las_key for row in group_rows}
+        composite = {row.id for row in group_rows if row.composite}
         student_groups: dict[int, list[int]] = {}
-        for group_id, student_id in await connection.execute(
+        for link in await connection.execute(
             select(GROUP_STUDENTS.c.group_id, GROUP_STUDENTS.c.student_id).where(
                 GROUP_STUDENTS.c.group_id.in_(list(key_of))
             )
         ):
-            student_groups.setdefault(student_id, []).append(group_id)
+            student_groups.setdefault(link.student_id, []).append(link.group_id)
         staff_groups: dict[int, list[int]] = {}
-        for group_id, staff_id in await connection.execute(
+        for link in await connection.execute(
             select(GROUP_STAFF.c.group_id, GROUP_STAFF.c.staff_id).where(
                 GROUP_STAFF.c.group_id.in_(list(key_of))
             )
         ):
-            staff_groups.setdefault(staff_id, []).append(group_id)
+            staff_groups.setdefault(link.staff_id, []).append(link.group_id)
         s = STUDENTS.c
         student_rows = await connection.execute(
             select(
@@ -107,7 +107,19 @@ async def school_file_from_store(
             )
             for row in staff_rows
         ]
-    groups = tuple(ImportedGroup(row[1], row[2], row[3], bool(row[4])) for row in group_rows)
+    groups = tuple(
+        ImportedGroup(
+            key=row.las_key, name=row.name, year_level=row.year_level, composite=bool(row.composite)
+        )
+        for row in group_rows
+    )
     return SchoolFile(
-        school[1], school[2], year, today, groups, tuple(students), tuple(staff), source="Leerpoort"
+        brin=school.brin,
+        location_code=school.location_code,
+        school_year=year,
+        reference_date=today,
+        groups=groups,
+        students=tuple(students),
+        staff=tuple(staff),
+        source="Leerpoort",
     )

@@ -282,7 +282,7 @@ async def ensure_boards(connection: AsyncConnection, numbers: Iterable[str]) -> 
 
 async def _board_ids(connection: AsyncConnection) -> dict[str, int]:
     rows = await connection.execute(select(_BOARDS.c.number, _BOARDS.c.id))
-    return dict(rows.all())
+    return {row.number: row.id for row in rows}
 
 
 async def _apply_locations(

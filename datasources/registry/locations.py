@@ -255,7 +255,7 @@ async def _school_rows(connection: AsyncConnection, condition: Any) -> Sequence[
         .order_by(SCHOOLS.c.code)
         .with_for_update(of=SCHOOLS)
     )
-    return [_Location(*row) for row in await connection.execute(statement)]
+    return [_Location(**row._mapping) for row in await connection.execute(statement)]
 
 
 def _describe(row: _Location) -> str:

@@ -171,10 +171,10 @@ async def _refuse_populated(connection: AsyncConnection) -> None:
     partners = _table("partners")
     demo_ids = [partner.client_id for partner in DEMO_PARTNERS]
     taken = (
-        await connection.execute(select(partners.c.client_id).where(partners.c.client_id.in_(demo_ids)))
-    ).all()
-    if taken:
-        raise SeedError(f"the database already holds the demo partner {taken[0][0]}")
+        await connection.scalars(select(partners.c.client_id).where(partners.c.client_id.in_(demo_ids)))
+    ).first()
+    if taken is not None:
+        raise SeedError(f"the database already holds the demo partner {taken}")
 
 
 async def _next_ids(connection: AsyncConnection) -> dict[str, int]:
@@ -187,7 +187,7 @@ async def _next_ids(connection: AsyncConnection) -> dict[str, int]:
 
 async def _board_ids(connection: AsyncConnection) -> dict[str, int]:
     boards = _table("boards")
-    return dict((await connection.execute(select(boards.c.number, boards.c.id))).all())
+    return {row.number: row.id for row in await connection.execute(select(boards.c.number, boards.c.id))}
 
 
 def _locations(
