@@ -1,3 +1,3 @@
-"""The change feed: numbering and recording events, dated events, retention, deletion acknowledgements, and
-the events a consent change implies.
+"""The change feed: numbering and recording events, dated events, retention, deletion acknowledgements,
+the events a consent change implies, and the change signal that wakes subscriptions.
 """
