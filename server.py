@@ -18,40 +18,33 @@ import gc
 import logging
 import sys
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from auth.key_material import jwks
-from auth.permissions import may_push_school_files, may_read_schema
-from auth.tokens import InvalidToken, viewer_from_claims
-from auth.viewer import Viewer, ViewerKind
 from datasources.feed import retention
-from datasources.graph.disclosures import record_disclosures
-from datasources.graph.loaders import Loaders
+from datasources.feed.signal import ChangeSignal
 from datasources.school_files.edexml import read_edexml
 from datasources.school_files.model import ImportFileError
 from datasources.store.database import create_engine, is_ready
-from datasources.store.reader import Reader
-from errors import BadUserInput, Conflict, PublicError, Unauthenticated
-from resolvers.context import Context
+from errors import BadUserInput, Conflict, Forbidden, PublicError, Unauthenticated
 from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
 from resolvers.oauth import OAuthError, client_credentials
+from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from resolvers.viewers import scope_of
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema
-from schema.subscriptions import ChangeSignal, SubscriptionContext
-from schema.websocket import Connection, Session
+from schema.websocket import Connection, authenticator
 from settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator
 
+    from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import HTTPConnection, Request
     from starlette.websockets import WebSocket
 
@@ -65,9 +58,8 @@ logger = logging.getLogger("leerpoort")
 class AppState:
     """Process-wide resources, created in the lifespan."""
 
-    settings: Settings
-    engine: AsyncEngine
-    keys: Keys
+    #: What every request runs on: settings, engine and signing keys.
+    services: Services
     schema: LeerpoortSchema
     #: Wakes this process's subscriptions when the change feed moves.
     signal: ChangeSignal
@@ -83,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         _tune_garbage_collector()
         engine = create_engine(settings.database_url)
         signal = ChangeSignal(engine, settings)
-        app.state.leerpoort = AppState(settings, engine, Keys(engine, settings), schema, signal)
+        app.state.leerpoort = AppState(Services(settings, engine, Keys(engine, settings)), schema, signal)
         maintenance = asyncio.create_task(_prune_feed_periodically(engine, settings))
         try:
             yield
@@ -135,110 +127,31 @@ def _state(connection: HTTPConnection) -> AppState:
     return state
 
 
-def _unauthenticated(message: str, media_type: str) -> Response:
+def _response(answer: http.HTTPAnswer) -> Response:
     return JSONResponse(
-        http.error_body(message, Unauthenticated.code),
-        status_code=401,
-        media_type=media_type,
-        headers={"WWW-Authenticate": 'Bearer realm="leerpoort", error="invalid_token"'},
+        answer.body, status_code=answer.status, media_type=answer.media_type, headers=dict(answer.headers)
     )
-
-
-async def _viewer(request: Request, state: AppState, graphql_request: GraphQLRequest) -> Viewer:
-    header = request.headers.get("authorization", "")
-    if not header and http.allows_anonymous(graphql_request):
-        return Viewer(ViewerKind.ANONYMOUS, "-")
-    return await _bearer_viewer(state, header)
-
-
-async def _bearer_viewer(state: AppState, authorization: str) -> Viewer:
-    """The viewer of an `Authorization: Bearer …` value; `Unauthenticated` for anything else."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("a bearer token is required")
-    try:
-        return viewer_from_claims(await state.keys.verify(token.strip()))
-    except InvalidToken as error:
-        raise Unauthenticated(f"the token was refused: {error.reason}") from None
 
 
 async def _graphql(request: Request) -> Response:
+    """`POST /graphql`: a GraphQL request (JSON or multipart), answered by `schema.http`."""
     state = _state(request)
     media_type = http.response_media_type(request.headers.get("accept"))
+    authorization = request.headers.get("authorization", "")
     try:
         graphql_request = await _graphql_request(request, state)
     except PublicError as error:
-        if not request.headers.get("authorization"):
-            return _unauthenticated("a bearer token is required", media_type)
-        return JSONResponse(
-            http.error_body(error.message, error.code), status_code=400, media_type=media_type
-        )
-    reader = Reader(state.engine)
-    try:
-        viewer = await _viewer(request, state, graphql_request)
-        scope = await scope_of(reader, viewer, state.settings)
-    except Unauthenticated as error:
-        await reader.close()
-        return _unauthenticated(error.message, media_type)
-    now = state.settings.now()
-    context = Context(
-        settings=state.settings,
-        viewer=viewer,
-        scope=scope,
-        reader=reader,
-        loaders=Loaders.build(reader, scope, now.date()),
-        now=now,
-        engine=state.engine,
-        keys=state.keys,
+        return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
+    answer = await http.answer(
+        state.schema, state.services, graphql_request, authorization=authorization, media_type=media_type
     )
-    if not may_read_schema(viewer, sandbox=state.settings.sandbox) and http.refuses_schema_reading(
-        graphql_request.query, state.settings.max_tokens
-    ):
-        await reader.close()
-        message = "introspection is off for partners in production; use the published SDL"
-        return JSONResponse(http.error_body(message, "FORBIDDEN"), status_code=403, media_type=media_type)
-    try:
-        answer = await http.execute(state.schema, graphql_request, context, media_type)
-    finally:
-        await reader.close()
-    if scope.partner_id is not None and reader.disclosed:
-        await record_disclosures(
-            state.engine,
-            partner_id=scope.partner_id,
-            operation_name=graphql_request.operation_name,
-            records_by_school=reader.disclosed,
-            categories_by_school={school: scope.categories_for(school) for school in reader.disclosed},
-            at=now,
-        )
-    return JSONResponse(answer.body, status_code=answer.status, media_type=answer.media_type)
+    return _response(answer)
 
 
 async def _subscriptions(websocket: WebSocket) -> None:
     """`WS /graphql`: subscriptions over `graphql-transport-ws`; the token comes in `connection_init`."""
     state = _state(websocket)
-
-    async def authenticate(payload: Mapping[str, Any]) -> Session:
-        # The payload's key is the header's name; clients differ in how they spell it.
-        authorization = next(
-            (value for key, value in payload.items() if key.lower() == "authorization"), None
-        )
-        viewer = await _bearer_viewer(state, authorization if isinstance(authorization, str) else "")
-        reader = Reader(state.engine)
-        try:
-            await scope_of(reader, viewer, state.settings)  # a removed partner or account is refused here
-        finally:
-            await reader.close()
-        expires_in = None
-        if viewer.expires_at is not None:
-            # Measured on the hub's clock, as the token was checked (the sandbox may override it).
-            expires_in = (viewer.expires_at - state.settings.now()).total_seconds()
-            if expires_in <= 0:
-                raise Unauthenticated("the token expired")
-        return Session(
-            expires_in,
-            lambda: SubscriptionContext(state.settings, viewer, state.engine, state.keys, state.signal),
-        )
-
+    authenticate = authenticator(state.services, state.signal)
     await Connection(websocket, state.schema, authenticate).serve(websocket.scope.get("subprotocols", []))
 
 
@@ -251,7 +164,7 @@ async def _graphql_request(request: Request, state: AppState) -> GraphQLRequest:
         raise BadUserInput(
             "an upload needs an Apollo-Require-Preflight or X-Requested-With header (cross-site protection)"
         )
-    cap = state.settings.max_import_bytes
+    cap = state.services.settings.max_import_bytes
     if int(request.headers.get("content-length") or 0) > cap + 100_000:
         raise BadUserInput(f"the upload exceeds the size cap of {cap:,} bytes")
     files: dict[str, bytes] = {}
@@ -285,8 +198,8 @@ async def _token(request: Request) -> Response:
         if fields.get("grant_type") != "client_credentials":
             raise OAuthError("unsupported_grant_type", "this endpoint grants client_credentials only")
         granted = await client_credentials(
-            state.engine,
-            state.keys,
+            state.services.engine,
+            state.services.keys,
             client_id=client_id,
             client_secret=client_secret,
             requested_scope=fields.get("scope"),
@@ -326,30 +239,17 @@ def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:
     )
 
 
-async def _las_viewer(request: Request, state: AppState) -> Viewer | Response:
-    """The LAS client a push comes from, or the response that refuses it."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return _unauthenticated("a LAS client's bearer token is required", "application/json")
-    try:
-        viewer = viewer_from_claims(await state.keys.verify(token.strip()))
-    except InvalidToken as refused:
-        return _unauthenticated(f"the token was refused: {refused.reason}", "application/json")
-    if not may_push_school_files(viewer):
-        return JSONResponse(
-            http.error_body("only a LAS client pushes to this endpoint", "FORBIDDEN"), status_code=403
-        )
-    return viewer
-
-
 async def _las_edex(request: Request) -> Response:
     """`POST /las/edex`: a LAS pushes a school's EDEXML file; answers the import report (200 applied, 202
     held, 400 refused, 403 not its school, 409 another import running, 423 coupling suspended)."""
     state = _state(request)
-    viewer = await _las_viewer(request, state)
-    if isinstance(viewer, Response):
-        return viewer
-    cap = state.settings.max_import_bytes
+    try:
+        viewer = await las_viewer(state.services.keys, request.headers.get("authorization", ""))
+    except Unauthenticated as refused:
+        return _response(http.unauthenticated(refused.message, http.JSON))
+    except Forbidden as refused:
+        return JSONResponse(http.error_body(refused.message, refused.code), status_code=403)
+    cap = state.services.settings.max_import_bytes
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -360,8 +260,8 @@ async def _las_edex(request: Request) -> Response:
     statuses: dict[type[PublicError], int] = {CouplingSuspended: 423, Conflict: 409}
     try:
         report = await import_school_file(
-            state.engine,
-            state.settings,
+            state.services.engine,
+            state.services.settings,
             lambda: read_edexml(bytes(body), max_bytes=cap),
             viewer=viewer,
             scope=None,
@@ -377,7 +277,7 @@ async def _las_edex(request: Request) -> Response:
 
 
 async def _explorer(request: Request) -> Response:
-    if not _state(request).settings.sandbox:
+    if not _state(request).services.settings.sandbox:
         return JSONResponse(
             http.error_body("the explorer is off in production", "NOT_FOUND"), status_code=404
         )
@@ -385,7 +285,7 @@ async def _explorer(request: Request) -> Response:
 
 
 async def _health(request: Request) -> Response:
-    ready = await is_ready(_state(request).engine)
+    ready = await is_ready(_state(request).services.engine)
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "database": "ready" if ready else "unavailable"},
         status_code=200 if ready else 503,
@@ -393,7 +293,7 @@ async def _health(request: Request) -> Response:
 
 
 async def _jwks(request: Request) -> Response:
-    keyset = await _state(request).keys.current()
+    keyset = await _state(request).services.keys.current()
     return JSONResponse(jwks(keyset), headers={"Cache-Control": "public, max-age=300"})
 
 

@@ -18,7 +18,13 @@ from settings import Settings
 
 @dataclass(frozen=True)
 class Context:
-    """Per-request state, built in the server's `get_context` and handed to every resolver."""
+    """Per-request state, handed to every resolver.
+
+    Built in one place only, `resolvers.requests.open_request`, which also closes it (the reader's
+    connection given back, the partner's disclosures recorded): for a request over HTTP
+    (`schema.http.answer`), for each poll cycle of a subscription (`schema.subscriptions`), and in the
+    tests' helpers.
+    """
 
     settings: Settings
     viewer: Viewer

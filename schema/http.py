@@ -1,23 +1,27 @@
-"""GraphQL over HTTP: reading a request body, executing it, and shaping the response.
+"""GraphQL over HTTP: reading a request body, answering it, and shaping the response.
 
 Strawberry's own views answer `application/json` with status 200 even when a client asks for
 `application/graphql-response+json`, and log resolver tracebacks; this module does both as the
-GraphQL-over-HTTP spec and our error catalogue say. It knows nothing of Starlette: the server hands it
+GraphQL-over-HTTP spec and our error catalogue say. `answer` runs one request through the pipeline of
+`resolvers.requests` (token, viewer, context, audit). It knows nothing of Starlette: the server hands it
 bytes and headers and sends back what it returns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
-from errors import BadUserInput, PublicError
+from auth.permissions import may_read_schema
+from errors import BadUserInput, PublicError, Unauthenticated
 from resolvers.context import Context
+from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
 from schema.limits import introspection_fields, parse_document
 
@@ -39,11 +43,12 @@ class GraphQLRequest:
 
 @dataclass(frozen=True, slots=True)
 class HTTPAnswer:
-    """What to send back: status, JSON body and media type."""
+    """What to send back: status, JSON body, media type and any headers of its own."""
 
     status: int
     body: dict[str, Any]
     media_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def response_media_type(accept: str | None) -> str:
@@ -56,6 +61,24 @@ def response_media_type(accept: str | None) -> str:
 def error_body(message: str, code: str) -> dict[str, Any]:
     """A GraphQL response body with one error and no data (for failures before execution)."""
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def unauthenticated(message: str, media_type: str) -> HTTPAnswer:
+    """401 UNAUTHENTICATED, with the challenge RFC 6750 asks for."""
+    return HTTPAnswer(
+        status=401,
+        body=error_body(message, Unauthenticated.code),
+        media_type=media_type,
+        headers={"WWW-Authenticate": 'Bearer realm="leerpoort", error="invalid_token"'},
+    )
+
+
+def unreadable(error: PublicError, *, authorization: str, media_type: str) -> HTTPAnswer:
+    """The answer to a request whose body could not be read: 401 when it carries no token either (a
+    caller without one learns nothing about request formats), 400 otherwise."""
+    if not authorization:
+        return unauthenticated("a bearer token is required", media_type)
+    return HTTPAnswer(status=400, body=error_body(error.message, error.code), media_type=media_type)
 
 
 #: Headers that a cross-site HTML form cannot send: a multipart request must carry one (CSRF protection).
@@ -216,3 +239,33 @@ async def execute(
         body["errors"] = errors
     status = 400 if before_execution and media_type == GRAPHQL_RESPONSE else 200
     return HTTPAnswer(status=status, body=body, media_type=media_type)
+
+
+async def answer(
+    schema: LeerpoortSchema,
+    services: Services,
+    request: GraphQLRequest,
+    *,
+    authorization: str,
+    media_type: str,
+) -> HTTPAnswer:
+    """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused),
+    the request's context (closed, and its disclosures recorded, when the answer is ready), the
+    production rule on reading the schema (403 for partners), then execution."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            viewer = await request_viewer(
+                services.keys, authorization, anonymous_allowed=allows_anonymous(request)
+            )
+            context = await stack.enter_async_context(
+                open_request(services, viewer, operation_name=request.operation_name)
+            )
+        except Unauthenticated as error:
+            return unauthenticated(error.message, media_type)
+        settings = services.settings
+        if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
+            request.query, settings.max_tokens
+        ):
+            message = "introspection is off for partners in production; use the published SDL"
+            return HTTPAnswer(status=403, body=error_body(message, "FORBIDDEN"), media_type=media_type)
+        return await execute(schema, request, context, media_type)

@@ -30,9 +30,12 @@ from graphql import GraphQLError
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from datasources.feed.signal import ChangeSignal
 from errors import LimitExceeded, Unauthenticated
+from resolvers.requests import Services, connection_viewer
 from schema.assembly import LeerpoortSchema
 from schema.http import MAX_REQUEST_BYTES, format_error
+from schema.subscriptions import SubscriptionContext
 
 logger = logging.getLogger("leerpoort.subscriptions")
 
@@ -79,6 +82,19 @@ class Session:
 
 #: Checks `connection_init`'s payload; raises `Unauthenticated` to refuse it.
 Authenticate = Callable[[Mapping[str, Any]], Awaitable[Session]]
+
+
+def authenticator(services: Services, signal: ChangeSignal) -> Authenticate:
+    """How a connection is let in: the token in `connection_init`'s payload, checked as a request's would
+    be (`resolvers.requests.connection_viewer`); each subscription it starts gets a context of its own."""
+
+    async def authenticate(payload: Mapping[str, Any]) -> Session:
+        # The payload's key is the header's name; clients differ in how they spell it.
+        value = next((value for key, value in payload.items() if key.lower() == "authorization"), None)
+        viewer, expires_in = await connection_viewer(services, value if isinstance(value, str) else "")
+        return Session(expires_in, lambda: SubscriptionContext(services, viewer, signal))
+
+    return authenticate
 
 
 class _Close(Exception):  # noqa: N818 - the instruction "close the socket", not an error
@@ -273,4 +289,12 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-__all__ = ["MAX_SUBSCRIPTIONS", "PROTOCOL", "Authenticate", "Connection", "Session", "Socket"]
+__all__ = [
+    "MAX_SUBSCRIPTIONS",
+    "PROTOCOL",
+    "Authenticate",
+    "Connection",
+    "Session",
+    "Socket",
+    "authenticator",
+]

@@ -1,4 +1,5 @@
 """The change feed: event kinds (`events`), numbering (`numbering`), recording (`recording`), dated events
 (`schedule`), reading a viewer's feed (`reading`), retention (`retention`), deletion acknowledgements
-(`acknowledgements`), and the events a consent change implies (`consent_events`).
+(`acknowledgements`), the events a consent change implies (`consent_events`), and the change signal that
+wakes subscriptions (`signal`).
 """

@@ -13,11 +13,9 @@ from sqlalchemy import event
 
 from auth.policy import Scope, operator_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.graph.loaders import Loaders
 from datasources.registry.duo import read_registry
 from datasources.sandbox.world import SeedSummary, seed_world
-from datasources.store.reader import Reader
-from resolvers.context import Context
+from resolvers.requests import Services, open_request
 from resolvers.signing import Keys
 from schema.assembly import LeerpoortSchema, build_schema
 from settings import Settings
@@ -76,22 +74,11 @@ def run(engine: AsyncEngine, schema: LeerpoortSchema, settings: Settings) -> Run
         today: dt.date = TODAY,
     ) -> dict[str, Any]:
         scope = scope or operator_scope(OPERATOR)
-        reader = Reader(engine)
         now = dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC)
-        context = Context(
-            settings=settings,
-            viewer=scope.viewer,
-            scope=scope,
-            reader=reader,
-            loaders=Loaders.build(reader, scope, today),
-            now=now,
-            engine=engine,
-            keys=Keys(engine, settings),
-        )
-        try:
+        services = Services(settings, engine, Keys(engine, settings))
+        # The server's own pipeline, with the given scope in place of the policy's.
+        async with open_request(services, scope.viewer, now=now, scope=scope) as context:
             result = await schema.execute(query, variable_values=variables, context_value=context)
-        finally:
-            await reader.close()
         return {
             "data": result.data,
             "errors": [

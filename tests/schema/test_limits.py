@@ -14,11 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from graphql import get_introspection_query, parse, validate
 
-from auth.policy import operator_scope
-from datasources.graph.loaders import Loaders
 from datasources.store.pagination import PageArgs
-from datasources.store.reader import Reader
-from resolvers.context import Context
+from resolvers.requests import Services, open_request
 from resolvers.signing import Keys
 from schema import limits
 from schema.assembly import build_schema
@@ -35,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from datasources.sandbox.world import SeedSummary
+    from resolvers.context import Context
     from schema.assembly import LeerpoortSchema
     from tests.schema.conftest import Run
 
@@ -118,19 +116,10 @@ def _limit_messages(errors: list[GraphQLError]) -> list[str]:
 @pytest.fixture
 async def context(engine: AsyncEngine, settings: Settings) -> AsyncIterator[Context]:
     """An operator's request context, for going through `schema.http.execute` as the server does."""
-    scope = operator_scope(OPERATOR)
-    reader = Reader(engine)
-    yield Context(
-        settings=settings,
-        viewer=scope.viewer,
-        scope=scope,
-        reader=reader,
-        loaders=Loaders.build(reader, scope, TODAY),
-        now=dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.UTC),
-        engine=engine,
-        keys=Keys(engine, settings),
-    )
-    await reader.close()
+    services = Services(settings, engine, Keys(engine, settings))
+    now = dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.UTC)
+    async with open_request(services, OPERATOR, now=now) as context:
+        yield context
 
 
 # --- depth ----------------------------------------------------------------------------------------------
