@@ -10,8 +10,10 @@
 # Environment:
 #   LEERPOORT_TEST_POSTGRES_URL  admin URL of a PostgreSQL server; the suite creates a fresh database there for
 #                                the run and drops it afterwards. Default: postgresql://postgres@127.0.0.1:5432/test
-#                                when that server answers; otherwise the PostgreSQL half is skipped, loudly.
-#   CI                           when set, a PostgreSQL server or Node.js that cannot be reached is a failure.
+#                                when that server answers (tests/postgres.py); otherwise the PostgreSQL half is
+#                                skipped, loudly.
+#   CI                           when set, a PostgreSQL server or Node.js that cannot be reached is a failure,
+#                                and property tests draw their full counts (locally a tenth: tests/conftest.py).
 #   LEERPOORT_VENV               the virtual environment to use or create (default: .venv in the repo root).
 #   PYTHON                       the interpreter that creates it (default: python3, 3.11 or newer).
 #
@@ -24,7 +26,6 @@ repo_root="$(pwd -P)"
 venv="${LEERPOORT_VENV:-.venv}"
 python_for_venv="${PYTHON:-python3}"
 fast="${LEERPOORT_FAST:-}"
-default_postgres_url="postgresql://postgres@127.0.0.1:5432/test"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 # Each step shows the seconds since the start, so a slow install or a slow suite is visible in a CI log.
@@ -100,51 +101,17 @@ else
 fi
 
 # --- PostgreSQL --------------------------------------------------------------------------------------------
-postgres_url="${LEERPOORT_TEST_POSTGRES_URL:-$default_postgres_url}"
-# Hide a password before the URL is printed into a CI log.
-shown_url="$(printf '%s' "$postgres_url" | sed -E 's#//([^:/@]+):[^@]*@#//\1:***@#')"
-
-postgres_answers() {
-    # A real connection, not just a port check: it also proves the credentials and the database.
-    "$py" - "$postgres_url" <<'PYTHON'
-import asyncio
-import sys
-
-import asyncpg
-
-
-async def probe(url: str) -> None:
-    connection = await asyncpg.connect(url.replace("+asyncpg", "", 1), timeout=3)
-    await connection.close()
-
-try:
-    asyncio.run(asyncio.wait_for(probe(sys.argv[1]), timeout=5))
-except Exception as error:  # any failure means "does not answer"; the reason is shown
-    print(f"    {type(error).__name__}: {error}", file=sys.stderr)
-    sys.exit(1)
-PYTHON
-}
-
-step "checking PostgreSQL at $shown_url"
+# tests/postgres.py is the one probe (the fixtures use it too): a real connection, retried for a while under CI,
+# where the server may still be starting. It prints the admin URL to use, or "no server at URL" (no password).
+step "checking PostgreSQL"
 postgres_skipped=""
-# On CI the server may still be starting: give it a little time before calling it unreachable.
-attempts=1
-[[ -n "${CI:-}" ]] && attempts=10
-for ((attempt = 1; ; attempt++)); do
-    if postgres_answers; then
-        export LEERPOORT_TEST_POSTGRES_URL="$postgres_url"
-        echo "    answers: the suite runs on SQLite and PostgreSQL (a fresh database, dropped afterwards)"
-        break
-    fi
-    if ((attempt >= attempts)); then
-        if [[ -n "${CI:-}" ]]; then
-            fail "PostgreSQL at $shown_url does not answer; CI must test both engines (set LEERPOORT_TEST_POSTGRES_URL)"
-        fi
-        postgres_skipped="PostgreSQL run SKIPPED: no server at $shown_url"
-        break
-    fi
-    sleep 2
-done
+if probe="$("$py" -m tests.postgres)"; then
+    export LEERPOORT_TEST_POSTGRES_URL="$probe"
+elif [[ -n "${CI:-}" ]]; then
+    fail "PostgreSQL: ${probe:-the probe failed}; CI must test both engines (set LEERPOORT_TEST_POSTGRES_URL)"
+else
+    postgres_skipped="PostgreSQL run SKIPPED: ${probe:-the probe failed}"
+fi
 
 # --- Tests -------------------------------------------------------------------------------------------------
 [[ -n "$postgres_skipped" ]] && banner "$postgres_skipped"

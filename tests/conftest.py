@@ -2,25 +2,29 @@
 
 The PostgreSQL run needs `LEERPOORT_TEST_POSTGRES_URL` (an admin URL such as
 `postgresql://postgres@127.0.0.1:5432/test`); the suite creates a fresh database there for the run and
-drops it afterwards. Without it, or when the server does not answer, the PostgreSQL half is skipped and
-the skip reason says so; under CI (`CI=true`) an unreachable server fails the run instead.
+drops it afterwards (tests/postgres.py, which scripts/test.sh uses too). Without it, or when the server does
+not answer, the PostgreSQL half is skipped and the skip reason says so; under CI (`CI` set) an unreachable
+server fails the run instead.
+
+Property tests draw their examples under a Hypothesis profile: `ci` (the full counts) when `CI` is set,
+`dev` (a tenth of them) otherwise, so a developer's run stays fast; `HYPOTHESIS_PROFILE=ci` runs CI's
+counts locally.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import uuid
 from typing import TYPE_CHECKING
 
+import hypothesis
 import pytest
-from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import datasources.store.tables  # noqa: F401 - registers the tables
 from datasources.store.database import create_engine, migrate
 from settings import Settings
+from tests import postgres
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -29,24 +33,49 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 ENGINES = ("sqlite", "postgresql")
-_PG_ENV = "LEERPOORT_TEST_POSTGRES_URL"
+
+# --- Hypothesis: the full counts on CI, a tenth on a laptop -------------------------------------------------
+
+#: Examples a property test draws under each profile, as a share of the count the test declares.
+_EXAMPLE_SHARE = {"ci": 1.0, "dev": 0.1}
+#: A local run still draws at least this many examples of every property test (or all of them, if fewer).
+_LOCAL_MINIMUM = 5
+
+hypothesis.settings.register_profile("ci", print_blob=True)
+hypothesis.settings.register_profile("dev")
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+hypothesis.settings.load_profile(HYPOTHESIS_PROFILE)
 
 
-def _asyncpg_url(url: str, database: str) -> str:
-    base = url.replace("postgresql://", "postgresql+asyncpg://", 1).replace(
-        "postgres://", "postgresql+asyncpg://", 1
-    )
-    return base.rsplit("/", 1)[0] + "/" + database
+def examples(full: int) -> int:
+    """How many examples a property test declared with `full` draws in this run: all of them under the `ci`
+    profile, a tenth (at least five) under `dev`. Use as `@settings(max_examples=examples(150))`."""
+    share = _EXAMPLE_SHARE.get(HYPOTHESIS_PROFILE, 1.0)
+    if share >= 1.0:
+        return full
+    return min(full, max(_LOCAL_MINIMUM, round(full * share)))
 
 
-async def _admin_execute(admin_url: str, statement: str) -> None:
-    engine = create_engine(admin_url)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+# --- settings: never the developer's own configuration -----------------------------------------------------
+
+#: The environment names that `Settings` reads (DATABASE_URL, LEERPOORT_MODE, …), upper-cased.
+_SETTING_NAMES = frozenset((field.alias or name).upper() for name, field in Settings.model_fields.items())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_developer_settings() -> Iterator[None]:
+    """Every `Settings` built in the suite, by a fixture, a test or a command run in process, ignores a
+    `.env` in the working directory and the hub's variables in the developer's environment: a developer's
+    `LEERPOORT_MODE=production` or own `DATABASE_URL` must neither break the suite nor be written to."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(Settings.model_config, "env_file", None)
+        for name in list(os.environ):
+            if name.upper() in _SETTING_NAMES:
+                patch.delenv(name)
+        yield
+
+
+# --- databases ------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -60,34 +89,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this run (dropped afterwards), migrated once."""
-    admin = os.environ.get(_PG_ENV)
-    if not admin:
-        pytest.skip(f"PostgreSQL run SKIPPED: {_PG_ENV} is not set")
-    admin_url = _asyncpg_url(admin, admin.rsplit("/", 1)[1] or "postgres")
-    name = f"leerpoort_test_{uuid.uuid4().hex[:12]}"
+    admin_url = os.environ.get(postgres.ENVIRONMENT_VARIABLE)
+    if not admin_url:
+        pytest.skip(f"PostgreSQL run SKIPPED: {postgres.ENVIRONMENT_VARIABLE} is not set")
     try:
-        asyncio.run(_admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
-    except (OSError, Exception) as error:
-        message = f"PostgreSQL run SKIPPED: cannot create a database at {admin}: {type(error).__name__}"
+        url = postgres.create_database(admin_url)
+    except postgres.UnreachableError as error:
+        message = f"PostgreSQL run SKIPPED: cannot create a database at {postgres.shown(admin_url)}: {error}"
         if os.environ.get("CI"):
             pytest.fail(message.replace("SKIPPED", "FAILED"))
         pytest.skip(message)
-    url = _asyncpg_url(admin, name)
     try:
         migrate(url)
         yield url
     finally:
-        asyncio.run(_admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _truncate_all(url: str) -> None:
-    engine = create_engine(url)
-    names = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    finally:
-        await engine.dispose()
+        postgres.drop_database(admin_url, url)
 
 
 @pytest.fixture(params=ENGINES)
@@ -101,7 +117,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     url: str = request.getfixturevalue("postgres_database")
     yield url
-    asyncio.run(_truncate_all(url))
+    postgres.empty_database(url, [table.name for table in SQLModel.metadata.sorted_tables])
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 `schema` and `auth` are also names of unrelated PyPI packages, so an install that shadows ours would run
 someone else's code; and an import that points up (say `resolvers` importing `schema`) is the start of a
 cycle, which the architecture calls a design error. Both are cheap to check here and costly to find later.
+The same holds inside `datasources/`: its rooms (store, graph, feed, …) import each other only as
+DATASOURCES_RULES allows.
 """
 
 from __future__ import annotations
@@ -30,6 +32,44 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 #: The only module allowed to import the JOSE library (python-jose's import name is `jose`).
 TOKENS_MODULE = REPO_ROOT / "auth" / "tokens.py"
+
+#: `python server.py …` hands over to the command line, which sits above the server (it builds the app). That
+#: import runs only when the file is the program, under `if __name__ == "__main__":`; elsewhere it would be an
+#: arrow pointing up.
+ENTRY_POINTS = frozenset({"cli"})
+
+#: The rooms inside `datasources/`, and which of the others each may import (itself always; auth, settings and
+#: errors as the `datasources` room may). A newcomer puts a feature where its folder name says; these arrows
+#: keep the rooms from growing into each other. No circles: `test_the_datasources_rules_have_no_circle`.
+DATASOURCES_RULES: dict[str, frozenset[str]] = {
+    # engines and migrations, tables, frozen records, the per-request reader, scopes as SQL, keyset pages
+    "store": frozenset(),
+    # school files in and out (EDEXML, the CSV template): formats, checked, knowing nothing of the store but
+    # its calendar
+    "school_files": frozenset({"store"}),
+    # the DUO registry of school locations and the operator's own locations
+    "registry": frozenset({"store"}),
+    # the change feed: numbering, dated events, retention, deletion acknowledgements, consent events
+    "feed": frozenset({"store"}),
+    # the scoped reads behind the graph and the per-request loaders that batch them
+    "graph": frozenset({"store"}),
+    # who may come in: accounts, LAS clients, signing keys, the consent lifecycle (its receipts are graph
+    # records, its changes feed events)
+    "access": frozenset({"store", "feed", "graph"}),
+    # full sync of a school file: plan, apply, the events it records, the export back out
+    "imports": frozenset({"store", "school_files", "feed"}),
+    # the sandbox seed: a whole synthetic world, built with any of the rooms above
+    "sandbox": frozenset({"store", "school_files", "registry", "feed", "graph", "access", "imports"}),
+}
+
+#: Arrows that cross the rules today, each with the way out. An entry that no longer crosses fails the test,
+#: so the list only shrinks.
+KNOWN_DATASOURCES_CROSSINGS: dict[tuple[str, str], str] = {
+    ("datasources/graph/loaders.py", "access"): (
+        "the loader of pending consent requests wraps access.consent_lifecycle.pending_requests_by_school, "
+        "a scoped read: move it to graph/consents.py (access imports graph, so graph -> access is a circle)"
+    ),
+}
 
 
 def _project_names() -> frozenset[str]:
@@ -69,9 +109,37 @@ def imported_modules(source: str, module: str, *, is_package: bool = False) -> l
     return sorted(found)
 
 
+def main_guard_lines(source: str) -> frozenset[int]:
+    """The lines inside `if __name__ == "__main__":` blocks, which run only when the file is the program."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(test := node.test, ast.Compare)
+            and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__"
+            and [type(op) for op in test.ops] == [ast.Eq]
+            and isinstance(constant := test.comparators[0], ast.Constant)
+            and constant.value == "__main__"
+        ):
+            for statement in node.body:
+                lines.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+    return frozenset(lines)
+
+
 def _file_imports(path: Path) -> list[tuple[int, str]]:
     source = path.read_text(encoding="utf-8")
     return imported_modules(source, _module_name(path), is_package=path.name == "__init__.py")
+
+
+def _library_imports(path: Path) -> list[tuple[int, str]]:
+    """The file's imports, except an entry point's under the main guard (see ENTRY_POINTS)."""
+    guarded = main_guard_lines(path.read_text(encoding="utf-8"))
+    return [
+        (line, module)
+        for line, module in _file_imports(path)
+        if not (line in guarded and module.split(".", 1)[0] in ENTRY_POINTS)
+    ]
 
 
 def _python_files(room: str) -> list[Path]:
@@ -101,23 +169,68 @@ def test_every_top_level_module_has_a_place_in_the_layers() -> None:
     )
 
 
-@pytest.mark.parametrize("room", [room for room in ALLOWED if room != "server"])
+@pytest.mark.parametrize("room", list(ALLOWED))
 def test_imports_point_down_only(room: str) -> None:
     files = _python_files(room)
-    if room in {"schema", "auth", "datasources", "resolvers", "migrations", "settings"}:
+    if room in {"cli", "server", "schema", "auth", "datasources", "resolvers", "migrations", "settings"}:
         assert files, f"found no Python files for `{room}`: the layout test is looking in the wrong place"
     project = _project_names() | set(LAYERS)
     allowed = ALLOWED[room]
     violations = [
         f"{path.relative_to(REPO_ROOT)}:{line} imports {module}"
         for path in files
-        for line, module in _file_imports(path)
+        for line, module in _library_imports(path)
         if (top := module.split(".", 1)[0]) in project and top not in allowed
     ]
     assert not violations, (
         f"`{room}` may import only {sorted(allowed)} of the project (arrows point down: "
         f"{' -> '.join(LAYERS)}):\n" + "\n".join(violations)
     )
+
+
+def _datasources_crossings() -> dict[tuple[str, str], list[str]]:
+    """Imports between datasources' rooms that DATASOURCES_RULES does not allow: (file, room) -> lines."""
+    crossings: dict[tuple[str, str], list[str]] = {}
+    for path in _python_files("datasources"):
+        parts = path.relative_to(REPO_ROOT).parts
+        room = parts[1] if len(parts) > 2 else ""  # "": datasources/__init__.py itself
+        allowed = DATASOURCES_RULES.get(room, frozenset()) | {room}
+        for line, module in _file_imports(path):
+            names = module.split(".")
+            if names[0] == "datasources" and len(names) > 1 and names[1] not in allowed:
+                key = (path.relative_to(REPO_ROOT).as_posix(), names[1])
+                crossings.setdefault(key, []).append(f"{key[0]}:{line} imports {module}")
+    return crossings
+
+
+def test_every_datasources_room_has_its_rule() -> None:
+    rooms = {path.parent.name for path in (REPO_ROOT / "datasources").glob("*/__init__.py")}
+    assert rooms == set(DATASOURCES_RULES), (
+        f"datasources' sub-packages {sorted(rooms)} and the rules in tests/test_layout.py "
+        f"{sorted(DATASOURCES_RULES)} differ: give a new room its line (what lives there, what it may import)"
+    )
+
+
+def test_the_datasources_rules_have_no_circle() -> None:
+    def reachable(room: str, seen: frozenset[str]) -> frozenset[str]:
+        below = DATASOURCES_RULES[room] - seen
+        return below.union(*(reachable(other, seen | below) for other in below))
+
+    circles = [room for room in DATASOURCES_RULES if room in reachable(room, frozenset())]
+    assert not circles, f"the datasources rules let {circles} import themselves through other rooms"
+
+
+def test_datasources_rooms_import_only_what_their_rule_allows() -> None:
+    crossings = _datasources_crossings()
+    new = [
+        line for key, lines in crossings.items() if key not in KNOWN_DATASOURCES_CROSSINGS for line in lines
+    ]
+    assert not new, (
+        "a datasources room imports a room its rule in tests/test_layout.py does not allow (move the code to "
+        "the room that owns it, or change the rule if the design changed):\n" + "\n".join(new)
+    )
+    gone = sorted(set(KNOWN_DATASOURCES_CROSSINGS) - set(crossings))
+    assert not gone, f"no longer crossing, remove from KNOWN_DATASOURCES_CROSSINGS: {gone}"
 
 
 def test_only_the_tokens_module_imports_jose() -> None:
@@ -151,3 +264,16 @@ def test_import_reader_sees_relative_and_type_only_imports() -> None:
         module for _line, module in imported_modules("from . import x", "auth", is_package=True)
     ]
     assert package_modules == ["auth.x"]
+
+
+def test_only_the_main_guard_counts_as_the_programs_entry_point() -> None:
+    source = (
+        "import sys\n"
+        "if __name__ == '__main__':\n"
+        "    from cli import main\n"
+        "\n"
+        "    sys.exit(main())\n"
+        "if __name__ != '__main__':\n"
+        "    import cli\n"
+    )
+    assert main_guard_lines(source) == frozenset({3, 5})

@@ -18,6 +18,7 @@ from datasources.school_files.checks import LAS_ROLES, YEAR_LEVELS
 from datasources.school_files.edexml import read_edexml
 from datasources.school_files.edexml_schemas import SCHEMA_DIR, schema_message
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, ImportFileError
+from tests.conftest import examples
 
 if TYPE_CHECKING:
     from typing import BinaryIO
@@ -635,7 +636,7 @@ class _Endless(_Unseekable):
         return len(chunk)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     start=st.integers(min_value=0, max_value=len(CURRENT.read_bytes())),
     length=st.integers(min_value=0, max_value=40),

@@ -17,6 +17,7 @@ from datasources.school_files.edexml import read_edexml
 from datasources.school_files.edexml_schemas import SCHEMA_DIR, edexml_schemas
 from datasources.school_files.edexml_writer import write_edexml
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
+from tests.conftest import examples
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "edexml"
 TEMPLATE = Path(__file__).resolve().parents[2] / "reference" / "csv-template"
@@ -177,7 +178,7 @@ def _schools(draw: st.DrawFn) -> SchoolFile:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(school=_schools())
 def test_any_school_the_readers_accept_is_written_valid_and_reads_back_equal(school: SchoolFile) -> None:
     assert _read_back(school) == school

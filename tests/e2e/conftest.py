@@ -7,16 +7,21 @@ minted with the signing keys the application itself loads from that database.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
+import cli
 from auth.tokens import OPERATOR_TOKEN_LIFETIME, mint_token
 from datasources.access.signing_keys import load_keyset
 from datasources.registry.duo import read_registry
@@ -96,6 +101,11 @@ def sqlite_copy(template: Path, folder: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+def hub_environment(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The hub's settings of a command on the test's database, as environment variables."""
+    return {"DATABASE_URL": settings.database_url, "LEERPOORT_DATA_DIR": str(settings.data_dir), **overrides}
+
+
 def process_environment(settings: Settings, **overrides: str) -> dict[str, str]:
     """The environment of a child process on the test's database: none of the caller's Leerpoort
     settings leak in, and the project is importable from any working directory."""
@@ -104,12 +114,7 @@ def process_environment(settings: Settings, **overrides: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("LEERPOORT_") and name != "DATABASE_URL"
     }
-    environment.update(
-        DATABASE_URL=settings.database_url,
-        LEERPOORT_DATA_DIR=str(settings.data_dir),
-        PYTHONPATH=str(REPO_ROOT),
-        **overrides,
-    )
+    environment.update(PYTHONPATH=str(REPO_ROOT), **hub_environment(settings, **overrides))
     return environment
 
 
@@ -125,3 +130,47 @@ def run_cli(*arguments: str, environment: dict[str, str], cwd: Path) -> subproce
         timeout=CLI_TIMEOUT_SECONDS,
         check=False,
     )
+
+
+# --- the command line: in this process for speed, as its own program for the real path ---------------------
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a command ended and what it printed: the parts of a finished process that tests read."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli_in_process(*arguments: str, settings: Settings, cwd: Path, **environment: str) -> CommandResult:
+    """`python server.py ARGUMENTS` without starting an interpreter: `cli.main` with these arguments, the
+    test's database and the extra `environment` as the only hub settings, in `cwd`, its output captured.
+
+    It runs in a thread of its own, because the commands drive their own event loop (`asyncio.run`), which
+    they cannot do inside an async test's. An exception that escapes `main` fails the test, where a process
+    would have printed a traceback and exited 1. A few tests run the real program (`run_cli`) as well.
+    """
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread,
+    ):
+        for name, value in hub_environment(settings, **environment).items():
+            patch.setenv(name, value)
+        patch.chdir(cwd)
+        returncode = thread.submit(_exit_code, list(arguments)).result()
+    return CommandResult(returncode, stdout.getvalue(), stderr.getvalue())
+
+
+def _exit_code(arguments: list[str]) -> int:
+    """`cli.main`'s exit code, also when argparse ends a usage error with `SystemExit`."""
+    try:
+        return cli.main(arguments)
+    except SystemExit as exit_:
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        return 1  # what Python does with `sys.exit("message")`

@@ -1,13 +1,14 @@
 """`python server.py …` as an operator or a script runs it: output, exit codes and refusals.
 
 API.md: machine-readable output where scripts read it; exit 0 on success, 2 for a usage error or refused
-input with one clear line on stderr and nothing changed. Each command runs as its own process on a
-fresh SQLite database (the commands are the same on PostgreSQL; the store is tested on both elsewhere).
+input with one clear line on stderr and nothing changed. Each command runs on a fresh SQLite database (the
+commands are the same on PostgreSQL; the store is tested on both elsewhere), through the command line's entry
+point in this process; the first two tests also run it as its own program (`python server.py`), the path
+an operator takes, with the same assertions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
@@ -17,15 +18,20 @@ import pytest
 from sqlalchemy import func, select
 
 from datasources.store.tables import SCHOOLS
-from tests.e2e.conftest import process_environment, run_cli, sqlite_copy
+from tests.e2e.conftest import process_environment, run_cli, run_cli_in_process, sqlite_copy
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable
     from pathlib import Path
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from settings import Settings
+    from tests.e2e.conftest import CommandResult
+
+    #: A command that has run, in this process or as its own program.
+    Finished = CommandResult | subprocess.CompletedProcess[str]
 
 #: A value production accepts for the pseudonym key (anything but the sandbox placeholder).
 REAL_PSEUDONYM_KEY = "e2e-production-pseudonym-key-0123456789"
@@ -38,13 +44,21 @@ def database_url(sqlite_template: Path, tmp_path: Path) -> str:
     return sqlite_copy(sqlite_template, tmp_path)
 
 
-def _cli(
+def _cli(settings: Settings, folder: Path, *arguments: str, **environment: str) -> CommandResult:
+    return run_cli_in_process(*arguments, settings=settings, cwd=folder, **environment)
+
+
+def _program(
     settings: Settings, folder: Path, *arguments: str, **environment: str
 ) -> subprocess.CompletedProcess[str]:
     return run_cli(*arguments, environment=process_environment(settings, **environment), cwd=folder)
 
 
-def _assert_refused(completed: subprocess.CompletedProcess[str], *mentions: str) -> None:
+#: The two ways to run a command: in this process, and as the operator's own `python server.py` program.
+BOTH_WAYS = pytest.mark.parametrize("run", [_cli, _program], ids=["in-process", "program"])
+
+
+def _assert_refused(completed: Finished, *mentions: str) -> None:
     """Exit code 2, one line on stderr that names the problem, no traceback, nothing on stdout."""
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr
@@ -66,8 +80,11 @@ async def _school_count(engine: AsyncEngine) -> int:
         return int((await connection.execute(select(func.count()).select_from(SCHOOLS))).scalar_one())
 
 
-def test_export_schema_prints_the_subgraph_sdl(settings: Settings, tmp_path: Path) -> None:
-    completed = _cli(settings, tmp_path, "export-schema")
+@BOTH_WAYS
+def test_export_schema_prints_the_subgraph_sdl(
+    run: Callable[..., Finished], settings: Settings, tmp_path: Path
+) -> None:
+    completed = run(settings, tmp_path, "export-schema")
 
     assert completed.returncode == 0, completed.stderr
     assert "type School implements Node" in completed.stdout
@@ -80,7 +97,7 @@ async def test_seed_fills_an_empty_hub_once_and_refuses_a_second_run_without_cha
 ) -> None:
     arguments = ("seed", "--schools", "2", "--students-per-school", "5")
 
-    first = await asyncio.to_thread(_cli, settings, tmp_path, *arguments)
+    first = _cli(settings, tmp_path, *arguments)
 
     assert first.returncode == 0, first.stderr
     counts = json.loads(first.stdout)
@@ -88,14 +105,17 @@ async def test_seed_fills_an_empty_hub_once_and_refuses_a_second_run_without_cha
     assert counts["students"] == 10
     assert await _school_count(engine) == 2
 
-    second = await asyncio.to_thread(_cli, settings, tmp_path, *arguments)
+    second = _cli(settings, tmp_path, *arguments)
 
     _assert_refused(second, "schools")
     assert await _school_count(engine) == 2
 
 
-def test_production_without_a_pseudonym_key_refuses_to_start(settings: Settings, tmp_path: Path) -> None:
-    completed = _cli(settings, tmp_path, "migrate", LEERPOORT_MODE="production")
+@BOTH_WAYS
+def test_production_without_a_pseudonym_key_refuses_to_start(
+    run: Callable[..., Finished], settings: Settings, tmp_path: Path
+) -> None:
+    completed = run(settings, tmp_path, "migrate", LEERPOORT_MODE="production")
 
     _assert_refused(completed, "LEERPOORT_PSEUDONYM_KEY")
 

@@ -1,8 +1,8 @@
 """The registry commands as the operator runs them: `registry load`, `registry link-brin`, `location add`.
 
-The command functions are called directly on both engines; the command line (`python server.py …`) is run
-as its own process for the output and exit codes API.md promises: JSON on stdout, or exit 2 with one line on
-stderr and nothing changed.
+The command functions are called directly on both engines; the command line (`python server.py …`, through
+its entry point in this process, as tests/e2e/test_cli.py runs it) for the output and exit codes API.md
+promises: JSON on stdout, or exit 2 with one line on stderr and nothing changed.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from datasources.registry.duo import read_registry
 from datasources.store.tables import SCHOOLS
 from resolvers.admin import CommandError
 from resolvers.registry_commands import add_location, link_brin, load_registry_file
-from tests.e2e.conftest import process_environment, run_cli
+from tests.e2e.conftest import run_cli_in_process
 from tests.reference import DUO_FILE
 
 if TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from settings import Settings
+    from tests.e2e.conftest import CommandResult
 
 #: How the real file's lines of 16AH00 and 16BX00 start.
 _EENSPAN = "Drenthe;10249;16AH;16AH00;OBS 't Eenspan;"
@@ -205,14 +205,14 @@ async def test_link_brin_refuses_an_unknown_old_code_with_a_command_error(settin
         await link_brin(settings, "77ZZ00", "30XY00")
 
 
-# --- the command line, as its own process ---------------------------------------------------------------
+# --- the command line ------------------------------------------------------------------------------------
 
 
-def _cli(settings: Settings, folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*arguments, environment=process_environment(settings), cwd=folder)
+def _cli(settings: Settings, folder: Path, *arguments: str) -> CommandResult:
+    return run_cli_in_process(*arguments, settings=settings, cwd=folder)
 
 
-def _assert_refused(completed: subprocess.CompletedProcess[str], *mentions: str) -> None:
+def _assert_refused(completed: CommandResult, *mentions: str) -> None:
     """Exit code 2, one line on stderr that names the problem, no traceback, nothing on stdout."""
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr

@@ -35,6 +35,7 @@ from datasources.feed.reading import ROW_CATEGORY
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent
 from datasources.store.calendar import first_day, school_year_of
 from errors import NotFound
+from tests.conftest import examples
 from tests.schema.conftest import TODAY
 from tests.schema.test_feed import (
     FEED,
@@ -61,8 +62,9 @@ if TYPE_CHECKING:
     from tests.schema.conftest import Run
 
 SCHOOLS = 2
-#: Worlds per engine and run (about 0.2 s each); raise it to hunt, e.g. LEERPOORT_REPLAY_EXAMPLES=2000.
-EXAMPLES = int(os.environ.get("LEERPOORT_REPLAY_EXAMPLES", "150"))
+#: Worlds per engine and run (about 0.2 s each): 150 on CI, a tenth locally (tests/conftest.py's profiles);
+#: raise it to hunt, e.g. LEERPOORT_REPLAY_EXAMPLES=2000.
+EXAMPLES = int(os.environ.get("LEERPOORT_REPLAY_EXAMPLES") or examples(150))
 CATEGORIES = sorted(DataCategory, key=lambda category: category.name)
 
 

@@ -26,6 +26,7 @@ from datasources.access.viewer_facts import partner_facts
 from datasources.store.reader import Reader
 from datasources.store.tables import BOARDS, CONSENTS, PARTNERS, SCHOOLS
 from schema.classification import CATEGORY, PUBLIC
+from tests.conftest import examples
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -239,7 +240,7 @@ async def seeded(engine: AsyncEngine, world: SeedSummary) -> tuple[list[int], li
 
 
 @settings(
-    max_examples=20,
+    max_examples=examples(20),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
