@@ -277,3 +277,22 @@ def test_only_the_main_guard_counts_as_the_programs_entry_point() -> None:
         "    import cli\n"
     )
     assert main_guard_lines(source) == frozenset({3, 5})
+
+
+#: SQL lives in datasources/ only; the rooms above may name the engine's type to pass it down, nothing else.
+_ENGINE_TYPE_MODULE = "sqlalchemy.ext.asyncio"
+
+
+@pytest.mark.parametrize("room", ["server", "cli", "schema", "resolvers", "auth"])
+def test_sql_lives_in_datasources_only(room: str) -> None:
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{line} imports {module}"
+        for path in _python_files(room)
+        for line, module in _file_imports(path)
+        if (module == "sqlalchemy" or module.startswith(("sqlalchemy.", "sqlmodel")))
+        and module != _ENGINE_TYPE_MODULE
+    ]
+    assert not offenders, (
+        "queries, tables and SQL expressions belong in datasources/ (README, Layout); found:\n"
+        + "\n".join(offenders)
+    )
