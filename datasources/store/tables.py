@@ -192,8 +192,9 @@ class PastMembership(SQLModel, table=True):
 
     __tablename__ = "past_memberships"
     __table_args__ = (
-        Index("ix_past_memberships_eck_id", "kind", "eck_id"),
-        Index("ix_past_memberships_las_key", "kind", "las_key"),
+        # Newcomers are looked up by ECK-iD anywhere and by LAS key on the board: the value leads.
+        Index("ix_past_memberships_eck_id", "eck_id"),
+        Index("ix_past_memberships_las_key", "las_key"),
         Index("ix_past_memberships_school_person", "school_id", "kind", "person_id"),
     )
 

@@ -33,8 +33,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("past_memberships", schema=None) as batch_op:
-        batch_op.create_index("ix_past_memberships_eck_id", ["kind", "eck_id"], unique=False)
-        batch_op.create_index("ix_past_memberships_las_key", ["kind", "las_key"], unique=False)
+        batch_op.create_index("ix_past_memberships_eck_id", ["eck_id"], unique=False)
+        batch_op.create_index("ix_past_memberships_las_key", ["las_key"], unique=False)
         batch_op.create_index(
             "ix_past_memberships_school_person", ["school_id", "kind", "person_id"], unique=False
         )
