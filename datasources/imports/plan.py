@@ -4,7 +4,8 @@ A file is the whole truth for one school location and one school year. People ar
 the hub holds as ARCHITECTURE.md ("Identity") says: by ECK-iD first, then by LAS key within the school;
 a dummy key (`#…`) without an ECK-iD is matched by name and date of birth (staff: name and e-mail). So a
 re-import of the same file, dummy keys included, matches everyone and plans nothing, and a change of
-LAS (new keys) keeps everyone's identity.
+LAS (new keys) keeps everyone's identity. Who a newcomer is (someone who left and comes back, or moves in
+from another school) is decided when they are written (datasources.imports.identities).
 """
 
 from __future__ import annotations

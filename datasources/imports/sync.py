@@ -195,8 +195,8 @@ async def _plan_and_apply(
         )
 
     # People (new group ids are known from here on; a dry run has none, which only affects links).
-    student_ids = await writes.sync_students(connection, report, school_id, students, future)
-    staff_ids = await writes.sync_staff(connection, report, school_id, staff, future)
+    student_ids = await writes.sync_students(connection, report, school_id, students, future, now=now)
+    staff_ids = await writes.sync_staff(connection, report, school_id, staff, future, now=now)
     if report.dry_run or report.held:
         return
     wanted_students = {

@@ -1,13 +1,14 @@
 """What an import writes once it is applied: the school's groups of the year, its students and staff
-(each person matched to an identity), and the links between them, all in the caller's transaction."""
+(each newcomer matched to an identity by datasources.imports.identities), and the links between them, all in
+the caller's transaction."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, update
 
+from datasources.imports import identities
 from datasources.imports.plan import group_changed, staff_changed, student_changed
 from datasources.imports.report import Counts
 from datasources.store.tables import (
@@ -15,12 +16,12 @@ from datasources.store.tables import (
     GROUP_STUDENTS,
     GROUPS,
     LICENSE_GROUPS,
-    PERSONS,
     STAFF_MEMBERS,
     STUDENTS,
 )
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Iterable
 
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -72,29 +73,6 @@ async def write_groups(
         group_ids.update({key: group_id for group_id, key in inserted})
 
 
-async def _new_persons(connection: AsyncConnection, eck_ids: list[str | None], table: Any) -> list[int]:
-    """A person for each new member: the person already known by that ECK-iD (a move from another school
-    keeps the identity), or a new one."""
-    known: dict[str, int] = {}
-    wanted = [eck for eck in eck_ids if eck]
-    if wanted:
-        rows = await connection.execute(
-            select(table.c.eck_id, table.c.person_id).where(table.c.eck_id.in_(wanted))
-        )
-        known = {eck: person for eck, person in rows if eck is not None}
-    missing = sum(1 for eck in eck_ids if not eck or eck not in known)
-    created: list[int] = []
-    if missing:
-        now = dt.datetime.now(dt.UTC)
-        rows = await connection.execute(
-            insert(PERSONS).returning(PERSONS.c.id, sort_by_parameter_order=True),
-            [{"created_at": now}] * missing,
-        )
-        created = [row.id for row in rows]
-    fresh = iter(created)
-    return [known[eck] if eck and eck in known else next(fresh) for eck in eck_ids]
-
-
 async def _rekey(connection: AsyncConnection, table: Any, pairs: Iterable[tuple[Any, Any]]) -> None:
     """Give rows their new LAS keys in two steps, so that keys swapped between rows never collide."""
     moving = [(stored.id, imported.key) for stored, imported in pairs if stored.key != imported.key]
@@ -105,10 +83,17 @@ async def _rekey(connection: AsyncConnection, table: Any, pairs: Iterable[tuple[
 
 
 async def sync_students(
-    connection: AsyncConnection, report: ImportReport, school_id: int, students: Any, future: bool
+    connection: AsyncConnection,
+    report: ImportReport,
+    school_id: int,
+    students: Any,
+    future: bool,
+    *,
+    now: dt.datetime,
 ) -> dict[str, int]:
     """Count the students' changes into the report and, unless it is a dry run or held, remove, rekey,
-    change and add them (a coming school year adds only); returns the student ids by LAS key."""
+    change and add them (a coming school year adds only); returns the student ids by LAS key. A removal
+    ends the membership, not the person: a newcomer known by their keys is that person again."""
     counts = report.students = Counts(added=len(students.added), removed=len(students.removed))
     changed = [(stored, imported) for stored, imported in students.pairs if student_changed(stored, imported)]
     counts.changed, counts.unchanged = len(changed), len(students.pairs) - len(changed)
@@ -117,6 +102,7 @@ async def sync_students(
         return ids
     removed = [student.id for student in students.removed]
     if removed:
+        await identities.remember_leavers(connection, "student", school_id, students.removed, now)
         await connection.execute(delete(GROUP_STUDENTS).where(GROUP_STUDENTS.c.student_id.in_(removed)))
         await connection.execute(delete(STUDENTS).where(STUDENTS.c.id.in_(removed)))
     if not future:
@@ -126,7 +112,13 @@ async def sync_students(
                 update(STUDENTS).where(STUDENTS.c.id == stored.id).values(**_student_values(imported))
             )
     if students.added:
-        persons = await _new_persons(connection, [student.eck_id for student in students.added], STUDENTS)
+        persons = await identities.persons_for(
+            connection,
+            "student",
+            school_id,
+            students.added,
+            staying=[stored.person_id for stored, _ in students.pairs],
+        )
         inserted = await connection.execute(
             insert(STUDENTS).returning(STUDENTS.c.id, STUDENTS.c.las_key, sort_by_parameter_order=True),
             [
@@ -157,10 +149,17 @@ def _student_values(student: Any) -> dict[str, Any]:
 
 
 async def sync_staff(
-    connection: AsyncConnection, report: ImportReport, school_id: int, staff: Any, future: bool
+    connection: AsyncConnection,
+    report: ImportReport,
+    school_id: int,
+    staff: Any,
+    future: bool,
+    *,
+    now: dt.datetime,
 ) -> dict[str, int]:
     """Count the staff's changes into the report and, unless it is a dry run or held, remove, rekey,
-    change and add them (a coming school year adds only); returns the staff ids by LAS key."""
+    change and add them (a coming school year adds only); returns the staff ids by LAS key. A removal
+    ends the membership, not the person: a newcomer known by their keys is that person again."""
     counts = report.staff = Counts(added=len(staff.added), removed=len(staff.removed))
     changed = [(stored, imported) for stored, imported in staff.pairs if staff_changed(stored, imported)]
     counts.changed, counts.unchanged = len(changed), len(staff.pairs) - len(changed)
@@ -169,6 +168,7 @@ async def sync_staff(
         return ids
     removed = [member.id for member in staff.removed]
     if removed:
+        await identities.remember_leavers(connection, "staff", school_id, staff.removed, now)
         await connection.execute(delete(GROUP_STAFF).where(GROUP_STAFF.c.staff_id.in_(removed)))
         await connection.execute(delete(STAFF_MEMBERS).where(STAFF_MEMBERS.c.id.in_(removed)))
     if not future:
@@ -183,7 +183,13 @@ async def sync_staff(
                 .values(**_staff_values(imported), roles=roles, active=active)
             )
     if staff.added:
-        persons = await _new_persons(connection, [member.eck_id for member in staff.added], STAFF_MEMBERS)
+        persons = await identities.persons_for(
+            connection,
+            "staff",
+            school_id,
+            staff.added,
+            staying=[stored.person_id for stored, _ in staff.pairs],
+        )
         inserted = await connection.execute(
             insert(STAFF_MEMBERS).returning(
                 STAFF_MEMBERS.c.id, STAFF_MEMBERS.c.las_key, sort_by_parameter_order=True

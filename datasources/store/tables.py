@@ -183,6 +183,34 @@ class StaffMember(SQLModel, table=True):
     active: bool = False
 
 
+class PastMembership(SQLModel, table=True):
+    """The keys a person was known by at a school whose import ended their membership there.
+
+    Removal ends a membership, never the person: a student or staff member who comes back (to the same
+    school, or to another school of the same board) is recognised by these keys and gets their person
+    again, so every partner sees the same ids and pseudonyms as before (datasources.imports.identities)."""
+
+    __tablename__ = "past_memberships"
+    __table_args__ = (
+        # Newcomers are looked up by ECK-iD anywhere and by LAS key on the board: the value leads.
+        Index("ix_past_memberships_eck_id", "eck_id"),
+        Index("ix_past_memberships_las_key", "las_key"),
+        Index("ix_past_memberships_school_person", "school_id", "kind", "person_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="persons.id")
+    #: "student" or "staff".
+    kind: str = Field(max_length=10)
+    school_id: int = Field(foreign_key="schools.id")
+    #: The LAS key at that school; null for a dummy key (`#...`), which is never a match key.
+    las_key: str | None = Field(default=None, max_length=100)
+    eck_id: str | None = Field(default=None, max_length=300)
+    #: Staff only: the school e-mail address, which recognises a teacher within the school.
+    email: str | None = Field(default=None, max_length=320)
+    ended_at: dt.datetime = Field(sa_type=_TZ)
+
+
 class GroupStudent(SQLModel, table=True):
     """A student's membership of a group."""
 
@@ -456,6 +484,7 @@ GROUPS = _core(Group)
 PERSONS = _core(Person)
 STUDENTS = _core(Student)
 STAFF_MEMBERS = _core(StaffMember)
+PAST_MEMBERSHIPS = _core(PastMembership)
 GROUP_STUDENTS = _core(GroupStudent)
 GROUP_STAFF = _core(GroupStaff)
 PARTNERS = _core(Partner)

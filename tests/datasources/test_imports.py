@@ -200,3 +200,25 @@ async def test_a_teachers_address_in_other_capitals_is_the_same_address(
             await connection.execute(select(STAFF_MEMBERS.c.active).where(STAFF_MEMBERS.c.las_key == "T1"))
         ).scalar_one()
     assert active is True  # an activated teacher stays active
+
+
+async def test_two_newcomers_who_each_name_the_same_former_teacher_are_never_one_person(
+    engine: AsyncEngine, school_code: str
+) -> None:
+    school_file = _file(school_code)
+    await sync_school(engine, school_file, today=TODAY)
+    await sync_school(engine, dataclasses.replace(school_file, staff=school_file.staff[1:]), today=TODAY)
+    anna = school_file.staff[0]
+    # One newcomer has Anna's old key, another her old address: at most one of them can be Anna.
+    by_key = dataclasses.replace(anna, email="a.devries@school.example")
+    by_address = dataclasses.replace(anna, key="T7", first_name="Anne")
+    await sync_school(
+        engine,
+        dataclasses.replace(school_file, staff=(by_key, by_address, school_file.staff[1])),
+        today=TODAY,
+    )
+    async with engine.connect() as connection:
+        persons = dict(
+            (await connection.execute(select(STAFF_MEMBERS.c.las_key, STAFF_MEMBERS.c.person_id))).all()
+        )
+    assert len(set(persons.values())) == 3
