@@ -38,7 +38,7 @@ from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema
-from schema.websocket import Connection, authenticator
+from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class AppState:
     schema: LeerpoortSchema
     #: Wakes this process's subscriptions when the change feed moves.
     signal: ChangeSignal
+    #: The subscriptions open in this process, under the per-connection and per-partner limits.
+    subscriptions: OpenSubscriptions
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         _tune_garbage_collector()
         engine = create_engine(settings.database_url)
         signal = ChangeSignal(engine, settings)
-        app.state.leerpoort = AppState(Services(settings, engine, Keys(engine, settings)), schema, signal)
+        services = Services(settings, engine, Keys(engine, settings))
+        app.state.leerpoort = AppState(services, schema, signal, OpenSubscriptions.of(settings))
         maintenance = asyncio.create_task(_prune_feed_periodically(engine, settings))
         try:
             yield
@@ -152,7 +155,9 @@ async def _subscriptions(websocket: WebSocket) -> None:
     """`WS /graphql`: subscriptions over `graphql-transport-ws`; the token comes in `connection_init`."""
     state = _state(websocket)
     authenticate = authenticator(state.services, state.signal)
-    await Connection(websocket, state.schema, authenticate).serve(websocket.scope.get("subprotocols", []))
+    await Connection(websocket, state.schema, authenticate, state.subscriptions).serve(
+        websocket.scope.get("subprotocols", [])
+    )
 
 
 async def _graphql_request(request: Request, state: AppState) -> GraphQLRequest:

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=5000, alias="LEERPOORT_MAX_TOKENS")
     max_page_size: int = Field(default=1000, alias="LEERPOORT_MAX_PAGE_SIZE")
     max_cost: int = Field(default=100_000, alias="LEERPOORT_MAX_COST")
+    #: Subscriptions one WebSocket connection may hold at a time.
+    max_subscriptions_per_connection: int = Field(
+        default=5, ge=1, alias="LEERPOORT_MAX_SUBSCRIPTIONS_PER_CONNECTION"
+    )
+    #: Subscriptions one partner (or staff account, or the operator) may hold at a time in one process,
+    #: across all its connections.
+    max_subscriptions_per_partner: int = Field(
+        default=20, ge=1, alias="LEERPOORT_MAX_SUBSCRIPTIONS_PER_PARTNER"
+    )
 
     @field_validator("database_url")
     @classmethod
