@@ -146,7 +146,12 @@ async def _graphql(request: Request) -> Response:
     except PublicError as error:
         return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
     answer = await http.answer(
-        state.schema, state.services, graphql_request, authorization=authorization, media_type=media_type
+        state.schema,
+        state.services,
+        graphql_request,
+        authorization=authorization,
+        media_type=media_type,
+        client_address=_client_address(request),
     )
     return _response(answer)
 
@@ -205,9 +210,11 @@ async def _token(request: Request) -> Response:
         granted = await client_credentials(
             state.services.engine,
             state.services.keys,
+            state.services.settings,
             client_id=client_id,
             client_secret=client_secret,
             requested_scope=fields.get("scope"),
+            address=_client_address(request),
         )
     except OAuthError as error:
         return _oauth_error(error, headers)
@@ -235,8 +242,15 @@ def _client_authentication(authorization: str | None, fields: dict[str, str]) ->
     raise OAuthError("invalid_client", "client authentication is required", status=401)
 
 
+def _client_address(request: Request) -> str:
+    """The caller's network address (the proxy's, unless uvicorn is told to trust forwarded headers)."""
+    return request.client.host if request.client else ""
+
+
 def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:
     extra = {"WWW-Authenticate": 'Basic realm="leerpoort"'} if error.status == 401 else {}
+    if error.retry_after is not None:
+        extra["Retry-After"] = str(error.retry_after)
     return JSONResponse(
         {"error": error.error, "error_description": error.description},
         status_code=error.status,

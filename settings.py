@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         default=20, ge=1, alias="LEERPOORT_MAX_SUBSCRIPTIONS_PER_PARTNER"
     )
 
+    #: Failed credential checks of one account (`signIn`) or one client (`/oauth/token`) within the window;
+    #: beyond them every attempt is refused unchecked until the oldest counted failure leaves the window.
+    credential_failures_per_subject: int = Field(default=10, ge=1, alias="LEERPOORT_CREDENTIAL_FAILURES")
+    #: Failed credential checks from one network address, whatever accounts or clients they name (higher:
+    #: a school's staff may share one address).
+    credential_failures_per_address: int = Field(default=30, ge=1, alias="LEERPOORT_ADDRESS_FAILURES")
+    #: The window (seconds) in which failed credential checks are counted.
+    credential_window_seconds: int = Field(default=900, ge=1, alias="LEERPOORT_CREDENTIAL_WINDOW_SECONDS")
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
