@@ -50,6 +50,19 @@ class LimitExceeded(PublicError):
     code = "LIMIT_EXCEEDED"
 
 
+class RateLimited(PublicError):
+    """Too many failed credential checks (sign-in, the token endpoint) for an account, a client or an
+    address: refused without checking the credentials, until `retry_after` seconds have passed (HTTP 429
+    with `Retry-After`; `extensions.retryAfter` in GraphQL). Says nothing about whether the account exists.
+    """
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Conflict(PublicError):
     """The operation conflicts with the current state or with another operation in flight."""
 
@@ -63,6 +76,7 @@ CATALOGUE: tuple[str, ...] = (
     "NOT_FOUND",
     "LIMIT_EXCEEDED",
     "CONFLICT",
+    "RATE_LIMITED",
     "HELD_FOR_CONFIRMATION",
     "INTERNAL",
 )

@@ -38,7 +38,7 @@ from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
 from schema import http
 from schema.assembly import LeerpoortSchema, build_schema
-from schema.websocket import Connection, authenticator
+from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class AppState:
     schema: LeerpoortSchema
     #: Wakes this process's subscriptions when the change feed moves.
     signal: ChangeSignal
+    #: The subscriptions open in this process, under the per-connection and per-partner limits.
+    subscriptions: OpenSubscriptions
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         _tune_garbage_collector()
         engine = create_engine(settings.database_url)
         signal = ChangeSignal(engine, settings)
-        app.state.leerpoort = AppState(Services(settings, engine, Keys(engine, settings)), schema, signal)
+        services = Services(settings, engine, Keys(engine, settings))
+        app.state.leerpoort = AppState(services, schema, signal, OpenSubscriptions.of(settings))
         maintenance = asyncio.create_task(_prune_feed_periodically(engine, settings))
         try:
             yield
@@ -143,7 +146,12 @@ async def _graphql(request: Request) -> Response:
     except PublicError as error:
         return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
     answer = await http.answer(
-        state.schema, state.services, graphql_request, authorization=authorization, media_type=media_type
+        state.schema,
+        state.services,
+        graphql_request,
+        authorization=authorization,
+        media_type=media_type,
+        client_address=_client_address(request),
     )
     return _response(answer)
 
@@ -152,7 +160,9 @@ async def _subscriptions(websocket: WebSocket) -> None:
     """`WS /graphql`: subscriptions over `graphql-transport-ws`; the token comes in `connection_init`."""
     state = _state(websocket)
     authenticate = authenticator(state.services, state.signal)
-    await Connection(websocket, state.schema, authenticate).serve(websocket.scope.get("subprotocols", []))
+    await Connection(websocket, state.schema, authenticate, state.subscriptions).serve(
+        websocket.scope.get("subprotocols", [])
+    )
 
 
 async def _graphql_request(request: Request, state: AppState) -> GraphQLRequest:
@@ -200,9 +210,11 @@ async def _token(request: Request) -> Response:
         granted = await client_credentials(
             state.services.engine,
             state.services.keys,
+            state.services.settings,
             client_id=client_id,
             client_secret=client_secret,
             requested_scope=fields.get("scope"),
+            address=_client_address(request),
         )
     except OAuthError as error:
         return _oauth_error(error, headers)
@@ -230,8 +242,15 @@ def _client_authentication(authorization: str | None, fields: dict[str, str]) ->
     raise OAuthError("invalid_client", "client authentication is required", status=401)
 
 
+def _client_address(request: Request) -> str:
+    """The caller's network address (the proxy's, unless uvicorn is told to trust forwarded headers)."""
+    return request.client.host if request.client else ""
+
+
 def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:
     extra = {"WWW-Authenticate": 'Basic realm="leerpoort"'} if error.status == 401 else {}
+    if error.retry_after is not None:
+        extra["Retry-After"] = str(error.retry_after)
     return JSONResponse(
         {"error": error.error, "error_description": error.description},
         status_code=error.status,

@@ -50,6 +50,24 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=5000, alias="LEERPOORT_MAX_TOKENS")
     max_page_size: int = Field(default=1000, alias="LEERPOORT_MAX_PAGE_SIZE")
     max_cost: int = Field(default=100_000, alias="LEERPOORT_MAX_COST")
+    #: Subscriptions one WebSocket connection may hold at a time.
+    max_subscriptions_per_connection: int = Field(
+        default=5, ge=1, alias="LEERPOORT_MAX_SUBSCRIPTIONS_PER_CONNECTION"
+    )
+    #: Subscriptions one partner (or staff account, or the operator) may hold at a time in one process,
+    #: across all its connections.
+    max_subscriptions_per_partner: int = Field(
+        default=20, ge=1, alias="LEERPOORT_MAX_SUBSCRIPTIONS_PER_PARTNER"
+    )
+
+    #: Failed credential checks of one account (`signIn`) or one client (`/oauth/token`) within the window;
+    #: beyond them every attempt is refused unchecked until the oldest counted failure leaves the window.
+    credential_failures_per_subject: int = Field(default=10, ge=1, alias="LEERPOORT_CREDENTIAL_FAILURES")
+    #: Failed credential checks from one network address, whatever accounts or clients they name (higher:
+    #: a school's staff may share one address).
+    credential_failures_per_address: int = Field(default=30, ge=1, alias="LEERPOORT_ADDRESS_FAILURES")
+    #: The window (seconds) in which failed credential checks are counted.
+    credential_window_seconds: int = Field(default=900, ge=1, alias="LEERPOORT_CREDENTIAL_WINDOW_SECONDS")
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ from auth.permissions import may_register_partners
 from auth.viewer import ViewerKind
 from datasources.access.accounts import account_secret, coordinated_school_codes, create_partner
 from errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from resolvers.credential_checks import credential_check
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from datasources.store.records import PartnerRecord
     from resolvers.context import Context
     from resolvers.signing import Keys
+    from settings import Settings
 
 PARTNER_KINDS = ("PUBLISHER", "NETWORK_PROVIDER")
 
@@ -75,19 +77,27 @@ async def create(
     return partner, credentials
 
 
-async def sign_in(engine: AsyncEngine, keys: Keys, email: str, password: str) -> tuple[str, dt.datetime]:
-    """A staff token for a coordinator's e-mail address and password. Wrong address and wrong password
-    get the same answer in the same time."""
-    try:
-        stored = await account_secret(engine, email)
-    except BadUserInput:
-        stored = None
-    if (
-        not verify_secret(stored.secret_hash if stored else None, password)
-        or stored is None
-        or not stored.active
-    ):
-        raise Unauthenticated("the e-mail address or the password is not right")
+async def sign_in(
+    engine: AsyncEngine, keys: Keys, settings: Settings, email: str, password: str, *, address: str
+) -> tuple[str, dt.datetime]:
+    """A staff token for a coordinator's e-mail address and password, from network `address`. Wrong
+    address and wrong password get the same answer in the same time; too many failures for the e-mail
+    address or from the network address are refused (`RateLimited`) before the password is checked or
+    the account looked up, so the refusal says nothing about whether the account exists."""
+    async with credential_check(
+        engine, settings, subject_kind="account", subject=email, address=address
+    ) as check:
+        try:
+            stored = await account_secret(engine, email)
+        except BadUserInput:
+            stored = None
+        if (
+            not verify_secret(stored.secret_hash if stored else None, password)
+            or stored is None
+            or not stored.active
+        ):
+            raise Unauthenticated("the e-mail address or the password is not right")
+        check.passed()
     schools = await coordinated_school_codes(engine, stored.subject_id)
     scopes = ["staff", *(["coordinator"] if schools else []), *(f"school:{code}" for code in schools)]
     return await keys.mint(ViewerKind.STAFF, str(stored.subject_id), scopes)

@@ -35,6 +35,8 @@ class Context:
     #: For writes (mutations run their own transactions) and for minting tokens.
     engine: AsyncEngine
     keys: Keys
+    #: The network address the request came from (for the rate limits on credential checks); "" if unknown.
+    client_address: str = ""
 
     @property
     def today(self) -> dt.date:

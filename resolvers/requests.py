@@ -102,6 +102,7 @@ async def open_request(
     now: dt.datetime | None = None,
     scope: Scope | None = None,
     before_scope: Callable[[Reader], Awaitable[None]] | None = None,
+    client_address: str = "",
 ) -> AsyncIterator[Context]:
     """The context of one request of `viewer`, open for the body of the `async with`.
 
@@ -109,7 +110,8 @@ async def open_request(
     no longer exists); closing, however the body ends, gives the reader's connection back and records
     once what the request disclosed to a partner, under `operation_name`. `now` is the hub's time by
     default; `scope` skips the policy (tests that try a scope of their own); `before_scope` reads on the
-    request's reader before the scope is computed (a subscription's cycle reads the feed's counter first).
+    request's reader before the scope is computed (a subscription's cycle reads the feed's counter first);
+    `client_address` is the network address the request came from.
     """
     reader = Reader(services.engine)
     try:
@@ -130,6 +132,7 @@ async def open_request(
         now=now,
         engine=services.engine,
         keys=services.keys,
+        client_address=client_address,
     )
     try:
         yield context

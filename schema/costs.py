@@ -22,6 +22,22 @@ whereas `schools(first: 100) { edges { node { students(first: 1000) { edges { no
 costs 1 (schools) + 3 x 100 (edges, node, students) + 7 x 100,000 (edges, node and the five fields)
 = 700,301: refused.
 
+A subscription is costed per event it delivers. It delivers exactly what `changes(first:)` pages through,
+a poll cycle of up to `CYCLE_EVENTS` (100) events at a time, each with the subscription's selection, and
+every cycle is a request of its own (`schema.subscriptions`). So the fields under the subscription's root
+field count once for each event of a cycle, as they would under `changes(first: 100)` over HTTP: a
+selection the query refuses for a page of 100 events is refused as a subscription too, before any event is
+read, and an accepted subscription never does more work in a cycle than one accepted request may. With
+the selection of the issue that found this (each event's school with a page of 1,000 students and three
+fields each, plus `cursor` and `kind`):
+
+    subscription { changes {                          1
+      cursor kind                                     2 x 100 =       200
+      node { ... on School {                          1 x 100 =       100
+        students(first: 1000) {                       1 x 100 =       100
+          edges { node { id firstName lastName }      5 x 100,000 = 500,000
+    } } } } }                                         total         500,401: refused
+
 The cost depends on the variables too (`first: $n`), so it is checked in `on_execute`, on every request,
 after the (possibly cached) validation passed; the walk visits each selection and each fragment once.
 """
@@ -44,6 +60,7 @@ from graphql import (
     IntValueNode,
     ListValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValueNode,
     VariableNode,
@@ -53,6 +70,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from schema.limits import fragments_in_order, limit_error
+from schema.subscriptions import CYCLE_EVENTS
 
 #: The page a connection returns when `first` is absent (API.md "Graph").
 DEFAULT_FIRST: Final = 100
@@ -116,6 +134,8 @@ class _CostWalk:
     schema: GraphQLSchema
     variables: Mapping[str, Any]
     defaults: Mapping[str, ValueNode]
+    #: The subscription root type: what its fields select is delivered once per event of a poll cycle.
+    subscription: GraphQLObjectType | None
 
     def cost(
         self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None, fragments: Mapping[str, int]
@@ -131,7 +151,7 @@ class _CostWalk:
                     total += multiplier
                     if selection.selection_set:
                         field_type = _field_type(parent_type, selection.name.value)
-                        inner = multiplier * self._multiplier(selection, field_type)
+                        inner = multiplier * self._multiplier(selection, parent_type, field_type)
                         pending.append((selection.selection_set, field_type, inner))
                 elif isinstance(selection, InlineFragmentNode):
                     condition = selection.type_condition
@@ -141,7 +161,12 @@ class _CostWalk:
                     total += multiplier * fragments.get(selection.name.value, 0)
         return total
 
-    def _multiplier(self, field: FieldNode, field_type: GraphQLNamedType | None) -> int:
+    def _multiplier(
+        self, field: FieldNode, parent: GraphQLNamedType | None, field_type: GraphQLNamedType | None
+    ) -> int:
+        if parent is not None and parent is self.subscription:
+            # A root subscription field's selection is resolved for every event a poll cycle delivers.
+            return CYCLE_EVENTS
         if field_type is not None and field_type.name.endswith("Connection"):
             return _page_size(field, self.variables, self.defaults)
         if field.name.value == "_entities":
@@ -175,6 +200,7 @@ def _operation_cost(
     walk = _CostWalk(
         schema=schema,
         variables=variables,
+        subscription=schema.subscription_type,
         # Fragments cost with this operation's variable defaults, so they are walked per operation.
         defaults={
             definition.variable.name.value: definition.default_value
@@ -188,6 +214,21 @@ def _operation_cost(
             fragment.selection_set, schema.get_type(fragment.type_condition.name.value), costs
         )
     return walk.cost(operation.selection_set, schema.get_root_type(operation.operation), costs)
+
+
+def _refusal(document: DocumentNode, operation_name: str | None, cost: int, limit: int) -> str:
+    """The message of a refusal: the cost, the limit, and how the cost is counted."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
+        return (
+            f"the subscription costs {cost:,} per poll cycle; the limit is {limit:,} (each field of an"
+            f" event counts once for every one of the up to {CYCLE_EVENTS} events a cycle delivers, and"
+            " once more for every item that the `first` of each connection above it asks for)"
+        )
+    return (
+        f"the query costs {cost:,}; the limit is {limit:,} (each field counts once"
+        " for every item that the `first` of each connection above it asks for)"
+    )
 
 
 class CostLimiter(SchemaExtension):
@@ -215,7 +256,6 @@ class CostLimiter(SchemaExtension):
             )
             if cost > self.max_cost:
                 raise limit_error(
-                    f"the query costs {cost:,}; the limit is {self.max_cost:,} (each field counts once"
-                    " for every item that the `first` of each connection above it asks for)"
+                    _refusal(context.graphql_document, context.operation_name, cost, self.max_cost)
                 )
         yield

@@ -19,7 +19,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
-from errors import BadUserInput, PublicError, Unauthenticated
+from errors import BadUserInput, PublicError, RateLimited, Unauthenticated
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
@@ -201,6 +201,8 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         formatted["message"] = INTERNAL_MESSAGE
         code = "INTERNAL"
     formatted["extensions"] = {"code": code}
+    if isinstance(original, RateLimited):
+        formatted["extensions"]["retryAfter"] = original.retry_after
     return formatted
 
 
@@ -238,6 +240,14 @@ async def execute(
     if errors:
         body["errors"] = errors
     status = 400 if before_execution and media_type == GRAPHQL_RESPONSE else 200
+    waits = [
+        error.original_error.retry_after
+        for error in result.errors or ()
+        if isinstance(error.original_error, RateLimited)
+    ]
+    if waits:
+        # A refused sign-in: 429 with Retry-After, as the token endpoint answers it.
+        return HTTPAnswer(429, body, media_type, {"Retry-After": str(max(waits))})
     return HTTPAnswer(status=status, body=body, media_type=media_type)
 
 
@@ -248,17 +258,21 @@ async def answer(
     *,
     authorization: str,
     media_type: str,
+    client_address: str = "",
 ) -> HTTPAnswer:
     """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused),
     the request's context (closed, and its disclosures recorded, when the answer is ready), the
-    production rule on reading the schema (403 for partners), then execution."""
+    production rule on reading the schema (403 for partners), then execution. `client_address` is the
+    network address it came from (the rate limits of `signIn` count per address)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
             viewer = await request_viewer(
                 services.keys, authorization, anonymous_allowed=allows_anonymous(request)
             )
             context = await stack.enter_async_context(
-                open_request(services, viewer, operation_name=request.operation_name)
+                open_request(
+                    services, viewer, operation_name=request.operation_name, client_address=client_address
+                )
             )
         except Unauthenticated as error:
             return unauthenticated(error.message, media_type)

@@ -86,7 +86,10 @@ class Mutation:
 
     @resolves_public("Sign in with e-mail address and password (staff; needs no token).")
     async def sign_in(self, info: Info, email: str, password: str) -> SignInResult:
-        token, expires_at = await accounts.sign_in(info.context.engine, info.context.keys, email, password)
+        context = info.context
+        token, expires_at = await accounts.sign_in(
+            context.engine, context.keys, context.settings, email, password, address=context.client_address
+        )
         return SignInResult(token=token, expires_at=expires_at)
 
     @resolves_public(

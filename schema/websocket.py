@@ -6,8 +6,13 @@ The protocol (github.com/enisdenjo/graphql-ws, PROTOCOL.md) with the hub's own r
   is refused, closes the socket with 4401 (Unauthorized) instead of acknowledging it; a token that
   expires while the connection is open closes it with 4401 at its `exp`;
 - only subscriptions run here (queries and mutations go over HTTP, where the disclosure audit and the
-  introspection rules live), at most `MAX_SUBSCRIPTIONS` at a time per connection, with the same
-  schema extensions, and so the same depth, alias, token and cost limits, as a query;
+  introspection rules live), with the same schema extensions, and so the same depth, alias and token
+  limits, as a query; the cost limit counts a subscription's selection once for every event of a poll
+  cycle (`schema.costs`);
+- a connection holds at most `LEERPOORT_MAX_SUBSCRIPTIONS_PER_CONNECTION` (5) subscriptions at a time, and
+  a partner (or a staff account, or the operator) at most `LEERPOORT_MAX_SUBSCRIPTIONS_PER_PARTNER` (20)
+  across all its connections to this process (`OpenSubscriptions`); one more is refused with
+  LIMIT_EXCEEDED as the operation's `error`, and the others run on;
 - errors look as they do over HTTP: our own codes, anything unexpected masked as INTERNAL.
 
 Strawberry's own handler closes a refused `connection_init` with 4403 and formats errors itself, and it
@@ -24,7 +29,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from graphql import GraphQLError
 from strawberry.types.execution import PreExecutionError
@@ -37,11 +42,12 @@ from schema.assembly import LeerpoortSchema
 from schema.http import MAX_REQUEST_BYTES, format_error
 from schema.subscriptions import SubscriptionContext
 
+if TYPE_CHECKING:
+    from settings import Settings
+
 logger = logging.getLogger("leerpoort.subscriptions")
 
 PROTOCOL: Final = "graphql-transport-ws"
-#: Concurrent subscriptions one connection may hold; more are refused with LIMIT_EXCEEDED.
-MAX_SUBSCRIPTIONS: Final = 5
 #: How long a client has to send `connection_init` after the socket opens (then 4408).
 CONNECTION_INIT_TIMEOUT_SECONDS: Final = 10.0
 
@@ -74,10 +80,56 @@ class Socket(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """An authenticated connection: seconds until its token expires, and a context per subscription."""
+    """An authenticated connection: seconds until its token expires, a context per subscription, and
+    whose subscriptions they are (the token's subject, as `OpenSubscriptions` counts them)."""
 
     expires_in: float | None
     context: Callable[[], object]
+    holder: str = ""
+
+
+class OpenSubscriptions:
+    """The subscriptions running in this process, counted per holder (a token's subject: a partner, a
+    staff account, the operator), with the limits per connection and per holder.
+
+    Each subscription's poll cycle is a request of its own that may cost up to the cost limit, so what a
+    partner can make this process do at once is bounded by these counts. One per process (the server's
+    lifespan state); a partner connected to several workers may hold this many in each.
+    """
+
+    def __init__(self, *, per_connection: int, per_holder: int) -> None:
+        """Allow `per_connection` subscriptions on one connection and `per_holder` for one subject."""
+        self.per_connection = per_connection
+        self.per_holder = per_holder
+        self._open: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, settings: Settings) -> OpenSubscriptions:
+        """The counts of a process under the limits of its settings."""
+        return cls(
+            per_connection=settings.max_subscriptions_per_connection,
+            per_holder=settings.max_subscriptions_per_partner,
+        )
+
+    def claim(self, holder: str) -> bool:
+        """Count one more subscription of `holder`; False (nothing counted) when it has its maximum."""
+        held = self._open.get(holder, 0)
+        if held >= self.per_holder:
+            return False
+        self._open[holder] = held + 1
+        return True
+
+    def release(self, holder: str) -> None:
+        """A subscription of `holder` ended."""
+        held = self._open.get(holder, 0) - 1
+        if held > 0:
+            self._open[holder] = held
+        else:
+            self._open.pop(holder, None)
+
+    def held(self, holder: str) -> int:
+        """How many subscriptions `holder` has open in this process."""
+        return self._open.get(holder, 0)
 
 
 #: Checks `connection_init`'s payload; raises `Unauthenticated` to refuse it.
@@ -92,7 +144,7 @@ def authenticator(services: Services, signal: ChangeSignal) -> Authenticate:
         # The payload's key is the header's name; clients differ in how they spell it.
         value = next((value for key, value in payload.items() if key.lower() == "authorization"), None)
         viewer, expires_in = await connection_viewer(services, value if isinstance(value, str) else "")
-        return Session(expires_in, lambda: SubscriptionContext(services, viewer, signal))
+        return Session(expires_in, lambda: SubscriptionContext(services, viewer, signal), viewer.subject)
 
     return authenticate
 
@@ -109,11 +161,19 @@ class _Close(Exception):  # noqa: N818 - the instruction "close the socket", not
 class Connection:
     """One client's WebSocket connection: the handshake, the messages, and its running subscriptions."""
 
-    def __init__(self, socket: Socket, schema: LeerpoortSchema, authenticate: Authenticate) -> None:
-        """A connection over `socket` running operations of `schema`; `authenticate` checks the init."""
+    def __init__(
+        self,
+        socket: Socket,
+        schema: LeerpoortSchema,
+        authenticate: Authenticate,
+        subscriptions: OpenSubscriptions,
+    ) -> None:
+        """A connection over `socket` running operations of `schema`; `authenticate` checks the init, and
+        `subscriptions` (the process's) counts what it runs."""
         self._socket = socket
         self._schema = schema
         self._authenticate = authenticate
+        self._subscriptions = subscriptions
         self._session: Session | None = None
         self._init_received = False
         self._closed = False
@@ -196,15 +256,30 @@ class Connection:
             raise _Close(BAD_REQUEST, "The subscribe payload needs a query string (and object variables)")
         if operation_id in self._operations:
             raise _Close(SUBSCRIBER_EXISTS, f"Subscriber for {operation_id} already exists")
-        if len(self._operations) >= MAX_SUBSCRIPTIONS:
-            limit = LimitExceeded(
-                f"a connection may hold at most {MAX_SUBSCRIPTIONS} subscriptions at a time"
+        limits, holder = self._subscriptions, self._session.holder
+        if len(self._operations) >= limits.per_connection:
+            await self._refuse(
+                operation_id, f"a connection may hold at most {limits.per_connection} subscriptions at a time"
             )
-            error = GraphQLError(limit.message, original_error=limit)
-            await self._send({"id": operation_id, "type": "error", "payload": [format_error(error)]})
+            return
+        if not limits.claim(holder):
+            await self._refuse(
+                operation_id,
+                f"you may hold at most {limits.per_holder} subscriptions at a time across your connections;"
+                " complete one first",
+            )
             return
         run = self._run(operation_id, self._session.context(), query, variables, operation_name)
-        self._operations[operation_id] = asyncio.create_task(run)
+        task = asyncio.create_task(run)
+        # A done callback, not `_run`'s `finally`: a task cancelled before it first runs never enters it.
+        task.add_done_callback(lambda _task: limits.release(holder))
+        self._operations[operation_id] = task
+
+    async def _refuse(self, operation_id: str, message: str) -> None:
+        """Answer a subscribe message with LIMIT_EXCEEDED; the connection and its subscriptions go on."""
+        limit = LimitExceeded(message)
+        error = GraphQLError(limit.message, original_error=limit)
+        await self._send({"id": operation_id, "type": "error", "payload": [format_error(error)]})
 
     async def _run(
         self,
@@ -290,10 +365,10 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "MAX_SUBSCRIPTIONS",
     "PROTOCOL",
     "Authenticate",
     "Connection",
+    "OpenSubscriptions",
     "Session",
     "Socket",
     "authenticator",

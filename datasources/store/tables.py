@@ -472,6 +472,21 @@ class SigningKey(SQLModel, table=True):
     retired_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class CredentialAttempt(SQLModel, table=True):
+    """One failed (or still unfinished) credential check, counted under one key: an account, a client or
+    a network address, each as a keyed hash (`auth.attempts`). Rows leave once past the window."""
+
+    __tablename__ = "credential_attempts"
+    __table_args__ = (
+        Index("ix_credential_attempts_key_at", "key", "attempted_at"),
+        Index("ix_credential_attempts_at", "attempted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64)
+    attempted_at: dt.datetime = Field(sa_type=_TZ)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -503,3 +518,4 @@ PENDING_CHANGES = _core(PendingChange)
 DELETION_ACKNOWLEDGEMENTS = _core(DeletionAcknowledgement)
 LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
 SIGNING_KEYS = _core(SigningKey)
+CREDENTIAL_ATTEMPTS = _core(CredentialAttempt)

@@ -514,3 +514,57 @@ async def test_a_las_client_is_refused_the_change_feed_with_forbidden(
         code = await _error_code(ws, "1")
 
     assert code == "FORBIDDEN"
+
+
+#: Each event's school with a page of 1,000 students (three fields each): cheap for one event, but over
+#: HTTP a page of 1,000 such events costs 5,006,001 and is refused; as a subscription it cost 14.9 s of CPU.
+SCHOOL_PAGE_PER_EVENT = """subscription { changes { cursor kind node { ... on School {
+    students(first: 1000) { edges { node { id firstName lastName } } } } } } }"""
+
+
+async def test_a_subscription_is_costed_per_event_of_a_poll_cycle_and_refused_before_any_work(
+    server: Server, partner: Partner
+) -> None:
+    async with _connection(server, partner.token) as ws:
+        await _subscribe(ws, "school-pages", query=SCHOOL_PAGE_PER_EVENT)
+        refused = await _receive(ws)
+        await _subscribe(ws, "1")
+        replayed = await _events(ws, 1)
+
+    assert (refused["type"], refused["id"]) == ("error", "school-pages")
+    assert refused["payload"][0]["extensions"] == {"code": "LIMIT_EXCEEDED"}
+    assert refused["payload"][0]["message"].startswith(
+        "the subscription costs 500,401 per poll cycle; the limit is 100,000"
+    )
+    assert replayed, "an everyday subscription on the same connection runs"
+
+
+async def test_a_partner_holds_at_most_twenty_subscriptions_across_its_connections(
+    server: Server, partner: Partner
+) -> None:
+    end = (await _feed(server, partner.token))["pageInfo"]["endCursor"]
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(_connection(server, partner.token)) for _ in range(5)]
+        for ws in sockets[:4]:
+            for number in range(5):
+                await _subscribe(ws, f"live-{number}", after=end)
+        # Twenty are open; a fifth connection may not add one, whatever its own count.
+        await _subscribe(sockets[4], "twenty-first", after=end)
+        twenty_first = await _receive(sockets[4])
+        # Completing one frees its place for another connection.
+        await _send(sockets[0], {"id": "live-0", "type": "complete"})
+        accepted = False
+        deadline = time.monotonic() + PATIENCE_SECONDS
+        while not accepted and time.monotonic() < deadline:
+            await _subscribe(sockets[4], "after-complete", after=end)
+            await _send(sockets[4], {"type": "ping"})
+            answer = await _receive(sockets[4])
+            accepted = answer == {"type": "pong"}  # no error came before the pong: it runs
+            if not accepted:
+                await _receive(sockets[4])  # the pong after the error
+                await asyncio.sleep(0.1)
+
+    assert (twenty_first["type"], twenty_first["id"]) == ("error", "twenty-first")
+    assert twenty_first["payload"][0]["extensions"] == {"code": "LIMIT_EXCEEDED"}
+    assert "at most 20 subscriptions" in twenty_first["payload"][0]["message"]
+    assert accepted, "a completed subscription gives its place back"
