@@ -1,7 +1,7 @@
 """credential attempts: the counters of the rate limits on sign-in and the token endpoint
 
-Revision ID: 0005_credential_attempts
-Revises: 0004
+Revision ID: 0006_credential_attempts
+Revises: 0005_past_memberships
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0005_credential_attempts"
-down_revision: str | None = "0004"
+revision: str = "0006_credential_attempts"
+down_revision: str | None = "0005_past_memberships"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
