@@ -359,8 +359,9 @@ class Roster(Generic[R]):
 
     @property
     def sortable(self) -> frozenset[str]:
-        """The fields a sort may name: properties held in columns (sealed ids have no meaningful order)."""
-        return frozenset(name for name, field in self.fields.items() if isinstance(field, Column))
+        """The fields a sort may name: properties held in columns, and constants (whose order is the rows'
+        key order); not sealed ids, whose order would mean nothing."""
+        return frozenset(name for name, field in self.fields.items() if not isinstance(field, Reference))
 
 
 def org_fields() -> dict[str, Field]:
@@ -494,9 +495,8 @@ async def read_page(
     sq = roster.build(scope, now.date(), None)
     where = _where(roster, scope, sq, query, now)
     order: list[Any] = []
-    if query.sort is not None:
-        field = roster.fields[query.sort]
-        assert isinstance(field, Column)  # `parse_query` admits sortable fields only
+    field = None if query.sort is None else roster.fields[query.sort]
+    if isinstance(field, Column):  # a constant (`status`) orders nothing: the rows' key decides
         column = sq.c[field.name]
         order.append((column.desc() if query.descending else column.asc()).nulls_last())
     order.extend(sq.c[name] for name in roster.key)

@@ -25,9 +25,10 @@ The CSV headers are those of 1EdTech's *OneRoster: CSV Binding 1.2.1* (Final Rel
   hispanicOrLatinoEthnicity, countryOfBirthCode, stateOfBirthAbbreviation, cityOfBirth,
   publicSchoolResidenceStatus
 
-The REST fields are the 1.2 Rostering Service's (*OneRoster Rostering Service REST/JSON Binding 1.2*,
-<https://www.imsglobal.org/spec/oneroster/v1p2/rostering/rest/>): the properties of Org, User, Class and
-Enrollment that `fields=` may select. The hub fills what it holds and a partner was granted; the rest
+The REST fields are the 1.2 Rostering Service's (*OneRoster Rostering Service REST/JSON Binding 1.2*, Final
+Release 19 September 2022, <https://www.imsglobal.org/sites/default/files/spec/oneroster/v1p2/
+rostering-restbinding/OneRosterv1p2RosteringService_RESTBindv1p0.html>): the properties of Org, User, Class
+and Enrollment that `fields=` may select. The hub fills what it holds and a partner was granted; the rest
 (sms, phone, agents, pronouns, …) it never has, so those properties are never sent.
 """
 
