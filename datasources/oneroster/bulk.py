@@ -4,7 +4,8 @@ The files and their headers are the CSV binding's (`vocabulary.CSV_HEADERS`): RF
 row, and no file without data rows (the binding forbids them), so a file whose data the partner was not
 granted is absent from the ZIP and `absent` in manifest.csv: demographics.csv only where
 student.demographics is granted (with the birth date; `sex` stays empty, as gender is never passed on);
-classes, courses, academic sessions and enrollments only where group.basic is. It is a bulk file, so
+classes, courses, academic sessions and enrollments only where group.basic is. users.csv comes with
+roles.csv, where 1.2 keeps a user's role and school (users.csv no longer has them). It is a bulk file, so
 `status` and `dateLastModified` stay empty.
 """
 
