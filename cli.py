@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from datasources.school_files.csv_folder import read_csv_folder
 from datasources.school_files.edexml import read_edexml
 from datasources.store.database import migrate
-from resolvers import admin, registry_commands
+from resolvers import admin, oneroster, registry_commands
 from resolvers.imports import report_json, report_table
 from schema.assembly import build_schema
-from schema.relay import to_global_id
+from schema.relay import from_global_id, to_global_id
 from server import create_app
 from settings import Settings, SettingsError
 
@@ -95,6 +95,19 @@ def _add_data_commands(commands: Any) -> None:
     edex = export.add_parser("edex", help="a school's current data as EDEXML 2.1 on stdout")
     edex.add_argument("code", help="the school's code, e.g. 16AH00")
     edex.add_argument("--school-year", help="a school year such as 2026-2027 (the current one by default)")
+    roster = export.add_parser(
+        "oneroster", help="a school's OneRoster 1.2 CSV bulk export as a partner reads it"
+    )
+    roster.add_argument("code", help="the school's code, e.g. 16AH00")
+    roster.add_argument("--partner", required=True, help="the partner's id, as `partner create` printed it")
+    roster.add_argument("--output", help="the ZIP file to write (CODE-oneroster.zip by default)")
+
+
+def _export_oneroster(arguments: argparse.Namespace, settings: Settings) -> str:
+    shown = from_global_id(arguments.partner)
+    number = shown[1] if shown is not None and shown[0] == "Partner" else arguments.partner
+    export = oneroster.write_export(settings, arguments.code, number, arguments.partner, arguments.output)
+    return json.dumps(asyncio.run(export))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -244,9 +257,11 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
     ),
     "import": _import,
     "feed": lambda arguments, settings: json.dumps(asyncio.run(admin.prune_feed(settings, arguments.days))),
-    "export": lambda arguments, settings: asyncio.run(
-        admin.export_edex(settings, arguments.code, arguments.school_year)
-    ).decode(),
+    "export": lambda arguments, settings: (
+        _export_oneroster(arguments, settings)
+        if arguments.format == "oneroster"
+        else asyncio.run(admin.export_edex(settings, arguments.code, arguments.school_year)).decode()
+    ),
 }
 
 

@@ -36,7 +36,7 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import http
+from schema import http, oneroster
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", _explorer, methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
+        *oneroster.routes(lambda connection: _state(connection).services),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -72,6 +72,12 @@ def may_read_feed(viewer: Viewer) -> bool:
     return viewer.kind in _FEED_READERS
 
 
+def may_read_rosters(viewer: Viewer) -> bool:
+    """Only a partner reads OneRoster (the REST rostering endpoints and the bulk export): the binding is
+    for partners' tools, and its sourcedIds are the partner's own sealed ids, which other viewers lack."""
+    return viewer.kind is ViewerKind.PARTNER
+
+
 def may_acknowledge_deletion(viewer: Viewer) -> bool:
     """Only a partner confirms that it deleted what left its scope: the confirmation is the partner's own
     statement, which the school's coordinator then reads."""

@@ -58,6 +58,9 @@ DATASOURCES_RULES: dict[str, frozenset[str]] = {
     "access": frozenset({"store", "feed", "graph"}),
     # full sync of a school file: plan, apply, the events it records, the export back out
     "imports": frozenset({"store", "school_files", "feed"}),
+    # OneRoster 1.2: the rosters as the REST binding and the CSV bulk export read them, minimised as the
+    # graph's reads are (with the store's scoping)
+    "oneroster": frozenset({"store"}),
     # the sandbox seed: a whole synthetic world, built with any of the rooms above
     "sandbox": frozenset({"store", "school_files", "registry", "feed", "graph", "access", "imports"}),
 }

@@ -71,6 +71,13 @@ async def partner_secret(engine: AsyncEngine, client_id: str) -> StoredSecret | 
     return None if row is None else StoredSecret(subject_id=row.id, secret_hash=row.client_secret_hash)
 
 
+async def partner_client_id(engine: AsyncEngine, partner_id: int) -> str | None:
+    """The client id of the partner with this id (what its tokens name), or None if there is none."""
+    async with engine.connect() as connection:
+        found = await connection.execute(select(PARTNERS.c.client_id).where(PARTNERS.c.id == partner_id))
+        return found.scalar_one_or_none()
+
+
 async def school_id_by_code(engine: AsyncEngine, code: str) -> int | None:
     """The id of the school with this code (any state), for administrative writes."""
     async with engine.connect() as connection:

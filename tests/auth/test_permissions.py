@@ -27,6 +27,7 @@ from auth.permissions import (
     may_manage_consent_at,
     may_push_school_files,
     may_read_feed,
+    may_read_rosters,
     may_read_schema,
     may_record_dpa,
     may_register_partners,
@@ -127,6 +128,9 @@ DECISIONS = (
         lambda v, _: may_acknowledge_deletion(v),
         frozenset({PARTNER}),
         (may_acknowledge_deletion,),
+    ),
+    Decision(
+        "read OneRoster rosters", lambda v, _: may_read_rosters(v), frozenset({PARTNER}), (may_read_rosters,)
     ),
     Decision(
         "request consent", lambda v, _: may_request_consent(v), frozenset({PARTNER}), (may_request_consent,)
