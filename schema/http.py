@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
@@ -170,12 +179,28 @@ def refuses_schema_reading(query: str, max_tokens: int) -> bool:
         document = parse_document(query, max_tokens)
     except GraphQLError:
         return False
-    return any(
-        isinstance(selection, FieldNode) and selection.name.value == "_service"
-        for node in document.definitions
-        if isinstance(node, OperationDefinitionNode)
-        for selection in node.selection_set.selections
-    )
+    return _selects_field(document, SCHEMA_FIELDS)
+
+
+#: Root fields that hand out the schema itself (federation's SDL), besides introspection.
+SCHEMA_FIELDS = frozenset({"_service"})
+
+
+def _selects_field(document: DocumentNode, names: frozenset[str]) -> bool:
+    """Whether any operation or fragment of `document` selects a field named in `names`, at any depth
+    and inside inline fragments: a fragment spread on `Query` (or `... on Query`) reaches the root too,
+    and an alias does not change the field's name."""
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            continue
+        pending = [definition.selection_set]
+        while pending:
+            for selection in pending.pop().selections:
+                if isinstance(selection, FieldNode) and selection.name.value in names:
+                    return True
+                if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                    pending.append(selection.selection_set)
+    return False
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
