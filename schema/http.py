@@ -10,7 +10,6 @@ bytes and headers and sends back what it returns.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,11 +31,12 @@ from errors import BadUserInput, PublicError, Unauthenticated
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
+from schema.bodies import load_json
 from schema.limits import introspection_fields, parse_document
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-#: A GraphQL document plus variables larger than this is refused before parsing.
+#: A WebSocket message larger than this is refused before parsing (HTTP bodies: `max_request_bytes`).
 MAX_REQUEST_BYTES = 1_000_000
 INTERNAL_MESSAGE = "Internal server error"
 
@@ -98,10 +98,7 @@ def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes])
     """A GraphQL multipart request (the spec's `operations` and `map`): each file's bytes are put at the
     variable paths the map names."""
     request = parse_request(operations.encode())
-    try:
-        mapping = json.loads(files_map)
-    except json.JSONDecodeError:
-        raise BadUserInput("the multipart `map` is not valid JSON") from None
+    mapping = load_json(files_map, what="the multipart `map`")
     if not isinstance(mapping, dict):
         raise BadUserInput("the multipart `map` must be a JSON object")
     variables = dict(request.variables or {})
@@ -117,13 +114,9 @@ def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes])
 
 
 def parse_request(body: bytes) -> GraphQLRequest:
-    """Read a JSON GraphQL request; anything malformed is a BAD_USER_INPUT error."""
-    if len(body) > MAX_REQUEST_BYTES:
-        raise BadUserInput(f"the request body exceeds {MAX_REQUEST_BYTES} bytes")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadUserInput("the request body is not valid JSON") from None
+    """Read a JSON GraphQL request (its size already capped as it was read: `schema.bodies`); anything
+    malformed, or nested too deep, is a BAD_USER_INPUT error."""
+    data = load_json(body)
     if not isinstance(data, dict):
         raise BadUserInput("the request body must be a JSON object with a `query`")
     query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")

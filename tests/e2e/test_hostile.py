@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
 
 from auth.tokens import mint_token
 from datasources.access.signing_keys import load_keyset
@@ -96,3 +103,134 @@ async def test_a_partner_in_production_cannot_read_the_sdl_through_fragments(
     assert response.status_code == 403
     assert _code(response) == "FORBIDDEN"
     assert "sdl" not in response.text.lower().replace("published sdl", "")
+
+
+# --- 13. deep JSON and broken archives are the client's mistake, answered as such ---------------------------
+
+
+async def _rows(engine: AsyncEngine) -> dict[str, int]:
+    """How many rows every table holds: a refused request leaves each count as it was."""
+    async with engine.connect() as connection:
+        return {
+            table.name: (await connection.execute(select(func.count()).select_from(table))).scalar_one()
+            for table in SQLModel.metadata.sorted_tables
+        }
+
+
+def _nested_variables(levels: int) -> bytes:
+    return b'{"query": "{ viewer { kind } }", "variables": {"deep": ' + b"[" * levels + b"]" * levels + b"}}"
+
+
+@pytest.mark.parametrize("levels", [100, 100_000])
+async def test_deeply_nested_json_variables_are_400_bad_user_input(
+    app_client: httpx.AsyncClient, operator_token: str, levels: int
+) -> None:
+    response = await app_client.post(
+        "/graphql",
+        content=_nested_variables(levels),
+        headers={"Authorization": f"Bearer {operator_token}", "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert _code(response) == "BAD_USER_INPUT"
+    assert "nests deeper" in response.json()["errors"][0]["message"]
+
+
+async def test_json_nested_within_the_limit_is_still_answered(
+    app_client: httpx.AsyncClient, operator_token: str
+) -> None:
+    response = await app_client.post(
+        "/graphql",
+        content=_nested_variables(30),
+        headers={"Authorization": f"Bearer {operator_token}", "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"viewer": {"kind": "OPERATOR"}}}
+
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "reference" / "csv-template"
+UPLOAD = """mutation($file: Upload!) { importEdex(file: $file) { schoolCode students { added } errors } }"""
+
+
+def _template_zip() -> bytearray:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name in ("school.csv", "groups.csv", "students.csv", "staff.csv"):
+            zipped.writestr(name, (TEMPLATE / name).read_text(encoding="utf-8"))
+    return bytearray(archive.getvalue())
+
+
+def _central_entries(content: bytearray) -> list[int]:
+    """The offsets of the archive's central directory entries."""
+    offsets, at = [], content.find(b"PK\x01\x02")
+    while at != -1:
+        offsets.append(at)
+        at = content.find(b"PK\x01\x02", at + 1)
+    return offsets
+
+
+def _encrypted() -> bytes:
+    content = _template_zip()
+    content[6] |= 1  # the local header's "encrypted" flag ...
+    for at in _central_entries(content):
+        content[at + 8] |= 1  # ... and the central directory's
+    return bytes(content)
+
+
+def _unknown_method() -> bytes:
+    content = _template_zip()
+    for at in _central_entries(content):
+        content[at + 10 : at + 12] = struct.pack("<H", 99)  # WinZip AES, which zipfile cannot read
+    return bytes(content)
+
+
+def _corrupt() -> bytes:
+    content = _template_zip()
+    content[50:70] = bytes(20)  # inside the first entry's compressed data
+    return bytes(content)
+
+
+def _lying_sizes() -> bytes:
+    """A 5 MB entry that declares itself 10 bytes long (how a bomb tries to pass a size check)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("school.csv", b"a" * 5_000_000)
+    content = bytearray(archive.getvalue())
+    for at in _central_entries(content):
+        content[at + 24 : at + 28] = struct.pack("<I", 10)
+    return bytes(content)
+
+
+BROKEN_ARCHIVES = {
+    "encrypted": (_encrypted, "encrypted"),
+    "unknown-method": (_unknown_method, "compression method"),
+    "corrupt": (_corrupt, "damaged"),
+    "lying-sizes": (_lying_sizes, "damaged"),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_ARCHIVES.values(), ids=BROKEN_ARCHIVES.keys())
+async def test_a_broken_zip_upload_gives_an_import_report_with_an_error_and_changes_nothing(
+    app_client: httpx.AsyncClient, engine: AsyncEngine, operator_token: str, broken: tuple[Any, str]
+) -> None:
+    make, reason = broken
+    before = await _rows(engine)
+    response = await app_client.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {operator_token}", "Apollo-Require-Preflight": "true"},
+        data={
+            "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
+        files={"0": ("school.zip", make(), "application/zip")},
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    errors = body["data"]["importEdex"]["errors"]
+    assert len(errors) == 1
+    assert reason in errors[0]
+    assert await _rows(engine) == before
