@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, Final
 from errors import BadUserInput, LimitExceeded
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterable, MutableMapping
 
 #: What a caller without a token may send (`signIn`): anything larger is answered 401 after this much.
 ANONYMOUS_BODY_BYTES: Final = 16_384
+#: A token request (`POST /oauth/token`): a grant type, a client's id and secret, and a scope.
+TOKEN_BODY_BYTES: Final = 8_192
 #: Room for a multipart upload's own parts (`operations`, `map`, boundaries) besides the file itself.
 MULTIPART_OVERHEAD_BYTES: Final = 100_000
 #: The deepest nesting of arrays and objects a JSON request may have; the graph's inputs need a few levels.
@@ -29,9 +31,9 @@ MAX_JSON_DEPTH: Final = 64
 class BodyTooLarge(LimitExceeded):
     """A request body that grew past its cap (HTTP 413); reading stopped there."""
 
-    def __init__(self, cap: int) -> None:
-        """Refuse a body larger than `cap` bytes."""
-        super().__init__(f"the request body exceeds the cap of {cap:,} bytes")
+    def __init__(self, cap: int, what: str = "the request body") -> None:
+        """Refuse a body (or the `what` inside it) larger than `cap` bytes."""
+        super().__init__(f"{what} exceeds the cap of {cap:,} bytes")
         self.cap = cap
 
 
@@ -44,7 +46,7 @@ def declared_too_large(content_length: str | None, cap: int) -> bool:
         return False
 
 
-async def capped(chunks: AsyncIterable[bytes], cap: int) -> AsyncIterator[bytes]:
+async def capped(chunks: AsyncIterable[bytes], cap: int) -> AsyncGenerator[bytes, None]:
     """The body's chunks, raising `BodyTooLarge` as soon as they add up to more than `cap` bytes (the
     chunk that crosses the cap is never handed on)."""
     received = 0
@@ -100,9 +102,49 @@ __all__ = [
     "ANONYMOUS_BODY_BYTES",
     "MAX_JSON_DEPTH",
     "MULTIPART_OVERHEAD_BYTES",
+    "TOKEN_BODY_BYTES",
     "BodyTooLarge",
+    "ClosingUnreadBodies",
     "capped",
     "declared_too_large",
     "load_json",
     "read_capped",
 ]
+
+
+class ClosingUnreadBodies:
+    """ASGI middleware: a response sent before its request's body was read to the end carries
+    `Connection: close`, so that the server closes the connection instead of draining the rest of the
+    body (uvicorn would otherwise read on, discarding, until its keep-alive timeout: a refused caller
+    could still make the hub take in hundreds of megabytes)."""
+
+    def __init__(self, app: Any) -> None:
+        """Wrap the ASGI application `app`."""
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        """Run `app`, watching whether the request's last body message was received."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        finished = not _has_body(scope)
+
+        async def tracked_receive() -> MutableMapping[str, Any]:
+            nonlocal finished
+            message: MutableMapping[str, Any] = await receive()
+            if not message.get("more_body", False):  # the last part of the body, or a disconnect
+                finished = True
+            return message
+
+        async def closing_send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start" and not finished:
+                message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, tracked_receive, closing_send)
+
+
+def _has_body(scope: MutableMapping[str, Any]) -> bool:
+    """Whether the request announces a body (chunked, or a non-zero `Content-Length`)."""
+    headers = dict(scope.get("headers", ()))
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"

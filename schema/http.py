@@ -27,11 +27,12 @@ from graphql import (
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
-from errors import BadUserInput, PublicError, Unauthenticated
+from auth.viewer import Viewer
+from errors import BadUserInput, Forbidden, PublicError, Unauthenticated
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
-from schema.bodies import load_json
+from schema.bodies import BodyTooLarge, load_json
 from schema.limits import introspection_fields, parse_document
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -84,10 +85,28 @@ def unauthenticated(message: str, media_type: str) -> HTTPAnswer:
 
 def unreadable(error: PublicError, *, authorization: str, media_type: str) -> HTTPAnswer:
     """The answer to a request whose body could not be read: 401 when it carries no token either (a
-    caller without one learns nothing about request formats), 400 otherwise."""
+    caller without one learns nothing about request formats or caps), 413 for a body over its cap,
+    400 otherwise."""
     if not authorization:
         return unauthenticated("a bearer token is required", media_type)
-    return HTTPAnswer(status=400, body=error_body(error.message, error.code), media_type=media_type)
+    status = 413 if isinstance(error, BodyTooLarge) else 400
+    return HTTPAnswer(status=status, body=error_body(error.message, error.code), media_type=media_type)
+
+
+def refused(error: Unauthenticated | Forbidden, media_type: str) -> HTTPAnswer:
+    """The answer to a caller refused by its token: 401 (with the challenge) or 403."""
+    if isinstance(error, Unauthenticated):
+        return unauthenticated(error.message, media_type)
+    return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
+
+
+async def token_viewer(services: Services, authorization: str) -> Viewer | None:
+    """The viewer of a request's bearer token, checked before its body is read, so that a refused caller
+    costs the hub no large read: None for a request without an `Authorization` header (the body then
+    shows whether it only signs in); `Unauthenticated` or `Forbidden` as `request_viewer` refuses."""
+    if not authorization:
+        return None
+    return await request_viewer(services.keys, authorization, anonymous_allowed=False)
 
 
 #: Headers that a cross-site HTML form cannot send: a multipart request must carry one (CSRF protection).
@@ -266,20 +285,23 @@ async def answer(
     *,
     authorization: str,
     media_type: str,
+    viewer: Viewer | None = None,
 ) -> HTTPAnswer:
-    """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused),
-    the request's context (closed, and its disclosures recorded, when the answer is ready), the
-    production rule on reading the schema (403 for partners), then execution."""
+    """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused,
+    403 for a LAS client; `viewer` when the server already checked the token with `token_viewer`), the
+    request's context (closed, and its disclosures recorded, when the answer is ready), the production
+    rule on reading the schema (403 for partners), then execution."""
     async with contextlib.AsyncExitStack() as stack:
         try:
-            viewer = await request_viewer(
-                services.keys, authorization, anonymous_allowed=allows_anonymous(request)
-            )
+            if viewer is None:
+                viewer = await request_viewer(
+                    services.keys, authorization, anonymous_allowed=allows_anonymous(request)
+                )
             context = await stack.enter_async_context(
                 open_request(services, viewer, operation_name=request.operation_name)
             )
-        except Unauthenticated as error:
-            return unauthenticated(error.message, media_type)
+        except (Unauthenticated, Forbidden) as error:
+            return refused(error, media_type)
         settings = services.settings
         if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
             request.query, settings.max_tokens
