@@ -21,6 +21,8 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
@@ -36,7 +38,7 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import http, oneroster
+from schema import bodies, http, oneroster
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
@@ -99,7 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         *oneroster.routes(lambda connection: _state(connection).services),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Refusing a body before its end closes the connection rather than letting the server drain it.
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(bodies.ClosingUnreadBodies)])
 
 
 #: How often a process prunes change events past their retention (each process may; the work is idempotent).
@@ -138,12 +141,18 @@ def _response(answer: http.HTTPAnswer) -> Response:
 
 
 async def _graphql(request: Request) -> Response:
-    """`POST /graphql`: a GraphQL request (JSON or multipart), answered by `schema.http`."""
+    """`POST /graphql`: a GraphQL request (JSON or multipart), answered by `schema.http`. The token is
+    checked before the body is read, and the body is read under its cap (`schema.bodies`)."""
     state = _state(request)
     media_type = http.response_media_type(request.headers.get("accept"))
     authorization = request.headers.get("authorization", "")
     try:
-        graphql_request = await _graphql_request(request, state)
+        viewer = await http.token_viewer(state.services, authorization)
+    except (Unauthenticated, Forbidden) as refused:
+        return _response(http.refused(refused, media_type))
+    try:
+        _refuse_unknown_parameters(request, ())
+        graphql_request = await _graphql_request(request, state, anonymous=viewer is None)
     except PublicError as error:
         return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
     answer = await http.answer(
@@ -153,6 +162,7 @@ async def _graphql(request: Request) -> Response:
         authorization=authorization,
         media_type=media_type,
         client_address=_client_address(request),
+        viewer=viewer,
     )
     return _response(answer)
 
@@ -166,33 +176,60 @@ async def _subscriptions(websocket: WebSocket) -> None:
     )
 
 
-async def _graphql_request(request: Request, state: AppState) -> GraphQLRequest:
-    """The request's document and variables: JSON, or a GraphQL multipart request with uploads."""
+async def _graphql_request(request: Request, state: AppState, *, anonymous: bool) -> GraphQLRequest:
+    """The request's document and variables: JSON, or a GraphQL multipart request with uploads. A caller
+    without a token (`anonymous`) may send a small JSON body only (signing in)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    settings = state.services.settings
     if content_type != "multipart/form-data":
-        return http.parse_request(await request.body())
+        cap = bodies.ANONYMOUS_BODY_BYTES if anonymous else settings.max_request_bytes
+        body = await bodies.read_capped(
+            request.stream(), cap, content_length=request.headers.get("content-length")
+        )
+        return http.parse_request(body)
     if not any(request.headers.get(name) for name in http.PREFLIGHT_HEADERS):
         raise BadUserInput(
             "an upload needs an Apollo-Require-Preflight or X-Requested-With header (cross-site protection)"
         )
-    cap = state.services.settings.max_import_bytes
-    if int(request.headers.get("content-length") or 0) > cap + 100_000:
-        raise BadUserInput(f"the upload exceeds the size cap of {cap:,} bytes")
+    if anonymous:
+        raise Unauthenticated("a bearer token is required")
+    fields, files = await _multipart_form(request, settings.max_import_bytes)
+    if "operations" not in fields or "map" not in fields:
+        raise BadUserInput("a multipart request needs `operations` and `map` fields")
+    return http.parse_multipart(fields["operations"], fields["map"], files)
+
+
+async def _multipart_form(request: Request, cap: int) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The fields and files of a multipart body, read under the upload cap (`cap` for the file, a little
+    more for the whole body); a malformed body is BAD_USER_INPUT, not Starlette's plain-text 400."""
+    body_cap = cap + bodies.MULTIPART_OVERHEAD_BYTES
+    if bodies.declared_too_large(request.headers.get("content-length"), body_cap):
+        raise bodies.BodyTooLarge(body_cap)
+    parser = MultiPartParser(
+        request.headers,
+        bodies.capped(request.stream(), body_cap),
+        max_files=1,
+        max_fields=10,
+        max_part_size=1_000_000,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        raise BadUserInput(f"the multipart request is malformed: {error.message}") from None
     files: dict[str, bytes] = {}
     fields: dict[str, str] = {}
-    # The form's context closes its spooled temporary files, also when a check below refuses the request.
-    async with request.form(max_files=1, max_fields=10, max_part_size=1_000_000) as form:
+    try:  # closing the form removes its spooled temporary files, also when a check below refuses it
         for name, value in form.multi_items():
             if isinstance(value, str):
                 fields[name] = value
                 continue
             content = await value.read(cap + 1)
             if len(content) > cap:
-                raise BadUserInput(f"the upload exceeds the size cap of {cap:,} bytes")
+                raise bodies.BodyTooLarge(cap, what="the upload")
             files[name] = content
-    if "operations" not in fields or "map" not in fields:
-        raise BadUserInput("a multipart request needs `operations` and `map` fields")
-    return http.parse_multipart(fields["operations"], fields["map"], files)
+    finally:
+        await form.close()
+    return fields, files
 
 
 async def _token(request: Request) -> Response:
@@ -200,11 +237,7 @@ async def _token(request: Request) -> Response:
     state = _state(request)
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     try:
-        form = await request.form()
-    except Exception:
-        return _oauth_error(OAuthError("invalid_request", "send a form-encoded body"), headers)
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
-    try:
+        fields = await _token_form(request)
         client_id, client_secret = _client_authentication(request.headers.get("authorization"), fields)
         if fields.get("grant_type") != "client_credentials":
             raise OAuthError("unsupported_grant_type", "this endpoint grants client_credentials only")
@@ -220,6 +253,40 @@ async def _token(request: Request) -> Response:
     except OAuthError as error:
         return _oauth_error(error, headers)
     return JSONResponse(dataclasses.asdict(granted), headers=headers)
+
+
+#: More form fields than any token request has (unrecognised ones are ignored, as RFC 6749 §3.1 asks).
+MAX_TOKEN_FIELDS = 20
+
+
+async def _token_form(request: Request) -> dict[str, str]:
+    """A token request's parameters: a small `application/x-www-form-urlencoded` body (read under
+    `TOKEN_BODY_BYTES`), each parameter at most once and none in the URL (RFC 6749 §3.2); anything else
+    is `invalid_request`."""
+    try:
+        _refuse_unknown_parameters(request, ())
+    except BadUserInput as refused:
+        raise OAuthError("invalid_request", refused.message) from None
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise OAuthError(
+            "invalid_request", "send the parameters form-encoded (application/x-www-form-urlencoded)"
+        )
+    try:
+        body = await bodies.read_capped(
+            request.stream(), bodies.TOKEN_BODY_BYTES, content_length=request.headers.get("content-length")
+        )
+        pairs = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_TOKEN_FIELDS)
+    except bodies.BodyTooLarge as too_large:
+        raise OAuthError("invalid_request", too_large.message) from None
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError("invalid_request", "send a well-formed form-encoded body") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise OAuthError("invalid_request", f"the parameter {name[:40]} is given more than once")
+        fields[name] = value
+    return fields
 
 
 def _client_authentication(authorization: str | None, fields: dict[str, str]) -> tuple[str, str]:
@@ -269,14 +336,17 @@ async def _las_edex(request: Request) -> Response:
         return _response(http.unauthenticated(refused.message, http.JSON))
     except Forbidden as refused:
         return JSONResponse(http.error_body(refused.message, refused.code), status_code=403)
+    try:
+        dry_run, confirm = _import_flags(request)
+    except BadUserInput as refused:
+        return JSONResponse(http.error_body(refused.message, refused.code), status_code=400)
     cap = state.services.settings.max_import_bytes
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > cap:
             too_large = ImportFileError(f"the file exceeds the size cap of {cap:,} bytes")
-            return JSONResponse(report_json(refused_report(too_large, dry_run=False)), status_code=400)
-    flags = request.query_params
+            return JSONResponse(report_json(refused_report(too_large, dry_run=dry_run)), status_code=400)
     statuses: dict[type[PublicError], int] = {CouplingSuspended: 423, Conflict: 409}
     try:
         report = await import_school_file(
@@ -285,8 +355,8 @@ async def _las_edex(request: Request) -> Response:
             lambda: read_edexml(bytes(body), max_bytes=cap),
             viewer=viewer,
             scope=None,
-            dry_run=flags.get("dryRun", "").lower() == "true",
-            confirm=flags.get("confirm", "").lower() == "true",
+            dry_run=dry_run,
+            confirm=confirm,
         )
     except PublicError as error:
         status = statuses.get(type(error), 403)
@@ -294,6 +364,36 @@ async def _las_edex(request: Request) -> Response:
     return JSONResponse(
         report_json(report), status_code=400 if report.errors else 202 if report.held else 200
     )
+
+
+#: The query parameters of `POST /las/edex`, each a boolean flag.
+IMPORT_FLAGS = ("dryRun", "confirm")
+
+
+def _import_flags(request: Request) -> tuple[bool, bool]:
+    """`dryRun` and `confirm` of a LAS push. An unknown or misspelt parameter (`dry_run`), a value other
+    than true or false, or a flag given twice is refused (BAD_USER_INPUT): guessing would apply an
+    import that its sender meant as a dry run."""
+    _refuse_unknown_parameters(request, IMPORT_FLAGS)
+    flags: dict[str, bool] = {}
+    for name, value in request.query_params.multi_items():
+        if name in flags:
+            raise BadUserInput(f"the query parameter {name} is given more than once")
+        if value.lower() not in {"true", "false"}:
+            raise BadUserInput(f"the query parameter {name} is true or false, not {value[:20]!r}")
+        flags[name] = value.lower() == "true"
+    return flags.get("dryRun", False), flags.get("confirm", False)
+
+
+def _refuse_unknown_parameters(request: Request, known: tuple[str, ...]) -> None:
+    """Refuse (BAD_USER_INPUT) a query parameter that the endpoint does not read: a misspelt option
+    must not be silently ignored."""
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        accepted = ", ".join(known) if known else "none"
+        raise BadUserInput(
+            f"unknown query parameter {', '.join(name[:40] for name in unknown[:5])} (accepted: {accepted})"
+        )
 
 
 async def _explorer(request: Request) -> Response:

@@ -39,8 +39,11 @@ class Settings(BaseSettings):
 
     #: An import that would remove more than this share of a school's students is held for confirmation.
     import_removal_limit: float = Field(default=0.3, ge=0.0, le=1.0, alias="LEERPOORT_IMPORT_REMOVAL_LIMIT")
-    #: The largest import file accepted (bytes).
-    max_import_bytes: int = Field(default=50_000_000, alias="LEERPOORT_MAX_IMPORT_BYTES")
+    #: The largest import file accepted (bytes): a `POST /las/edex` body, or the file of an `importEdex`
+    #: upload (whose multipart body may be 100 kB larger).
+    max_import_bytes: int = Field(default=50_000_000, ge=1, alias="LEERPOORT_MAX_IMPORT_BYTES")
+    #: The largest JSON body of `POST /graphql` from a caller with a token (bytes); reading stops there.
+    max_request_bytes: int = Field(default=1_000_000, ge=1, alias="LEERPOORT_MAX_REQUEST_BYTES")
 
     #: Change events older than this are pruned; a cursor from before them must resync.
     feed_retention_days: int = Field(default=90, ge=1, alias="LEERPOORT_FEED_RETENTION_DAYS")

@@ -153,3 +153,26 @@ def may_read_schema(viewer: Viewer, *, sandbox: bool) -> bool:
     production may not, they build against the published SDL (`python server.py export-schema`), so the
     live schema is no map for probing; in the sandbox partners may, and other viewers always may."""
     return sandbox or viewer.kind is not ViewerKind.PARTNER
+
+
+def may_query_graph(viewer: Viewer) -> bool:
+    """Everyone but a LAS client asks the graph over HTTP (`POST /graphql`): a LAS client's token is for
+    pushing its schools' files to `POST /las/edex` only, so a leaked one reads nothing of the graph."""
+    return viewer.kind is not ViewerKind.LAS
+
+
+def may_look_up_partner(
+    viewer: Viewer, scope: Scope, partner_id: int, *, partners_at_schools: Collection[int]
+) -> bool:
+    """Whether a lookup by id (`node`, `_entities`) of a partner, or of one of its products, answers this
+    viewer. The operator sees every partner; a partner sees itself; a school's coordinator sees the
+    partners that asked consent of, hold or held consent at, or license products to the schools it
+    coordinates (`partners_at_schools`, loaded by the caller for staff), so every partner id it was shown
+    resolves. Nobody else: the directory of partners cannot be walked id by id."""
+    if _is_operator(viewer):
+        return True
+    if viewer.kind is ViewerKind.PARTNER:
+        return scope.partner_id == partner_id
+    if viewer.kind is ViewerKind.STAFF:
+        return partner_id in partners_at_schools
+    return False

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from auth.permissions import may_push_school_files
+from auth.permissions import may_push_school_files, may_query_graph
 from auth.tokens import InvalidToken, viewer_from_claims
 from auth.viewer import Viewer, ViewerKind
 from datasources.graph.disclosures import record_disclosures
@@ -60,10 +60,14 @@ async def bearer_viewer(keys: Keys, authorization: str) -> Viewer:
 
 async def request_viewer(keys: Keys, authorization: str, *, anonymous_allowed: bool) -> Viewer:
     """The viewer of a GraphQL request over HTTP: anonymous when it sends no `Authorization` header and
-    only does what needs no token (`anonymous_allowed`, signing in); otherwise its bearer token's."""
+    only does what needs no token (`anonymous_allowed`, signing in); otherwise its bearer token's, which
+    `Forbidden` refuses for a LAS client (it pushes files, it does not query)."""
     if not authorization and anonymous_allowed:
         return Viewer(ViewerKind.ANONYMOUS, "-")
-    return await bearer_viewer(keys, authorization)
+    viewer = await bearer_viewer(keys, authorization)
+    if not may_query_graph(viewer):
+        raise Forbidden("a LAS client's token is for POST /las/edex; the graph does not answer it")
+    return viewer
 
 
 async def las_viewer(keys: Keys, authorization: str) -> Viewer:

@@ -10,24 +10,34 @@ bytes and headers and sends back what it returns.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
-from errors import BadUserInput, PublicError, RateLimited, Unauthenticated
+from auth.viewer import Viewer
+from errors import BadUserInput, Forbidden, PublicError, RateLimited, Unauthenticated
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
+from schema.bodies import BodyTooLarge, load_json
 from schema.limits import introspection_fields, parse_document
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-#: A GraphQL document plus variables larger than this is refused before parsing.
+#: A WebSocket message larger than this is refused before parsing (HTTP bodies: `max_request_bytes`).
 MAX_REQUEST_BYTES = 1_000_000
 INTERNAL_MESSAGE = "Internal server error"
 
@@ -75,10 +85,28 @@ def unauthenticated(message: str, media_type: str) -> HTTPAnswer:
 
 def unreadable(error: PublicError, *, authorization: str, media_type: str) -> HTTPAnswer:
     """The answer to a request whose body could not be read: 401 when it carries no token either (a
-    caller without one learns nothing about request formats), 400 otherwise."""
+    caller without one learns nothing about request formats or caps), 413 for a body over its cap,
+    400 otherwise."""
     if not authorization:
         return unauthenticated("a bearer token is required", media_type)
-    return HTTPAnswer(status=400, body=error_body(error.message, error.code), media_type=media_type)
+    status = 413 if isinstance(error, BodyTooLarge) else 400
+    return HTTPAnswer(status=status, body=error_body(error.message, error.code), media_type=media_type)
+
+
+def refused(error: Unauthenticated | Forbidden, media_type: str) -> HTTPAnswer:
+    """The answer to a caller refused by its token: 401 (with the challenge) or 403."""
+    if isinstance(error, Unauthenticated):
+        return unauthenticated(error.message, media_type)
+    return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
+
+
+async def token_viewer(services: Services, authorization: str) -> Viewer | None:
+    """The viewer of a request's bearer token, checked before its body is read, so that a refused caller
+    costs the hub no large read: None for a request without an `Authorization` header (the body then
+    shows whether it only signs in); `Unauthenticated` or `Forbidden` as `request_viewer` refuses."""
+    if not authorization:
+        return None
+    return await request_viewer(services.keys, authorization, anonymous_allowed=False)
 
 
 #: Headers that a cross-site HTML form cannot send: a multipart request must carry one (CSRF protection).
@@ -89,10 +117,7 @@ def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes])
     """A GraphQL multipart request (the spec's `operations` and `map`): each file's bytes are put at the
     variable paths the map names."""
     request = parse_request(operations.encode())
-    try:
-        mapping = json.loads(files_map)
-    except json.JSONDecodeError:
-        raise BadUserInput("the multipart `map` is not valid JSON") from None
+    mapping = load_json(files_map, what="the multipart `map`")
     if not isinstance(mapping, dict):
         raise BadUserInput("the multipart `map` must be a JSON object")
     variables = dict(request.variables or {})
@@ -108,13 +133,9 @@ def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes])
 
 
 def parse_request(body: bytes) -> GraphQLRequest:
-    """Read a JSON GraphQL request; anything malformed is a BAD_USER_INPUT error."""
-    if len(body) > MAX_REQUEST_BYTES:
-        raise BadUserInput(f"the request body exceeds {MAX_REQUEST_BYTES} bytes")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadUserInput("the request body is not valid JSON") from None
+    """Read a JSON GraphQL request (its size already capped as it was read: `schema.bodies`); anything
+    malformed, or nested too deep, is a BAD_USER_INPUT error."""
+    data = load_json(body)
     if not isinstance(data, dict):
         raise BadUserInput("the request body must be a JSON object with a `query`")
     query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
@@ -170,12 +191,28 @@ def refuses_schema_reading(query: str, max_tokens: int) -> bool:
         document = parse_document(query, max_tokens)
     except GraphQLError:
         return False
-    return any(
-        isinstance(selection, FieldNode) and selection.name.value == "_service"
-        for node in document.definitions
-        if isinstance(node, OperationDefinitionNode)
-        for selection in node.selection_set.selections
-    )
+    return _selects_field(document, SCHEMA_FIELDS)
+
+
+#: Root fields that hand out the schema itself (federation's SDL), besides introspection.
+SCHEMA_FIELDS = frozenset({"_service"})
+
+
+def _selects_field(document: DocumentNode, names: frozenset[str]) -> bool:
+    """Whether any operation or fragment of `document` selects a field named in `names`, at any depth
+    and inside inline fragments: a fragment spread on `Query` (or `... on Query`) reaches the root too,
+    and an alias does not change the field's name."""
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            continue
+        pending = [definition.selection_set]
+        while pending:
+            for selection in pending.pop().selections:
+                if isinstance(selection, FieldNode) and selection.name.value in names:
+                    return True
+                if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                    pending.append(selection.selection_set)
+    return False
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
@@ -259,23 +296,26 @@ async def answer(
     authorization: str,
     media_type: str,
     client_address: str = "",
+    viewer: Viewer | None = None,
 ) -> HTTPAnswer:
-    """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused),
-    the request's context (closed, and its disclosures recorded, when the answer is ready), the
-    production rule on reading the schema (403 for partners), then execution. `client_address` is the
-    network address it came from (the rate limits of `signIn` count per address)."""
+    """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused,
+    403 for a LAS client; `viewer` when the server already checked the token with `token_viewer`), the
+    request's context (closed, and its disclosures recorded, when the answer is ready), the production
+    rule on reading the schema (403 for partners), then execution. `client_address` is the network
+    address it came from (the rate limits of `signIn` count per address)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
-            viewer = await request_viewer(
-                services.keys, authorization, anonymous_allowed=allows_anonymous(request)
-            )
+            if viewer is None:
+                viewer = await request_viewer(
+                    services.keys, authorization, anonymous_allowed=allows_anonymous(request)
+                )
             context = await stack.enter_async_context(
                 open_request(
                     services, viewer, operation_name=request.operation_name, client_address=client_address
                 )
             )
-        except Unauthenticated as error:
-            return unauthenticated(error.message, media_type)
+        except (Unauthenticated, Forbidden) as error:
+            return refused(error, media_type)
         settings = services.settings
         if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
             request.query, settings.max_tokens

@@ -32,13 +32,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from graphql import GraphQLError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from datasources.feed.signal import ChangeSignal
-from errors import LimitExceeded, Unauthenticated
+from errors import BadUserInput, LimitExceeded, Unauthenticated
 from resolvers.requests import Services, connection_viewer
 from schema.assembly import LeerpoortSchema
+from schema.bodies import load_json
 from schema.http import MAX_REQUEST_BYTES, format_error
 from schema.subscriptions import SubscriptionContext
 
@@ -307,7 +309,7 @@ class Connection:
                         result.data is None and errors and all(not error.path for error in errors)
                     )
                     if first and refused:
-                        payload = [format_error(error) for error in errors]
+                        payload = [format_error(_explained(error)) for error in errors]
                         await self._send({"id": operation_id, "type": "error", "payload": payload})
                         return
                     first = False
@@ -348,6 +350,22 @@ class Connection:
             await self._socket.close(code, reason.encode()[:_REASON_BYTES].decode(errors="ignore"))
 
 
+def _explained(error: GraphQLError) -> GraphQLError:
+    """A refusal of the operation as the client should read it: strawberry reports a query or mutation
+    sent here, and an operationName the document lacks, as exceptions of its own (masked as INTERNAL
+    otherwise); both are the client's mistake, with a message that says what to do instead."""
+    original = error.original_error
+    if isinstance(original, InvalidOperationTypeError):
+        refused = BadUserInput(
+            "only subscriptions run over the WebSocket: send queries and mutations to POST /graphql"
+        )
+    elif isinstance(original, CannotGetOperationTypeError):
+        refused = BadUserInput("the document has no operation by that operationName")
+    else:
+        return error
+    return GraphQLError(refused.message, original_error=refused)
+
+
 def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
     """The protocol message in a `websocket.receive`; anything else closes the socket with 4400."""
     text = message.get("text")
@@ -356,9 +374,9 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
     if len(text) > MAX_REQUEST_BYTES:
         raise _Close(BAD_REQUEST, f"A message may be at most {MAX_REQUEST_BYTES} bytes")
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError:
-        raise _Close(BAD_REQUEST, "WebSocket messages must be JSON") from None
+        parsed = load_json(text, what="a WebSocket message")
+    except BadUserInput as refused:  # not JSON, or nested deeper than any message needs
+        raise _Close(BAD_REQUEST, refused.message[:1].upper() + refused.message[1:]) from None
     if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
         raise _Close(BAD_REQUEST, "A message must be an object with a type")
     return parsed

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, false, select, true, union
 
 from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, keyset_page, single_page
 from datasources.store.records import Page, PartnerRecord, ProductRecord
 from datasources.store.scoping import public_id
-from datasources.store.tables import PARTNERS, PRODUCTS
+from datasources.store.tables import CONSENT_REQUESTS, CONSENTS, LICENSES, PARTNERS, PRODUCTS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from auth.policy import Scope
     from datasources.store.reader import AnyRow, Reader
@@ -91,3 +91,27 @@ async def products_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> di
     """Products by id, as referenced from a license the viewer already sees."""
     rows = await reader.rows(select(*product_columns()).where(PRODUCTS.c.id.in_(ids)))
     return {row[PRODUCT.id]: product_record(scope, row) for row in rows}
+
+
+async def partners_dealing_with(
+    reader: Reader, partner_ids: Sequence[int], school_ids: Collection[int]
+) -> frozenset[int]:
+    """Which of `partner_ids` asked consent of, hold or held consent at, or license a product to one of
+    `school_ids`: the partners a coordinator of those schools deals with (`may_look_up_partner`)."""
+    if not partner_ids or not school_ids:
+        return frozenset()
+    schools, partners = sorted(school_ids), list(partner_ids)
+    requests, consents = CONSENT_REQUESTS.c, CONSENTS.c
+    asked = select(requests.partner_id).where(
+        requests.school_id.in_(schools), requests.partner_id.in_(partners)
+    )
+    consented = select(consents.partner_id).where(
+        consents.school_id.in_(schools), consents.partner_id.in_(partners)
+    )
+    licensed = (
+        select(PRODUCTS.c.partner_id)
+        .join(LICENSES, LICENSES.c.product_id == PRODUCTS.c.id)
+        .where(LICENSES.c.school_id.in_(schools), PRODUCTS.c.partner_id.in_(partners))
+    )
+    rows = await reader.rows(union(asked, consented, licensed))
+    return frozenset(row[0] for row in rows)

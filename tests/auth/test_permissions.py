@@ -23,9 +23,11 @@ from auth.permissions import (
     may_import_unknown_school,
     may_list_boards,
     may_list_partners,
+    may_look_up_partner,
     may_manage_consent,
     may_manage_consent_at,
     may_push_school_files,
+    may_query_graph,
     may_read_feed,
     may_read_rosters,
     may_read_schema,
@@ -103,6 +105,20 @@ def _import_here(who: Viewer, scope: Scope) -> bool:
     return may_import(who, scope, SCHOOL, las_school_ids=SERVED if who.kind is LAS else frozenset())
 
 
+#: The partner of `scope_of(PARTNER)`, which has consent at SCHOOL; ANOTHER_PARTNER deals with nobody here.
+THE_PARTNER, ANOTHER_PARTNER = 3, 4
+
+
+def _look_up(partner_id: int) -> Check:
+    """Look up a partner by id, with the facts the resolver loads for staff: the partners at its schools."""
+
+    def check(who: Viewer, scope: Scope) -> bool:
+        at_schools = frozenset({THE_PARTNER}) if who.kind is STAFF else frozenset[int]()
+        return may_look_up_partner(who, scope, partner_id, partners_at_schools=at_schools)
+
+    return check
+
+
 DECISIONS = (
     Decision("list the boards", lambda v, _: may_list_boards(v), frozenset({OPERATOR}), (may_list_boards,)),
     Decision(
@@ -174,6 +190,18 @@ DECISIONS = (
         lambda v, _: may_import_unknown_school(v),
         frozenset({OPERATOR}),
         (may_import_unknown_school,),
+    ),
+    Decision(
+        "ask the graph over HTTP",
+        lambda v, _: may_query_graph(v),
+        EVERY_KIND - {LAS},
+        (may_query_graph,),
+    ),
+    Decision(
+        "look up by id a partner that has consent at its school (or itself)",
+        _look_up(THE_PARTNER),
+        frozenset({OPERATOR, PARTNER, STAFF}),
+        (may_look_up_partner,),
     ),
     Decision(
         "read the schema in production",
@@ -251,6 +279,11 @@ ELSEWHERE = [
         lambda v, _: may_import(v, None, SCHOOL, las_school_ids=SERVED),
         True,
     ),
+    Row(PARTNER, "look up another partner by id", _look_up(ANOTHER_PARTNER), False),
+    Row(
+        STAFF, "look up by id a partner that deals with none of its schools", _look_up(ANOTHER_PARTNER), False
+    ),
+    Row(OPERATOR, "look up by id a partner that deals with no school", _look_up(ANOTHER_PARTNER), True),
     Row(
         STAFF,
         "import without a scope (a coordinator's schools are known only from its scope)",
