@@ -403,6 +403,25 @@ class PendingChange(SQLModel, table=True):
     categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
+class ScopePeriod(SQLModel, table=True):
+    """A stretch of the feed during which a partner could read one category of one school: the feed's
+    memory of scope, so an event is shown only if its categories were in scope when it happened.
+
+    It records what the policy disclosed (the consent's categories, and nothing while the school was
+    closed or its board's DPA unsigned), measured in feed positions: events numbered above `from_seq`,
+    and at most `until_seq` once the period ended (open while `until_seq` is null)."""
+
+    __tablename__ = "scope_periods"
+    __table_args__ = (Index("ix_scope_periods_lookup", "partner_id", "school_id", "category", "from_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id")
+    category: str = Field(max_length=40)
+    from_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    until_seq: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+
+
 class DeletionAcknowledgement(SQLModel, table=True):
     """A partner's confirmation that it deleted what it lost of a school."""
 
@@ -473,4 +492,5 @@ CHANGE_COUNTER = _core(ChangeCounter)
 PENDING_CHANGES = _core(PendingChange)
 DELETION_ACKNOWLEDGEMENTS = _core(DeletionAcknowledgement)
 LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
+SCOPE_PERIODS = _core(ScopePeriod)
 SIGNING_KEYS = _core(SigningKey)
