@@ -148,9 +148,7 @@ async def revoke(
         if current is None:
             raise NotFound("this school has no consent in force for this partner")
         await connection.execute(
-            update(CONSENTS)
-            .where(CONSENTS.c.id == current.id)
-            .values(revoked_at=now, revoked_by=revoked_by)
+            update(CONSENTS).where(CONSENTS.c.id == current.id).values(revoked_at=now, revoked_by=revoked_by)
         )
         receipt = await _receipt(connection, scope, current.id)
         await bring_in_line(

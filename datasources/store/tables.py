@@ -281,8 +281,9 @@ class Consent(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
     revoked_by: str | None = Field(default=None, max_length=200)
     policy_version: str = Field(max_length=40)
-    #: The feed position from which the partner follows this school: set when consent begins and carried
-    #: over when a grant supersedes it, so the feed has no gap while consent lasts and no history before it.
+    #: The feed position at which this consent began (carried over when a grant supersedes it). Kept on the
+    #: receipt for the record; what the feed shows follows `scope_periods`, which also knows the DPA and
+    #: whether the school was open.
     feed_since: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
 
 
