@@ -59,13 +59,20 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 def _add_data_commands(commands: Any) -> None:
     """The commands that bring data in and out: locations, the registry, LAS clients, imports, exports."""
-    location = commands.add_parser("location", help="managed locations (not listed by DUO)").add_subparsers(
-        dest="action", required=True
-    )
+    location = commands.add_parser(
+        "location", help="managed locations (not listed by DUO); closing and reopening locations"
+    ).add_subparsers(dest="action", required=True)
     location_add = location.add_parser("add", help="add a managed location; prints it as JSON")
     location_add.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
     location_add.add_argument("--name", required=True)
     location_add.add_argument("--board", required=True, help="the board number (up to 5 digits)")
+    for action, what in (
+        ("close", "close a location: it discloses nothing"),
+        ("reopen", "reopen a location"),
+    ):
+        location.add_parser(action, help=f"{what}; prints it as JSON").add_argument(
+            "code", help="e.g. 16AH00"
+        )
     registry = commands.add_parser("registry", help="the DUO registry").add_subparsers(
         dest="action", required=True
     )
@@ -233,6 +240,19 @@ class _Progress(io.RawIOBase):
         return int(count or 0)
 
 
+def _location(arguments: argparse.Namespace, settings: Settings) -> str:
+    if arguments.action == "add":
+        return json.dumps(
+            asyncio.run(
+                registry_commands.add_location(settings, arguments.code, arguments.name, arguments.board)
+            )
+        )
+    active = arguments.action == "reopen"
+    return json.dumps(
+        asyncio.run(registry_commands.set_location_active(settings, arguments.code, active=active))
+    )
+
+
 def _registry(arguments: argparse.Namespace, settings: Settings) -> str:
     if arguments.action == "load":
         return json.dumps(asyncio.run(registry_commands.load_registry_file(settings, arguments.file)))
@@ -248,9 +268,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
     "keys": lambda _arguments, settings: asyncio.run(admin.rotate(settings)),
     "partner": _partner_create,
     "staff": _add_coordinator,
-    "location": lambda arguments, settings: json.dumps(
-        asyncio.run(registry_commands.add_location(settings, arguments.code, arguments.name, arguments.board))
-    ),
+    "location": _location,
     "registry": _registry,
     "las": lambda arguments, settings: json.dumps(
         asyncio.run(admin.create_las_client(settings, arguments.name, arguments.schools.split(",")))

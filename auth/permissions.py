@@ -84,6 +84,13 @@ def may_acknowledge_deletion(viewer: Viewer) -> bool:
     return viewer.kind is ViewerKind.PARTNER
 
 
+def may_read_consent_history(viewer: Viewer) -> bool:
+    """Only a partner reads a consent history, and only its own (the query is limited to it): every receipt
+    it was given, revocations included, also of schools it lost; so it can prove what it was allowed and
+    learn what to delete. Another partner's receipts are that partner's business and the schools'."""
+    return viewer.kind is ViewerKind.PARTNER
+
+
 def may_request_consent(viewer: Viewer) -> bool:
     """Only a partner asks a school for consent, for itself (the categories it declared)."""
     return viewer.kind is ViewerKind.PARTNER

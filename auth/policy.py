@@ -116,10 +116,9 @@ def partner_scope(viewer: Viewer, facts: PartnerFacts, *, require_dpa: bool, pse
     hub requires it), and there only the categories it both declared and was granted."""
     visible: dict[int, frozenset[DataCategory]] = {}
     for consent in facts.consents:
-        if not consent.school_active or (require_dpa and not consent.dpa_signed):
-            continue
-        categories = (consent.granted & facts.declared) | ALWAYS_GRANTED
-        visible[consent.school_id] = categories
+        categories = disclosed_categories(consent, facts.declared, require_dpa=require_dpa)
+        if categories:
+            visible[consent.school_id] = categories
     return Scope(
         viewer=viewer,
         school_categories=visible,
@@ -127,6 +126,17 @@ def partner_scope(viewer: Viewer, facts: PartnerFacts, *, require_dpa: bool, pse
         sees_eck_id=facts.eck_chain,
         identifiers=PartnerIdentifiers(facts.partner_id, pseudonym_key),
     )
+
+
+def disclosed_categories(
+    consent: SchoolConsent, declared: Iterable[DataCategory], *, require_dpa: bool
+) -> frozenset[DataCategory]:
+    """What one school discloses to a partner under its consent: nothing while the school is closed or
+    (when the hub requires it) its board has not signed the DPA; else what the partner both declared and
+    was granted, with school.basic. The feed keeps a history of this (when scope began and ended)."""
+    if not consent.school_active or (require_dpa and not consent.dpa_signed):
+        return frozenset()
+    return (consent.granted & frozenset(declared)) | ALWAYS_GRANTED
 
 
 def staff_scope(viewer: Viewer, facts: StaffFacts) -> Scope:

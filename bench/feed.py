@@ -48,6 +48,7 @@ from auth.categories import DataCategory
 from auth.identifiers import PartnerIdentifiers
 from auth.viewer import ViewerKind
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL, fresh_database, running_server, seed, status_mb
+from datasources.feed.scope_changes import bring_in_line
 from datasources.store.database import create_engine
 from datasources.store.pagination import encode_cursor
 from datasources.store.tables import (
@@ -181,6 +182,8 @@ async def _partner_of_every_school(url: str) -> Stage:
                     for school_id in school_ids
                 ],
             )  # fmt: skip
+            # The feed's memory of scope: the partner holds every school from the start of the feed.
+            await bring_in_line(connection, school_ids=school_ids, require_dpa=True, now=now, announce=False)
         token, _ = await Keys(engine, Settings(DATABASE_URL=url)).mint(
             ViewerKind.PARTNER, "bench-feed", ["partner"]
         )

@@ -90,6 +90,7 @@ async def seed(settings: Settings, schools: int, students_per_school: int, seed:
                 students_per_school=students_per_school,
                 seed=seed,
                 today=settings.now().date(),
+                require_dpa=settings.dpa_required,
             )
         except SeedError as error:
             raise CommandError(str(error)) from None

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auth.permissions import may_manage_consent, may_manage_consent_at, may_record_dpa, may_request_consent
+from auth.permissions import (
+    may_manage_consent,
+    may_manage_consent_at,
+    may_read_consent_history,
+    may_record_dpa,
+    may_request_consent,
+)
 from auth.policy import NotAuthorised, grantable
 from datasources.access import consent_lifecycle
 from datasources.access.accounts import school_id_by_code
 from datasources.access.viewer_facts import categories as stored_categories
+from datasources.graph.consents import consent_history
 from datasources.store.scoping import internal_id
 from errors import BadUserInput, Forbidden, NotFound
 
@@ -69,6 +76,7 @@ async def grant(
         categories=granted,
         granted_by=ctx.viewer.subject,
         now=ctx.now,
+        require_dpa=ctx.settings.dpa_required,
     )
 
 
@@ -77,7 +85,13 @@ async def revoke(ctx: Context, school_code: str, partner_shown_id: str) -> Conse
     school_id = await _managed_school(ctx, school_code)
     partner = await _partner(ctx, partner_shown_id)
     return await consent_lifecycle.revoke(
-        ctx.engine, ctx.scope, school_id=school_id, partner_id=partner.id, now=ctx.now
+        ctx.engine,
+        ctx.scope,
+        school_id=school_id,
+        partner_id=partner.id,
+        now=ctx.now,
+        revoked_by=ctx.viewer.subject,
+        require_dpa=ctx.settings.dpa_required,
     )
 
 
@@ -125,7 +139,22 @@ async def record_dpa(
         chamber_of_commerce_number=chamber_of_commerce_number.strip(),
         version=version.strip(),
         now=ctx.now,
+        require_dpa=ctx.settings.dpa_required,
     )
+    return await _board(ctx, board_id, board_number)
+
+
+async def withdraw_dpa(ctx: Context, board_number: str) -> BoardRecord:
+    """The operator records that a board's DPA was withdrawn: its schools disclose nothing from now on."""
+    if not may_record_dpa(ctx.viewer):
+        raise Forbidden("only the hub's operator records DPA signatures and withdrawals")
+    board_id = await consent_lifecycle.withdraw_dpa_signature(
+        ctx.engine, board_number=board_number.strip(), now=ctx.now, require_dpa=ctx.settings.dpa_required
+    )
+    return await _board(ctx, board_id, board_number)
+
+
+async def _board(ctx: Context, board_id: int, board_number: str) -> BoardRecord:
     board = await ctx.loaders.boards.get(board_id)
     if board is None:
         raise NotFound(f"no board with number {board_number}")
@@ -144,3 +173,10 @@ async def disclosures_of_school(
 ) -> Page[DisclosureRecord]:
     """The school's disclosure audit (its coordinators and the operator only)."""
     return await ctx.loaders.disclosures_by_school.page(school.id, ctx.page_args(first, after))
+
+
+async def history(ctx: Context, first: int | None, after: str | None) -> Page[ConsentRecord]:
+    """The asking partner's own consent receipts, revocations included, also of schools it lost."""
+    if not may_read_consent_history(ctx.viewer) or ctx.scope.partner_id is None:
+        raise Forbidden("only a partner reads its consent history (its own)")
+    return await consent_history(ctx.reader, ctx.scope, ctx.page_args(first, after))

@@ -1,4 +1,5 @@
-"""The operator's registry commands: `registry load`, `registry link-brin` and `location add`.
+"""The operator's registry commands: `registry load`, `registry link-brin`, `location add`, and
+`location close` / `location reopen`.
 
 Each opens its own engine, does one thing in one transaction, and returns a JSON-able dict that the command
 line prints as it is; refused input raises `CommandError` (one line on stderr, exit code 2, nothing changed).
@@ -24,6 +25,10 @@ The output shapes are part of the command line's contract (scripts read them):
     {"linked": [{"old_code": "16AH00", "new_code": "30XY00", "name": "…", "board_number": "10249",
                  "merged": false}]}
 
+`location close CODE` / `location reopen CODE`::
+
+    {"code": "16AH00", "active": false}
+
 Every list is ordered by code, so two runs over the same data print the same text.
 """
 
@@ -32,7 +37,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from datasources.registry.duo import RegistryFormatError, load_registry, read_registry
-from datasources.registry.locations import add_managed_location, link_new_brin
+from datasources.registry.locations import add_managed_location, link_new_brin, set_school_active
 from errors import PublicError
 from resolvers.admin import CommandError, command_engine
 
@@ -54,7 +59,7 @@ async def load_registry_file(settings: Settings, path: str | os.PathLike[str]) -
         # An empty export would report every location as vanished: almost certainly the wrong file.
         raise CommandError("the DUO registry file lists no locations; nothing was loaded")
     async with command_engine(settings) as engine:
-        diff = await load_registry(engine, locations)
+        diff = await load_registry(engine, locations, require_dpa=settings.dpa_required, now=settings.now())
     return _summary(len(locations), diff)
 
 
@@ -116,7 +121,13 @@ async def link_brin(settings: Settings, old_code_or_brin: str, new_code_or_brin:
     locations; they keep their identity, people, consents, licenses and `INSTELLING_REF`."""
     async with command_engine(settings) as engine:
         try:
-            linked = await link_new_brin(engine, old=old_code_or_brin, new=new_code_or_brin)
+            linked = await link_new_brin(
+                engine,
+                old=old_code_or_brin,
+                new=new_code_or_brin,
+                require_dpa=settings.dpa_required,
+                now=settings.now(),
+            )
         except PublicError as error:
             raise CommandError(error.message) from None
     return {
@@ -131,3 +142,16 @@ async def link_brin(settings: Settings, old_code_or_brin: str, new_code_or_brin:
             for location in linked
         ]
     }
+
+
+async def set_location_active(settings: Settings, code: str, *, active: bool) -> dict[str, Any]:
+    """Close or reopen a location: closed, it discloses nothing and takes no imports, and partners with
+    consent there are told in their feed to delete what they hold (reopened, they get it back)."""
+    async with command_engine(settings) as engine:
+        try:
+            await set_school_active(
+                engine, code=code, active=active, now=settings.now(), require_dpa=settings.dpa_required
+            )
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {"code": code.strip().upper(), "active": active}

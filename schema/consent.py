@@ -40,7 +40,15 @@ class ConsentReceipt:
     revoked_at: dt.datetime | None = public(
         "When the consent was revoked or superseded; null while in force."
     )
+    revoked_by: str | None = public(
+        "Who revoked the consent on the school's behalf, or granted the receipt that superseded it; null"
+        " while in force."
+    )
     policy_version: str = public("The version of the hub's consent policy the grant was made under.")
+    school_code: str = public(
+        "The code of the school that granted it (BRIN plus location code), also once you no longer see"
+        " the school."
+    )
 
     @classmethod
     def from_record(cls, record: ConsentRecord) -> ConsentReceipt:
@@ -52,10 +60,12 @@ class ConsentReceipt:
             granted_by=record.granted_by,
             granted_at=record.granted_at,
             revoked_at=record.revoked_at,
+            revoked_by=record.revoked_by,
             policy_version=record.policy_version,
+            school_code=record.school_code,
         )
 
-    @resolves_public("The school that granted the consent.")
+    @resolves_public("The school that granted the consent; null when you no longer see it.")
     async def school(self, info: Info) -> _School | None:
         return await school_of(info, self.record.school_id)
 

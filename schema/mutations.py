@@ -84,6 +84,18 @@ class Mutation:
         )
         return Board.from_record(board)
 
+    @resolves_public(
+        "Record that a board's data processing agreement was withdrawn (operator): its schools disclose"
+        " nothing from now on, and partners with consent there get LEFT_SCOPE in their feed. Consents"
+        " stay, and take effect again when the board signs anew (`recordDpaSignature`)."
+    )
+    async def withdraw_dpa(
+        self,
+        info: Info,
+        board_number: Annotated[str, strawberry.argument(description="DUO's board number, such as 41851.")],
+    ) -> Board:
+        return Board.from_record(await consent.withdraw_dpa(info.context, board_number))
+
     @resolves_public("Sign in with e-mail address and password (staff; needs no token).")
     async def sign_in(self, info: Info, email: str, password: str) -> SignInResult:
         context = info.context

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import strawberry
 
 from errors import BadUserInput, NotFound
-from resolvers import changes, nodes, partners, schools
+from resolvers import changes, consent, nodes, partners, schools
 from schema.changes import ChangeConnection, connection_of
 from schema.classification import public, resolves_public
+from schema.consent import ConsentReceipt
 from schema.context import After, First, Info
 from schema.enums import ViewerKindEnum
 from schema.groups import Group
@@ -93,6 +94,16 @@ class Query:
     )
     async def changes(self, info: Info, after: After = None, first: First = None) -> ChangeConnection:
         return connection_of(info, await changes.feed(info.context, after, first), after)
+
+    @resolves_public(
+        "Your own consent receipts at every school, oldest first (partners only): what each school granted"
+        " you, and when and by whom each receipt was revoked or superseded. Revoked receipts stay here"
+        " after you lost the school, whose `school` is then null (`schoolCode` still names it)."
+    )
+    async def consent_history(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[ConsentReceipt]:
+        return connection(await consent.history(info.context, first, after), ConsentReceipt.from_record)
 
     @resolves_public("All partners (the hub's operator only).")
     async def partners(self, info: Info, first: First = None, after: After = None) -> Connection[Partner]:

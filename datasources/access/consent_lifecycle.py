@@ -1,7 +1,10 @@
-"""Writes of the consent lifecycle: requests, grants (each a receipt), revokes, and DPA signatures.
+"""Writes of the consent lifecycle: requests, grants (each a receipt), revokes, and DPA signatures and
+withdrawals.
 
 Each write is one transaction. At most one receipt per school and partner is in force (a partial unique
-index says so too): a grant supersedes the receipt before it, a revoke ends it.
+index says so too): a grant supersedes the receipt before it, a revoke ends it. Every write that changes
+what a school discloses brings the partners' feeds in line in the same transaction
+(`scope_changes.bring_in_line`), so each partner is told what entered and what left its scope.
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from datasources.feed import numbering, recording
-from datasources.feed.consent_events import consent_changes
+from datasources.feed import numbering
+from datasources.feed.scope_changes import bring_in_line
 from datasources.graph.consents import consent_columns, consent_record
 from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import ConsentRecord, ConsentRequestRecord, Page
 from datasources.store.scoping import public_id
-from datasources.store.tables import BOARDS, CONSENT_REQUESTS, CONSENTS
+from datasources.store.tables import BOARDS, CONSENT_REQUESTS, CONSENTS, SCHOOLS
 from errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -60,6 +63,12 @@ async def _in_force(connection: AsyncConnection, school_id: int, partner_id: int
     return None if row is None else _InForce(row.id, tuple(row.categories), row.feed_since)
 
 
+async def _receipt(connection: AsyncConnection, scope: Scope, consent_id: int) -> ConsentRecord:
+    # Read back rather than RETURNING: the record names its school's code, which SQLite cannot return.
+    found = await connection.execute(select(*consent_columns()).where(CONSENTS.c.id == consent_id))
+    return consent_record(scope, found.one())
+
+
 async def grant(
     engine: AsyncEngine,
     scope: Scope,
@@ -69,15 +78,19 @@ async def grant(
     categories: Iterable[DataCategory],
     granted_by: str,
     now: dt.datetime,
+    require_dpa: bool = True,
 ) -> ConsentRecord:
     """Grant exactly `categories` (a shorter list than before narrows): the receipt in force is superseded
-    and a new one issued; the partner's pending requests at the school are marked granted."""
+    (ended by who granted the new one) and a new one issued; the partner's pending requests at the school
+    are marked granted. `require_dpa` is the hub's setting (`Settings.dpa_required`)."""
     try:
         async with engine.begin() as connection:
             previous = await _in_force(connection, school_id, partner_id)
             if previous is not None:
                 await connection.execute(
-                    update(CONSENTS).where(CONSENTS.c.id == previous.id).values(revoked_at=now)
+                    update(CONSENTS)
+                    .where(CONSENTS.c.id == previous.id)
+                    .values(revoked_at=now, revoked_by=granted_by)
                 )
             # The partner follows the school's feed from where its consent began; a new grant that
             # supersedes one in force keeps that start, so narrowing or widening leaves no gap.
@@ -93,18 +106,17 @@ async def grant(
                     policy_version=POLICY_VERSION,
                     feed_since=feed_since,
                 )
-                .returning(*consent_columns())
+                .returning(CONSENTS.c.id)
             )
-            receipt = consent_record(scope, inserted.one())
-            entries = await consent_changes(
+            receipt = await _receipt(connection, scope, inserted.scalar_one())
+            await bring_in_line(
                 connection,
-                school_id=school_id,
+                school_ids=[school_id],
                 partner_id=partner_id,
-                before=previous.categories if previous else (),
-                after=_names(categories),
-                today=now.date(),
+                require_dpa=require_dpa,
+                now=now,
+                receipt=(previous.categories if previous else (), _names(categories)),
             )
-            await recording.record(connection, entries, now)
             await connection.execute(
                 update(CONSENT_REQUESTS)
                 .where(
@@ -120,29 +132,34 @@ async def grant(
 
 
 async def revoke(
-    engine: AsyncEngine, scope: Scope, *, school_id: int, partner_id: int, now: dt.datetime
+    engine: AsyncEngine,
+    scope: Scope,
+    *,
+    school_id: int,
+    partner_id: int,
+    now: dt.datetime,
+    revoked_by: str,
+    require_dpa: bool = True,
 ) -> ConsentRecord:
-    """End the receipt in force; the partner reads nothing of the school from this moment."""
+    """End the receipt in force (a revocation receipt: when, and by whom); the partner reads nothing of the
+    school from this moment, and its feed says what to delete."""
     async with engine.begin() as connection:
         current = await _in_force(connection, school_id, partner_id)
         if current is None:
             raise NotFound("this school has no consent in force for this partner")
-        updated = await connection.execute(
-            update(CONSENTS)
-            .where(CONSENTS.c.id == current.id)
-            .values(revoked_at=now)
-            .returning(*consent_columns())
+        await connection.execute(
+            update(CONSENTS).where(CONSENTS.c.id == current.id).values(revoked_at=now, revoked_by=revoked_by)
         )
-        entries = await consent_changes(
+        receipt = await _receipt(connection, scope, current.id)
+        await bring_in_line(
             connection,
-            school_id=school_id,
+            school_ids=[school_id],
             partner_id=partner_id,
-            before=current.categories,
-            after=(),
-            today=now.date(),
+            require_dpa=require_dpa,
+            now=now,
+            receipt=(current.categories, ()),
         )
-        await recording.record(connection, entries, now)
-        return consent_record(scope, updated.one())
+        return receipt
 
 
 REQUEST = Columns.of(ConsentRequestRecord, computed=["public_id"])
@@ -239,21 +256,46 @@ async def record_dpa_signature(
     chamber_of_commerce_number: str,
     version: str,
     now: dt.datetime,
+    require_dpa: bool = True,
 ) -> int:
-    """Record that a board's director signed the DPA; returns the board's id."""
+    """Record that a board's director signed the DPA; returns the board's id. Partners with consent at
+    the board's schools that the signature opens get ENTERED_SCOPE for what they may now read."""
+    values = {
+        "dpa_signed_at": now,
+        "dpa_signed_by": signed_by,
+        "dpa_chamber_of_commerce_number": chamber_of_commerce_number,
+        "dpa_version": version,
+    }
+    return await _set_dpa(engine, board_number, values, now=now, require_dpa=require_dpa)
+
+
+async def withdraw_dpa_signature(
+    engine: AsyncEngine, *, board_number: str, now: dt.datetime, require_dpa: bool = True
+) -> int:
+    """Record that a board withdrew its DPA (it ended or was annulled); returns the board's id. Its
+    schools disclose nothing from this moment (when the hub requires a DPA): partners with consent there
+    get LEFT_SCOPE, so they are asked to delete. Consents stay, and take effect again on a new signature."""
+    values = {
+        "dpa_signed_at": None,
+        "dpa_signed_by": None,
+        "dpa_chamber_of_commerce_number": None,
+        "dpa_version": None,
+    }
+    return await _set_dpa(engine, board_number, values, now=now, require_dpa=require_dpa)
+
+
+async def _set_dpa(
+    engine: AsyncEngine, board_number: str, values: dict[str, Any], *, now: dt.datetime, require_dpa: bool
+) -> int:
     async with engine.begin() as connection:
         updated = await connection.execute(
-            update(BOARDS)
-            .where(BOARDS.c.number == board_number)
-            .values(
-                dpa_signed_at=now,
-                dpa_signed_by=signed_by,
-                dpa_chamber_of_commerce_number=chamber_of_commerce_number,
-                dpa_version=version,
-            )
-            .returning(BOARDS.c.id)
+            update(BOARDS).where(BOARDS.c.number == board_number).values(**values).returning(BOARDS.c.id)
         )
         board_id = updated.scalar_one_or_none()
-    if board_id is None:
-        raise NotFound(f"no board with number {board_number}")
+        if board_id is None:
+            raise NotFound(f"no board with number {board_number}")
+        schools = await connection.execute(select(SCHOOLS.c.id).where(SCHOOLS.c.board_id == board_id))
+        await bring_in_line(
+            connection, school_ids=[row.id for row in schools], require_dpa=require_dpa, now=now
+        )
     return int(board_id)

@@ -1,5 +1,8 @@
-"""What a consent change means for one partner's feed: everything of the school it may now see enters its
-scope, everything it lost leaves it (whole entities, or just the categories it lost)."""
+"""What a change of scope means for one partner's feed: everything of the school it may now see enters its
+scope, everything it lost leaves it (whole entities, or just the categories it lost).
+
+The same events for every cause (a grant or revoke, a DPA signed or withdrawn, a school moved to another
+board, closed or reopened): `scope_changes.bring_in_line` works out what changed and asks for them here."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from sqlalchemy import select
 
 from datasources.feed.events import ENTERED_SCOPE, LEFT_SCOPE, UPDATED, ChangeEntry
 from datasources.store.calendar import school_year_of
-from datasources.store.tables import GROUPS, LICENSES, PARTNERS, PRODUCTS, STAFF_MEMBERS, STUDENTS
+from datasources.store.tables import GROUPS, LICENSES, PRODUCTS, STAFF_MEMBERS, STUDENTS
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -17,7 +20,6 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-SCHOOL_BASIC = "SCHOOL_BASIC"
 #: Per entity type within a school: the category its rows need, and all the categories its fields fall
 #: under (the School itself has its own events, see `_school_events`).
 _TYPES: dict[str, tuple[str, frozenset[str]]] = {
@@ -61,8 +63,8 @@ async def consent_changes(
     after: Iterable[str],
     today: dt.date,
 ) -> list[ChangeEntry]:
-    """The partner's events for a change of its granted categories at a school from `before` to `after`
-    (an empty `after` is a revoke, an empty `before` a new consent).
+    """The partner's events for a change of what it may read at a school from `before` to `after`, both as
+    the policy computes them (an empty `after` is the end of its scope there, an empty `before` a start).
 
     The School's own event comes first and speaks for the whole school: ENTERED_SCOPE when consent begins,
     LEFT_SCOPE with everything the partner held when it ends, and for a change in between a LEFT_SCOPE with
@@ -70,8 +72,7 @@ async def consent_changes(
     fell behind cannot learn from per-entity events alone what to delete: an entity deleted while the
     partner still saw it, whose DELETED the partner no longer may read, has no LEFT_SCOPE of its own.
     """
-    declared = await _declared(connection, partner_id)
-    old, new = _in_scope(before, declared), _in_scope(after, declared)
+    old, new = frozenset(before), frozenset(after)
     if old == new:
         return []
     entries = _school_events(school_id, partner_id, old, new)
@@ -109,22 +110,6 @@ def _school_events(
     if old - new:
         events += _each(school, school_id, "School", LEFT_SCOPE, categories=old - new, partner_id=partner_id)
     return events + _each(school, school_id, "School", UPDATED, categories=new, partner_id=partner_id)
-
-
-async def _declared(connection: AsyncConnection, partner_id: int) -> frozenset[str]:
-    declared = await connection.scalar(
-        select(PARTNERS.c.declared_categories).where(PARTNERS.c.id == partner_id)
-    )
-    return frozenset(declared or ())
-
-
-def _in_scope(granted: Iterable[str], declared: frozenset[str]) -> frozenset[str]:
-    """What a receipt lets the partner read, as the policy computes it: granted and declared, and
-    school.basic with any consent at all (so an empty set means no consent)."""
-    categories = frozenset(granted)
-    if not categories:
-        return frozenset()
-    return (categories & declared) | {SCHOOL_BASIC}
 
 
 def _each(

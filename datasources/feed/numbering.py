@@ -47,3 +47,10 @@ async def current_seq(connection: AsyncConnection) -> int:
     return int(
         await connection.scalar(select(CHANGE_COUNTER.c.last_seq).where(CHANGE_COUNTER.c.id == 1)) or 0
     )
+
+
+async def hold_position(connection: AsyncConnection) -> int:
+    """The highest number handed out so far, with the counter row locked for the rest of the transaction:
+    every event this transaction records comes after it, and no other writer can number one in between
+    (so a change of scope can be placed exactly between the events before and after it)."""
+    return await take_numbers(connection, 0) - 1

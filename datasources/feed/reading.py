@@ -2,7 +2,9 @@
 
 The scope is applied twice: in the query (which schools' events, and which partner's own), and per event
 (`_visible`: the row category, and for an update the categories that changed), so that a revoke stops the
-feed at once and withheld fields are not even named.
+feed at once and withheld fields are not even named. For a partner the query also asks the feed's memory
+of scope (`scope_history`): a school's event is shown only if its categories were in the partner's scope
+when it was recorded, so rewinding after a widening, or after a DPA was signed, reveals nothing earlier.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select, true
 
 from auth.categories import DataCategory
 from datasources.feed.events import LEFT_SCOPE, UPDATED
-from datasources.store.tables import CHANGE_COUNTER, CHANGE_EVENTS, CONSENTS, SCHOOLS
+from datasources.feed.scope_history import in_scope_when_recorded
+from datasources.store.tables import CHANGE_COUNTER, CHANGE_EVENTS, SCHOOLS, SCOPE_PERIODS
 from errors import BadUserInput
 
 if TYPE_CHECKING:
@@ -90,24 +93,32 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
             "this cursor is older than the feed keeps events: resync with a full query, then follow the feed"
             " again from its start (without `after`)"
         )
-    e, c = CHANGE_EVENTS.c, CONSENTS.c
+    e = CHANGE_EVENTS.c
     columns: tuple[Any, ...] = (
         e.seq, e.occurred_at, e.school_id, SCHOOLS.c.code, e.entity_type, e.entity_id, e.person_id, e.kind,
         e.categories, e.partner_id,
     )  # fmt: skip
+    if scope.partner_id is not None:
+        # A school's event counts only if it was in the partner's scope when it was recorded (the feed's
+        # memory of scope); the partner's own events were written for its scope as it changed.
+        then = or_(
+            e.partner_id.is_not(None), in_scope_when_recorded(e, scope.partner_id, ROW_CATEGORY, UPDATED)
+        )
+        columns += (then.label("in_scope_then"),)
+    else:
+        columns += (true().label("in_scope_then"),)
     page = FeedPage(last_seq=after)
     position = after
     while len(page.events) <= first:
         statement = select(*columns).join(SCHOOLS, SCHOOLS.c.id == e.school_id).where(e.seq > position)
         if scope.partner_id is not None:
-            # Global events of schools in the partner's consent, from the moment it began; and its own.
-            in_consent = and_(
-                c.school_id == e.school_id, c.partner_id == scope.partner_id, c.revoked_at.is_(None)
-            )
-            statement = statement.outerjoin(CONSENTS, in_consent).where(
+            # Its own events, and those of the schools it ever had in scope: read (and skipped below when
+            # out of scope then or now) so that the end cursor moves past them.
+            ever = select(SCOPE_PERIODS.c.school_id).where(SCOPE_PERIODS.c.partner_id == scope.partner_id)
+            statement = statement.where(
                 or_(
                     e.partner_id == scope.partner_id,
-                    and_(e.partner_id.is_(None), c.id.is_not(None), e.seq > _feed_start(c.feed_since)),
+                    and_(e.partner_id.is_(None), e.school_id.in_(ever)),
                 )
             )
         elif not scope.is_unrestricted:
@@ -130,7 +141,7 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
                 partner_id=row.partner_id,
             )
             position = event.seq
-            if _visible(scope, event):
+            if row.in_scope_then and _visible(scope, event):
                 page.events.append(event)
                 if len(page.events) > first:
                     break
@@ -140,8 +151,3 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
     page.events = page.events[:first]
     page.last_seq = page.events[-1].seq if page.has_next else position
     return page
-
-
-def _feed_start(column: Any) -> Any:
-    """A consent without a recorded start follows from the beginning (receipts older than the feed)."""
-    return func.coalesce(column, 0)

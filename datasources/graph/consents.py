@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, select
 
 from datasources.store.columns import Columns
-from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.pagination import PageArgs, keyset_page, partitioned_page, single_page, split_pages
 from datasources.store.records import ConsentRecord, Page
 from datasources.store.scoping import public_id, visible_schools
-from datasources.store.tables import CONSENTS
+from datasources.store.tables import CONSENTS, SCHOOLS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,7 +23,7 @@ CONSENT = Columns.of(ConsentRecord, computed=["public_id"])
 
 
 def consent_columns() -> tuple[ColumnElement[Any], ...]:
-    """The columns of a consent receipt (also what a grant or a revoke returns)."""
+    """The columns of a consent receipt (also what a grant or a revoke reads back)."""
     c = CONSENTS.c
     return CONSENT.labelled(
         id=c.id,
@@ -33,7 +33,10 @@ def consent_columns() -> tuple[ColumnElement[Any], ...]:
         granted_by=c.granted_by,
         granted_at=c.granted_at,
         revoked_at=c.revoked_at,
+        revoked_by=c.revoked_by,
         policy_version=c.policy_version,
+        # A scalar subquery rather than a join, so that every select of receipts stays one table's.
+        school_code=select(SCHOOLS.c.code).where(SCHOOLS.c.id == c.school_id).scalar_subquery(),
     )
 
 
@@ -48,7 +51,9 @@ def consent_record(scope: Scope, row: AnyRow) -> ConsentRecord:
         granted_by=row[CONSENT.granted_by],
         granted_at=row[CONSENT.granted_at],
         revoked_at=row[CONSENT.revoked_at],
+        revoked_by=row[CONSENT.revoked_by],
         policy_version=row[CONSENT.policy_version],
+        school_code=row[CONSENT.school_code],
     )
 
 
@@ -72,3 +77,14 @@ async def consents_by_school(
         school_ids,
         args,
     )
+
+
+async def consent_history(reader: Reader, scope: Scope, args: PageArgs) -> Page[ConsentRecord]:
+    """One page of the asking partner's own receipts at every school, oldest first: superseded and revoked
+    ones included, also of schools it no longer sees (what it was granted, and when and by whom it ended).
+    Never another partner's: a viewer that is not a partner gets an empty page."""
+    if scope.partner_id is None:
+        return Page.empty()
+    statement = select(*consent_columns()).where(CONSENTS.c.partner_id == scope.partner_id)
+    rows = await reader.rows(keyset_page(statement, CONSENTS.c.id, args))
+    return single_page(((row[CONSENT.id], consent_record(scope, row)) for row in rows), args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import io
 import re
 import uuid
@@ -22,6 +23,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import SQLModel
 
 import datasources.store.tables  # noqa: F401 - registers the tables in the metadata read below
+from datasources.feed.scope_changes import bring_in_line
 
 if TYPE_CHECKING:
     import os
@@ -243,16 +245,30 @@ def _location_code(value: str, brin: str, line: int) -> str:
     return value
 
 
-async def load_registry(engine: AsyncEngine, locations: Sequence[RegistryLocation]) -> RegistryDiff:
+async def load_registry(
+    engine: AsyncEngine,
+    locations: Sequence[RegistryLocation],
+    *,
+    require_dpa: bool = True,
+    now: dt.datetime | None = None,
+) -> RegistryDiff:
     """Bring the hub's boards and DUO schools in line with `locations`, in one transaction.
 
     A board new to the hub is named after its number until its name is known. A new location gets a random,
     opaque `instelling_ref`; existing ones keep theirs and get the official name and board. A managed
     location that DUO now lists becomes a DUO location. Nothing is deleted.
+
+    A school that moved to another board falls under that board's DPA: partners whose scope that changes
+    (a move to a board that has not signed cuts them off) get LEFT_SCOPE or ENTERED_SCOPE in their feed, at
+    `now` (the hub's clock; the real time when not given). `require_dpa` is the hub's setting.
     """
     async with engine.begin() as connection:
         board_ids = await ensure_boards(connection, (location.board_number for location in locations))
-        return await _apply_locations(connection, locations, board_ids)
+        diff, moved = await _apply_locations(connection, locations, board_ids)
+        await bring_in_line(
+            connection, school_ids=moved, require_dpa=require_dpa, now=now or dt.datetime.now(dt.UTC)
+        )
+        return diff
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +303,8 @@ async def _board_ids(connection: AsyncConnection) -> dict[str, int]:
 
 async def _apply_locations(
     connection: AsyncConnection, locations: Sequence[RegistryLocation], boards: BoardIds
-) -> RegistryDiff:
+) -> tuple[RegistryDiff, list[int]]:
+    """The changes of a load, and the ids of the schools that moved to another board."""
     schools = _SCHOOLS
     board_numbers = {board_id: number for number, board_id in boards.by_number.items()}
     current = {
@@ -300,6 +317,7 @@ async def _apply_locations(
     new: list[RegistryLocation] = []
     renamed: list[RegistryRename] = []
     moved: list[RegistryMove] = []
+    moved_ids: list[int] = []
     updates: list[dict[str, Any]] = []
     unchanged = 0
     for location in locations:
@@ -312,6 +330,7 @@ async def _apply_locations(
             renamed.append(RegistryRename(location.code, row.name, location.name))
         if row.board_id != board_id:
             moved.append(RegistryMove(location.code, board_numbers[row.board_id], location.board_number))
+            moved_ids.append(row.id)
         if row.name != location.name or row.board_id != board_id or row.source != "duo":
             updates.append({"school_id": row.id, "new_name": location.name, "new_board_id": board_id})
         else:
@@ -333,7 +352,7 @@ async def _apply_locations(
         ),
         key=lambda location: location.code,
     )
-    return RegistryDiff(
+    diff = RegistryDiff(
         new=tuple(new),
         renamed=tuple(renamed),
         moved=tuple(moved),
@@ -341,6 +360,7 @@ async def _apply_locations(
         unchanged=unchanged,
         new_boards=boards.created,
     )
+    return diff, moved_ids
 
 
 def _new_school_rows(

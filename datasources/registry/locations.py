@@ -1,14 +1,17 @@
 """Operator changes to school locations (vestigingen) outside a registry load.
 
-Two changes live here. A *managed location* is one DUO does not list (a test or inspection location): the
+Three changes live here. A *managed location* is one DUO does not list (a test or inspection location): the
 helpdesk adds it by hand. A *new BRIN* is DUO giving an existing location another code: the DUO file does not
 say which new BRIN replaced which old one, so the operator records it, and the location keeps its identity
 (row id, people, consents, licenses, `INSTELLING_REF`, and thereby every partner-scoped id) under the new
-code. The old code is not kept: afterwards it resolves to nothing.
+code. The old code is not kept: afterwards it resolves to nothing. A *closure* (and a reopening) is decided
+by people, never by a missing line in DUO's file: a closed location discloses nothing, so partners with
+consent there are told to delete what they hold of it (and get it back when it reopens).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +20,7 @@ from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
+from datasources.feed.scope_changes import bring_in_line
 from datasources.registry.duo import (
     BRIN_PATTERN,
     LOCATION_CODE_PATTERN,
@@ -137,14 +141,22 @@ async def add_managed_location(
     )
 
 
-async def link_new_brin(engine: AsyncEngine, *, old: str, new: str) -> tuple[LinkedLocation, ...]:
+async def link_new_brin(
+    engine: AsyncEngine,
+    *,
+    old: str,
+    new: str,
+    require_dpa: bool = True,
+    now: dt.datetime | None = None,
+) -> tuple[LinkedLocation, ...]:
     """Record that DUO gave existing locations a new code, in one transaction; returns them by old code.
 
     `old` and `new` are both BRINs (every location of the old BRIN moves, keeping its location code) or both
     school codes (that one location moves). A location keeps its row, and with it everything attached to
     it; only its BRIN, location code and code change. When a registry load already made a row for a new
     code, that row is merged away if it is empty (the location takes its official name and board) and the
-    whole link is refused if it holds anything. Nothing changes on a refusal.
+    whole link is refused if it holds anything. Nothing changes on a refusal. A location that thereby
+    takes another board falls under that board's DPA: partners' feeds are brought in line (at `now`).
     """
     old_value, new_value = _parse_brin_or_code(old), _parse_brin_or_code(new)
     if len(old_value) != len(new_value):
@@ -153,7 +165,14 @@ async def link_new_brin(engine: AsyncEngine, *, old: str, new: str) -> tuple[Lin
         raise BadUserInput(f"{old_value} is both the old and the new code")
     try:
         async with engine.begin() as connection:
-            return await _link(connection, old_value, new_value)
+            linked = await _link(connection, old_value, new_value)
+            await bring_in_line(
+                connection,
+                school_ids=[location.school_id for location in linked if location.merged],
+                require_dpa=require_dpa,
+                now=now or dt.datetime.now(dt.UTC),
+            )
+            return linked
     except IntegrityError:
         # A concurrent import or load touched one of the rows after the checks; the transaction is undone.
         raise Conflict(
@@ -196,6 +215,24 @@ async def _link(connection: AsyncConnection, old: str, new: str) -> tuple[Linked
         await connection.execute(update(SCHOOLS).where(SCHOOLS.c.id == row.id).values(**values))
         linked.append(LinkedLocation(row.id, row.code, new_code, name, board_number, target is not None))
     return tuple(linked)
+
+
+async def set_school_active(
+    engine: AsyncEngine, *, code: str, active: bool, now: dt.datetime, require_dpa: bool = True
+) -> int:
+    """Close (`active=False`) or reopen a location; returns its id. A closed location discloses nothing and
+    takes no imports: partners with consent there get LEFT_SCOPE, and ENTERED_SCOPE when it reopens.
+    Its consents, people and data stay. Refuses an unknown code (nothing changes)."""
+    school_code = parse_school_code(code)
+    async with engine.begin() as connection:
+        updated = await connection.execute(
+            update(SCHOOLS).where(SCHOOLS.c.code == school_code).values(active=active).returning(SCHOOLS.c.id)
+        )
+        school_id = updated.scalar_one_or_none()
+        if school_id is None:
+            raise BadUserInput(f"no location has code {school_code}")
+        await bring_in_line(connection, school_ids=[school_id], require_dpa=require_dpa, now=now)
+    return int(school_id)
 
 
 def _new_code(old_code: str, new: str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import SQLModel
 
 import datasources.store.tables  # noqa: F401 - registers the tables in the metadata read below
+from datasources.feed.scope_changes import bring_in_line
 from datasources.sandbox.agreements import SeededPartner, agree_school
 from datasources.sandbox.names import (
     BOARD_NAMES,
@@ -107,11 +108,14 @@ async def seed_world(
     students_per_school: int,
     seed: int,
     today: dt.date,
+    require_dpa: bool = True,
 ) -> SeedSummary:
     """Fill an empty hub with a synthetic world of `schools` schools of `students_per_school` students.
 
     Equal arguments give an equal world. Raises `SeedError` when the database already holds schools or a
-    demo partner, when the registry lists a location twice, or when the counts are negative.
+    demo partner, when the registry lists a location twice, or when the counts are negative. The feed
+    remembers the seeded consents as in scope from its start (`require_dpa` is the hub's setting, as the
+    policy applies it); it tells nothing of the seeding itself.
     """
     if schools < 0 or students_per_school < 0:
         raise SeedError("the numbers of schools and students per school cannot be negative")
@@ -146,6 +150,9 @@ async def seed_world(
                 await _flush(connection, setting.rows, counts)
         await _flush(connection, setting.rows, counts)
         await _advance_sequences(connection, setting.ids, [table for table in _ID_TABLES if counts[table]])
+        await bring_in_line(
+            connection, school_ids=school_ids, require_dpa=require_dpa, now=setting.created_at, announce=False
+        )
     return SeedSummary(
         boards=counts["boards"], schools=counts["schools"], groups=counts["groups"],
         students=counts["students"], staff=counts["staff_members"], partners=counts["partners"],

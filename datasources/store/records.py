@@ -140,7 +140,11 @@ class ConsentRecord:
     granted_by: str
     granted_at: dt.datetime
     revoked_at: dt.datetime | None
+    #: Who revoked it, or granted the receipt that superseded it.
+    revoked_by: str | None
     policy_version: str
+    #: The school's code, which a partner's consent history names even once the school is out of scope.
+    school_code: str
 
 
 R = TypeVar("R")

@@ -309,8 +309,9 @@ class Consent(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
     revoked_by: str | None = Field(default=None, max_length=200)
     policy_version: str = Field(max_length=40)
-    #: The feed position from which the partner follows this school: set when consent begins and carried
-    #: over when a grant supersedes it, so the feed has no gap while consent lasts and no history before it.
+    #: The feed position at which this consent began (carried over when a grant supersedes it). Kept on the
+    #: receipt for the record; what the feed shows follows `scope_periods`, which also knows the DPA and
+    #: whether the school was open.
     feed_since: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
 
 
@@ -431,6 +432,25 @@ class PendingChange(SQLModel, table=True):
     categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
+class ScopePeriod(SQLModel, table=True):
+    """A stretch of the feed during which a partner could read one category of one school: the feed's
+    memory of scope, so an event is shown only if its categories were in scope when it happened.
+
+    It records what the policy disclosed (the consent's categories, and nothing while the school was
+    closed or its board's DPA unsigned), measured in feed positions: events numbered above `from_seq`,
+    and at most `until_seq` once the period ended (open while `until_seq` is null)."""
+
+    __tablename__ = "scope_periods"
+    __table_args__ = (Index("ix_scope_periods_lookup", "partner_id", "school_id", "category", "from_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id")
+    partner_id: int = Field(foreign_key="partners.id")
+    category: str = Field(max_length=40)
+    from_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    until_seq: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+
+
 class DeletionAcknowledgement(SQLModel, table=True):
     """A partner's confirmation that it deleted what it lost of a school."""
 
@@ -517,5 +537,6 @@ CHANGE_COUNTER = _core(ChangeCounter)
 PENDING_CHANGES = _core(PendingChange)
 DELETION_ACKNOWLEDGEMENTS = _core(DeletionAcknowledgement)
 LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
+SCOPE_PERIODS = _core(ScopePeriod)
 SIGNING_KEYS = _core(SigningKey)
 CREDENTIAL_ATTEMPTS = _core(CredentialAttempt)

@@ -28,6 +28,7 @@ from auth.permissions import (
     may_manage_consent_at,
     may_push_school_files,
     may_query_graph,
+    may_read_consent_history,
     may_read_feed,
     may_read_rosters,
     may_read_schema,
@@ -150,6 +151,12 @@ DECISIONS = (
     ),
     Decision(
         "request consent", lambda v, _: may_request_consent(v), frozenset({PARTNER}), (may_request_consent,)
+    ),
+    Decision(
+        "read its own consent history",
+        lambda v, _: may_read_consent_history(v),
+        frozenset({PARTNER}),
+        (may_read_consent_history,),
     ),
     Decision(
         "change consent at all", lambda v, _: may_manage_consent(v), frozenset({STAFF}), (may_manage_consent,)

@@ -363,7 +363,7 @@ async def test_a_partner_gets_nothing_of_a_school_without_its_consent(
     # Revoking the consent empties every collection at once.
     await consent_lifecycle.revoke(
         engine, operator_scope(Viewer(ViewerKind.OPERATOR, "helpdesk")), school_id=partner.school_ids[0],
-        partner_id=partner.id, now=settings.now(),
+        partner_id=partner.id, now=settings.now(), revoked_by="operator",
     )  # fmt: skip
     for collection, key in (("/students", "users"), ("/classes", "classes"), ("/orgs", "orgs")):
         assert await _all(app_client, collection, partner, key) == []

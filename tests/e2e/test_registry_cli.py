@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from datasources.registry.duo import read_registry
 from datasources.store.tables import SCHOOLS
 from resolvers.admin import CommandError
-from resolvers.registry_commands import add_location, link_brin, load_registry_file
+from resolvers.registry_commands import add_location, link_brin, load_registry_file, set_location_active
 from tests.e2e.conftest import run_cli_in_process
 from tests.reference import DUO_FILE
 
@@ -295,3 +295,18 @@ async def test_registry_link_brin_prints_the_move_as_json_and_a_refusal_exits_2(
     }
     assert (await _school(engine, "98ZX00"))["id"] == school_id
     assert await _codes(engine) == {"98ZX00"}
+
+
+async def test_location_close_and_reopen_set_whether_a_location_is_open_and_refuse_an_unknown_code(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    await load_registry_file(settings, DUO_FILE)
+
+    assert await set_location_active(settings, "16ah00", active=False) == {"code": "16AH00", "active": False}
+    assert (await _school(engine, "16AH00"))["active"] is False
+    assert await set_location_active(settings, "16AH00", active=True) == {"code": "16AH00", "active": True}
+    assert (await _school(engine, "16AH00"))["active"] is True
+    with pytest.raises(CommandError, match="no location has code 99ZX00"):
+        await set_location_active(settings, "99ZX00", active=False)
+    with pytest.raises(CommandError, match="not a school code"):
+        await set_location_active(settings, "99ZX", active=False)

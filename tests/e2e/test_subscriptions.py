@@ -378,7 +378,12 @@ async def test_a_revoke_delivers_its_left_scope_events_and_then_nothing_more_of_
     async with _connection(server, partner.token) as ws:
         await _subscribe(ws, "1", after=end)
         await consent_lifecycle.revoke(
-            engine, _OPERATOR, school_id=school_id, partner_id=partner.id, now=settings.now()
+            engine,
+            _OPERATOR,
+            school_id=school_id,
+            partner_id=partner.id,
+            now=settings.now(),
+            revoked_by="staff:1",
         )
         # After the revoke: a rename at the revoked school, then one at the school still consenting.
         await _record(engine, _renamed(school_id, students[0]))

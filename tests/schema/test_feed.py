@@ -179,7 +179,12 @@ async def grant(
 async def revoke(engine: AsyncEngine, school_id: int, partner_id: int, *, today: dt.date = TODAY) -> None:
     """A coordinator revokes the partner's consent at the school."""
     await consent_lifecycle.revoke(
-        engine, operator_scope(OPERATOR), school_id=school_id, partner_id=partner_id, now=now_on(today)
+        engine,
+        operator_scope(OPERATOR),
+        school_id=school_id,
+        partner_id=partner_id,
+        now=now_on(today),
+        revoked_by="staff:1",
     )
 
 
