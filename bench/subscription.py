@@ -123,7 +123,6 @@ async def _stage(url: str) -> _Stage:
             school_id=school_id,
             partner_id=credentials.partner_id,
             categories=[DataCategory.SCHOOL_BASIC, DataCategory.STUDENT_BASIC, DataCategory.STUDENT_NAME],
-            granted_by="staff:bench",
             now=settings.now(),
         )
         token = mint_token(

@@ -176,7 +176,6 @@ async def partner(engine: AsyncEngine, settings: Settings, world: SeedSummary) -
             partner_id=credentials.partner_id,
             # As `grantable` stores a grant: the school's own basic data comes with any consent.
             categories=[DataCategory.SCHOOL_BASIC, *GRANTED],
-            granted_by="staff:test",
             now=settings.now(),
         )
     token = await _partner_token(engine, settings, credentials.client_id, PARTNER_TOKEN_LIFETIME)
@@ -353,7 +352,6 @@ async def test_a_narrowed_grant_stops_events_of_the_categories_it_took_away_at_o
             school_id=school_id,
             partner_id=partner.id,
             categories=[DataCategory.SCHOOL_BASIC, DataCategory.STUDENT_BASIC],
-            granted_by="staff:test",
             now=settings.now(),
         )
         # Names are no longer granted at the first school: its rename must not arrive, the other's must.

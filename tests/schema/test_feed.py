@@ -171,7 +171,6 @@ async def grant(
         school_id=school_id,
         partner_id=partner_id,
         categories=grantable(declared, categories),
-        granted_by="staff:1",
         now=now_on(today),
     )
 
