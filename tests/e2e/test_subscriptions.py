@@ -10,6 +10,7 @@ at `connection_init` and close the connection with 4401 when they expire. Both e
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -28,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from auth.categories import DataCategory
+from auth.identifiers import PartnerIdentifiers
 from auth.policy import operator_scope
 from auth.tokens import PARTNER_TOKEN_LIFETIME, mint_token
 from auth.viewer import Viewer, ViewerKind
@@ -512,3 +514,19 @@ async def test_a_las_client_is_refused_the_change_feed_with_forbidden(
         code = await _error_code(ws, "1")
 
     assert code == "FORBIDDEN"
+
+
+async def test_a_subscription_refuses_a_cursor_that_was_not_given_to_this_partner(
+    server: Server, partner: Partner, settings: Settings
+) -> None:
+    key = settings.pseudonym_key.get_secret_value().encode()
+    # The same feed position as another partner, and as the hub's staff, are given it.
+    another_partners = PartnerIdentifiers(partner.id + 1, key).cursor("feed", 1)
+    the_hubs = base64.urlsafe_b64encode(b"c1:1").decode().rstrip("=")
+    async with _connection(server, partner.token) as ws:
+        await _subscribe(ws, "another", after=another_partners)
+        another = await _error_code(ws, "another")
+        await _subscribe(ws, "hub", after=the_hubs)
+        hub = await _error_code(ws, "hub")
+
+    assert (another, hub) == ("BAD_USER_INPUT", "BAD_USER_INPUT")
