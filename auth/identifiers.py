@@ -1,9 +1,12 @@
 """How identifiers leave the hub: the hub's own ids for its staff, per-partner values for partners.
 
 A partner never sees an internal id. For each partner, two keys are derived from the hub's pseudonym key:
-- ids (Relay global ids, cursors are separate) are the internal id sealed with deterministic authenticated
-  encryption (AES-SIV, the entity type as associated data): stable, different per partner, unforgeable,
-  and reversible by the hub alone, so `node` and `_entities` resolve them without an index;
+- ids (Relay global ids) are the internal id sealed with deterministic authenticated encryption (AES-SIV,
+  the entity type as associated data): stable, different per partner, unforgeable, and reversible by the
+  hub alone, so `node` and `_entities` resolve them without an index;
+- cursors (a position in a connection or in the change feed) are sealed the same way under associated data
+  of their own, so a partner's cursor tells nothing of row ids or hub-wide counts, cannot be joined with
+  another partner's, and means nothing when another partner (or the hub's staff) presents it;
 - pseudonyms are a keyed hash (HMAC-SHA-256) of the person's identity: one-way, stable across imports,
   school years, mergers and splits, and different per partner, so two partners cannot join on them.
 The key material never rotates without a migration that keeps every partner's values (ARCHITECTURE.md).
@@ -24,6 +27,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _ID_BYTES: Final = 8
 _MAX_SHOWN: Final = 64
+#: The hub's staff get readable cursors: base64url of this prefix and the number.
+_HUB_CURSOR_PREFIX: Final = "c1:"
+#: A number of more digits than this (2**63 has 19) cannot be a key of the database.
+_MAX_DIGITS: Final = 19
+#: The first associated-data component of a sealed cursor; an id has one component (its entity type),
+#: a cursor two, so neither is ever accepted as the other.
+_CURSOR: Final = b"cursor"
 #: 128 bits of HMAC output, hex: long enough never to collide, short enough to store and index.
 _PSEUDONYM_BYTES: Final = 16
 
@@ -41,6 +51,14 @@ class Identifiers(Protocol):
 
     def pseudonym(self, kind: str, person_id: int) -> str | None:
         """The person's pseudonym for this viewer, or None when the viewer gets none."""
+        ...
+
+    def cursor(self, position: str, key: int) -> str:
+        """The opaque cursor of a non-negative key in a kind of position (`position`: "page", "feed")."""
+        ...
+
+    def cursor_key(self, position: str, cursor: str) -> int | None:
+        """The key inside a cursor this viewer was given for that kind of position, or None otherwise."""
         ...
 
 
@@ -63,6 +81,25 @@ class HubIdentifiers:
         """Staff of the hub are not a partner: no pseudonym."""
         del kind, person_id
         return None
+
+    def cursor(self, position: str, key: int) -> str:
+        """The key, readable (the hub's staff see row ids anyway): base64url of "c1:<key>"."""
+        del position
+        return base64.urlsafe_b64encode(f"{_HUB_CURSOR_PREFIX}{key}".encode()).decode().rstrip("=")
+
+    def cursor_key(self, position: str, cursor: str) -> int | None:
+        """The key of a hub cursor; a partner's sealed cursor (or anything else) is None."""
+        del position
+        if len(cursor) > _MAX_SHOWN or not cursor.isascii():
+            return None
+        try:
+            text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        except (binascii.Error, UnicodeError, ValueError):
+            return None
+        number = text.removeprefix(_HUB_CURSOR_PREFIX)
+        if not text.startswith(_HUB_CURSOR_PREFIX) or not number.isdigit() or len(number) > _MAX_DIGITS:
+            return None
+        return int(number)
 
 
 class PartnerIdentifiers:
@@ -97,6 +134,23 @@ class PartnerIdentifiers:
         try:
             sealed = base64.urlsafe_b64decode(shown + "=" * (-len(shown) % 4))
             plain = self._sealer.decrypt(sealed, [entity_type.encode()])
+        except (binascii.Error, ValueError, InvalidTag):
+            return None
+        return int.from_bytes(plain, "big") if len(plain) == _ID_BYTES else None
+
+    def cursor(self, position: str, key: int) -> str:
+        """The key sealed for this partner and kind of position: one AES-SIV operation per cursor."""
+        sealed = self._sealer.encrypt(key.to_bytes(_ID_BYTES, "big"), [_CURSOR, position.encode()])
+        return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+    def cursor_key(self, position: str, cursor: str) -> int | None:
+        """The key inside a cursor this partner was given for this kind of position; None for another
+        partner's cursor, a hub cursor, another kind of position's, or a forged or damaged one."""
+        if len(cursor) > _MAX_SHOWN or not cursor.isascii():
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            plain = self._sealer.decrypt(sealed, [_CURSOR, position.encode()])
         except (binascii.Error, ValueError, InvalidTag):
             return None
         return int.from_bytes(plain, "big") if len(plain) == _ID_BYTES else None

@@ -50,7 +50,7 @@ from auth.viewer import ViewerKind
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL, fresh_database, running_server, seed, status_mb
 from datasources.feed.scope_changes import bring_in_line
 from datasources.store.database import create_engine
-from datasources.store.pagination import encode_cursor
+from datasources.store.pagination import FEED
 from datasources.store.tables import (
     BOARDS,
     CHANGE_COUNTER,
@@ -239,7 +239,12 @@ async def _backlog(url: str, events: int) -> float:
 # --- the GraphQL side ---------------------------------------------------------------------------------
 
 
-def graphql_pass(base_url: str, token: str, *, node: bool) -> PassResult:
+def _identifiers(partner_id: int) -> PartnerIdentifiers:
+    """The partner's identifiers as the server derives them (its ids, pseudonyms and feed cursors)."""
+    return PartnerIdentifiers(partner_id, Settings().pseudonym_key.get_secret_value().encode())
+
+
+def graphql_pass(base_url: str, token: str, partner_id: int, *, node: bool) -> PassResult:
     """Read the whole feed over HTTP, page by page."""
     client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=300)
     query = QUERIES[node]
@@ -269,7 +274,8 @@ def graphql_pass(base_url: str, token: str, *, node: bool) -> PassResult:
         seconds = time.perf_counter() - started
     finally:
         client.close()
-    in_order = seen == [encode_cursor(number) for number in range(1, events + 1)]
+    identifiers = _identifiers(partner_id)
+    in_order = seen == [identifiers.cursor(FEED, number) for number in range(1, events + 1)]
     return PassResult(events, seconds, requests, json_bytes, in_order, sample)
 
 
@@ -299,7 +305,7 @@ def sql_statement(partner_id: int, *, node: bool) -> Any:
 
 async def _sql_pages(url: str, partner_id: int, *, node: bool) -> PassResult:
     engine = create_engine(url)
-    identifiers = PartnerIdentifiers(partner_id, Settings().pseudonym_key.get_secret_value().encode())
+    identifiers = _identifiers(partner_id)
     statement = sql_statement(partner_id, node=node)
     events = requests = json_bytes = 0
     sample: dict[str, dict[str, Any]] = {}
@@ -318,7 +324,7 @@ async def _sql_pages(url: str, partner_id: int, *, node: bool) -> PassResult:
                 for row in rows:
                     shown = to_global_id(row[2], identifiers.show(row[2], row[3]))
                     event: dict[str, Any] = {
-                        "cursor": encode_cursor(row[0]),
+                        "cursor": identifiers.cursor(FEED, row[0]),
                         "kind": row[1],
                         "entityType": row[2],
                         "entityId": shown,
@@ -388,7 +394,9 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
         with running_server(url) as server:
             for node in (False, True):
                 suffix = " + node" if node else ""
-                passes[f"GraphQL{suffix}"] = graphql_pass(server.base_url, stage.token, node=node)
+                passes[f"GraphQL{suffix}"] = graphql_pass(
+                    server.base_url, stage.token, stage.partner_id, node=node
+                )
                 passes[f"SQL{suffix}"] = asyncio.run(_sql_pages(url, stage.partner_id, node=node))
                 problems += check(
                     arguments.events, passes[f"GraphQL{suffix}"], passes[f"SQL{suffix}"], f"events{suffix}"

@@ -42,6 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from auth.categories import DataCategory
+from auth.identifiers import PartnerIdentifiers
 from auth.policy import operator_scope
 from auth.tokens import PARTNER_TOKEN_LIFETIME, mint_token
 from auth.viewer import Viewer, ViewerKind
@@ -50,7 +51,7 @@ from datasources.access import consent_lifecycle
 from datasources.access.signing_keys import load_keyset
 from datasources.feed import events, recording
 from datasources.store.database import create_engine
-from datasources.store.pagination import encode_cursor
+from datasources.store.pagination import FEED
 from datasources.store.tables import BOARDS, CHANGE_COUNTER, SCHOOLS, STUDENTS
 from resolvers.accounts import register_partner
 from settings import Settings
@@ -88,6 +89,12 @@ class _Stage:
     school_id: int
     students: list[int]
     token: str
+    partner_id: int
+
+    def cursor(self, seq: int) -> str:
+        """The partner's feed cursor of an event number, as the server seals it for this partner."""
+        key = Settings().pseudonym_key.get_secret_value().encode()
+        return PartnerIdentifiers(self.partner_id, key).cursor(FEED, seq)
 
 
 async def _stage(url: str) -> _Stage:
@@ -123,7 +130,6 @@ async def _stage(url: str) -> _Stage:
             school_id=school_id,
             partner_id=credentials.partner_id,
             categories=[DataCategory.SCHOOL_BASIC, DataCategory.STUDENT_BASIC, DataCategory.STUDENT_NAME],
-            granted_by="staff:bench",
             now=settings.now(),
         )
         token = mint_token(
@@ -136,7 +142,7 @@ async def _stage(url: str) -> _Stage:
         )
     finally:
         await engine.dispose()
-    return _Stage(school_id, students, token)
+    return _Stage(school_id, students, token, credentials.partner_id)
 
 
 async def _record_renames(engine: AsyncEngine, school_id: int, student_ids: list[int]) -> tuple[int, float]:
@@ -182,7 +188,7 @@ async def _measure(url: str, ws_url: str, stage: _Stage, count: int, burst: int)
             await ws.send(json.dumps(init))
             if json.loads(await ws.recv()) != {"type": "connection_ack"}:
                 raise RuntimeError("the server did not acknowledge the connection")
-            payload = {"query": SUBSCRIPTION, "variables": {"after": encode_cursor(start)}}
+            payload = {"query": SUBSCRIPTION, "variables": {"after": stage.cursor(start)}}
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             # A first change, unmeasured: the server starts its counter poll with the first subscription.
             await _record_renames(engine, stage.school_id, stage.students[:1])
@@ -193,11 +199,11 @@ async def _measure(url: str, ws_url: str, stage: _Stage, count: int, burst: int)
                 seq, committed = await _record_renames(engine, stage.school_id, [student])
                 event, arrived = await _next_event(ws)
                 delays.append(arrived - committed)
-                if event["cursor"] != encode_cursor(seq) or event["node"] is None:
-                    problems.append(f"change {index}: expected cursor {encode_cursor(seq)}, got {event}")
+                if event["cursor"] != stage.cursor(seq) or event["node"] is None:
+                    problems.append(f"change {index}: expected cursor {stage.cursor(seq)}, got {event}")
             renamed = [stage.students[index % len(stage.students)] for index in range(burst)]
             last, committed = await _record_renames(engine, stage.school_id, renamed)
-            expected = [encode_cursor(seq) for seq in range(last - burst + 1, last + 1)]
+            expected = [stage.cursor(seq) for seq in range(last - burst + 1, last + 1)]
             received = []
             arrived = committed
             for _ in range(burst):

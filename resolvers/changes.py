@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from auth.permissions import may_acknowledge_deletion, may_read_feed
 from datasources.access.accounts import school_id_by_code
 from datasources.feed import acknowledgements, events, reading, schedule
-from datasources.store.pagination import PageArgs, decode_cursor
+from datasources.store.pagination import FEED, PageArgs, decode_cursor
 from datasources.store.scoping import person_public_id, public_id
 from errors import Forbidden, NotFound
 
@@ -28,7 +28,8 @@ async def feed(ctx: Context, after: str | None, first: int | None) -> FeedPage:
         raise Forbidden("the change feed is for partners, coordinators and the operator")
     args: PageArgs = ctx.page_args(first, None)
     await schedule.publish_due(ctx.engine, ctx.today, ctx.now)
-    return await reading.feed_page(ctx.reader, ctx.scope, decode_cursor(after) if after else 0, args.first)
+    after_seq = decode_cursor(ctx.scope, after, FEED) if after else 0
+    return await reading.feed_page(ctx.reader, ctx.scope, after_seq, args.first)
 
 
 def entity_id(ctx: Context, event: ChangeRecord) -> str:

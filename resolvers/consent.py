@@ -74,7 +74,6 @@ async def grant(
         school_id=school_id,
         partner_id=partner.id,
         categories=granted,
-        granted_by=ctx.viewer.subject,
         now=ctx.now,
         require_dpa=ctx.settings.dpa_required,
     )
@@ -90,7 +89,6 @@ async def revoke(ctx: Context, school_code: str, partner_shown_id: str) -> Conse
         school_id=school_id,
         partner_id=partner.id,
         now=ctx.now,
-        revoked_by=ctx.viewer.subject,
         require_dpa=ctx.settings.dpa_required,
     )
 

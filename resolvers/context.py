@@ -44,5 +44,5 @@ class Context:
         return self.now.date()
 
     def page_args(self, first: int | None, after: str | None) -> PageArgs:
-        """Validated page arguments under the hub's page cap."""
-        return PageArgs.parse(first, after, cap=self.settings.max_page_size)
+        """Validated page arguments under the hub's page cap (`after` must be this viewer's cursor)."""
+        return PageArgs.parse(self.scope, first, after, cap=self.settings.max_page_size)

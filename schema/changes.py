@@ -10,7 +10,7 @@ import strawberry
 
 from datasources.feed.acknowledgements import DeletionStatus
 from datasources.feed.reading import ChangeRecord, FeedPage
-from datasources.store.pagination import decode_cursor, encode_cursor
+from datasources.store.pagination import FEED, decode_cursor, encode_cursor
 from resolvers import changes, partners
 from schema.classification import public, resolves_public
 from schema.context import Info
@@ -42,12 +42,21 @@ _CONVERT: dict[str, Any] = {
 }
 
 
+def _cursor(root: Change, info: Info) -> str:
+    # Sealed for a partner only when asked for: one AES-SIV operation per event that selects it.
+    return encode_cursor(info.context.scope, root.record.seq, FEED)
+
+
+def _edge_cursor(root: ChangeEdge, info: Info) -> str:
+    return encode_cursor(info.context.scope, root.node.record.seq, FEED)
+
+
 @strawberry.type(description="One event of a feed.")
 class Change:
     """An event: apply it in order; for DELETED and LEFT_SCOPE delete what it names."""
 
     record: strawberry.Private[ChangeRecord]
-    cursor: str = public("The event's cursor: pass it as `after` to continue after it.")
+    cursor: str = public("The event's cursor: pass it as `after` to continue after it.", resolver=_cursor)
     kind: ChangeKind = public(
         "What happened: CREATED, UPDATED and ENTERED_SCOPE carry the entity's state in `node`; DELETED means"
         " forget the entity; LEFT_SCOPE means forget what `lostCategories` names."
@@ -87,7 +96,7 @@ class Change:
 class ChangeEdge:
     """An event with its cursor."""
 
-    cursor: str = public("The event's cursor.")
+    cursor: str = public("The event's cursor.", resolver=_edge_cursor)
     node: Change = public("The event.")
 
 
@@ -103,7 +112,6 @@ def change_of(info: Info, event: ChangeRecord) -> Change:
     """The GraphQL event of a recorded change, with identifiers as this viewer sees them."""
     return Change(
         record=event,
-        cursor=encode_cursor(event.seq),
         kind=ChangeKind(event.kind),
         entity_type=event.entity_type,
         entity_id=to_global_id(event.entity_type, changes.entity_id(info.context, event)),
@@ -119,17 +127,16 @@ def connection_of(info: Info, page: FeedPage, after: str | None) -> ChangeConnec
     """The feed page as a connection. The end cursor continues after everything the page read, including
     events this viewer may not see, so the next call does not read them again (with nothing read it stays
     where the reader was)."""
-    edges = [
-        ChangeEdge(cursor=encode_cursor(event.seq), node=change_of(info, event)) for event in page.events
-    ]
-    moved = page.last_seq > (decode_cursor(after) if after else 0)
+    scope = info.context.scope
+    edges = [ChangeEdge(node=change_of(info, event)) for event in page.events]
+    moved = page.last_seq > (decode_cursor(scope, after, FEED) if after else 0)
     return ChangeConnection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else after,
-            end_cursor=encode_cursor(page.last_seq) if moved else after,
+            start_cursor=encode_cursor(scope, page.events[0].seq, FEED) if page.events else after,
+            end_cursor=encode_cursor(scope, page.last_seq, FEED) if moved else after,
         ),
     )
 

@@ -35,7 +35,10 @@ class ConsentReceipt:
     record: strawberry.Private[ConsentRecord]
     id: strawberry.ID = public("The receipt's id.")
     categories: list[DataCategory] = public("The data categories granted.")
-    granted_by: str = public("Who granted the consent on the school's behalf.")
+    granted_by: str = public(
+        "Who granted the consent on the school's behalf: the role and the school's name, such as"
+        " 'ICT-coördinator, De Regenboog' (never a person or an account)."
+    )
     granted_at: dt.datetime = public("When the consent was granted.")
     revoked_at: dt.datetime | None = public(
         "When the consent was revoked or superseded; null while in force."

@@ -69,14 +69,14 @@ class Group(Node):
         from schema.people import Student  # noqa: PLC0415
 
         page = await groups.students_of_group(info.context, self.record, first, after)
-        return connection(page, Student.from_record)
+        return connection(info, page, Student.from_record)
 
     @resolves_rows(DataCategory.STAFF_BASIC, "The group's staff members.")
     async def staff(self, info: Info, first: First = None, after: After = None) -> Connection[_StaffMember]:
         from schema.people import StaffMember  # noqa: PLC0415
 
         page = await groups.staff_of_group(info.context, self.record, first, after)
-        return connection(page, StaffMember.from_record)
+        return connection(info, page, StaffMember.from_record)
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Group | None:

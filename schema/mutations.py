@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.file_uploads import Upload
 
-from datasources.store.pagination import encode_cursor
+from datasources.store.pagination import FEED, encode_cursor
 from errors import BadUserInput
 from resolvers import accounts, changes, consent, imports
 from schema.changes import DeletionAcknowledgement
@@ -160,6 +160,6 @@ class Mutation:
         school, through = await changes.acknowledge(info.context, school_code)
         return DeletionAcknowledgement(
             school=None if school is None else School.from_record(school),
-            through_cursor=encode_cursor(through),
+            through_cursor=encode_cursor(info.context.scope, through, FEED),
             acknowledged_at=info.context.now,
         )

@@ -72,7 +72,7 @@ class Query:
 
     @resolves_public("The schools the viewer may see, in a stable order.")
     async def schools(self, info: Info, first: First = None, after: After = None) -> Connection[School]:
-        return connection(await schools.schools_page(info.context, first, after), School.from_record)
+        return connection(info, await schools.schools_page(info.context, first, after), School.from_record)
 
     @resolves_public(
         "One school by its code (BRIN plus location code, such as 16AH00); null when not visible."
@@ -85,7 +85,7 @@ class Query:
 
     @resolves_public("All boards (the hub's operator only).")
     async def boards(self, info: Info, first: First = None, after: After = None) -> Connection[Board]:
-        return connection(await schools.boards_page(info.context, first, after), Board.from_record)
+        return connection(info, await schools.boards_page(info.context, first, after), Board.from_record)
 
     @resolves_public(
         "Your change feed (partners; also coordinators and the operator): the events you may see, in order,"
@@ -103,8 +103,8 @@ class Query:
     async def consent_history(
         self, info: Info, first: First = None, after: After = None
     ) -> Connection[ConsentReceipt]:
-        return connection(await consent.history(info.context, first, after), ConsentReceipt.from_record)
+        return connection(info, await consent.history(info.context, first, after), ConsentReceipt.from_record)
 
     @resolves_public("All partners (the hub's operator only).")
     async def partners(self, info: Info, first: First = None, after: After = None) -> Connection[Partner]:
-        return connection(await partners.partners_page(info.context, first, after), Partner.from_record)
+        return connection(info, await partners.partners_page(info.context, first, after), Partner.from_record)

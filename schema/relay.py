@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
 
+from auth.policy import Scope
 from datasources.store.pagination import encode_cursor
 from datasources.store.records import Page
 from schema.classification import public
+
+if TYPE_CHECKING:
+    from schema.context import Info
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,11 +55,18 @@ class PageInfo:
     end_cursor: str | None = public("The cursor of the last item on this page; pass it as `after`.")
 
 
+def _edge_cursor(root: Edge[T]) -> str:
+    # Sealed only when asked for: a page of a thousand edges whose cursors nobody selects costs no crypto.
+    return encode_cursor(root.scope, root.key)
+
+
 @strawberry.type(description="An item of a connection with its cursor.")
 class Edge(Generic[T]):
     """One item of a page with the cursor that continues after it."""
 
-    cursor: str = public("The opaque cursor of this item.")
+    key: strawberry.Private[int]
+    scope: strawberry.Private[Scope]
+    cursor: str = public("The opaque cursor of this item.", resolver=_edge_cursor)
     node: T = public("The item.")
 
 
@@ -67,15 +78,21 @@ class Connection(Generic[T]):
     page_info: PageInfo = public("Where this page stands.")
 
 
-def connection(page: Page[R], convert: Callable[[R], T]) -> Connection[T]:
-    """A GraphQL connection from a datasource page, converting each record to its GraphQL type."""
-    edges = [Edge(cursor=encode_cursor(key), node=convert(item)) for key, item in page.items]
+def connection(info: Info, page: Page[R], convert: Callable[[R], T]) -> Connection[T]:
+    """A GraphQL connection from a datasource page, converting each record to its GraphQL type; its
+    cursors are the viewer's own (sealed for a partner)."""
+    scope = info.context.scope
+    edges = [Edge(key=key, scope=scope, node=convert(item)) for key, item in page.items]
+    start = end = None
+    if page.items:
+        start = encode_cursor(scope, page.items[0][0])
+        end = start if len(page.items) == 1 else encode_cursor(scope, page.items[-1][0])
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=start,
+            end_cursor=end,
         ),
     )

@@ -78,7 +78,7 @@ class Board(Node):
     @resolves_public("The board's schools that the viewer may see.")
     async def schools(self, info: Info, first: First = None, after: After = None) -> Connection[School]:
         page = await schools.schools_of_board(info.context, self.record, first, after)
-        return connection(page, School.from_record)
+        return connection(info, page, School.from_record)
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Board | None:
@@ -150,21 +150,21 @@ class School(Node):
         from schema.groups import Group  # noqa: PLC0415 - schools and groups refer to each other
 
         page = await schools.groups_of_school(info.context, self.record, school_year, first, after)
-        return connection(page, Group.from_record)
+        return connection(info, page, Group.from_record)
 
     @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:
         from schema.people import Student  # noqa: PLC0415
 
         page = await schools.students_of_school(info.context, self.record, first, after)
-        return connection(page, Student.from_record)
+        return connection(info, page, Student.from_record)
 
     @resolves_rows(DataCategory.STAFF_BASIC, "The school's staff members.")
     async def staff(self, info: Info, first: First = None, after: After = None) -> Connection[_StaffMember]:
         from schema.people import StaffMember  # noqa: PLC0415
 
         page = await schools.staff_of_school(info.context, self.record, first, after)
-        return connection(page, StaffMember.from_record)
+        return connection(info, page, StaffMember.from_record)
 
     @resolves_rows(
         DataCategory.LICENSE, "The school's licenses; a partner sees those of its own products only."
@@ -173,7 +173,7 @@ class School(Node):
         from schema.licenses import License  # noqa: PLC0415
 
         page = await schools.licenses_of_school(info.context, self.record, first, after)
-        return connection(page, License.from_record)
+        return connection(info, page, License.from_record)
 
     @resolves_public("The consent receipts of this school, oldest first; a partner sees its own.")
     async def consents(
@@ -182,7 +182,7 @@ class School(Node):
         from schema.consent import ConsentReceipt  # noqa: PLC0415
 
         page = await schools.consents_of_school(info.context, self.record, first, after)
-        return connection(page, ConsentReceipt.from_record)
+        return connection(info, page, ConsentReceipt.from_record)
 
     @resolves_public("Partners' pending consent requests (the school's coordinators and the operator only).")
     async def consent_requests(
@@ -191,7 +191,7 @@ class School(Node):
         from schema.consent import ConsentRequest  # noqa: PLC0415
 
         page = await consent.requests_of_school(info.context, self.record, first, after)
-        return connection(page, ConsentRequest.from_record)
+        return connection(info, page, ConsentRequest.from_record)
 
     @resolves_public(
         "Per partner that lost (part of) its scope here: whether it confirmed deleting it"
@@ -212,7 +212,7 @@ class School(Node):
         from schema.consent import Disclosure  # noqa: PLC0415
 
         page = await consent.disclosures_of_school(info.context, self.record, first, after)
-        return connection(page, Disclosure.from_record)
+        return connection(info, page, Disclosure.from_record)
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> School | None:

@@ -29,7 +29,7 @@ from auth.permissions import may_read_feed
 from auth.viewer import Viewer
 from datasources.feed import reading, schedule
 from datasources.feed.signal import ChangeSignal, counter_value
-from datasources.store.pagination import decode_cursor
+from datasources.store.pagination import FEED, decode_cursor
 from errors import Forbidden
 from resolvers.changes import node as event_node
 from resolvers.context import Context
@@ -204,6 +204,17 @@ async def _follow(info: SubscriptionInfo, position: int) -> AsyncGenerator[Chang
             await live.signal.moved_past(seen)
 
 
+async def _position(info: SubscriptionInfo, after: str | None) -> int:
+    """The feed number inside `after`, read before the stream starts so that a cursor that is not the
+    viewer's own is the operation's error. A cursor is sealed per viewer, so opening it takes the viewer's
+    identifiers, which come with a scope: one cycle is opened for it (it delivers nothing)."""
+    if not after:
+        return 0
+    operation_name = info.operation.name.value if info.operation.name else None
+    async with info.context.poll_cycle(operation_name) as (cycle, _):
+        return decode_cursor(cycle.scope, after, FEED)
+
+
 @strawberry.type(description="Live feeds over WebSocket (`graphql-transport-ws` at /graphql).")
 class Subscription:
     """Root subscriptions; each applies the same policy as the query it mirrors, to every event."""
@@ -230,7 +241,7 @@ class Subscription:
         # Checked before the stream starts, so a refusal is the operation's error, not an event.
         if not may_read_feed(info.context.viewer):
             raise Forbidden("the change feed is for partners, coordinators and the operator")
-        return _follow(info, decode_cursor(after) if after else 0)
+        return _follow(info, await _position(info, after))
 
 
 __all__ = ["Subscription", "SubscriptionContext", "SubscriptionInfo"]

@@ -37,11 +37,29 @@ if TYPE_CHECKING:
 
 #: The version of the hub's consent policy that grants are made under (printed on every receipt).
 POLICY_VERSION = "2026-1"
+#: Who grants on a school's behalf (only the school's ICT coordinator may: `auth.permissions`). A receipt
+#: names the role and the school, never the account ("staff:2" would tell partners the hub's account ids).
+GRANTED_BY_ROLE = "ICT-coördinator"
+#: The receipts' `granted_by` column holds at most this many characters.
+_GRANTED_BY_LENGTH = 200
 PENDING, GRANTED, SUPERSEDED = "PENDING", "GRANTED", "SUPERSEDED"
 
 
 def _names(categories: Iterable[DataCategory]) -> list[str]:
     return sorted(category.name for category in categories)
+
+
+def granted_by_label(school_name: str) -> str:
+    """What a receipt says granted it: the role and the school's own name, such as
+    "ICT-coördinator, De Regenboog"."""
+    return f"{GRANTED_BY_ROLE}, {school_name}"[:_GRANTED_BY_LENGTH]
+
+
+async def _school_name(connection: AsyncConnection, school_id: int) -> str:
+    name = await connection.scalar(select(SCHOOLS.c.name).where(SCHOOLS.c.id == school_id))
+    if name is None:
+        raise NotFound("no such school")
+    return str(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +94,16 @@ async def grant(
     school_id: int,
     partner_id: int,
     categories: Iterable[DataCategory],
-    granted_by: str,
     now: dt.datetime,
     require_dpa: bool = True,
 ) -> ConsentRecord:
     """Grant exactly `categories` (a shorter list than before narrows): the receipt in force is superseded
-    (ended by who granted the new one) and a new one issued; the partner's pending requests at the school
-    are marked granted. `require_dpa` is the hub's setting (`Settings.dpa_required`)."""
+    (ended by who granted the new one) and a new one issued, granted by the school's ICT coordinator
+    (`granted_by_label`); the partner's pending requests at the school are marked granted. `require_dpa`
+    is the hub's setting (`Settings.dpa_required`)."""
     try:
         async with engine.begin() as connection:
+            granted_by = granted_by_label(await _school_name(connection, school_id))
             previous = await _in_force(connection, school_id, partner_id)
             if previous is not None:
                 await connection.execute(
@@ -138,15 +157,18 @@ async def revoke(
     school_id: int,
     partner_id: int,
     now: dt.datetime,
-    revoked_by: str,
+    revoked_by: str | None = None,
     require_dpa: bool = True,
 ) -> ConsentRecord:
     """End the receipt in force (a revocation receipt: when, and by whom); the partner reads nothing of the
-    school from this moment, and its feed says what to delete."""
+    school from this moment, and its feed says what to delete. `revoked_by` is the label the receipt
+    shows; by default the school's ICT coordinator (`granted_by_label`), as for a grant, never an account."""
     async with engine.begin() as connection:
         current = await _in_force(connection, school_id, partner_id)
         if current is None:
             raise NotFound("this school has no consent in force for this partner")
+        if revoked_by is None:
+            revoked_by = granted_by_label(await _school_name(connection, school_id))
         await connection.execute(
             update(CONSENTS).where(CONSENTS.c.id == current.id).values(revoked_at=now, revoked_by=revoked_by)
         )

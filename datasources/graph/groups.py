@@ -96,8 +96,17 @@ def _current(scope: Scope, today: dt.date, school_year: str | None = None) -> Co
     return and_(year, GROUPS.c.effective_from <= today)
 
 
+def group_rows(scope: Scope, school_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The row filter of groups: a group exists for a viewer only where group.basic is granted at its
+    school. Every way to a group applies it (a school's list, a student's or staff member's groups, a
+    license's coupled groups, `node`, `_entities`), so a narrowing that takes group.basic away leaves no
+    group id behind for the partner that the feed has just told to delete it."""
+    return schools_with(scope, [DataCategory.GROUP_BASIC], school_id)
+
+
 def _groups(scope: Scope) -> Select[Any]:
-    return select(*group_columns(scope)).where(visible_schools(scope, GROUPS.c.school_id))
+    school = GROUPS.c.school_id
+    return select(*group_columns(scope)).where(visible_schools(scope, school), group_rows(scope, school))
 
 
 async def groups_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, GroupRecord]:
@@ -116,12 +125,7 @@ async def groups_by_school(
     today: dt.date,
 ) -> dict[int, Page[GroupRecord]]:
     """One page of each school's groups of a school year (by default the current one)."""
-    # The list of a school's groups is group.basic; a group is still reachable as a student's membership.
-    statement = _groups(scope).where(
-        GROUPS.c.school_id.in_(school_ids),
-        _current(scope, today, school_year),
-        schools_with(scope, [DataCategory.GROUP_BASIC], GROUPS.c.school_id),
-    )
+    statement = _groups(scope).where(GROUPS.c.school_id.in_(school_ids), _current(scope, today, school_year))
     rows = await reader.rows(partitioned_page(statement, GROUPS.c.school_id, GROUPS.c.id, args))
     return split_pages(
         ((row[GROUP.school_id], row[GROUP.id], _group(scope, row)) for row in rows), school_ids, args
@@ -148,8 +152,9 @@ async def _member_groups(
         .where(
             member_column.in_(member_ids),
             visible_schools(scope, GROUPS.c.school_id),
-            # Group memberships belong to student.basic / staff.basic, not to group.basic.
+            # Group memberships belong to student.basic / staff.basic; the groups themselves to group.basic.
             schools_with(scope, [membership_category], GROUPS.c.school_id),
+            group_rows(scope, GROUPS.c.school_id),
             _current(scope, today),
         )
         .order_by(member_column, GROUPS.c.composite, GROUPS.c.id)

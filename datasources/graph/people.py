@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, null, select
+from sqlalchemy import ColumnElement, Select, and_, null, select
 
 from auth.categories import DataCategory
-from datasources.graph.groups import GROUP, group_columns, group_record, main_group_id
+from datasources.graph.groups import GROUP, group_columns, group_record, group_rows, main_group_id
 from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import Page, StaffRecord, StudentRecord
@@ -127,12 +127,18 @@ def _students(scope: Scope, today: dt.date) -> Select[Any]:
     # A student exists for a viewer only where student.basic (the identity, the pseudonym) is granted:
     # names or a date of birth without it would be data about nobody the partner can tell apart.
     # The main group comes in the same statement: every page of students needs it, and a loader per
-    # student would cost an awaitable per row on the hottest path of the graph.
+    # student would cost an awaitable per row on the hottest path of the graph. It is joined only where
+    # group.basic is granted, like every other way to a group.
     school = STUDENTS.c.school_id
     main = GROUPS.alias("main_group")
     return (
         select(*student_columns(scope), *group_columns(scope, main, MAIN_GROUP))
-        .select_from(STUDENTS.outerjoin(main, main.c.id == main_group_id(today, STUDENTS.c.id)))
+        .select_from(
+            STUDENTS.outerjoin(
+                main,
+                and_(main.c.id == main_group_id(today, STUDENTS.c.id), group_rows(scope, main.c.school_id)),
+            )
+        )
         .where(visible_schools(scope, school), schools_with(scope, [DataCategory.STUDENT_BASIC], school))
     )
 

@@ -4,14 +4,17 @@ Pages are ordered by a unique integer key and continue *after* a key, never by O
 the same at the start and the end of a million rows. Nested connections of many parents are paged in one
 statement with a window function (rank within each parent), which is what keeps a nested query at a
 fixed number of statements whatever the page size.
+
+A cursor is shown to each viewer in the viewer's own form (the policy's identifiers): a partner's is
+sealed for that partner, so it neither tells a row id or a hub-wide count nor joins with another
+partner's, and it is refused from anyone else. Pages still continue after the key inside it: one
+cursor is sealed or opened per page argument or edge asked for, nothing per row read.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
 
@@ -21,31 +24,34 @@ from errors import BadUserInput
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from auth.policy import Scope
+
 R = TypeVar("R")
 
-_CURSOR_PREFIX = "c1:"
+#: What a cursor points into: a connection (the sort key of a row) or the change feed (an event number).
+#: A cursor of one kind is refused where the other is expected.
+Position = Literal["page", "feed"]
+PAGE: Final = "page"
+FEED: Final = "feed"
 #: Keys are 64-bit integers in the database; a larger number cannot come from this API.
 _LARGEST_KEY = 2**63 - 1
+_MALFORMED = "the cursor is malformed; pass an endCursor this API returned"
 
 
-def encode_cursor(key: int) -> str:
-    """The opaque cursor for a sort key."""
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{key}".encode()).decode().rstrip("=")
+def encode_cursor(scope: Scope, key: int, position: Position = PAGE) -> str:
+    """The opaque cursor of a sort key as this viewer is given it: sealed for a partner (its own, unreadable
+    to anyone else), readable for the hub's staff (the policy's identifiers decide)."""
+    return scope.identifiers.cursor(position, key)
 
 
-def decode_cursor(cursor: str) -> int:
-    """The sort key of a cursor this hub issued; anything else is a BAD_USER_INPUT error."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise BadUserInput("the cursor is malformed; pass an endCursor this API returned") from None
-    number = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not number.isdigit() or len(number) > 19:
-        raise BadUserInput("the cursor is malformed; pass an endCursor this API returned")
-    if int(number) > _LARGEST_KEY:
-        raise BadUserInput("the cursor is malformed; pass an endCursor this API returned")
-    return int(number)
+def decode_cursor(scope: Scope, cursor: str, position: Position = PAGE) -> int:
+    """The sort key of a cursor this hub issued to this viewer for this kind of position; anything else (a
+    damaged cursor, another partner's, a hub cursor shown to a partner) is the same BAD_USER_INPUT error,
+    so a refusal tells nothing about whose cursor it was."""
+    key = scope.identifiers.cursor_key(position, cursor)
+    if key is None or key > _LARGEST_KEY:
+        raise BadUserInput(_MALFORMED)
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +62,15 @@ class PageArgs:
     after: int | None
 
     @classmethod
-    def parse(cls, first: int | None, after: str | None, *, default: int = 100, cap: int = 1000) -> PageArgs:
-        """Validate the client's arguments; a page outside 1..cap is refused, never silently clamped."""
+    def parse(
+        cls, scope: Scope, first: int | None, after: str | None, *, default: int = 100, cap: int = 1000
+    ) -> PageArgs:
+        """Validate the client's arguments (`after` must be a cursor this viewer was given); a page outside
+        1..cap is refused, never silently clamped."""
         size = default if first is None else first
         if size < 1 or size > cap:
             raise BadUserInput(f"`first` must be between 1 and {cap}; got {size}")
-        return cls(first=size, after=None if after is None else decode_cursor(after))
+        return cls(first=size, after=None if after is None else decode_cursor(scope, after))
 
 
 def keyset_page(statement: Select[Any], key: ColumnElement[int], args: PageArgs) -> Select[Any]:

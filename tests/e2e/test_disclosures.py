@@ -79,7 +79,6 @@ async def partner(engine: AsyncEngine, settings: Settings, world: SeedSummary) -
             school_id=school_id,
             partner_id=credentials.partner_id,
             categories=GRANTED,
-            granted_by="staff:test",
             now=now,
         )
     token = mint_token(

@@ -496,7 +496,6 @@ async def test_a_coordinator_looks_up_only_the_partners_and_products_its_schools
         school_id=school_id,
         partner_id=consented.partner_id,
         categories=[DataCategory.SCHOOL_BASIC],
-        granted_by="staff:test",
         now=settings.now(),
     )
     known, unknown = (

@@ -161,7 +161,6 @@ async def _partner(
             school_id=school_id,
             partner_id=credentials.partner_id,
             categories=granted,
-            granted_by="staff:test",
             now=now,
         )
     token = mint_token(

@@ -75,9 +75,12 @@ async def test_a_partner_reads_exactly_what_a_school_granted_and_nothing_after_a
         app_client, operator_token, ["STUDENT_BASIC", "STUDENT_NAME", "STUDENT_DEMOGRAPHICS", "GROUP_BASIC"]
     )
     partner_token = await _token(app_client, credentials["clientId"], credentials["clientSecret"])
-    school_code = (
-        await _graphql(app_client, "{ schools(first: 1) { edges { node { code } } } }", token=operator_token)
-    )["data"]["schools"]["edges"][0]["node"]["code"]
+    first_school = (
+        await _graphql(
+            app_client, "{ schools(first: 1) { edges { node { code name } } } }", token=operator_token
+        )
+    )["data"]["schools"]["edges"][0]["node"]
+    school_code = first_school["code"]
 
     before = await _graphql(app_client, READ, token=partner_token)
     assert before["data"]["schools"]["edges"] == []
@@ -115,7 +118,8 @@ async def test_a_partner_reads_exactly_what_a_school_granted_and_nothing_after_a
     receipt = granted["data"]["grantConsent"]
     assert receipt["categories"] == ["SCHOOL_BASIC", "STUDENT_BASIC", "STUDENT_NAME"]
     assert receipt["revokedAt"] is None
-    assert receipt["grantedBy"].startswith("staff:")
+    # The receipt names the role and the school, not the coordinator's account ("staff:2").
+    assert receipt["grantedBy"] == f"ICT-coördinator, {first_school['name']}"
 
     during = await _graphql(app_client, READ, token=partner_token)
     schools = during["data"]["schools"]["edges"]

@@ -10,6 +10,7 @@ at `connection_init` and close the connection with 4401 when they expire. Both e
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -28,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from auth.categories import DataCategory
+from auth.identifiers import PartnerIdentifiers
 from auth.policy import operator_scope
 from auth.tokens import PARTNER_TOKEN_LIFETIME, mint_token
 from auth.viewer import Viewer, ViewerKind
@@ -176,7 +178,6 @@ async def partner(engine: AsyncEngine, settings: Settings, world: SeedSummary) -
             partner_id=credentials.partner_id,
             # As `grantable` stores a grant: the school's own basic data comes with any consent.
             categories=[DataCategory.SCHOOL_BASIC, *GRANTED],
-            granted_by="staff:test",
             now=settings.now(),
         )
     token = await _partner_token(engine, settings, credentials.client_id, PARTNER_TOKEN_LIFETIME)
@@ -353,7 +354,6 @@ async def test_a_narrowed_grant_stops_events_of_the_categories_it_took_away_at_o
             school_id=school_id,
             partner_id=partner.id,
             categories=[DataCategory.SCHOOL_BASIC, DataCategory.STUDENT_BASIC],
-            granted_by="staff:test",
             now=settings.now(),
         )
         # Names are no longer granted at the first school: its rename must not arrive, the other's must.
@@ -573,3 +573,19 @@ async def test_a_partner_holds_at_most_twenty_subscriptions_across_its_connectio
     assert twenty_first["payload"][0]["extensions"] == {"code": "LIMIT_EXCEEDED"}
     assert "at most 20 subscriptions" in twenty_first["payload"][0]["message"]
     assert accepted, "a completed subscription gives its place back"
+
+
+async def test_a_subscription_refuses_a_cursor_that_was_not_given_to_this_partner(
+    server: Server, partner: Partner, settings: Settings
+) -> None:
+    key = settings.pseudonym_key.get_secret_value().encode()
+    # The same feed position as another partner, and as the hub's staff, are given it.
+    another_partners = PartnerIdentifiers(partner.id + 1, key).cursor("feed", 1)
+    the_hubs = base64.urlsafe_b64encode(b"c1:1").decode().rstrip("=")
+    async with _connection(server, partner.token) as ws:
+        await _subscribe(ws, "another", after=another_partners)
+        another = await _error_code(ws, "another")
+        await _subscribe(ws, "hub", after=the_hubs)
+        hub = await _error_code(ws, "hub")
+
+    assert (another, hub) == ("BAD_USER_INPUT", "BAD_USER_INPUT")

@@ -266,7 +266,10 @@ async def test_a_partner_reads_its_own_consent_history_revocations_included_afte
     assert superseded["revokedBy"] == revoked["grantedBy"]
     # The revocation receipt: when, and by whom.
     assert revoked["revokedAt"] == now_on(TODAY).isoformat()
-    assert revoked["revokedBy"]
+    # ... named as the grant is: the school's coordinator role and the school, never an account.
+    assert revoked["revokedBy"] == revoked["grantedBy"]
+    assert revoked["revokedBy"].startswith("ICT-coördinator, ")
+    assert "staff:" not in revoked["revokedBy"]
     # The other partner's history holds its own receipt only, still in force.
     other = await run(HISTORY, scope=await scope_of_partner(engine, settings, other_client))
     (own,) = [edge["node"] for edge in other["data"]["consentHistory"]["edges"]]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from graphql import get_introspection_query, parse, validate
 
+from auth.policy import operator_scope
 from datasources.store.pagination import PageArgs
 from resolvers.requests import Services, open_request
 from resolvers.signing import Keys
@@ -291,7 +292,7 @@ def test_a_connection_without_first_costs_the_default_page_that_the_resolvers_re
 ) -> None:
     cost = query_cost(schema._schema, parse("{ schools { edges { node { name } } } }"))
 
-    assert PageArgs.parse(None, None).first == DEFAULT_FIRST == 100
+    assert PageArgs.parse(operator_scope(OPERATOR), None, None).first == DEFAULT_FIRST == 100
     assert cost == 1 + 3 * DEFAULT_FIRST
 
 

@@ -77,10 +77,9 @@ async def test_a_scope_limits_rows_to_visible_schools_and_columns_to_granted_cat
     students = _nodes(names["students"])
     assert len(students) == 20
     assert all(s["lastName"] and s["yearLevel"] and s["dateOfBirth"] is None for s in students)
-    # Without group.basic the school's list of groups is empty, and a student's groups say nothing of
-    # themselves beyond the membership (which student.basic covers).
+    # Without group.basic there are no groups at all: not in the school's list, nor as a student's group.
     assert _nodes(names["groups"]) == []
-    assert all(s["mainGroup"]["name"] is None for s in students)
+    assert all(s["mainGroup"] is None for s in students)
 
     # Names without student.basic (the identity) are data about nobody: no student rows at all.
     nameless = schools[third_code]
