@@ -47,8 +47,9 @@ DATASOURCES_RULES: dict[str, frozenset[str]] = {
     # school files in and out (EDEXML, the CSV template): formats, checked, knowing nothing of the store but
     # its calendar
     "school_files": frozenset({"store"}),
-    # the DUO registry of school locations and the operator's own locations
-    "registry": frozenset({"store"}),
+    # the DUO registry of school locations and the operator's own locations; a board move, a closure or a
+    # reopening changes partners' scope, so the registry writes its feed events
+    "registry": frozenset({"store", "feed"}),
     # the change feed: numbering, dated events, retention, deletion acknowledgements, consent events
     "feed": frozenset({"store"}),
     # the scoped reads behind the graph and the per-request loaders that batch them
