@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -38,7 +39,21 @@ SANDBOX_STUDENTS_PER_SCHOOL = 60
 SANDBOX_SEED = 2026
 
 
+def serving_issuer(settings: Settings, host: str, port: int) -> str:
+    """The `iss` of tokens for a server on `host`:`port`: LEERPOORT_ISSUER when it is set, else the
+    address served on, so that the sandbox's printed tokens name the server that accepts them."""
+    if "issuer" in settings.model_fields_set:
+        return settings.issuer
+    # A wildcard address is where the server listens, not an address a client can use.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, never bound
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    issuer = serving_issuer(settings, host, port)
+    # uvicorn's worker processes read their own settings from the environment: they verify the same `iss`.
+    os.environ["LEERPOORT_ISSUER"] = issuer
+    settings = settings.model_copy(update={"issuer": issuer})
     migrate(settings.database_url)
     if settings.sandbox and asyncio.run(admin.is_empty(settings)):
         print(f"Seeding a sandbox world of {SANDBOX_SCHOOLS} schools …", file=sys.stderr)
@@ -305,15 +320,16 @@ def _settings_problems(error: ValidationError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 2 usage error or refused input)."""
     parser = _parser()
-    arguments = parser.parse_args(argv)
-    command = arguments.command or "serve"
+    given = list(sys.argv[1:] if argv is None else argv)
+    # Serving is the default command, with its options too: `server.py --port 8123` serves on 8123.
+    if not given or (given[0].startswith("-") and given[0] not in ("-h", "--help")):
+        given = ["serve", *given]
+    arguments = parser.parse_args(given)
+    command = arguments.command
     try:
         settings = Settings()
-        if command == "serve" or arguments.command is None:
-            serve_args = (
-                arguments if command == "serve" and arguments.command else parser.parse_args(["serve"])
-            )
-            _serve(settings, serve_args.host, serve_args.port, serve_args.workers)
+        if command == "serve":
+            _serve(settings, arguments.host, arguments.port, arguments.workers)
             return 0
         output = _run(command, arguments, settings)
     except _Held as held:

@@ -69,6 +69,16 @@ class Conflict(PublicError):
     code = "CONFLICT"
 
 
+class Unavailable(PublicError):
+    """The hub cannot reach its database right now: HTTP 503 with `Retry-After`. The hub recovers by
+    itself when the database is back; send the same request again after `Retry-After` seconds."""
+
+    code = "UNAVAILABLE"
+
+    #: What `Retry-After` says (seconds): long enough for a database restart or failover to finish.
+    retry_after_seconds: ClassVar[int] = 5
+
+
 CATALOGUE: tuple[str, ...] = (
     "UNAUTHENTICATED",
     "FORBIDDEN",
@@ -78,5 +88,6 @@ CATALOGUE: tuple[str, ...] = (
     "CONFLICT",
     "RATE_LIMITED",
     "HELD_FOR_CONFIRMATION",
+    "UNAVAILABLE",
     "INTERNAL",
 )

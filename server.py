@@ -21,6 +21,7 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -32,8 +33,8 @@ from datasources.feed import retention
 from datasources.feed.signal import ChangeSignal
 from datasources.school_files.edexml import read_edexml
 from datasources.school_files.model import ImportFileError
-from datasources.store.database import create_engine, is_ready
-from errors import BadUserInput, Conflict, Forbidden, PublicError, Unauthenticated
+from datasources.store.database import create_engine, is_outage, is_ready
+from errors import BadUserInput, Conflict, Forbidden, PublicError, Unauthenticated, Unavailable
 from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import HTTPConnection, Request
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from starlette.websockets import WebSocket
 
     from schema.http import GraphQLRequest
@@ -101,8 +103,42 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         *oneroster.routes(lambda connection: _state(connection).services),
     ]
-    # Refusing a body before its end closes the connection rather than letting the server drain it.
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(bodies.ClosingUnreadBodies)])
+    # Refusing a body before its end closes the connection rather than letting the server drain it; a
+    # request that fails because the database is out of reach answers 503.
+    middleware = [Middleware(bodies.ClosingUnreadBodies), Middleware(_DatabaseOutage)]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+
+
+class _DatabaseOutage:
+    """Answers 503 UNAVAILABLE (with `Retry-After`) for a request that failed because the database is out
+    of reach, wherever that happened: loading the signing keys, opening the request, an import, the audit
+    written at its close. One warning line instead of a traceback; the pool reconnects by itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            if started or not is_outage(error):
+                raise
+            # The type only: a driver's message may quote statement parameters.
+            logger.warning(
+                "database unavailable (%s %s): %s", scope["method"], scope["path"], type(error).__name__
+            )
+            media_type = http.response_media_type(Headers(scope=scope).get("accept"))
+            await _response(http.unavailable(media_type))(scope, receive, send)
 
 
 #: How often a process prunes change events past their retention (each process may; the work is idempotent).
@@ -409,6 +445,7 @@ async def _health(request: Request) -> Response:
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "database": "ready" if ready else "unavailable"},
         status_code=200 if ready else 503,
+        headers={} if ready else {"Retry-After": str(Unavailable.retry_after_seconds)},
     )
 
 

@@ -28,7 +28,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
 from auth.viewer import Viewer
-from errors import BadUserInput, Forbidden, PublicError, RateLimited, Unauthenticated
+from datasources.store.database import is_outage
+from errors import BadUserInput, Forbidden, PublicError, RateLimited, Unauthenticated, Unavailable
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
@@ -80,6 +81,20 @@ def unauthenticated(message: str, media_type: str) -> HTTPAnswer:
         body=error_body(message, Unauthenticated.code),
         media_type=media_type,
         headers={"WWW-Authenticate": 'Bearer realm="leerpoort", error="invalid_token"'},
+    )
+
+
+#: What a client reads while the database is out of reach (no driver message: it may quote parameters).
+UNAVAILABLE_MESSAGE = "the hub's database is unavailable; try again later"
+
+
+def unavailable(media_type: str) -> HTTPAnswer:
+    """503 UNAVAILABLE with `Retry-After`: the database is out of reach, the hub recovers by itself."""
+    return HTTPAnswer(
+        status=503,
+        body=error_body(UNAVAILABLE_MESSAGE, Unavailable.code),
+        media_type=media_type,
+        headers={"Retry-After": str(Unavailable.retry_after_seconds)},
     )
 
 
@@ -269,6 +284,9 @@ async def execute(
             body=error_body("the document has no operation by that operationName", BadUserInput.code),
             media_type=media_type,
         )
+    if any(is_outage(error.original_error) for error in result.errors or ()):
+        # A partial answer would read as "these fields are null": say the whole request can be retried.
+        return unavailable(media_type)
     errors = [format_error(error) for error in result.errors or ()]
     # Errors without a path happened before execution (syntax, validation, a refused operation):
     # there is no data entry at all, and the GraphQL response type answers 400.

@@ -1,7 +1,9 @@
 """The sandbox seed: a deterministic synthetic world of boards, schools, people, partners and agreements.
 
-Schools come from the DUO registry in file order; past its end, synthetic locations get BRINs that start
-with 9 and never collide with the registry. Every name is a random combination of common name parts, so
+Schools come from the DUO registry: first up to three locations of each board in file order, so that even
+the small world of the sandbox spans several boards (some without a signed DPA), then the rest of the
+registry in file order; past its end, synthetic locations get BRINs that start with 9 and never collide
+with the registry. Every name is a random combination of common name parts, so
 nothing describes a real person. The world is a pure function of the arguments (one `random.Random`),
 except for the `created_at` stamps, which say when the seed ran.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +66,9 @@ _EXECUTEMANY_ROWS = 10_000
 _UNSIGNED_BOARDS = 0.1
 _HOME_LOGIN = 0.3
 _MANUAL_COUPLING = 0.2
+#: Registry locations of one board taken before any board's next ones: DUO's file lists a board's schools
+#: together, and its first board alone would fill a small world (one board, all signed or all unsigned).
+_FIRST_LOCATIONS_PER_BOARD = 3
 #: The fictional school of the official EDEXML example file: left free so that it can be added by hand.
 _EDEXML_EXAMPLE_BRIN = "99ZZ"
 
@@ -200,10 +206,10 @@ async def _board_ids(connection: AsyncConnection) -> dict[str, int]:
 def _locations(
     rng: random.Random, registry: Sequence[RegistryLocation], count: int, existing_boards: dict[str, int]
 ) -> list[_Location]:
-    """The registry's first `count` locations, then synthetic ones on synthetic boards."""
+    """`count` of the registry's locations spread over its boards, then synthetic ones on synthetic boards."""
     locations = [
         _Location(location.brin, location.location_code, location.name, location.board_number, "duo")
-        for location in registry[:count]
+        for location in _spread_over_boards(registry)[:count]
     ]
     taken_boards = {location.board_number for location in registry} | set(existing_boards)
     board_numbers = (
@@ -223,6 +229,17 @@ def _locations(
         # Synthetic locations are not in DUO's file: like test locations they are managed by hand.
         locations.append(_Location(brin, "00", name, board, "manual"))
     return locations
+
+
+def _spread_over_boards(registry: Sequence[RegistryLocation]) -> list[RegistryLocation]:
+    """The registry with each board's first few locations first (in file order), then the others."""
+    taken: Counter[str] = Counter()
+    first: list[RegistryLocation] = []
+    rest: list[RegistryLocation] = []
+    for location in registry:
+        taken[location.board_number] += 1
+        (first if taken[location.board_number] <= _FIRST_LOCATIONS_PER_BOARD else rest).append(location)
+    return first + rest
 
 
 def _synthetic_brins(registry_brins: set[str]) -> Iterator[str]:
