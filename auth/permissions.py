@@ -153,3 +153,10 @@ def may_read_schema(viewer: Viewer, *, sandbox: bool) -> bool:
     production may not, they build against the published SDL (`python server.py export-schema`), so the
     live schema is no map for probing; in the sandbox partners may, and other viewers always may."""
     return sandbox or viewer.kind is not ViewerKind.PARTNER
+
+
+def may_send_activation_mails(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's ICT coordinator invites the school's staff to activate their accounts, at the schools
+    it coordinates only: the invitation vouches that the address in the LAS is the person's own, which is
+    the school's word. The operator does not (it is not the school), nor any partner."""
+    return _coordinates(viewer, scope, school_id)

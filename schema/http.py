@@ -19,7 +19,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
-from errors import BadUserInput, PublicError, RateLimited, Unauthenticated
+from errors import BadUserInput, PublicError, RateLimited, RefusedInput, Unauthenticated
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
@@ -129,6 +129,8 @@ def parse_request(body: bytes) -> GraphQLRequest:
 
 #: Root fields a caller without a token may use: signing in.
 ANONYMOUS_FIELDS = frozenset({"signIn", "__typename"})
+#: Following a mailed link and asking for one need no token either: the link (or the address) is the proof.
+ANONYMOUS_FIELDS |= frozenset({"activateAccount", "requestPasswordReset", "resetPassword"})
 
 
 def allows_anonymous(request: GraphQLRequest) -> bool:
@@ -203,6 +205,8 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     formatted["extensions"] = {"code": code}
     if isinstance(original, RateLimited):
         formatted["extensions"]["retryAfter"] = original.retry_after
+    if isinstance(original, RefusedInput):
+        formatted["extensions"]["reason"] = original.reason
     return formatted
 
 
