@@ -22,6 +22,7 @@ from datasources.school_files.csv_folder import read_csv_folder
 from datasources.school_files.edexml import read_edexml
 from datasources.store.database import migrate
 from resolvers import admin, oneroster, registry_commands
+from resolvers import mail as mail_commands
 from resolvers.imports import report_json, report_table
 from schema.assembly import build_schema
 from schema.relay import from_global_id, to_global_id
@@ -61,6 +62,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     if settings.sandbox:
         tokens = asyncio.run(admin.sandbox_tokens(settings))
         print(f"Leerpoort sandbox: explorer at http://{host}:{port}/graphql", file=sys.stderr)
+        print(f"Mail: {mail_commands.destination(settings)}", file=sys.stderr)
         for name, lifetime in (("operator", "12 h"), ("publisher", "15 min"), ("coordinator", "8 h")):
             if name in tokens:
                 print(f"{name.capitalize()} token ({lifetime}):\n{tokens[name]}", file=sys.stderr)
@@ -169,6 +171,8 @@ def _parser() -> argparse.ArgumentParser:
     feed = commands.add_parser("feed", help="the change feed").add_subparsers(dest="action", required=True)
     prune = feed.add_parser("prune", help="drop change events past the retention period; prints JSON")
     prune.add_argument("--days", type=int, help="days to keep (default LEERPOORT_FEED_RETENTION_DAYS, 90)")
+    mail = commands.add_parser("mail", help="outgoing mail").add_subparsers(dest="action", required=True)
+    mail.add_parser("send-queued", help="send the queued mail that is due now; prints the counts as JSON")
     commands.add_parser("export-schema", help="print the subgraph SDL")
     return parser
 
@@ -290,6 +294,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
     ),
     "import": _import,
     "feed": lambda arguments, settings: json.dumps(asyncio.run(admin.prune_feed(settings, arguments.days))),
+    "mail": lambda _arguments, settings: json.dumps(asyncio.run(mail_commands.send_queued_command(settings))),
     "export": lambda arguments, settings: (
         _export_oneroster(arguments, settings)
         if arguments.format == "oneroster"

@@ -37,6 +37,16 @@ class BadUserInput(PublicError):
     code = "BAD_USER_INPUT"
 
 
+class RefusedInput(BadUserInput):
+    """BAD_USER_INPUT with a stable reason code in `extensions.reason`, for refusals a client acts on
+    differently: a weak password (`TOO_SHORT`, `TOO_COMMON`, `CONTAINS_PERSONAL_DATA`) or a link that no
+    longer works (`LINK_EXPIRED`, `LINK_USED`, `LINK_INVALID`)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class NotFound(PublicError):
     """The thing asked for does not exist for this viewer (never says whether it exists for others)."""
 

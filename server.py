@@ -35,6 +35,7 @@ from datasources.school_files.edexml import read_edexml
 from datasources.school_files.model import ImportFileError
 from datasources.store.database import create_engine, is_outage, is_ready
 from errors import BadUserInput, Conflict, Forbidden, PublicError, Unauthenticated, Unavailable
+from resolvers import mail
 from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
@@ -84,12 +85,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = Services(settings, engine, Keys(engine, settings))
         app.state.leerpoort = AppState(services, schema, signal, OpenSubscriptions.of(settings))
         maintenance = asyncio.create_task(_prune_feed_periodically(engine, settings))
+        # Queued mail (activation and reset links) goes out in the background, never inside a request.
+        mail_sender = asyncio.create_task(mail.send_periodically(engine, settings))
         try:
             yield
         finally:
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
+            mail_sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await mail_sender
             await signal.close()
             await engine.dispose()
 

@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     #: The window (seconds) in which failed credential checks are counted.
     credential_window_seconds: int = Field(default=900, ge=1, alias="LEERPOORT_CREDENTIAL_WINDOW_SECONDS")
 
+    #: Outgoing mail: `smtp://host:port`, with credentials and STARTTLS when given
+    #: (`smtp://user:pass@host:587?starttls=true`; `smtps://` for TLS from the start). Unset: messages are
+    #: written to `LEERPOORT_DATA_DIR`/outbox as .eml files instead (the sandbox's way).
+    smtp_url: SecretStr | None = Field(default=None, alias="LEERPOORT_SMTP_URL")
+    #: The sender of the hub's mail (an address, optionally with a display name).
+    mail_from: str = Field(default="Leerpoort <noreply@leerpoort.invalid>", alias="LEERPOORT_MAIL_FROM")
+    #: Where people reach the hub's pages: the base of the links in mail (activation, password reset).
+    public_url: str = Field(default="http://127.0.0.1:8000", alias="LEERPOORT_PUBLIC_URL")
+    #: How often (seconds) the server's background task looks for queued mail that is due.
+    mail_poll_seconds: float = Field(default=5.0, gt=0, alias="LEERPOORT_MAIL_POLL_SECONDS")
+    #: How long (seconds) one SMTP delivery may take before it counts as failed and is retried later.
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, alias="LEERPOORT_SMTP_TIMEOUT_SECONDS")
+    #: How long an activation link stays valid (days).
+    activation_link_days: int = Field(default=7, ge=1, alias="LEERPOORT_ACTIVATION_LINK_DAYS")
+    #: How long a password-reset link stays valid (hours).
+    reset_link_hours: int = Field(default=2, ge=1, alias="LEERPOORT_RESET_LINK_HOURS")
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:

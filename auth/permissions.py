@@ -183,3 +183,10 @@ def may_look_up_partner(
     if viewer.kind is ViewerKind.STAFF:
         return partner_id in partners_at_schools
     return False
+
+
+def may_send_activation_mails(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's ICT coordinator invites the school's staff to activate their accounts, at the schools
+    it coordinates only: the invitation vouches that the address in the LAS is the person's own, which is
+    the school's word. The operator does not (it is not the school), nor any partner."""
+    return _coordinates(viewer, scope, school_id)

@@ -23,6 +23,7 @@ from schema.mutations import Mutation
 from schema.people import StaffMember, Student
 from schema.query import Query
 from schema.schools import Board, School
+from schema.staff_accounts import StaffAccountMutation
 from schema.subscriptions import Subscription
 from settings import Settings
 
@@ -82,12 +83,17 @@ class LeerpoortSchema(strawberry.federation.Schema):
             )
 
 
+@strawberry.type(name="Mutation", description="Changes to the hub; each names who may make it.")
+class RootMutation(Mutation, StaffAccountMutation):
+    """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
+
+
 def build_schema(settings: Settings | None = None) -> LeerpoortSchema:
     """The Leerpoort subgraph; refuses to build while any field is unclassified."""
     limits = settings or Settings()
     schema = LeerpoortSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=RootMutation,
         subscription=Subscription,
         # Types reached only through lazy annotations must be named here to join the `_Entity` union.
         types=[Board, School, Group, Student, StaffMember, Partner, Product, License],

@@ -29,7 +29,15 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from auth.permissions import may_read_schema
 from auth.viewer import Viewer
 from datasources.store.database import is_outage
-from errors import BadUserInput, Forbidden, PublicError, RateLimited, Unauthenticated, Unavailable
+from errors import (
+    BadUserInput,
+    Forbidden,
+    PublicError,
+    RateLimited,
+    RefusedInput,
+    Unauthenticated,
+    Unavailable,
+)
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
@@ -165,6 +173,8 @@ def parse_request(body: bytes) -> GraphQLRequest:
 
 #: Root fields a caller without a token may use: signing in.
 ANONYMOUS_FIELDS = frozenset({"signIn", "__typename"})
+#: Following a mailed link and asking for one need no token either: the link (or the address) is the proof.
+ANONYMOUS_FIELDS |= frozenset({"activateAccount", "requestPasswordReset", "resetPassword"})
 
 
 def allows_anonymous(request: GraphQLRequest) -> bool:
@@ -255,6 +265,8 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     formatted["extensions"] = {"code": code}
     if isinstance(original, RateLimited):
         formatted["extensions"]["retryAfter"] = original.retry_after
+    if isinstance(original, RefusedInput):
+        formatted["extensions"]["reason"] = original.reason
     return formatted
 
 

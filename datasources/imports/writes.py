@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, update
 
-from datasources.imports import identities
+from datasources.imports import account_access, identities
 from datasources.imports.plan import group_changed, staff_changed, student_changed
 from datasources.imports.report import Counts
 from datasources.store.tables import (
@@ -169,6 +169,8 @@ async def sync_staff(
     removed = [member.id for member in staff.removed]
     if removed:
         await identities.remember_leavers(connection, "staff", school_id, staff.removed, now)
+        # Removed by the LAS = no access: open links and the account of the address close with the member.
+        await account_access.close_access(connection, removed, [member.email for member in staff.removed])
         await connection.execute(delete(GROUP_STAFF).where(GROUP_STAFF.c.staff_id.in_(removed)))
         await connection.execute(delete(STAFF_MEMBERS).where(STAFF_MEMBERS.c.id.in_(removed)))
     if not future:
@@ -182,6 +184,13 @@ async def sync_staff(
                 .where(STAFF_MEMBERS.c.id == stored.id)
                 .values(**_staff_values(imported), roles=roles, active=active)
             )
+        # A new address in the LAS: the old address's links and account close (activate again).
+        readdressed = [
+            (stored.id, stored.email) for stored, imported in changed if _readdressed(stored, imported)
+        ]
+        await account_access.close_access(
+            connection, [member for member, _ in readdressed], [address for _, address in readdressed]
+        )
     if staff.added:
         persons = await identities.persons_for(
             connection,
@@ -208,6 +217,11 @@ async def sync_staff(
         )
         ids.update({key: staff_id for staff_id, key in inserted})
     return ids
+
+
+def _readdressed(stored: Any, imported: Any) -> bool:
+    """Whether the LAS delivers another (or no) e-mail address for a staff member than the stored one."""
+    return bool(stored.email != (imported.email.strip().lower() if imported.email else None))
 
 
 def _staff_values(member: Any) -> dict[str, Any]:

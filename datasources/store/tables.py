@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -507,6 +508,53 @@ class CredentialAttempt(SQLModel, table=True):
     attempted_at: dt.datetime = Field(sa_type=_TZ)
 
 
+class OutgoingMail(SQLModel, table=True):
+    """A message waiting to be sent (or sent): the queue that keeps slow mail servers out of requests.
+
+    The server's background task and `mail send-queued` send what is due; a failure is retried later
+    with a growing wait. Only the error's class is kept, never a server's answer (it may quote the
+    address). The message is emptied once sent, so the links it carried do not stay in the database."""
+
+    __tablename__ = "outgoing_mail"
+    __table_args__ = (Index("ix_outgoing_mail_due", "sent_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    recipient: str = Field(max_length=320)
+    #: The whole RFC 5322 message; emptied once sent.
+    message: str = Field(sa_type=Text)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_type=_TZ)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    #: The class of the last delivery error (e.g. `SMTPConnectError`), no message.
+    last_error: str | None = Field(default=None, max_length=100)
+
+
+class AccountLink(SQLModel, table=True):
+    """A one-time link sent by mail: activating a staff member's account, or resetting a password.
+
+    Only the SHA-256 of the link's random token is stored. An activation link belongs to a staff member
+    (a school membership) and the address it was sent to; a reset link to an account. A link is used once
+    (`used_at`); an import that changes the address or removes the member deletes its open links."""
+
+    __tablename__ = "account_links"
+    __table_args__ = (
+        Index("ix_account_links_staff", "staff_member_id"),
+        Index("ix_account_links_account", "account_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    #: "activation" or "reset".
+    purpose: str = Field(max_length=20)
+    staff_member_id: int | None = Field(default=None, foreign_key="staff_members.id")
+    account_id: int | None = Field(default=None, foreign_key="staff_accounts.id")
+    email: str = Field(max_length=320)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -540,3 +588,5 @@ LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
 SCOPE_PERIODS = _core(ScopePeriod)
 SIGNING_KEYS = _core(SigningKey)
 CREDENTIAL_ATTEMPTS = _core(CredentialAttempt)
+OUTGOING_MAIL = _core(OutgoingMail)
+ACCOUNT_LINKS = _core(AccountLink)

@@ -35,6 +35,7 @@ from auth.permissions import (
     may_record_dpa,
     may_register_partners,
     may_request_consent,
+    may_send_activation_mails,
     may_set_coupling,
     may_upload_imports,
     stopped_by_suspended_coupling,
@@ -174,6 +175,12 @@ DECISIONS = (
         (may_set_coupling,),
     ),
     Decision(
+        "invite its school's staff to activate their accounts",
+        lambda v, s: may_send_activation_mails(v, s, SCHOOL),
+        frozenset({STAFF}),
+        (may_send_activation_mails,),
+    ),
+    Decision(
         "upload a school file through the graph",
         lambda v, _: may_upload_imports(v),
         frozenset({STAFF, OPERATOR}),
@@ -255,6 +262,12 @@ ELSEWHERE = [
         False,
     ),
     Row(STAFF, "set the LAS coupling of another school", lambda v, s: may_set_coupling(v, s, OTHER), False),
+    Row(
+        STAFF,
+        "invite the staff of another school",
+        lambda v, s: may_send_activation_mails(v, s, OTHER),
+        False,
+    ),
     Row(STAFF, "import for another school", lambda v, s: may_import(v, s, OTHER, las_school_ids=()), False),
     Row(
         LAS,
@@ -335,4 +348,5 @@ def test_a_staff_member_who_coordinates_nothing_may_change_no_school() -> None:
     assert may_manage_consent(teacher)  # the kind may ...
     assert not may_manage_consent_at(teacher, scope, SCHOOL)  # ... but not at a school it does not coordinate
     assert not may_set_coupling(teacher, scope, SCHOOL)
+    assert not may_send_activation_mails(teacher, scope, SCHOOL)
     assert not may_import(teacher, scope, SCHOOL, las_school_ids=())
