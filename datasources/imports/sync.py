@@ -109,6 +109,10 @@ async def sync_school(
                 f"staff {', '.join(keys)} share one e-mail address; each teacher needs their own"
             )
         raise ImportRefused(report)
+    if not dry_run:
+        # What fell due before today (a school year's start) comes before this import's own events: a
+        # client must hear of next year's groups becoming current before an import that replaces them.
+        await schedule.publish_due(engine, today, now or dt.datetime.now(dt.UTC))
     async with _lock(engine, school_id):
         try:
             async with engine.begin() as connection:
