@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth.permissions import may_list_boards
-from datasources.graph import schools
+from datasources.graph import school_years, schools
 from datasources.graph.disclosures import tally
 from datasources.store.calendar import is_school_year
 from errors import BadUserInput, Forbidden
@@ -72,6 +72,13 @@ async def groups_of_school(
     if school_year is not None and not is_school_year(school_year):
         raise BadUserInput("a school year is written as two consecutive years, such as 2026-2027")
     return await ctx.loaders.groups_by_school.page(school.id, ctx.page_args(first, after), school_year)
+
+
+async def school_year_warning(ctx: Context, school: SchoolRecord) -> str | None:
+    """The school-year warning of a school (its coordinators and the operator only; None for others)."""
+    if not ctx.scope.manages(school.id):
+        return None
+    return await school_years.school_year_warning(ctx.reader, school.id, ctx.today)
 
 
 async def students_of_school(

@@ -152,6 +152,14 @@ class School(Node):
         page = await schools.groups_of_school(info.context, self.record, school_year, first, after)
         return connection(info, page, Group.from_record)
 
+    @resolves_public(
+        "A warning about the school year, for the school's coordinators and the operator only (null for"
+        " others, and when all is well): set when the school administration system (LAS) has not sent a"
+        " file for the school year that has begun, so the school still shows the last year's groups."
+    )
+    async def school_year_warning(self, info: Info) -> str | None:
+        return await schools.school_year_warning(info.context, self.record)
+
     @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:
         from schema.people import Student  # noqa: PLC0415

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from datasources.feed.events import ENTERED_SCOPE, LEFT_SCOPE, UPDATED, ChangeEntry
-from datasources.store.calendar import school_year_of
+from datasources.store.current import current_groups, current_members
 from datasources.store.tables import GROUPS, LICENSES, PRODUCTS, STAFF_MEMBERS, STUDENTS
 
 if TYPE_CHECKING:
@@ -35,11 +35,7 @@ async def _entities(
 ) -> list[tuple[int, int | None]]:
     """(row id, person id) of the school's entities of a type, as a partner would see them now."""
     if entity_type == "Group":
-        statement = select(GROUPS.c.id).where(
-            GROUPS.c.school_id == school_id,
-            GROUPS.c.school_year == school_year_of(today),
-            GROUPS.c.effective_from <= today,
-        )
+        statement = select(GROUPS.c.id).where(GROUPS.c.school_id == school_id, current_groups(today))
         return [(row.id, None) for row in await connection.execute(statement)]
     if entity_type == "License":
         statement = select(LICENSES.c.id).where(
@@ -49,7 +45,9 @@ async def _entities(
         return [(row.id, None) for row in await connection.execute(statement)]
     table = STUDENTS if entity_type == "Student" else STAFF_MEMBERS
     rows = await connection.execute(
-        select(table.c.id, table.c.person_id).where(table.c.school_id == school_id)
+        select(table.c.id, table.c.person_id).where(
+            table.c.school_id == school_id, current_members(table, today)
+        )
     )
     return [(row.id, row.person_id) for row in rows]
 

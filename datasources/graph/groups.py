@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, and_, select
 
 from auth.categories import DataCategory
-from datasources.store.calendar import school_year_of
 from datasources.store.columns import Columns
+from datasources.store.current import current_groups
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import GroupRecord, MemberGroups, Page
 from datasources.store.scoping import granted, public_id, schools_with, visible_schools
@@ -71,15 +71,14 @@ def _group(scope: Scope, row: AnyRow) -> GroupRecord:
 
 
 def main_group_id(today: dt.date, student_id: ColumnElement[Any]) -> Any:
-    """The id of a student's main group (stamgroep) of the current school year, as a correlated subquery."""
+    """The id of a student's current main group (stamgroep), as a correlated subquery."""
     return (
         select(GROUP_STUDENTS.c.group_id)
         .join(GROUPS, GROUPS.c.id == GROUP_STUDENTS.c.group_id)
         .where(
             GROUP_STUDENTS.c.student_id == student_id,
             GROUPS.c.composite.is_(False),
-            GROUPS.c.school_year == school_year_of(today),
-            GROUPS.c.effective_from <= today,
+            current_groups(today),
         )
         .order_by(GROUPS.c.id)
         .limit(1)
@@ -88,10 +87,14 @@ def main_group_id(today: dt.date, student_id: ColumnElement[Any]) -> Any:
 
 
 def _current(scope: Scope, today: dt.date, school_year: str | None = None) -> ColumnElement[bool]:
-    """Groups of the asked school year (by default the one `today` falls in). Groups of a coming year
-    are nobody's current groups before their effective date; only the operator may look ahead."""
-    year = GROUPS.c.school_year == (school_year or school_year_of(today))
-    if scope.is_unrestricted and school_year is not None:
+    """Groups of the asked school year, or by default the school's current ones (those of the year
+    before while its LAS has not sent this year's file: see datasources.store.current). Groups of a
+    coming year are nobody's current groups before their effective date; only the operator may look
+    ahead."""
+    if school_year is None:
+        return current_groups(today)
+    year = GROUPS.c.school_year == school_year
+    if scope.is_unrestricted:
         return year
     return and_(year, GROUPS.c.effective_from <= today)
 

@@ -8,12 +8,14 @@ from sqlalchemy import ColumnElement, Select, select
 
 from auth.categories import DataCategory
 from datasources.store.columns import Columns
+from datasources.store.current import current_groups
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import LicenseRecord, Page
 from datasources.store.scoping import public_id, schools_with, visible_schools
-from datasources.store.tables import LICENSE_GROUPS, LICENSES, PRODUCTS
+from datasources.store.tables import GROUPS, LICENSE_GROUPS, LICENSES, PRODUCTS
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Sequence
 
     from auth.policy import Scope
@@ -81,13 +83,22 @@ async def licenses_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> di
     return {row[LICENSE.id]: license_record(scope, row) for row in rows}
 
 
-async def coupled_group_ids(reader: Reader, scope: Scope, license_ids: Sequence[int]) -> dict[int, list[int]]:
-    """The ids of the groups each (already visible) license is coupled to; the groups themselves are read
-    through the group loader, which applies the scope again."""
+async def coupled_group_ids(
+    reader: Reader, scope: Scope, license_ids: Sequence[int], today: dt.date
+) -> dict[int, list[int]]:
+    """The ids of the current groups each (already visible) license is coupled to; the groups themselves
+    are read through the group loader, which applies the scope again.
+
+    Couplings follow the school year (datasources.imports.couplings): a license coupled to this year's
+    group is also coupled to next year's group that takes its place, which must not show before its
+    effective date, and the ended year's group no longer shows once the new one is current."""
     del scope
     link = LICENSE_GROUPS.c
     rows = await reader.rows(
-        select(link.license_id, link.group_id).where(link.license_id.in_(license_ids)).order_by(link.group_id)
+        select(link.license_id, link.group_id)
+        .join(GROUPS, GROUPS.c.id == link.group_id)
+        .where(link.license_id.in_(license_ids), current_groups(today))
+        .order_by(link.group_id)
     )
     coupled: dict[int, list[int]] = {license_id: [] for license_id in license_ids}
     for row in rows:

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, null, select
 from auth.categories import DataCategory
 from datasources.graph.groups import GROUP, group_columns, group_record, group_rows, main_group_id
 from datasources.store.columns import Columns
+from datasources.store.current import current_members
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import Page, StaffRecord, StudentRecord
 from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
@@ -139,14 +140,22 @@ def _students(scope: Scope, today: dt.date) -> Select[Any]:
                 and_(main.c.id == main_group_id(today, STUDENTS.c.id), group_rows(scope, main.c.school_id)),
             )
         )
-        .where(visible_schools(scope, school), schools_with(scope, [DataCategory.STUDENT_BASIC], school))
+        .where(
+            visible_schools(scope, school),
+            schools_with(scope, [DataCategory.STUDENT_BASIC], school),
+            # Next year's new pupils are nobody's to see before their first day, leavers not after
+            # their last (datasources.store.current).
+            current_members(STUDENTS, today),
+        )
     )
 
 
-def _staff_members(scope: Scope) -> Select[Any]:
+def _staff_members(scope: Scope, today: dt.date) -> Select[Any]:
     school = STAFF_MEMBERS.c.school_id
     return select(*staff_columns(scope)).where(
-        visible_schools(scope, school), schools_with(scope, [DataCategory.STAFF_BASIC], school)
+        visible_schools(scope, school),
+        schools_with(scope, [DataCategory.STAFF_BASIC], school),
+        current_members(STAFF_MEMBERS, today),
     )
 
 
@@ -158,9 +167,11 @@ async def students_by_id(
     return {row[STUDENT.id]: student_record(scope, row) for row in rows}
 
 
-async def staff_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, StaffRecord]:
+async def staff_by_id(
+    reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
+) -> dict[int, StaffRecord]:
     """The visible staff members among `ids`."""
-    rows = await reader.rows(_staff_members(scope).where(STAFF_MEMBERS.c.id.in_(ids)))
+    rows = await reader.rows(_staff_members(scope, today).where(STAFF_MEMBERS.c.id.in_(ids)))
     return {row[STAFF.id]: staff_record(scope, row) for row in rows}
 
 
@@ -178,10 +189,10 @@ async def students_by_school(
 
 
 async def staff_by_school(
-    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs, today: dt.date
 ) -> dict[int, Page[StaffRecord]]:
     """One page of each school's staff."""
-    statement = _staff_members(scope).where(STAFF_MEMBERS.c.school_id.in_(school_ids))
+    statement = _staff_members(scope, today).where(STAFF_MEMBERS.c.school_id.in_(school_ids))
     rows = await reader.rows(partitioned_page(statement, STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.id, args))
     return split_pages(
         ((row[STAFF.school_id], row[STAFF.id], staff_record(scope, row)) for row in rows), school_ids, args
@@ -208,12 +219,12 @@ async def students_by_group(
 
 
 async def staff_by_group(
-    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs
+    reader: Reader, scope: Scope, group_ids: Sequence[int], args: PageArgs, today: dt.date
 ) -> dict[int, Page[StaffRecord]]:
     """One page of each group's staff."""
     link = GROUP_STAFF.c
     statement = (
-        _staff_members(scope)
+        _staff_members(scope, today)
         .add_columns(*_GROUP_OF_STAFF.labelled(group_id=link.group_id))
         .join(GROUP_STAFF, link.staff_id == STAFF_MEMBERS.c.id)
         .where(link.group_id.in_(group_ids))
@@ -238,10 +249,14 @@ async def students_by_person(
     return found
 
 
-async def staff_by_person(reader: Reader, scope: Scope, person_ids: Sequence[int]) -> dict[int, StaffRecord]:
+async def staff_by_person(
+    reader: Reader, scope: Scope, person_ids: Sequence[int], today: dt.date
+) -> dict[int, StaffRecord]:
     """The visible staff membership of each person (the oldest first)."""
     statement = (
-        _staff_members(scope).where(STAFF_MEMBERS.c.person_id.in_(person_ids)).order_by(STAFF_MEMBERS.c.id)
+        _staff_members(scope, today)
+        .where(STAFF_MEMBERS.c.person_id.in_(person_ids))
+        .order_by(STAFF_MEMBERS.c.id)
     )
     found: dict[int, StaffRecord] = {}
     for row in await reader.rows(statement):

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from datasources.imports.memberships import MembershipPlan
+
 _STUDENT_FIELDS = {
     "STUDENT_BASIC": ("key", "eck_id", "year_level"),
     "STUDENT_NAME": ("first_name", "prefix", "last_name", "initials"),
@@ -70,10 +72,15 @@ async def record_import_changes(
     links: tuple[
         frozenset[tuple[int, int]], set[tuple[int, int]], frozenset[tuple[int, int]], set[tuple[int, int]]
     ],
+    memberships: tuple[MembershipPlan, MembershipPlan],
+    turnover: bool,
     now: dt.datetime,
 ) -> None:
     """Record (or schedule) the events of an applied import. `plan` holds the group, student and staff
-    matchings; `links` the student and staff group links before and after."""
+    matchings; `links` the student and staff group links before and after; `memberships` the students'
+    and staff's membership dates (whose changes the scheduler publishes on their date). `turnover` says
+    that this is the first file of the current school year at a school that kept an older year's groups
+    (its LAS sent the file late): those leave the current view now."""
     groups, students, staff = plan
     entries: list[ChangeEntry] = []
     group_basic = ("GROUP_BASIC",)
@@ -111,14 +118,17 @@ async def record_import_changes(
     student_links_before, student_links_after, staff_links_before, staff_links_after = links
     entries += _people_changes(
         school_id, "Student", students, fields=_STUDENT_FIELDS, basic="STUDENT_BASIC", persons=persons[0],
-        memberships=(_members(student_links_before), _members(student_links_after)), future=future,
+        memberships=(_members(student_links_before), _members(student_links_after)), dates=memberships[0],
         flipped=flipped,
     )  # fmt: skip
     entries += _people_changes(
         school_id, "StaffMember", staff, fields=_STAFF_FIELDS, basic="STAFF_BASIC", persons=persons[1],
-        memberships=(_members(staff_links_before), _members(staff_links_after)), future=future,
+        memberships=(_members(staff_links_before), _members(staff_links_after)), dates=memberships[1],
         flipped=flipped,
     )  # fmt: skip
+    if turnover:
+        told = {(entry.entity_type, entry.entity_id) for entry in entries}
+        entries += await schedule.year_turnover(connection, school_id, year, effective_from, skip=told)
     # Deletions first: SQLite may give a new row the id of a row deleted in the same import, and a
     # client applying CREATED before DELETED of that id would delete what was just created.
     entries.sort(key=lambda entry: _ORDER[entry.kind])
@@ -134,29 +144,42 @@ def _people_changes(
     basic: str,
     persons: dict[str, tuple[int, int]],
     memberships: tuple[dict[int, set[int]], dict[int, set[int]]],
-    future: bool,
+    dates: MembershipPlan,
     flipped: set[int],
 ) -> list[ChangeEntry]:
     before, after = memberships
-    entries = [
-        ChangeEntry(
-            school_id,
-            entity_type,
-            persons[record.key][0],
-            CREATED,
-            (basic,),
-            person_id=persons[record.key][1],
-        )
-        for record in matching.added
-        if record.key in persons
-    ]
+    future = dates.future
+    # A coming year's new people are CREATED on its first day, by the scheduler (they are unseen before).
+    entries = (
+        []
+        if future
+        else [
+            ChangeEntry(
+                school_id,
+                entity_type,
+                persons[record.key][0],
+                CREATED,
+                (basic,),
+                person_id=persons[record.key][1],
+            )
+            for record in matching.added
+            if record.key in persons
+        ]
+    )
     entries += [
         ChangeEntry(school_id, entity_type, stored.id, DELETED, (basic,), person_id=stored.person_id)
         for stored in matching.removed
+        if stored.id not in dates.silent
     ]
     if future:
         return entries
     for stored, imported in matching.pairs:
+        if stored.id in dates.joining:
+            # Not seen before (next year's, or gone): a member from now on.
+            entries.append(
+                ChangeEntry(school_id, entity_type, stored.id, CREATED, (basic,), person_id=stored.person_id)
+            )
+            continue
         categories = changed_categories(stored, imported, fields)
         if getattr(stored, "active", False) and not (imported.email and stored.email == imported.email):
             categories.add(basic)  # a new address deactivates the account (`active` is staff.basic)

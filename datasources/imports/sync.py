@@ -5,9 +5,10 @@ the guards (a known location, the current or next school year, unique teacher e-
 has the difference written (`writes`) and its change events recorded (`events`), and reports (`report`).
 A dry run, a held import and a refused one all roll back, so the database is exactly as before.
 
-A file for a coming school year adds that year's groups (current from their effective date) and the
-people new to the school, but removes and changes nobody: who leaves in the summer leaves with the
-first import of the year they leave in.
+A file for a coming school year adds that year's groups and the people new to the school, both current
+from the year's effective date only, and dates the end of the memberships of the people it no longer has
+(the day before): the summer's leavers leave on that date without another import (`memberships`).
+It changes nobody's data: changes are taken over with the first import of that school year.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
+from datasources.feed import schedule
 from datasources.imports import writes
+from datasources.imports.couplings import follow_couplings
 from datasources.imports.events import record_import_changes
+from datasources.imports.memberships import apply_memberships, leaving_warning, load_dates, plan_memberships
 from datasources.imports.plan import (
     duplicate_emails,
     group_changed,
@@ -33,7 +37,15 @@ from datasources.imports.plan import (
 from datasources.imports.report import Counts, ImportRefused, ImportReport
 from datasources.imports.state import load_state
 from datasources.store.calendar import first_day, last_day, school_year_of
-from datasources.store.tables import GROUP_STAFF, GROUP_STUDENTS, SCHOOL_YEARS, SCHOOLS, STUDENTS
+from datasources.store.tables import (
+    GROUP_STAFF,
+    GROUP_STUDENTS,
+    SCHOOL_FILE_YEARS,
+    SCHOOL_YEARS,
+    SCHOOLS,
+    STAFF_MEMBERS,
+    STUDENTS,
+)
 from errors import BadUserInput, Conflict
 
 if TYPE_CHECKING:
@@ -97,6 +109,10 @@ async def sync_school(
                 f"staff {', '.join(keys)} share one e-mail address; each teacher needs their own"
             )
         raise ImportRefused(report)
+    if not dry_run:
+        # What fell due before today (a school year's start) comes before this import's own events: a
+        # client must hear of next year's groups becoming current before an import that replaces them.
+        await schedule.publish_due(engine, today, now or dt.datetime.now(dt.UTC))
     async with _lock(engine, school_id):
         try:
             async with engine.begin() as connection:
@@ -160,19 +176,34 @@ async def _plan_and_apply(
     effective_from = await _school_year(connection, year)
     future = year > school_year_of(today)
     state = await load_state(connection, school_id, year)
+    # The first file of the current year at a school still showing an older year's groups.
+    turnover = not future and not await schedule.year_begun(connection, school_id, year, today)
     groups = match_groups(state, school_file)
     students = match_students(state, school_file)
     staff = match_staff(state, school_file)
+    # Membership dates: a coming year's file dates its new people and its leavers instead of adding and
+    # removing them now; this year's file leaves next year's new people alone (memberships).
+    student_plan, staff_plan = [
+        plan_memberships(matching, dates, today=today, future=future, starts_on=effective_from)
+        for matching, dates in (
+            (students, await load_dates(connection, STUDENTS, school_id)),
+            (staff, await load_dates(connection, STAFF_MEMBERS, school_id)),
+        )
+    ]
     if future:
         report.warnings.append(
-            f"{year} starts on {effective_from.isoformat()}: its groups become current then; people"
-            " leaving or changing are taken over with the first import of that school year"
+            f"{year} starts on {effective_from.isoformat()}: its groups and new people become current"
+            " then; changes to people are taken over with the first import of that school year"
         )
-        students.removed, staff.removed = [], []
-    if state.students and len(students.removed) / len(state.students) > removal_limit and not confirm:
+        leaving = leaving_warning(year, effective_from, len(student_plan.leaving), len(staff_plan.leaving))
+        if leaving:
+            report.warnings.append(leaving)
+    # Rows that had already left are no removal of this import.
+    removing = len(students.removed) - len(student_plan.silent if not future else ())
+    if state.students and removing / len(state.students) > removal_limit and not confirm:
         report.held = True
         report.warnings.append(
-            f"the import would remove {len(students.removed)} of {len(state.students)} students"
+            f"the import would remove {removing} of {len(state.students)} students"
             f" (more than {removal_limit:.0%}); send it again with confirm to apply it"
         )
     for member in school_file.staff:
@@ -190,15 +221,24 @@ async def _plan_and_apply(
             report.groups.unchanged += 1
     group_ids = {stored.key: stored.id for stored, _ in groups.pairs}
     if not report.dry_run and not report.held:
+        known = set(group_ids.values())
         await writes.write_groups(
             connection, groups, group_ids, school_id=school_id, year=year, effective_from=effective_from
         )
+        await follow_couplings(connection, school_id, year, set(group_ids.values()) - known)
 
     # People (new group ids are known from here on; a dry run has none, which only affects links).
     student_ids = await writes.sync_students(connection, report, school_id, students, future, now=now)
     staff_ids = await writes.sync_staff(connection, report, school_id, staff, future, now=now)
     if report.dry_run or report.held:
         return
+    await _received(connection, school_id, year, now)
+    for plan, ids, matching, table in (
+        (student_plan, student_ids, students, STUDENTS),
+        (staff_plan, staff_ids, staff, STAFF_MEMBERS),
+    ):
+        paired = {stored.id for stored, _ in matching.pairs}
+        await apply_memberships(connection, table, plan, (row for row in ids.values() if row not in paired))
     wanted_students = {
         (group_ids[group_key], student_ids[student.key])
         for student in school_file.students
@@ -221,8 +261,22 @@ async def _plan_and_apply(
         plan=(groups, students, staff),
         group_ids=group_ids,
         links=(state.student_links, wanted_students, state.staff_links, wanted_staff),
+        memberships=(student_plan, staff_plan),
+        turnover=turnover,
         now=now,
     )
+
+
+async def _received(connection: AsyncConnection, school_id: int, year: str, now: dt.datetime) -> None:
+    """Note that a file of `year` came for the school (from the year's start its groups are current)."""
+    f = SCHOOL_FILE_YEARS.c
+    known = await connection.scalar(
+        select(f.school_id).where(f.school_id == school_id, f.school_year == year)
+    )
+    if known is None:
+        await connection.execute(
+            insert(SCHOOL_FILE_YEARS).values(school_id=school_id, school_year=year, received_at=now)
+        )
 
 
 async def _school_year(connection: AsyncConnection, year: str) -> dt.date:

@@ -28,3 +28,15 @@ def first_day(school_year: str) -> dt.date:
 def last_day(school_year: str) -> dt.date:
     """The last day of a school year: 31 July of its second year."""
     return dt.date(int(school_year[:4]) + 1, 7, 31)
+
+
+def previous_school_year(school_year: str) -> str:
+    """The school year before: "2027-2028" → "2026-2027"."""
+    start = int(school_year[:4]) - 1
+    return f"{start}-{start + 1}"
+
+
+def next_school_year(school_year: str) -> str:
+    """The school year after: "2026-2027" → "2027-2028"."""
+    start = int(school_year[:4]) + 1
+    return f"{start}-{start + 1}"

@@ -123,6 +123,17 @@ class Group(SQLModel, table=True):
     effective_from: dt.date
 
 
+class SchoolFileYear(SQLModel, table=True):
+    """A school year for which a school's LAS (or a hand upload) delivered a file: from that year's start
+    the school's current groups are that year's, even if the file has none (datasources.store.current)."""
+
+    __tablename__ = "school_file_years"
+
+    school_id: int = Field(foreign_key="schools.id", primary_key=True)
+    school_year: str = Field(foreign_key="school_years.name", primary_key=True, max_length=9)
+    received_at: dt.datetime = Field(sa_type=_TZ)
+
+
 class Person(SQLModel, table=True):
     """The stable identity of a student or staff member; everything that leaves the hub is derived from it."""
 
@@ -156,6 +167,12 @@ class Student(SQLModel, table=True):
     date_of_birth: dt.date | None = None
     year_level: str | None = Field(default=None, max_length=4)
     active: bool = True
+    #: The first day of the membership, set when a file for a coming school year brings a new pupil:
+    #: nobody outside the import sees them before (null: a member since the import that added them).
+    effective_from: dt.date | None = None
+    #: The last day of the membership, set when next school year's file no longer has the pupil (a
+    #: group-8 leaver): partners stop seeing them the day after (null: no end known).
+    effective_until: dt.date | None = None
 
 
 class StaffMember(SQLModel, table=True):
@@ -182,6 +199,9 @@ class StaffMember(SQLModel, table=True):
     las_roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     #: Inactive until the account is activated with the current e-mail address.
     active: bool = False
+    #: The first and last day of the membership, as for students (set by a coming school year's file).
+    effective_from: dt.date | None = None
+    effective_until: dt.date | None = None
 
 
 class PastMembership(SQLModel, table=True):
@@ -563,6 +583,7 @@ def _core(model: type[SQLModel]) -> Table:
 BOARDS = _core(Board)
 SCHOOLS = _core(School)
 SCHOOL_YEARS = _core(SchoolYear)
+SCHOOL_FILE_YEARS = _core(SchoolFileYear)
 GROUPS = _core(Group)
 PERSONS = _core(Person)
 STUDENTS = _core(Student)
