@@ -25,6 +25,15 @@ def destination(settings: Settings) -> str:
     return f"mail goes out through {server.shown()}"
 
 
+def _stop_if_cancelled() -> None:
+    """Raise `CancelledError` when this task was asked to stop. A cancellation that lands inside an SMTP
+    exchange can come out of the client library as one of its own errors; caught as a failed delivery,
+    it would leave the server's sender running (and the application's shutdown waiting on it) forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def send_queued(engine: AsyncEngine, settings: Settings) -> dict[str, int]:
     """Send every queued message that is due, one by one; a failure is kept for a later retry (its
     error's class only, as a server's answer may quote the address). Returns the counts."""
@@ -33,6 +42,7 @@ async def send_queued(engine: AsyncEngine, settings: Settings) -> dict[str, int]
         try:
             await mail_delivery.deliver(settings, mail.recipient, mail.message)
         except Exception as error:
+            _stop_if_cancelled()
             failed += 1
             await mail_queue.mark_failed(engine, mail, type(error).__name__, now=settings.now())
             logger.warning("sending mail %s failed: %s", mail.mail_id, type(error).__name__)
@@ -48,6 +58,7 @@ async def send_periodically(engine: AsyncEngine, settings: Settings) -> None:
         try:
             await send_queued(engine, settings)
         except Exception as error:
+            _stop_if_cancelled()
             logger.warning("sending queued mail failed: %s", type(error).__name__)
         await asyncio.sleep(settings.mail_poll_seconds)
 
