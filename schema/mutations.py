@@ -20,6 +20,7 @@ from schema.imports import ImportReport
 from schema.licenses import Partner
 from schema.relay import from_global_id
 from schema.schools import Board, School
+from schema.staff import StaffMutations
 
 
 @strawberry.type(description="A new partner's client credentials: the secret is shown only this once.")
@@ -52,7 +53,7 @@ _PartnerId = Annotated[strawberry.ID, strawberry.argument(description="The partn
 
 
 @strawberry.type(description="Changes to the hub; each names who may make it.")
-class Mutation:
+class Mutation(StaffMutations):
     """Root writes."""
 
     @resolves_public(

@@ -168,7 +168,7 @@ class Loaders:
             students_by_school=paged(people.students_by_school, today),
             staff_by_school=paged(people.staff_by_school),
             students_by_group=paged(people.students_by_group, today),
-            staff_by_group=paged(people.staff_by_group),
+            staff_by_group=paged(people.staff_by_group, today),
             licenses_by_school=paged(licenses.licenses_by_school),
             consents_by_school=paged(consents.consents_by_school),
             consent_requests_by_school=paged(consent_lifecycle.pending_requests_by_school),
