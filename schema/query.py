@@ -14,6 +14,7 @@ from schema.classification import public, resolves_public
 from schema.context import After, First, Info
 from schema.enums import ViewerKindEnum
 from schema.groups import Group
+from schema.helpdesk import HelpdeskQueries
 from schema.licenses import License, Partner, Product
 from schema.people import StaffMember, Student
 from schema.relay import Connection, Node, connection, from_global_id
@@ -42,7 +43,7 @@ class Viewer:
 
 
 @strawberry.type(description="The entry points of the Leerpoort graph.")
-class Query:
+class Query(HelpdeskQueries):
     """Root reads; every one is limited to what the viewer may see."""
 
     @resolves_public(
