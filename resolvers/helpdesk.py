@@ -6,17 +6,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auth.permissions import may_post_announcements, may_read_announcements
+from auth.permissions import (
+    may_add_board_coordinators,
+    may_post_announcements,
+    may_read_announcements,
+    may_read_board,
+)
 from auth.viewer import Viewer, ViewerKind
-from datasources.access import announcements
-from errors import Forbidden
+from datasources.access import announcements, board_coordinators
+from errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from datasources.access.announcements import AnnouncementRecord
+    from datasources.store.records import BoardRecord
     from resolvers.context import Context
 
 
@@ -56,3 +63,33 @@ async def explorer_announcements(engine: AsyncEngine, now: dt.datetime) -> list[
     if not may_read_announcements(Viewer(ViewerKind.ANONYMOUS, "-")):
         return []
     return await announcements.current(engine, now)
+
+
+async def add_board_coordinator(
+    ctx: Context, board_number: str, email: str, school_codes: Sequence[str] | None
+) -> BoardRecord:
+    """Make an account the board coordinator of a board's schools, all or chosen (operator)."""
+    if not may_add_board_coordinators(ctx.viewer):
+        raise Forbidden("only the hub's operator may make board coordinators")
+    await board_coordinators.add_board_coordinator(
+        ctx.engine,
+        board_number=board_number,
+        email=email,
+        school_codes=school_codes,
+        created_by=ctx.viewer.subject,
+        now=ctx.now,
+    )
+    board_id = await board_coordinators.board_id_by_number(ctx.engine, board_number)
+    board = None if board_id is None else await ctx.loaders.boards.get(board_id)
+    if board is None:
+        raise NotFound(f"no board with number {board_number}")
+    return board
+
+
+async def board_overview(ctx: Context, number: str) -> BoardRecord | None:
+    """A board by its number, for its overview: the operator's, or a board coordinator's own board (with
+    only the schools it manages); null for anyone else and for unknown numbers."""
+    board_id = await board_coordinators.board_id_by_number(ctx.engine, number)
+    if board_id is None or not may_read_board(ctx.viewer, ctx.scope, board_id):
+        return None
+    return await ctx.loaders.boards.get(board_id)

@@ -13,6 +13,7 @@ import strawberry
 from resolvers import helpdesk
 from schema.classification import public, resolves_public
 from schema.context import Info
+from schema.schools import Board
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -63,6 +64,18 @@ class HelpdeskQueries:
             Announcement.from_record(record) for record in await helpdesk.current_announcements(info.context)
         ]
 
+    @resolves_public(
+        "A board by its DUO number, for a board-wide overview: the operator reads every board, a board"
+        " coordinator (bovenschools) its own, with only the schools it manages; null for anyone else."
+    )
+    async def board(
+        self,
+        info: Info,
+        number: Annotated[str, strawberry.argument(description="DUO's 5-digit board number.")],
+    ) -> Board | None:
+        record = await helpdesk.board_overview(info.context, number)
+        return None if record is None else Board.from_record(record)
+
 
 @strawberry.type(description="The helpdesk's writes (mixed into Mutation).")
 class HelpdeskMutations:
@@ -93,6 +106,36 @@ class HelpdeskMutations:
             valid_until=valid_until,
         )
         return Announcement.from_record(record)
+
+
+_SchoolCodes = Annotated[
+    list[str] | None,
+    strawberry.argument(
+        description="The board's schools it manages (BRIN plus location code); all of them, also later"
+        " ones, when left out."
+    ),
+]
+
+
+@strawberry.type(description="The operator's writes on board coordinators (mixed into Mutation).")
+class BoardCoordinatorMutations:
+    """Making board coordinators."""
+
+    @resolves_public(
+        "Make the account of an e-mail address the board coordinator (bovenschools) of a board (operator):"
+        " it manages all the board's schools, or the chosen ones. A new account has no password until its"
+        " holder sets one. Given again, the choice of schools replaces the earlier one."
+    )
+    async def add_board_coordinator(
+        self,
+        info: Info,
+        board_number: Annotated[str, strawberry.argument(description="DUO's 5-digit board number.")],
+        email: Annotated[str, strawberry.argument(description="The board coordinator's e-mail address.")],
+        school_codes: _SchoolCodes = None,
+    ) -> Board:
+        return Board.from_record(
+            await helpdesk.add_board_coordinator(info.context, board_number, email, school_codes)
+        )
 
 
 def explorer_with_announcements(page: str, records: Sequence[AnnouncementRecord]) -> str:
