@@ -8,12 +8,16 @@ from typing import TYPE_CHECKING
 
 from auth.permissions import (
     may_add_board_coordinators,
+    may_manage_locations,
+    may_open_school_accounts,
     may_post_announcements,
     may_read_announcements,
     may_read_board,
 )
 from auth.viewer import Viewer, ViewerKind
-from datasources.access import announcements, board_coordinators
+from datasources.access import account_requests, announcements, board_coordinators
+from datasources.access.board_coordinators import UNUSABLE_HASH
+from datasources.registry import locations
 from errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
@@ -22,8 +26,9 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from datasources.access.account_requests import RecordedRequest, SignedRequest
     from datasources.access.announcements import AnnouncementRecord
-    from datasources.store.records import BoardRecord
+    from datasources.store.records import BoardRecord, SchoolRecord
     from resolvers.context import Context
 
 
@@ -93,3 +98,36 @@ async def board_overview(ctx: Context, number: str) -> BoardRecord | None:
     if board_id is None or not may_read_board(ctx.viewer, ctx.scope, board_id):
         return None
     return await ctx.loaders.boards.get(board_id)
+
+
+async def create_school_account(ctx: Context, request: SignedRequest) -> RecordedRequest:
+    """Open a school account and its first coordinator on the board's signed request, recorded with it
+    (operator). The coordinator's account has no password until its holder sets one."""
+    if not may_open_school_accounts(ctx.viewer):
+        raise Forbidden("only the hub's operator may open school accounts")
+    return await account_requests.open_school_account(
+        ctx.engine, request, password_hash=UNUSABLE_HASH, recorded_by=ctx.viewer.subject, now=ctx.now
+    )
+
+
+async def rename_location(ctx: Context, code: str, name: str) -> SchoolRecord:
+    """Rename a managed location (operator)."""
+    if not may_manage_locations(ctx.viewer):
+        raise Forbidden("only the hub's operator may change locations")
+    renamed = await locations.rename_managed_location(ctx.engine, code=code, name=name)
+    return await _school(ctx, renamed.school_id)
+
+
+async def end_location(ctx: Context, code: str) -> SchoolRecord:
+    """End a managed location (operator)."""
+    if not may_manage_locations(ctx.viewer):
+        raise Forbidden("only the hub's operator may change locations")
+    ended = await locations.end_managed_location(ctx.engine, code=code)
+    return await _school(ctx, ended.school_id)
+
+
+async def _school(ctx: Context, school_id: int) -> SchoolRecord:
+    school = await ctx.loaders.schools.get(school_id)
+    if school is None:
+        raise NotFound("no school with this code")
+    return school

@@ -32,7 +32,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from datasources.registry.duo import RegistryFormatError, load_registry, read_registry
-from datasources.registry.locations import add_managed_location, link_new_brin
+from datasources.registry.locations import (
+    add_managed_location,
+    end_managed_location,
+    link_new_brin,
+    rename_managed_location,
+)
 from errors import PublicError
 from resolvers.admin import CommandError, command_engine
 
@@ -131,3 +136,23 @@ async def link_brin(settings: Settings, old_code_or_brin: str, new_code_or_brin:
             for location in linked
         ]
     }
+
+
+async def rename_location(settings: Settings, code: str, name: str) -> dict[str, Any]:
+    """Rename a managed location (one DUO does not list); DUO's own locations are refused."""
+    async with command_engine(settings) as engine:
+        try:
+            renamed = await rename_managed_location(engine, code=code, name=name)
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {"code": renamed.code, "name": renamed.name, "board_number": renamed.board_number, "active": True}
+
+
+async def end_location(settings: Settings, code: str) -> dict[str, Any]:
+    """End a managed location: it stays with its history, but is no longer active."""
+    async with command_engine(settings) as engine:
+        try:
+            ended = await end_managed_location(engine, code=code)
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {"code": ended.code, "name": ended.name, "board_number": ended.board_number, "active": False}

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from datasources.access.account_requests import SignedRequest
 from resolvers import helpdesk
 from schema.classification import public, resolves_public
 from schema.context import Info
-from schema.schools import Board
+from schema.schools import Board, School
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -136,6 +137,99 @@ class BoardCoordinatorMutations:
         return Board.from_record(
             await helpdesk.add_board_coordinator(info.context, board_number, email, school_codes)
         )
+
+
+@strawberry.input(description="A board's signed request to open a school account and its first coordinator.")
+class AccountRequestInput:
+    """The particulars of the signed request, as the helpdesk received it."""
+
+    board_name: str = public("The board's name (bestuur) as the request gives it.")
+    board_number: str = public("DUO's board number (bevoegd-gezagnummer) of the school.")
+    school_name: str = public("The school's name as the request gives it.")
+    brin: str = public("The school's BRIN, such as 16AH.")
+    location_code: str = public("The location code (vestigingsnummer), such as 00.")
+    director_name: str = public("The director (directeur) on whose behalf it was signed.")
+    coordinator_name: str = public("The name of the school's first ICT coordinator.")
+    coordinator_email: str = public("The coordinator's e-mail address (their sign-in).")
+    document_sha256: str = public(
+        "The SHA-256 of the signed document, 64 hexadecimal digits; the document stays with the helpdesk."
+    )
+    received_at: dt.datetime = public("When the signed document arrived.")
+
+
+@strawberry.type(description="A recorded account request and the school account it opened.")
+class AccountRequest:
+    """The request as recorded, with the school whose account it opened."""
+
+    id: strawberry.ID = public("The request's id.")
+    school: School = public("The school whose account the request opened.")
+    coordinator_email: str = public("The first coordinator's e-mail address.")
+    director_name: str = public("The director on whose behalf the request was signed.")
+    document_sha256: str = public("The SHA-256 of the signed document.")
+    received_at: dt.datetime = public("When the signed document arrived.")
+
+
+@strawberry.type(
+    description="The operator's helpdesk writes on school accounts and locations (mixed into Mutation)."
+)
+class SchoolAccountMutations:
+    """School accounts and managed locations."""
+
+    @resolves_public(
+        "Open a school account and its first ICT coordinator (operator), only with the board's signed"
+        " request recorded. The location must be in the hub and belong to the named board; the"
+        " coordinator's account has no password until its holder sets one."
+    )
+    async def create_school_account(
+        self,
+        info: Info,
+        request: Annotated[AccountRequestInput, strawberry.argument(description="The signed request.")],
+    ) -> AccountRequest:
+        recorded = await helpdesk.create_school_account(
+            info.context,
+            SignedRequest(
+                board_name=request.board_name,
+                board_number=request.board_number,
+                school_name=request.school_name,
+                brin=request.brin,
+                location_code=request.location_code,
+                director_name=request.director_name,
+                coordinator_name=request.coordinator_name,
+                coordinator_email=request.coordinator_email,
+                document_sha256=request.document_sha256,
+                received_at=request.received_at,
+            ),
+        )
+        school = await info.context.loaders.schools.get(recorded.school_id)
+        assert school is not None  # the operator sees every school
+        return AccountRequest(
+            id=strawberry.ID(str(recorded.id)),
+            school=School.from_record(school),
+            coordinator_email=recorded.request.coordinator_email,
+            director_name=recorded.request.director_name,
+            document_sha256=recorded.request.document_sha256,
+            received_at=recorded.request.received_at,
+        )
+
+    @resolves_public("Rename a managed location, one DUO does not list (operator).")
+    async def rename_location(
+        self,
+        info: Info,
+        code: Annotated[str, strawberry.argument(description="BRIN plus location code, such as 99ZX00.")],
+        name: Annotated[str, strawberry.argument(description="The new name.")],
+    ) -> School:
+        return School.from_record(await helpdesk.rename_location(info.context, code, name))
+
+    @resolves_public(
+        "End a managed location, one DUO does not list (operator): it stays with its history but is no"
+        " longer active, so partners read nothing more of it."
+    )
+    async def end_location(
+        self,
+        info: Info,
+        code: Annotated[str, strawberry.argument(description="BRIN plus location code, such as 99ZX00.")],
+    ) -> School:
+        return School.from_record(await helpdesk.end_location(info.context, code))
 
 
 def explorer_with_announcements(page: str, records: Sequence[AnnouncementRecord]) -> str:

@@ -84,8 +84,21 @@ class Query(HelpdeskQueries):
         return None if record is None else School.from_record(record)
 
     @resolves_public("All boards (the hub's operator only).")
-    async def boards(self, info: Info, first: First = None, after: After = None) -> Connection[Board]:
-        return connection(await schools.boards_page(info.context, first, after), Board.from_record)
+    async def boards(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        dpa_signed: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Only boards that signed the data processing agreement (true) or that did not"
+                " (false, the helpdesk's list to chase); every board when left out."
+            ),
+        ] = None,
+    ) -> Connection[Board]:
+        page = await schools.boards_page(info.context, first, after, dpa_signed=dpa_signed)
+        return connection(page, Board.from_record)
 
     @resolves_public(
         "Your change feed (partners; also coordinators and the operator): the events you may see, in order,"
