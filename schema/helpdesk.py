@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datasources.access.account_requests import SignedRequest
+from datasources.access.announcements import AnnouncementRecord
 from resolvers import helpdesk
 from schema.classification import public, resolves_public
 from schema.context import Info
@@ -18,8 +19,6 @@ from schema.schools import Board, School
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from datasources.access.announcements import AnnouncementRecord
 
 
 @strawberry.enum(description="How much an announcement matters to users.")
