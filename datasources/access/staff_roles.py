@@ -4,8 +4,8 @@ hand-given group links (a substitute's groups until a date), staff members added
 Everything here survives re-imports: an import keeps a member's roles, never removes a member whose source
 is "hub", and keeps the group links whose `role` is set (`hand_staff_links` in datasources.imports.state).
 A school always keeps at least one active coordinator: an active staff account that holds the coordinator
-role there, either as an account role (the helpdesk's bootstrap) or as the role of a staff member of the
-school with that account's e-mail address.
+role there, either as an account role (the helpdesk's bootstrap) or as the role of an activated staff member
+of the school with that account's e-mail address.
 """
 
 from __future__ import annotations
@@ -198,7 +198,11 @@ async def active_coordinators(connection: AsyncConnection, school_id: int) -> se
     members = await connection.execute(
         select(STAFF_ACCOUNTS.c.id, STAFF_MEMBERS.c.roles)
         .join(STAFF_MEMBERS, STAFF_MEMBERS.c.email == STAFF_ACCOUNTS.c.email)
-        .where(STAFF_ACCOUNTS.c.active.is_(True), STAFF_MEMBERS.c.school_id == school_id)
+        .where(
+            STAFF_ACCOUNTS.c.active.is_(True),
+            STAFF_MEMBERS.c.active.is_(True),
+            STAFF_MEMBERS.c.school_id == school_id,
+        )
     )
     # Roles are a JSON list: filtered here, the same way on both engines.
     found.update(row.id for row in members if COORDINATOR in row.roles)

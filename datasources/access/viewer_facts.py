@@ -80,7 +80,9 @@ async def staff_facts(reader: Reader, account_id: int) -> StaffFacts | None:
     # through the account with the member's address; roles are a JSON list, filtered here on both engines.
     members = await reader.rows(
         select(STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.roles).where(
-            STAFF_MEMBERS.c.email == account[0].email
+            # Only an activated member: an address the LAS changed (inactive again) passes on no rights.
+            STAFF_MEMBERS.c.email == account[0].email,
+            STAFF_MEMBERS.c.active.is_(True),
         )
     )
     boards = await reader.rows(

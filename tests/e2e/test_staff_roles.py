@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import insert, update
 
 from auth.credentials import hash_secret
-from datasources.store.tables import STAFF_ACCOUNTS
+from datasources.store.tables import STAFF_ACCOUNTS, STAFF_MEMBERS
 from resolvers import admin, registry_commands
 from server import create_app
 from tests.e2e.test_imports import school_file
@@ -105,6 +105,9 @@ async def _account(engine: AsyncEngine, email: str) -> None:
     """An activated account for a staff member's address (what activation leaves behind)."""
     async with engine.begin() as connection:
         await connection.execute(
+            update(STAFF_MEMBERS).where(STAFF_MEMBERS.c.email == email).values(active=True)
+        )
+        await connection.execute(
             insert(STAFF_ACCOUNTS).values(
                 email=email,
                 password_hash=hash_secret(PASSWORD),
@@ -175,7 +178,23 @@ async def test_a_coordinator_makes_another_one_and_the_last_one_cannot_be_remove
         teacher = (await hub.staff(token))["staff"]["Kok"]
         made = await hub.graphql(ADD_ROLE, {"s": teacher["id"], "r": "ICT_COORDINATOR"}, token)
         assert made["data"]["addStaffRole"]["roles"] == ["ICT_COORDINATOR", "TEACHER"]
-        await _account(engine, "els@school.example")  # the teacher activated their account
+        # An account at the teacher's address, but the member is not activated: no coordinator yet.
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(STAFF_ACCOUNTS).values(
+                    email="els@school.example",
+                    password_hash=hash_secret(PASSWORD),
+                    active=True,
+                    created_at=NOW,
+                    created_by="test",
+                )
+            )
+        unactivated = await hub.sign_in("els@school.example")
+        assert (await hub.graphql(STAFF, {"c": CODE}, unactivated))["data"]["school"] is None
+        async with engine.begin() as connection:  # the teacher activated their account
+            await connection.execute(
+                update(STAFF_MEMBERS).where(STAFF_MEMBERS.c.email == "els@school.example").values(active=True)
+            )
         teacher_token = await hub.sign_in("els@school.example")
         # The new coordinator reads and manages the school.
         assert (await hub.staff(teacher_token))["staff"]["Kok"]["roles"] == ["ICT_COORDINATOR", "TEACHER"]
