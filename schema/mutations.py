@@ -16,10 +16,12 @@ from schema.classification import public, resolves_public
 from schema.consent import ConsentReceipt, ConsentRequest
 from schema.context import Info
 from schema.enums import DataCategory, PartnerKind
+from schema.helpdesk import BoardCoordinatorMutations, HelpdeskMutations, SchoolAccountMutations
 from schema.imports import ImportReport
 from schema.licenses import Partner
 from schema.relay import from_global_id
 from schema.schools import Board, School
+from schema.staff import StaffMutations
 
 
 @strawberry.type(description="A new partner's client credentials: the secret is shown only this once.")
@@ -52,7 +54,7 @@ _PartnerId = Annotated[strawberry.ID, strawberry.argument(description="The partn
 
 
 @strawberry.type(description="Changes to the hub; each names who may make it.")
-class Mutation:
+class Mutation(StaffMutations, HelpdeskMutations, BoardCoordinatorMutations, SchoolAccountMutations):
     """Root writes."""
 
     @resolves_public(
