@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 class AnnouncementSeverity(enum.Enum):
     """An announcement's severity."""
 
-    INFO = "INFO"
-    WARNING = "WARNING"
-    OUTAGE = "OUTAGE"
+    INFO = strawberry.enum_value("INFO", description="For information: news, planned changes.")
+    WARNING = strawberry.enum_value(
+        "WARNING", description="Something users should act on or plan for, such as planned maintenance."
+    )
+    OUTAGE = strawberry.enum_value("OUTAGE", description="A disruption now: part of the hub does not work.")
 
 
 @strawberry.type(description="A message of the helpdesk to every user of the hub (maintenance, incidents).")
@@ -46,7 +48,7 @@ class Announcement:
         return cls(
             title=record.title,
             body=record.body,
-            severity=AnnouncementSeverity(record.severity),
+            severity=AnnouncementSeverity[record.severity],
             valid_from=record.valid_from,
             valid_until=record.valid_until,
         )
@@ -101,7 +103,7 @@ class HelpdeskMutations:
             info.context,
             title=title,
             body=body,
-            severity=severity.value,
+            severity=severity.name,
             valid_from=valid_from,
             valid_until=valid_until,
         )

@@ -60,7 +60,7 @@ class StaffMutations:
     ) -> StaffMember:
         groups = [_shown(group, "Group", "groupIds") for group in group_ids or ()]
         record = await staff.add_role(
-            info.context, _shown(staff_id, "StaffMember", "staffId"), role.value, groups, until
+            info.context, _shown(staff_id, "StaffMember", "staffId"), role.name, groups, until
         )
         return StaffMember.from_record(record)
 
@@ -69,7 +69,7 @@ class StaffMutations:
         " groups given with it. Removing the last active coordinator of a school is refused (CONFLICT)."
     )
     async def remove_staff_role(self, info: Info, staff_id: _StaffId, role: _Role) -> StaffMember:
-        record = await staff.remove_role(info.context, _shown(staff_id, "StaffMember", "staffId"), role.value)
+        record = await staff.remove_role(info.context, _shown(staff_id, "StaffMember", "staffId"), role.name)
         return StaffMember.from_record(record)
 
     @resolves_public(
@@ -103,6 +103,6 @@ class StaffMutations:
             prefix=prefix,
             last_name=last_name,
             email=email,
-            roles=[role.value for role in roles],
+            roles=[role.name for role in roles],
         )
         return StaffMember.from_record(record)
