@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import io
 import json
 import os
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import uvicorn
 from pydantic import ValidationError
 
+from datasources.access.account_requests import SignedRequest
 from datasources.school_files.csv_folder import read_csv_folder
 from datasources.school_files.edexml import read_edexml
 from datasources.store.database import migrate
@@ -90,6 +92,11 @@ def _add_data_commands(commands: Any) -> None:
         location.add_parser(action, help=f"{what}; prints it as JSON").add_argument(
             "code", help="e.g. 16AH00"
         )
+    location_rename = location.add_parser("rename", help="rename a managed location; prints it as JSON")
+    location_rename.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
+    location_rename.add_argument("--name", required=True)
+    location_end = location.add_parser("end", help="end a managed location; prints it as JSON")
+    location_end.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
     registry = commands.add_parser("registry", help="the DUO registry").add_subparsers(
         dest="action", required=True
     )
@@ -167,6 +174,12 @@ def _parser() -> argparse.ArgumentParser:
     coordinator.add_argument("--school", required=True)
     coordinator.add_argument("--email", required=True)
     coordinator.add_argument("--password-stdin", action="store_true", required=True)
+    # No coordinator without the board's signed request: its particulars as flags, or as a JSON file.
+    coordinator.add_argument(
+        "--request", help="a JSON file with the signed request's fields (the flags' names)"
+    )
+    for flag, text in _REQUEST_FLAGS.items():
+        coordinator.add_argument(f"--{flag}", help=text)
     _add_data_commands(commands)
     feed = commands.add_parser("feed", help="the change feed").add_subparsers(dest="action", required=True)
     prune = feed.add_parser("prune", help="drop change events past the retention period; prints JSON")
@@ -186,9 +199,64 @@ def _partner_create(arguments: argparse.Namespace, settings: Settings) -> str:
     return json.dumps(created | {"partner_id": to_global_id("Partner", str(created["partner_id"]))})
 
 
+#: The signed request's particulars `staff add-coordinator` requires (besides --school and --email).
+_REQUEST_FLAGS = {
+    "board-name": "the board's name as the request gives it",
+    "board-number": "DUO's board number of the school",
+    "school-name": "the school's name as the request gives it",
+    "director": "the director on whose behalf the request was signed",
+    "coordinator-name": "the coordinator's name",
+    "document-sha256": "the SHA-256 of the signed document (64 hexadecimal digits)",
+    "received-at": "when the signed document arrived (ISO 8601 with a time zone)",
+}
+
+
+def _signed_request(arguments: argparse.Namespace) -> SignedRequest:
+    """The signed request from --request FILE and the flags (a flag wins over the file); refused with the
+    missing fields named."""
+    fields: dict[str, Any] = {}
+    if arguments.request:
+        try:
+            loaded = json.loads(Path(arguments.request).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise admin.CommandError(f"cannot read the request file: {error}") from None
+        if not isinstance(loaded, dict):
+            raise admin.CommandError("the request file holds one JSON object")
+        fields.update({str(key).replace("_", "-"): value for key, value in loaded.items()})
+    for flag in _REQUEST_FLAGS:
+        value = getattr(arguments, flag.replace("-", "_"))
+        if value is not None:
+            fields[flag] = value
+    missing = [f"--{flag}" for flag in _REQUEST_FLAGS if not str(fields.get(flag) or "").strip()]
+    if missing:
+        raise admin.CommandError(
+            "a coordinator is added only on the board's signed request; missing: " + ", ".join(missing)
+        )
+    try:
+        received_at = dt.datetime.fromisoformat(str(fields["received-at"]))
+    except ValueError:
+        raise admin.CommandError(
+            "--received-at is an ISO 8601 date-time, e.g. 2026-11-30T09:15:00+01:00"
+        ) from None
+    code = arguments.school.strip().upper()
+    return SignedRequest(
+        board_name=str(fields["board-name"]),
+        board_number=str(fields["board-number"]),
+        school_name=str(fields["school-name"]),
+        brin=code[:4],
+        location_code=code[4:],
+        director_name=str(fields["director"]),
+        coordinator_name=str(fields["coordinator-name"]),
+        coordinator_email=arguments.email,
+        document_sha256=str(fields["document-sha256"]),
+        received_at=received_at,
+    )
+
+
 def _add_coordinator(arguments: argparse.Namespace, settings: Settings) -> str:
+    request = _signed_request(arguments)
     password = sys.stdin.readline().rstrip("\r\n")
-    added = asyncio.run(admin.add_school_coordinator(settings, arguments.school, arguments.email, password))
+    added = asyncio.run(admin.open_school_account(settings, request, password))
     return json.dumps(added)
 
 
@@ -266,6 +334,12 @@ def _location(arguments: argparse.Namespace, settings: Settings) -> str:
                 registry_commands.add_location(settings, arguments.code, arguments.name, arguments.board)
             )
         )
+    if arguments.action == "rename":
+        return json.dumps(
+            asyncio.run(registry_commands.rename_location(settings, arguments.code, arguments.name))
+        )
+    if arguments.action == "end":
+        return json.dumps(asyncio.run(registry_commands.end_location(settings, arguments.code)))
     active = arguments.action == "reopen"
     return json.dumps(
         asyncio.run(registry_commands.set_location_active(settings, arguments.code, active=active))

@@ -36,12 +36,14 @@ from datasources.school_files.model import ImportFileError
 from datasources.store.database import create_engine, is_outage, is_ready
 from errors import BadUserInput, Conflict, Forbidden, PublicError, Unauthenticated, Unavailable
 from resolvers import mail
+from resolvers.helpdesk import explorer_announcements
 from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
 from schema import bodies, http, oneroster
 from schema.assembly import LeerpoortSchema, build_schema
+from schema.helpdesk import explorer_with_announcements
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
 
@@ -443,7 +445,9 @@ async def _explorer(request: Request) -> Response:
         return JSONResponse(
             http.error_body("the explorer is off in production", "NOT_FOUND"), status_code=404
         )
-    return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+    services = _state(request).services
+    shown = await explorer_announcements(services.engine, services.settings.now())
+    return HTMLResponse(explorer_with_announcements(get_graphql_ide_html(graphql_ide="graphiql"), shown))
 
 
 async def _health(request: Request) -> Response:

@@ -190,3 +190,48 @@ def may_send_activation_mails(viewer: Viewer, scope: Scope, school_id: int) -> b
     it coordinates only: the invitation vouches that the address in the LAS is the person's own, which is
     the school's word. The operator does not (it is not the school), nor any partner."""
     return _coordinates(viewer, scope, school_id)
+
+
+def may_manage_staff_roles_at(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator (or a board coordinator managing the school) gives and takes the roles the
+    LAS does not deliver, adds staff members the LAS does not know, and makes others coordinator, at the
+    schools it manages only: a role on a person of another school is refused. The operator does not: who
+    does what at a school is the school's own decision."""
+    return _coordinates(viewer, scope, school_id)
+
+
+def may_add_board_coordinators(viewer: Viewer) -> bool:
+    """Only the operator makes an account the board coordinator (bovenschools) of a board: it opens every
+    chosen school of the board to that account, which only the board's signed request to the helpdesk
+    justifies."""
+    return _is_operator(viewer)
+
+
+def may_read_board(viewer: Viewer, scope: Scope, board_id: int) -> bool:
+    """The operator reads every board's overview; a board coordinator the boards it coordinates (and
+    there only the schools it manages). Others reach a board through a school they see."""
+    return _is_operator(viewer) or (viewer.kind is ViewerKind.STAFF and board_id in scope.managed_board_ids)
+
+
+def may_open_school_accounts(viewer: Viewer) -> bool:
+    """Only the operator (the helpdesk) opens a school account and its first coordinator, and only with
+    the board's signed request recorded: a school cannot open itself, nor a partner a school."""
+    return _is_operator(viewer)
+
+
+def may_manage_locations(viewer: Viewer) -> bool:
+    """Only the operator adds, renames and ends the managed locations DUO does not list: the register of
+    school locations is the hub's own administration."""
+    return _is_operator(viewer)
+
+
+def may_post_announcements(viewer: Viewer) -> bool:
+    """Only the operator posts announcements (maintenance, incidents) that every user of the hub reads."""
+    return _is_operator(viewer)
+
+
+def may_read_announcements(viewer: Viewer) -> bool:
+    """Everyone reads the current announcements, without a token too: a notice of an outage must reach
+    those who cannot sign in."""
+    del viewer  # every kind, the anonymous caller included
+    return True

@@ -41,6 +41,8 @@ class Scope:
     sees_eck_id: bool = True
     #: The schools whose consent, coupling and audit the viewer manages (a coordinator's schools).
     managed_school_ids: frozenset[int] = frozenset()
+    #: The boards the viewer coordinates as a board coordinator (bovenschools), whatever schools it chose.
+    managed_board_ids: frozenset[int] = frozenset()
     identifiers: Identifiers = field(default_factory=HubIdentifiers)
 
     @property
@@ -102,6 +104,14 @@ class StaffFacts:
 
     account_id: int
     coordinator_of: frozenset[int]
+    #: For a board coordinator (bovenschools): each board it coordinates, with the schools of that board
+    #: it manages (all of them, or the ones the operator chose).
+    board_schools: Mapping[int, frozenset[int]] = field(default_factory=dict)
+
+    @property
+    def managed(self) -> frozenset[int]:
+        """Every school the account manages: its own schools and those of the boards it coordinates."""
+        return self.coordinator_of.union(*self.board_schools.values())
 
 
 def operator_scope(viewer: Viewer) -> Scope:
@@ -140,11 +150,14 @@ def disclosed_categories(
 
 
 def staff_scope(viewer: Viewer, facts: StaffFacts) -> Scope:
-    """A school's coordinator reads and manages the schools it coordinates; other staff read nothing yet."""
+    """A school's coordinator reads and manages the schools it coordinates, a board coordinator the
+    schools of its boards that it manages (all or chosen); other staff read nothing yet."""
+    managed = facts.managed
     return Scope(
         viewer=viewer,
-        school_categories=dict.fromkeys(facts.coordinator_of, ALL_CATEGORIES),
-        managed_school_ids=facts.coordinator_of,
+        school_categories=dict.fromkeys(managed, ALL_CATEGORIES),
+        managed_school_ids=managed,
+        managed_board_ids=frozenset(facts.board_schools),
     )
 
 

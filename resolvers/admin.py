@@ -19,6 +19,7 @@ from auth.credentials import (
 )
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import las_clients
+from datasources.access.account_requests import open_school_account as open_recorded_school_account
 from datasources.access.accounts import add_coordinator
 from datasources.access.signing_keys import rotate_keys
 from datasources.feed.retention import prune
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from datasources.access.account_requests import SignedRequest
     from datasources.imports.report import ImportReport
     from datasources.school_files.model import SchoolFile
     from settings import Settings
@@ -252,3 +254,30 @@ async def prune_feed(settings: Settings, days: int | None = None) -> dict[str, A
     async with command_engine(settings) as engine:
         pruned = await prune(engine, older_than)
     return {"pruned": pruned, "older_than": older_than.isoformat(), "retention_days": retention}
+
+
+async def open_school_account(settings: Settings, request: SignedRequest, password: str) -> dict[str, Any]:
+    """Open a school account and its first coordinator (with this password) on the board's signed request,
+    which is recorded with it: the command line's `staff add-coordinator`."""
+    try:
+        check_password_strength(password)
+    except WeakPassword as error:
+        raise CommandError(str(error)) from None
+    async with command_engine(settings) as engine:
+        try:
+            recorded = await open_recorded_school_account(
+                engine,
+                request,
+                password_hash=hash_secret(password),
+                recorded_by=f"operator:{OPERATOR_ID}",
+                now=settings.now(),
+            )
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {
+        "account_id": recorded.account_id,
+        "email": recorded.request.coordinator_email,
+        "school": recorded.school_code,
+        "request_id": recorded.id,
+        "document_sha256": recorded.request.document_sha256,
+    }

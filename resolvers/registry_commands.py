@@ -37,7 +37,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from datasources.registry.duo import RegistryFormatError, load_registry, read_registry
-from datasources.registry.locations import add_managed_location, link_new_brin, set_school_active
+from datasources.registry.locations import (
+    add_managed_location,
+    end_managed_location,
+    link_new_brin,
+    rename_managed_location,
+    set_school_active,
+)
 from errors import PublicError
 from resolvers.admin import CommandError, command_engine
 
@@ -155,3 +161,23 @@ async def set_location_active(settings: Settings, code: str, *, active: bool) ->
         except PublicError as error:
             raise CommandError(error.message) from None
     return {"code": code.strip().upper(), "active": active}
+
+
+async def rename_location(settings: Settings, code: str, name: str) -> dict[str, Any]:
+    """Rename a managed location (one DUO does not list); DUO's own locations are refused."""
+    async with command_engine(settings) as engine:
+        try:
+            renamed = await rename_managed_location(engine, code=code, name=name)
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {"code": renamed.code, "name": renamed.name, "board_number": renamed.board_number, "active": True}
+
+
+async def end_location(settings: Settings, code: str) -> dict[str, Any]:
+    """End a managed location: it stays with its history, but is no longer active."""
+    async with command_engine(settings) as engine:
+        try:
+            ended = await end_managed_location(engine, code=code)
+        except PublicError as error:
+            raise CommandError(error.message) from None
+    return {"code": ended.code, "name": ended.name, "board_number": ended.board_number, "active": False}

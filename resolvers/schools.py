@@ -39,11 +39,15 @@ async def school_by_code(ctx: Context, code: str) -> SchoolRecord | None:
     return await ctx.loaders.schools_by_code.get(normalised)
 
 
-async def boards_page(ctx: Context, first: int | None, after: str | None) -> Page[BoardRecord]:
-    """All boards, one page; the hub's operator only."""
+async def boards_page(
+    ctx: Context, first: int | None, after: str | None, *, dpa_signed: bool | None = None
+) -> Page[BoardRecord]:
+    """All boards (or those with or without a signed DPA), one page; the hub's operator only."""
     if not may_list_boards(ctx.viewer):
         raise Forbidden("only the hub's operator may list boards")
-    return await schools.boards_page(ctx.reader, ctx.scope, ctx.page_args(first, after))
+    return await schools.boards_page(
+        ctx.reader, ctx.scope, ctx.page_args(first, after), dpa_signed=dpa_signed
+    )
 
 
 async def board_of(ctx: Context, school: SchoolRecord) -> BoardRecord | None:

@@ -6,7 +6,7 @@ import logging
 from typing import Any, Final
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
@@ -14,7 +14,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
 from errors import PublicError
-from schema.classification import unclassified_fields
+from schema.classification import category_fields, describe_categories, unclassified_fields
 from schema.costs import CostLimiter
 from schema.groups import Group
 from schema.licenses import License, Partner, Product
@@ -31,6 +31,33 @@ from settings import Settings
 FEDERATION_VERSION: Final = "2.9"
 
 logger = logging.getLogger("leerpoort.graphql")
+
+
+#: Descriptions of the federation plumbing strawberry adds without one, so that every type, field and argument
+#: of the published SDL has a description (tests/schema/test_descriptions.py).
+_FEDERATION_DESCRIPTIONS: Final = {
+    "_Any": "A representation of an entity (Apollo Federation): `__typename` and its key fields.",
+    "_Entity": "Every entity type of this subgraph (Apollo Federation).",
+    "_Service": "This subgraph's own SDL (Apollo Federation).",
+    "_Service.sdl": "The subgraph's SDL, with the federation directives.",
+    "Query._entities": (
+        "The entities these representations name, for a federation gateway (Apollo Federation): each is"
+        " resolved through its type's own scoped lookup; null for a type that is no entity or for what"
+        " you may not see."
+    ),
+    "Query._entities.representations": "The `__typename` and key fields of each entity to resolve.",
+    "Query._service": "This subgraph's SDL, for a federation gateway (Apollo Federation).",
+}
+
+
+def _describe_federation(graphql_schema: GraphQLSchema) -> None:
+    for coordinate, description in _FEDERATION_DESCRIPTIONS.items():
+        type_name, *path = coordinate.split(".")
+        target: Any = graphql_schema.type_map.get(type_name)
+        for index, name in enumerate(path):
+            target = (target.fields if index == 0 else target.args).get(name) if target else None
+        if target is not None and not target.description:
+            target.description = description
 
 
 class SchemaClassificationError(TypeError):
@@ -123,6 +150,13 @@ def build_schema(settings: Settings | None = None) -> LeerpoortSchema:
     problems = unclassified_fields(definitions)
     if problems:
         raise SchemaClassificationError("unclassified fields: " + "; ".join(problems))
+    # The SDL says what each category opens, written from the classification the check above just passed.
+    graphql_schema = schema._schema
+    describe_categories(
+        graphql_schema,
+        category_fields(graphql_schema, definitions, schema.config.name_converter.get_graphql_name),
+    )
+    _describe_federation(graphql_schema)
     return schema
 
 

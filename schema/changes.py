@@ -26,11 +26,22 @@ from schema.schools import School
 class ChangeKind(enum.Enum):
     """The kind of a change."""
 
-    CREATED = "CREATED"
-    UPDATED = "UPDATED"
-    DELETED = "DELETED"
-    ENTERED_SCOPE = "ENTERED_SCOPE"
-    LEFT_SCOPE = "LEFT_SCOPE"
+    CREATED = strawberry.enum_value("CREATED", description="The entity is new: store `node`.")
+    UPDATED = strawberry.enum_value("UPDATED", description="The entity changed: replace it with `node`.")
+    DELETED = strawberry.enum_value(
+        "DELETED", description="The entity is gone at its school: delete everything you hold of it."
+    )
+    ENTERED_SCOPE = strawberry.enum_value(
+        "ENTERED_SCOPE",
+        description="You may now see the entity, or more of it (a consent, a widened grant): store `node`.",
+    )
+    LEFT_SCOPE = strawberry.enum_value(
+        "LEFT_SCOPE",
+        description=(
+            "You may no longer see (part of) the entity: delete the fields of each category in"
+            " `lostCategories`, or the entity itself (see `Change.lostCategories`)."
+        ),
+    )
 
 
 _CONVERT: dict[str, Any] = {
@@ -69,7 +80,8 @@ class Change:
     )
     school_code: str = public("The school the entity belongs to.")
     lost_categories: list[DataCategory] = public(
-        "For LEFT_SCOPE: the categories you lost (empty for other kinds). Delete the fields under them, and"
+        "For LEFT_SCOPE: the categories you lost (empty for other kinds). Delete the fields under them (each"
+        " `DataCategory` value lists the fields it opens, and each field says its category), and"
         " the entity itself when the category its rows need is among them (SCHOOL_BASIC for a School,"
         " GROUP_BASIC for a Group, STUDENT_BASIC for a Student, STAFF_BASIC for a StaffMember, LICENSE for a"
         " License). A School's LEFT_SCOPE speaks for the whole school: apply it to everything you hold of"

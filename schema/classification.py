@@ -5,15 +5,22 @@ Fields are declared through these helpers only: `data`, `rows` and `public` for 
 lists any field declared otherwise, and the schema assembly refuses to build while that list is not
 empty. A field under a category can be withheld, so it must be nullable; a `rows` field is a list or
 connection whose rows exist only under the category, so it is empty, not null, when withheld.
+
+The same classification writes the SDL's account of the categories (`describe_categories`): each
+`DataCategory` value lists the fields it opens, and each field under a category names it, so what a partner
+reads in the schema is what the policy does and cannot drift from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 
 import strawberry
+from graphql import GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema
 from strawberry.types.base import StrawberryObjectDefinition, StrawberryOptional, StrawberryType
+from strawberry.types.field import StrawberryField
 from strawberry.types.private import is_private
 
 from auth.categories import DataCategory
@@ -83,3 +90,63 @@ def unclassified_fields(definitions: list[StrawberryObjectDefinition]) -> list[s
 
 def _nullable(field_type: StrawberryType | type | Any) -> bool:
     return isinstance(field_type, StrawberryOptional)
+
+
+@dataclass(frozen=True)
+class CategoryField:
+    """A field of the graph under a data category: `rows` when its rows, not its value, need the category."""
+
+    type_name: str
+    field_name: str
+    category: DataCategory
+    rows: bool
+
+    @property
+    def coordinate(self) -> str:
+        """The field's schema coordinate, such as `Student.firstName`."""
+        return f"{self.type_name}.{self.field_name}"
+
+
+def category_fields(
+    graphql_schema: GraphQLSchema,
+    definitions: Iterable[StrawberryObjectDefinition],
+    graphql_name: Callable[[StrawberryField], str],
+) -> list[CategoryField]:
+    """Every field of `definitions` under a category, by its GraphQL name (as `graphql_name` makes it)."""
+    found: list[CategoryField] = []
+    for definition in definitions:
+        graphql_type = graphql_schema.type_map.get(definition.name)
+        if not isinstance(graphql_type, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        for field in definition.fields:
+            metadata: dict[str, Any] = dict(field.metadata or {})
+            category = metadata.get(CATEGORY)
+            if isinstance(category, DataCategory) and not is_private(field.type):
+                found.append(
+                    CategoryField(definition.name, graphql_name(field), category, bool(metadata.get(ROWS)))
+                )
+    return sorted(found, key=lambda field: field.coordinate)
+
+
+def describe_categories(graphql_schema: GraphQLSchema, fields: list[CategoryField]) -> None:
+    """Write the classification into the built schema's descriptions (and so into the SDL).
+
+    Each field under a category gets "Category: NAME." appended; each `DataCategory` value gets the list of
+    the fields it opens (their values, or for a list or connection its rows).
+    """
+    for field in fields:
+        graphql_type = graphql_schema.type_map[field.type_name]
+        assert isinstance(graphql_type, GraphQLObjectType | GraphQLInterfaceType)
+        graphql_field = graphql_type.fields[field.field_name]
+        graphql_field.description = (
+            f"{graphql_field.description or ''} Category: {field.category.name}.".strip()
+        )
+    enum_type = graphql_schema.type_map.get("DataCategory")
+    if not isinstance(enum_type, GraphQLEnumType):
+        return
+    for category in DataCategory:
+        opened = [field.coordinate for field in fields if field.category is category]
+        enum_type.values[category.name].description = (
+            f"Opens {', '.join(opened) if opened else 'no field'}. When you lose {category.name}"
+            " (`Change.lostCategories`), delete what you hold of these fields."
+        )

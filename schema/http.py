@@ -176,10 +176,14 @@ ANONYMOUS_FIELDS = frozenset({"signIn", "__typename"})
 #: Following a mailed link and asking for one need no token either: the link (or the address) is the proof.
 ANONYMOUS_FIELDS |= frozenset({"activateAccount", "requestPasswordReset", "resetPassword"})
 
+#: Root query fields a caller without a token may read: the helpdesk's current announcements.
+ANONYMOUS_QUERY_FIELDS = frozenset({"announcements", "__typename"})
+
 
 def allows_anonymous(request: GraphQLRequest) -> bool:
-    """Whether the request only signs in, so that it may be sent without a token. Anything else, or a
-    document that does not parse, needs a token (and is answered 401 without one)."""
+    """Whether the request only signs in (or only reads the announcements), so that it may be sent
+    without a token. Anything else, or a document that does not parse, needs a token (and is answered
+    401 without one)."""
     try:
         document = parse(request.query, max_tokens=200)
     except GraphQLError:
@@ -190,13 +194,20 @@ def allows_anonymous(request: GraphQLRequest) -> bool:
     if not operations or len(operations) != len(document.definitions):
         return False
     return all(
-        operation.operation is OperationType.MUTATION
+        operation.operation in _ANONYMOUS_BY_OPERATION
         and all(
-            isinstance(selection, FieldNode) and selection.name.value in ANONYMOUS_FIELDS
+            isinstance(selection, FieldNode)
+            and selection.name.value in _ANONYMOUS_BY_OPERATION[operation.operation]
             for selection in operation.selection_set.selections
         )
         for operation in operations
     )
+
+
+_ANONYMOUS_BY_OPERATION = {
+    OperationType.MUTATION: ANONYMOUS_FIELDS,
+    OperationType.QUERY: ANONYMOUS_QUERY_FIELDS,
+}
 
 
 def _operation_count(query: str, max_tokens: int) -> int:

@@ -16,10 +16,12 @@ from schema.classification import public, resolves_public
 from schema.consent import ConsentReceipt, ConsentRequest
 from schema.context import Info
 from schema.enums import DataCategory, PartnerKind
+from schema.helpdesk import BoardCoordinatorMutations, HelpdeskMutations, SchoolAccountMutations
 from schema.imports import ImportReport
 from schema.licenses import Partner
 from schema.relay import from_global_id
 from schema.schools import Board, School
+from schema.staff import StaffMutations
 
 
 @strawberry.type(description="A new partner's client credentials: the secret is shown only this once.")
@@ -52,7 +54,7 @@ _PartnerId = Annotated[strawberry.ID, strawberry.argument(description="The partn
 
 
 @strawberry.type(description="Changes to the hub; each names who may make it.")
-class Mutation:
+class Mutation(StaffMutations, HelpdeskMutations, BoardCoordinatorMutations, SchoolAccountMutations):
     """Root writes."""
 
     @resolves_public(
@@ -61,13 +63,23 @@ class Mutation:
     async def create_partner(
         self,
         info: Info,
-        name: str,
-        kind: PartnerKind,
+        name: Annotated[str, strawberry.argument(description="The partner's name as schools will see it.")],
+        kind: Annotated[PartnerKind, strawberry.argument(description="What kind of partner it is.")],
         declared_categories: _Categories,
-        eck_chain: bool | None = False,
+        eck_chain: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Whether the partner is part of the ECK-iD chain (sees `eckId`)."
+            ),
+        ] = False,
     ) -> PartnerCredentials:
         partner, credentials = await accounts.create(
-            info.context, name, kind.value, declared_categories, bool(eck_chain)
+            # The name, which equals the value: strawberry.enum_value hides the value's type from mypy.
+            info.context,
+            name,
+            kind.name,
+            declared_categories,
+            bool(eck_chain),
         )
         return PartnerCredentials(
             partner=Partner.from_record(partner),
@@ -77,7 +89,14 @@ class Mutation:
 
     @resolves_public("Record that a board's director signed the data processing agreement (operator).")
     async def record_dpa_signature(
-        self, info: Info, board_number: str, signed_by: str, chamber_of_commerce_number: str, version: str
+        self,
+        info: Info,
+        board_number: Annotated[str, strawberry.argument(description="DUO's board number, such as 41851.")],
+        signed_by: Annotated[str, strawberry.argument(description="The name of the director who signed.")],
+        chamber_of_commerce_number: Annotated[
+            str, strawberry.argument(description="The board's Chamber of Commerce (KvK) number.")
+        ],
+        version: Annotated[str, strawberry.argument(description="The version of the agreement signed.")],
     ) -> Board:
         board = await consent.record_dpa(
             info.context, board_number, signed_by, chamber_of_commerce_number, version
@@ -97,7 +116,12 @@ class Mutation:
         return Board.from_record(await consent.withdraw_dpa(info.context, board_number))
 
     @resolves_public("Sign in with e-mail address and password (staff; needs no token).")
-    async def sign_in(self, info: Info, email: str, password: str) -> SignInResult:
+    async def sign_in(
+        self,
+        info: Info,
+        email: Annotated[str, strawberry.argument(description="The staff member's e-mail address.")],
+        password: Annotated[str, strawberry.argument(description="The staff member's password.")],
+    ) -> SignInResult:
         context = info.context
         token, expires_at = await accounts.sign_in(
             context.engine, context.keys, context.settings, email, password, address=context.client_address
@@ -106,7 +130,7 @@ class Mutation:
 
     @resolves_public(
         "Grant a partner exactly these categories at your school (coordinator): a shorter list than before"
-        " narrows the consent. school.basic is always included. Returns the new receipt."
+        " narrows the consent. SCHOOL_BASIC is always included. Returns the new receipt."
     )
     async def grant_consent(
         self, info: Info, school_code: _SchoolCode, partner_id: _PartnerId, categories: _Categories
@@ -125,7 +149,13 @@ class Mutation:
         "Ask a school for consent to categories you declared (partner); its coordinator decides."
     )
     async def request_consent(
-        self, info: Info, school_code: _SchoolCode, categories: _Categories, purpose: str
+        self,
+        info: Info,
+        school_code: _SchoolCode,
+        categories: _Categories,
+        purpose: Annotated[
+            str, strawberry.argument(description="Why you need the data, as the coordinator will read it.")
+        ],
     ) -> ConsentRequest:
         return ConsentRequest.from_record(
             await consent.request(info.context, school_code, categories, purpose)
@@ -139,7 +169,16 @@ class Mutation:
         " comes back held: send it again with confirm."
     )
     async def import_edex(
-        self, info: Info, file: Upload, dry_run: bool | None = False, confirm: bool | None = False
+        self,
+        info: Info,
+        file: Annotated[Upload, strawberry.argument(description="The EDEXML file or the CSV template ZIP.")],
+        dry_run: Annotated[
+            bool | None,
+            strawberry.argument(description="Only report what the import would do; change nothing."),
+        ] = False,
+        confirm: Annotated[
+            bool | None, strawberry.argument(description="Apply an import that came back held.")
+        ] = False,
     ) -> ImportReport:
         if not isinstance(file, bytes):
             raise BadUserInput("`file` must be an uploaded file (a multipart request)")
@@ -149,7 +188,12 @@ class Mutation:
     @resolves_public(
         "Suspend or resume your school's automatic LAS coupling (coordinator), e.g. during a merger."
     )
-    async def set_las_coupling(self, info: Info, school_code: _SchoolCode, suspended: bool) -> School:
+    async def set_las_coupling(
+        self,
+        info: Info,
+        school_code: _SchoolCode,
+        suspended: Annotated[bool, strawberry.argument(description="True to suspend, false to resume.")],
+    ) -> School:
         return School.from_record(await imports.set_coupling(info.context, school_code, suspended))
 
     @resolves_public(

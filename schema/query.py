@@ -15,6 +15,7 @@ from schema.consent import ConsentReceipt
 from schema.context import After, First, Info
 from schema.enums import ViewerKindEnum
 from schema.groups import Group
+from schema.helpdesk import HelpdeskQueries
 from schema.licenses import License, Partner, Product
 from schema.people import StaffMember, Student
 from schema.relay import Connection, Node, connection, from_global_id
@@ -43,7 +44,7 @@ class Viewer:
 
 
 @strawberry.type(description="The entry points of the Leerpoort graph.")
-class Query:
+class Query(HelpdeskQueries):
     """Root reads; every one is limited to what the viewer may see."""
 
     @resolves_public(
@@ -84,8 +85,21 @@ class Query:
         return None if record is None else School.from_record(record)
 
     @resolves_public("All boards (the hub's operator only).")
-    async def boards(self, info: Info, first: First = None, after: After = None) -> Connection[Board]:
-        return connection(info, await schools.boards_page(info.context, first, after), Board.from_record)
+    async def boards(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        dpa_signed: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Only boards that signed the data processing agreement (true) or that did not"
+                " (false, the helpdesk's list to chase); every board when left out."
+            ),
+        ] = None,
+    ) -> Connection[Board]:
+        page = await schools.boards_page(info.context, first, after, dpa_signed=dpa_signed)
+        return connection(info, page, Board.from_record)
 
     @resolves_public(
         "Your change feed (partners; also coordinators and the operator): the events you may see, in order,"

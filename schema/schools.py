@@ -115,7 +115,7 @@ class School(Node):
             active=record.active,
         )
 
-    @resolves_rows(SCHOOL_BASIC, "The board the school belongs to (its number is school.basic).")
+    @resolves_rows(SCHOOL_BASIC, "The board the school belongs to (its number is under SCHOOL_BASIC).")
     async def board(self, info: Info) -> Board | None:
         record = await schools.board_of(info.context, self.record)
         return None if record is None else Board.from_record(record)

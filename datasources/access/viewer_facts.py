@@ -8,7 +8,16 @@ from sqlalchemy import select
 
 from auth.categories import DataCategory
 from auth.policy import PartnerFacts, SchoolConsent, StaffFacts
-from datasources.store.tables import BOARDS, CONSENTS, PARTNERS, SCHOOLS, STAFF_ACCOUNT_ROLES, STAFF_ACCOUNTS
+from datasources.store.tables import (
+    BOARD_COORDINATORS,
+    BOARDS,
+    CONSENTS,
+    PARTNERS,
+    SCHOOLS,
+    STAFF_ACCOUNT_ROLES,
+    STAFF_ACCOUNTS,
+    STAFF_MEMBERS,
+)
 
 if TYPE_CHECKING:
     from datasources.store.reader import Reader
@@ -56,7 +65,7 @@ async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
 async def staff_facts(reader: Reader, account_id: int) -> StaffFacts | None:
     """The schools an active staff account coordinates; None if the account is unknown or disabled."""
     account = await reader.rows(
-        select(STAFF_ACCOUNTS.c.id).where(
+        select(STAFF_ACCOUNTS.c.id, STAFF_ACCOUNTS.c.email).where(
             STAFF_ACCOUNTS.c.id == account_id, STAFF_ACCOUNTS.c.active.is_(True)
         )
     )
@@ -67,4 +76,34 @@ async def staff_facts(reader: Reader, account_id: int) -> StaffFacts | None:
             STAFF_ACCOUNT_ROLES.c.account_id == account_id, STAFF_ACCOUNT_ROLES.c.role == COORDINATOR
         )
     )
-    return StaffFacts(account_id=account_id, coordinator_of=frozenset(row.school_id for row in rows))
+    # A staff member whom a coordinator made coordinator (datasources.access.staff_roles) coordinates
+    # through the account with the member's address; roles are a JSON list, filtered here on both engines.
+    members = await reader.rows(
+        select(STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.roles).where(
+            # Only an activated member: an address the LAS changed (inactive again) passes on no rights.
+            STAFF_MEMBERS.c.email == account[0].email,
+            STAFF_MEMBERS.c.active.is_(True),
+        )
+    )
+    boards = await reader.rows(
+        select(BOARD_COORDINATORS.c.board_id, BOARD_COORDINATORS.c.school_ids).where(
+            BOARD_COORDINATORS.c.account_id == account_id
+        )
+    )
+    board_schools: dict[int, frozenset[int]] = {}
+    if boards:
+        board_rows = await reader.rows(
+            select(SCHOOLS.c.id, SCHOOLS.c.board_id).where(
+                SCHOOLS.c.board_id.in_([row.board_id for row in boards])
+            )
+        )
+        for board in boards:
+            of_board = {row.id for row in board_rows if row.board_id == board.board_id}
+            chosen = of_board if board.school_ids is None else of_board & set(board.school_ids)
+            board_schools[board.board_id] = frozenset(chosen)
+    return StaffFacts(
+        account_id=account_id,
+        coordinator_of=frozenset(row.school_id for row in rows)
+        | frozenset(row.school_id for row in members if COORDINATOR in row.roles),
+        board_schools=board_schools,
+    )

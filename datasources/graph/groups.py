@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, select, true
 
 from auth.categories import DataCategory
 from datasources.store.columns import Columns
@@ -12,6 +12,7 @@ from datasources.store.current import current_groups
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import GroupRecord, MemberGroups, Page
 from datasources.store.scoping import granted, public_id, schools_with, visible_schools
+from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ async def _member_groups(
     member_column: ColumnElement[int],
     today: dt.date,
     membership_category: DataCategory,
+    in_force: ColumnElement[bool] | None = None,
 ) -> dict[int, MemberGroups]:
     # The raw composite flag decides which group is the main one even when the viewer may not read it.
     statement = (
@@ -159,6 +161,7 @@ async def _member_groups(
             schools_with(scope, [membership_category], GROUPS.c.school_id),
             group_rows(scope, GROUPS.c.school_id),
             _current(scope, today),
+            true() if in_force is None else in_force,
         )
         .order_by(member_column, GROUPS.c.composite, GROUPS.c.id)
     )
@@ -203,4 +206,5 @@ async def groups_by_staff(
         member_column=GROUP_STAFF.c.staff_id,
         today=today,
         membership_category=DataCategory.STAFF_BASIC,
+        in_force=staff_link_in_force(today),
     )

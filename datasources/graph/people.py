@@ -13,6 +13,7 @@ from datasources.store.current import current_members
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import Page, StaffRecord, StudentRecord
 from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
+from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS, STAFF_MEMBERS, STUDENTS
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ async def staff_by_group(
         _staff_members(scope, today)
         .add_columns(*_GROUP_OF_STAFF.labelled(group_id=link.group_id))
         .join(GROUP_STAFF, link.staff_id == STAFF_MEMBERS.c.id)
-        .where(link.group_id.in_(group_ids))
+        .where(link.group_id.in_(group_ids), staff_link_in_force(today))
     )
     rows = await reader.rows(partitioned_page(statement, link.group_id, STAFF_MEMBERS.c.id, args))
     return split_pages(

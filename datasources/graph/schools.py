@@ -125,9 +125,15 @@ def _boards(scope: Scope) -> Any:
     return statement
 
 
-async def boards_page(reader: Reader, scope: Scope, args: PageArgs) -> Page[BoardRecord]:
-    """A page of the visible boards."""
-    rows = await reader.rows(keyset_page(_boards(scope), BOARDS.c.id, args))
+async def boards_page(
+    reader: Reader, scope: Scope, args: PageArgs, *, dpa_signed: bool | None = None
+) -> Page[BoardRecord]:
+    """A page of the visible boards; with `dpa_signed`, only those whose DPA is (or is not) signed."""
+    statement = _boards(scope)
+    if dpa_signed is not None:
+        signed = BOARDS.c.dpa_signed_at
+        statement = statement.where(signed.is_not(None) if dpa_signed else signed.is_(None))
+    rows = await reader.rows(keyset_page(statement, BOARDS.c.id, args))
     return single_page(((row[BOARD.id], board_record(scope, row)) for row in rows), args)
 
 

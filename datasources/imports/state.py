@@ -40,7 +40,8 @@ async def load_state(connection: AsyncConnection, school_id: int, year: str) -> 
             select(
                 m.id, m.person_id, m.las_key.label("key"), m.eck_id, m.first_name, m.prefix, m.last_name,
                 m.email, m.roles, m.las_roles, m.active,
-            ).where(m.school_id == school_id)
+            # A member a coordinator added by hand is in no file: an import neither matches nor removes them.
+            ).where(m.school_id == school_id, m.source == "las")
         )
     ]  # fmt: skip
     year_groups = select(g.id).where(g.school_id == school_id, g.school_year == year)
@@ -68,3 +69,16 @@ async def load_state(connection: AsyncConnection, school_id: int, year: str) -> 
         frozenset(student_links),
         frozenset(staff_links),
     )
+
+
+async def hand_staff_links(connection: AsyncConnection, school_id: int, year: str) -> set[tuple[int, int]]:
+    """The (group id, staff id) links a coordinator gave at the school in this school year (their `role`
+    is set): an import keeps them, as it keeps the roles they came with (also links past their last day,
+    which reads leave out anyway). Read after the import removed groups and staff, so only links between
+    what stays are kept."""
+    rows = await connection.execute(
+        select(GROUP_STAFF.c.group_id, GROUP_STAFF.c.staff_id)
+        .join(GROUPS, GROUPS.c.id == GROUP_STAFF.c.group_id)
+        .where(GROUPS.c.school_id == school_id, GROUPS.c.school_year == year, GROUP_STAFF.c.role.is_not(None))
+    )
+    return {(row.group_id, row.staff_id) for row in rows}

@@ -35,7 +35,7 @@ from datasources.imports.plan import (
     match_students,
 )
 from datasources.imports.report import Counts, ImportRefused, ImportReport
-from datasources.imports.state import load_state
+from datasources.imports.state import hand_staff_links, load_state
 from datasources.store.calendar import first_day, last_day, school_year_of
 from datasources.store.tables import (
     GROUP_STAFF,
@@ -252,6 +252,8 @@ async def _plan_and_apply(
         if group_key in group_ids
     }
     await writes.sync_links(connection, GROUP_STUDENTS, "student_id", state.student_links, wanted_students)
+    # Links a coordinator gave by hand are no file's to take away (datasources.access.staff_roles).
+    wanted_staff |= await hand_staff_links(connection, school_id, year)
     await writes.sync_links(connection, GROUP_STAFF, "staff_id", state.staff_links, wanted_staff)
     await record_import_changes(
         connection,

@@ -298,3 +298,75 @@ async def _school_rows(connection: AsyncConnection, condition: Any) -> Sequence[
 def _describe(row: _Location) -> str:
     kind = "a DUO location" if row.source == "duo" else "a managed location"
     return f"{kind}: {row.name}"
+
+
+async def rename_managed_location(engine: AsyncEngine, *, code: str, name: str) -> ManagedLocation:
+    """Give a managed location another name. DUO's locations are named by DUO (a registry load would undo
+    it), so only a location the helpdesk added can be renamed, and not once it has ended."""
+    school_name = " ".join(name.split())
+    if not school_name:
+        raise BadUserInput("a location needs a name")
+    if len(school_name) > _NAME_MAX:
+        raise BadUserInput(f"the name is longer than {_NAME_MAX} characters")
+    async with engine.begin() as connection:
+        location = await _managed(connection, code)
+        await connection.execute(update(SCHOOLS).where(SCHOOLS.c.id == location.id).values(name=school_name))
+    return location.managed(name=school_name)
+
+
+async def end_managed_location(engine: AsyncEngine, *, code: str) -> ManagedLocation:
+    """End a managed location: it stays in the hub with its history (ids, audit), but is no longer active,
+    so partners read nothing more of it. DUO's locations end when DUO no longer lists them."""
+    async with engine.begin() as connection:
+        location = await _managed(connection, code)
+        await connection.execute(update(SCHOOLS).where(SCHOOLS.c.id == location.id).values(active=False))
+    return location.managed(name=location.name)
+
+
+@dataclass(frozen=True, slots=True)
+class _ManagedRow:
+    id: int
+    code: str
+    name: str
+    board_number: str
+    instelling_ref: str
+
+    def managed(self, *, name: str) -> ManagedLocation:
+        return ManagedLocation(
+            school_id=self.id,
+            code=self.code,
+            name=name,
+            board_number=self.board_number,
+            instelling_ref=self.instelling_ref,
+            board_created=False,
+        )
+
+
+async def _managed(connection: AsyncConnection, code: str) -> _ManagedRow:
+    """The active managed location with this code, locked for the change; refused otherwise."""
+    school_code = parse_school_code(code)
+    found = (
+        await connection.execute(
+            select(
+                SCHOOLS.c.id,
+                SCHOOLS.c.code,
+                SCHOOLS.c.name,
+                SCHOOLS.c.source,
+                SCHOOLS.c.active,
+                SCHOOLS.c.instelling_ref,
+                BOARDS.c.number.label("board_number"),
+            )
+            .join(BOARDS, BOARDS.c.id == SCHOOLS.c.board_id)
+            .where(SCHOOLS.c.code == school_code)
+            .with_for_update(of=SCHOOLS)
+        )
+    ).one_or_none()
+    if found is None:
+        raise BadUserInput(f"no school with code {school_code}")
+    if found.source != "manual":
+        raise BadUserInput(
+            f"{school_code} is a DUO location: DUO names and ends it, the registry load follows"
+        )
+    if not found.active:
+        raise Conflict(f"the managed location {school_code} has ended")
+    return _ManagedRow(found.id, found.code, found.name, found.board_number, found.instelling_ref)

@@ -28,6 +28,7 @@ from lxml import etree
 from datasources.school_files import safe_xml
 from datasources.school_files.checks import SchoolFileBuilder, check_school_year, parse_date, shown
 from datasources.school_files.edexml_schemas import (
+    KNOWN_BLOCK_TYPES,
     edexml_schemas,
     is_schema_error,
     locate_invalid_record,
@@ -59,6 +60,7 @@ _KEPT: Final = frozenset(
     {"achternaam", "voorvoegsel", "voornamen", "voorletters-1", "roepnaam", "naam", "jaargroep"}
     | {"geboortedatum", "emailadres", "schooljaar", "peildatum", "brincode", "dependancecode"}
 )
+_XSI_TYPE: Final = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _DOCTYPE_TOKENS: Final = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
 #: A file without xsdversie is read as the newer version, which accepts every valid 2.0 file too.
 _UNSTATED: Final[tuple[str, tuple[str, ...]]] = (
@@ -102,6 +104,7 @@ def read_edexml(source: bytes | BinaryIO, *, max_bytes: int = 50_000_000) -> Sch
 def _read_records(stream: _Source, version: str, builder: SchoolFileBuilder) -> SchoolFile:
     school: tuple[str, str, str, dt.date | None] | None = None
     place = -1
+    unknown_blocks = 0
     for _, element in safe_xml.iterparse(stream, schema=edexml_schemas(version).document):
         parent = element.getparent()
         if parent is None:
@@ -111,12 +114,20 @@ def _read_records(stream: _Source, version: str, builder: SchoolFileBuilder) -> 
             place = _check_place(element, place)
             if element.tag == "school":
                 school = _school(element)
+                unknown_blocks += _unknown_blocks(element)
             _clear(element)
         elif container.getparent() is None and parent.tag in _CONTAINERS:
             _add_record(builder, parent.tag, element)
+            unknown_blocks += _unknown_blocks(element)
             _clear(element)
     if school is None:  # the schema has already refused a file without a school element
         raise ImportFileError("the file has no school element")
+    if unknown_blocks:
+        # Counted, never quoted: the block's type name and content come from the file.
+        builder.warn(
+            f"the file has {unknown_blocks} additional block(s) (toevoegingen) of a type the EDEXML schema"
+            " does not define, such as an LVS block; the hub ignored them"
+        )
     brin, location, year, reference_date = school
     return builder.build(brin=brin, location_code=location, school_year=year, reference_date=reference_date)
 
@@ -234,6 +245,16 @@ def _school(element: etree._Element) -> tuple[str, str, str, dt.date | None]:
         )
     # The schema: dependancecode "00" means the same as none.
     return brin, fields.get("dependancecode") or "00", year, reference_date
+
+
+def _unknown_blocks(record: etree._Element) -> int:
+    """The additional blocks (toevoegingen/blok) of `record` whose xsi:type the published schema does not
+    define (an LVS vendor's own): the schema skips their content (edexml_schemas), the hub ignores them."""
+    count = 0
+    for block in record.iterfind("toevoegingen/blok"):
+        block_type = str(block.get(_XSI_TYPE) or "").rpartition(":")[2]
+        count += block_type not in KNOWN_BLOCK_TYPES
+    return count
 
 
 def _line_of(parent: etree._Element, tag: str) -> int | None:

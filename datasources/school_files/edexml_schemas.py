@@ -5,7 +5,11 @@ The XSDs are the published ones, shipped byte-identical in `reference/edexml/<ve
 validates on a machine without the design folder and without the network. One deliberate deviation
 (see `shared/data/SOURCES.md`): `EDEXSchooljaarType` is an enumeration that ends at 2024-2025, so it is
 replaced, in memory and before compiling, by the pattern YYYY-YYYY; that the years are consecutive is
-checked in code (`check_school_year`). Everything else is compiled as published.
+checked in code (`check_school_year`). A second one: the content of the optional additional blocks
+(`toevoegingen`) is not validated but skipped, because LAS and LVS vendors fill them with block types of
+their own (`<blok xsi:type="...">`, as the public examples do) that the published schema does not define,
+and the hub reads nothing of them (free text it must never keep); the reader warns about the blocks whose
+type the schema does not know (`KNOWN_BLOCK_TYPES`). Everything else is compiled as published.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ _RECORD_SCHEMA: Final = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchem
   <xs:element name="leerling" type="LeerlingType"/>
   <xs:element name="leerkracht" type="LeerkrachtType"/>
 </xs:schema>"""
+#: The block types (extensions of ToevoegingsBlokType) that the published schemas define, 2.0 and 2.1 alike.
+KNOWN_BLOCK_TYPES: Final = frozenset({"OpmerkingGegevensType"})
 _VALIDATING: Final = threading.Lock()
 _CONTAINERS: Final = frozenset({"vestigingen", "groepen", "leerlingen", "leerkrachten"})
 _NAME: Final = r"[A-Za-z_][\w.:-]{0,63}"
@@ -105,6 +111,8 @@ class _SchemaFiles(etree.Resolver):
         content = (self._directory / name).read_bytes()
         if name == "EDEXML.types.variabel.xsd":
             content = _school_year_as_pattern(content)
+        elif name == "EDEXML.elementen.xsd":
+            content = _additional_blocks_skipped(content)
         return self.resolve_string(content, context, base_url=str(self._directory / name))
 
 
@@ -116,6 +124,19 @@ def _school_year_as_pattern(content: bytes) -> bytes:
     for facet in list(restriction):
         restriction.remove(facet)
     etree.SubElement(restriction, f"{_XS}pattern", value="[0-9]{4}-[0-9]{4}")
+    return etree.tostring(document)
+
+
+def _additional_blocks_skipped(content: bytes) -> bytes:
+    """Each `toevoegingen` holds any elements, unvalidated (a skip wildcard): the hub ignores them."""
+    document = etree.fromstring(content, safe_xml.parser())
+    sequences = document.findall(f".//{_XS}element[@name='toevoegingen']/{_XS}complexType/{_XS}sequence")
+    if not sequences:
+        raise LookupError("toevoegingen is missing from EDEXML.elementen.xsd")
+    for sequence in sequences:
+        for particle in list(sequence):
+            sequence.remove(particle)
+        etree.SubElement(sequence, f"{_XS}any", minOccurs="0", maxOccurs="unbounded", processContents="skip")
     return etree.tostring(document)
 
 

@@ -202,6 +202,9 @@ class StaffMember(SQLModel, table=True):
     #: The first and last day of the membership, as for students (set by a coming school year's file).
     effective_from: dt.date | None = None
     effective_until: dt.date | None = None
+    #: "las" for members an import delivers; "hub" for members a coordinator added by hand, whom an
+    #: import never removes (datasources.access.staff_roles).
+    source: str = Field(default="las", max_length=10)
 
 
 class PastMembership(SQLModel, table=True):
@@ -250,6 +253,11 @@ class GroupStaff(SQLModel, table=True):
 
     group_id: int = Field(foreign_key="groups.id", primary_key=True)
     staff_id: int = Field(foreign_key="staff_members.id", primary_key=True)
+    #: Null for a link the LAS delivered; the StaffRole a coordinator gave the group with (a hand link,
+    #: which imports keep).
+    role: str | None = Field(default=None, max_length=30)
+    #: The last day of a hand link (a substitute's groups); reads leave the link out after it.
+    until: dt.date | None = None
 
 
 class Partner(SQLModel, table=True):
@@ -575,6 +583,63 @@ class AccountLink(SQLModel, table=True):
     used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class BoardCoordinator(SQLModel, table=True):
+    """A board coordinator (bovenschools coordinator): a staff account that manages all, or chosen,
+    schools of one board. Created by the operator (datasources.access.board_coordinators)."""
+
+    __tablename__ = "board_coordinators"
+
+    account_id: int = Field(foreign_key="staff_accounts.id", primary_key=True)
+    board_id: int = Field(foreign_key="boards.id", primary_key=True, index=True)
+    #: The chosen schools' ids; null means every school of the board, also those it gains later.
+    school_ids: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    created_by: str = Field(max_length=200)
+
+
+class AccountRequest(SQLModel, table=True):
+    """A board's signed request to open a school account and its first coordinator, as the helpdesk
+    received it: no account is opened without one (datasources.access.account_requests)."""
+
+    __tablename__ = "account_requests"
+    __table_args__ = (Index("ix_account_requests_school", "school_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    board_name: str = Field(max_length=200)
+    board_number: str = Field(max_length=5)
+    school_name: str = Field(max_length=200)
+    school_id: int = Field(foreign_key="schools.id")
+    brin: str = Field(max_length=4)
+    location_code: str = Field(max_length=2)
+    #: The director (directeur) on whose behalf the request was signed.
+    director_name: str = Field(max_length=200)
+    coordinator_name: str = Field(max_length=200)
+    coordinator_email: str = Field(max_length=320)
+    #: The SHA-256 of the signed document (64 hex digits); the document itself stays with the helpdesk.
+    document_sha256: str = Field(max_length=64)
+    received_at: dt.datetime = Field(sa_type=_TZ)
+    recorded_at: dt.datetime = Field(sa_type=_TZ)
+    recorded_by: str = Field(max_length=200)
+    account_id: int = Field(foreign_key="staff_accounts.id")
+
+
+class Announcement(SQLModel, table=True):
+    """A message of the helpdesk to every user (maintenance, incidents), shown while it is current."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index("ix_announcements_valid", "valid_from", "valid_until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=4000)
+    #: "INFO", "WARNING" or "OUTAGE".
+    severity: str = Field(max_length=10)
+    valid_from: dt.datetime = Field(sa_type=_TZ)
+    valid_until: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    posted_at: dt.datetime = Field(sa_type=_TZ)
+    posted_by: str = Field(max_length=200)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -611,3 +676,6 @@ SIGNING_KEYS = _core(SigningKey)
 CREDENTIAL_ATTEMPTS = _core(CredentialAttempt)
 OUTGOING_MAIL = _core(OutgoingMail)
 ACCOUNT_LINKS = _core(AccountLink)
+BOARD_COORDINATORS = _core(BoardCoordinator)
+ACCOUNT_REQUESTS = _core(AccountRequest)
+ANNOUNCEMENTS = _core(Announcement)

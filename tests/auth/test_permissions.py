@@ -19,6 +19,7 @@ from auth import permissions
 from auth.categories import ALL_CATEGORIES
 from auth.permissions import (
     may_acknowledge_deletion,
+    may_add_board_coordinators,
     may_import,
     may_import_unknown_school,
     may_list_boards,
@@ -26,8 +27,14 @@ from auth.permissions import (
     may_look_up_partner,
     may_manage_consent,
     may_manage_consent_at,
+    may_manage_locations,
+    may_manage_staff_roles_at,
+    may_open_school_accounts,
+    may_post_announcements,
     may_push_school_files,
     may_query_graph,
+    may_read_announcements,
+    may_read_board,
     may_read_consent_history,
     may_read_feed,
     may_read_rosters,
@@ -67,6 +74,8 @@ EVERY_KIND = frozenset(ViewerKind)
 SCHOOL = 1
 #: A school none of them coordinates, serves or has consent at.
 OTHER = 2
+#: A board whose schools none of the viewers above coordinates as a board coordinator.
+BOARD = 5
 #: The schools the LAS client serves (loaded by the resolver from the store, passed in here by hand).
 SERVED = frozenset({SCHOOL})
 
@@ -229,6 +238,48 @@ DECISIONS = (
         EVERY_KIND,
         (may_read_schema,),
     ),
+    Decision(
+        "give or take a staff role at its school",
+        lambda v, s: may_manage_staff_roles_at(v, s, SCHOOL),
+        frozenset({STAFF}),
+        (may_manage_staff_roles_at,),
+    ),
+    Decision(
+        "make an account a board coordinator",
+        lambda v, _: may_add_board_coordinators(v),
+        frozenset({OPERATOR}),
+        (may_add_board_coordinators,),
+    ),
+    Decision(
+        "read a board's overview",
+        lambda v, s: may_read_board(v, s, BOARD),
+        frozenset({OPERATOR}),
+        (may_read_board,),
+    ),
+    Decision(
+        "open a school account with its first coordinator",
+        lambda v, _: may_open_school_accounts(v),
+        frozenset({OPERATOR}),
+        (may_open_school_accounts,),
+    ),
+    Decision(
+        "add, rename or end a managed location",
+        lambda v, _: may_manage_locations(v),
+        frozenset({OPERATOR}),
+        (may_manage_locations,),
+    ),
+    Decision(
+        "post an announcement",
+        lambda v, _: may_post_announcements(v),
+        frozenset({OPERATOR}),
+        (may_post_announcements,),
+    ),
+    Decision(
+        "read the current announcements",
+        lambda v, _: may_read_announcements(v),
+        EVERY_KIND,
+        (may_read_announcements,),
+    ),
 )
 
 
@@ -306,6 +357,12 @@ ELSEWHERE = [
     Row(OPERATOR, "look up by id a partner that deals with no school", _look_up(ANOTHER_PARTNER), True),
     Row(
         STAFF,
+        "give or take a staff role at another school (a person of another school)",
+        lambda v, s: may_manage_staff_roles_at(v, s, OTHER),
+        False,
+    ),
+    Row(
+        STAFF,
         "import without a scope (a coordinator's schools are known only from its scope)",
         lambda v, _: may_import(v, None, SCHOOL, las_school_ids=SERVED),
         False,
@@ -350,3 +407,14 @@ def test_a_staff_member_who_coordinates_nothing_may_change_no_school() -> None:
     assert not may_set_coupling(teacher, scope, SCHOOL)
     assert not may_send_activation_mails(teacher, scope, SCHOOL)
     assert not may_import(teacher, scope, SCHOOL, las_school_ids=())
+
+
+def test_a_board_coordinator_manages_the_chosen_schools_of_its_board_and_reads_its_overview() -> None:
+    board_coordinator = Viewer(STAFF, "10")
+    facts = StaffFacts(account_id=10, coordinator_of=frozenset(), board_schools={BOARD: frozenset({OTHER})})
+    scope = staff_scope(board_coordinator, facts)
+    assert may_read_board(board_coordinator, scope, BOARD)
+    assert not may_read_board(board_coordinator, scope, BOARD + 1)
+    assert may_manage_staff_roles_at(board_coordinator, scope, OTHER)
+    assert may_manage_consent_at(board_coordinator, scope, OTHER)
+    assert not may_manage_staff_roles_at(board_coordinator, scope, SCHOOL)  # not chosen by the operator

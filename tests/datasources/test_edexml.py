@@ -64,6 +64,56 @@ def _quotes_nothing(error: ImportFileError, *values: str) -> None:
 # --- files that read ------------------------------------------------------------------------------------
 
 
+#: An LVS vendor's own block in the additional blocks (toevoegingen), of a type the schema does not define.
+LVS_BLOCK = """<blok xsi:type="LVSToetsGegevensType">
+					<code>LVS-REKENEN</code>
+					<toets afname="2014-01-20"><vak>Rekenen-Wiskunde</vak><niveau>LVS-SCORE-B</niveau></toets>
+				</blok>"""
+
+
+def _example_with_lvs_blocks() -> bytes:
+    """The shipped example with an LVS block added to a group and replacing one of a student's remarks."""
+    text = EXAMPLE.read_text("utf-8")
+    remark = """<blok xsi:type="OpmerkingGegevensType">
+					<code>Opmerking Y</code>
+					<opmerking/>
+				</blok>"""
+    assert remark in text
+    text = text.replace(remark, LVS_BLOCK, 1)
+    group = "<jaargroep>4</jaargroep>\n\t\t\t<toevoegingen>"
+    assert group in text
+    return text.replace(group, group + LVS_BLOCK, 1).encode("utf-8")
+
+
+def test_a_file_with_lvs_blocks_is_read_and_the_blocks_ignored_with_a_warning() -> None:
+    plain = read_edexml(EXAMPLE.read_bytes())
+    school = read_edexml(_example_with_lvs_blocks())
+    assert school.students == plain.students
+    assert school.groups == plain.groups
+    assert school.staff == plain.staff
+    assert school.warnings == (
+        "the file has 2 additional block(s) (toevoegingen) of a type the EDEXML schema does not define,"
+        " such as an LVS block; the hub ignored them",
+    )
+    assert plain.warnings == ()
+    for value in ("LVS", "Rekenen", "2014-01-20"):
+        assert value not in repr(school).replace("such as an LVS block", "")
+
+
+def test_an_lvs_block_keeps_the_safety_rules() -> None:
+    """Skipped content is still parsed safely: an entity inside an LVS block is refused, not expanded."""
+    data = _example_with_lvs_blocks().replace(b"LVS-SCORE-B", b"&secret;")
+    in_a_name = EXAMPLE.read_bytes().replace(b"<naam>Vlinders</naam>", b"<naam>&secret;</naam>")
+    assert str(_refusal(data)) == str(_refusal(in_a_name))
+    doctype = b'<!DOCTYPE EDEX [<!ENTITY secret "x">]>\n<EDEX'
+    assert "DOCTYPE" in str(_refusal(_example_with_lvs_blocks().replace(b"<EDEX", doctype, 1)))
+
+
+def test_the_rest_of_a_file_with_lvs_blocks_is_still_checked_against_the_schema() -> None:
+    data = _example_with_lvs_blocks().replace(b"<jaargroep>4</jaargroep>", b"<jaargroep>4</jaargroep><x/>", 1)
+    assert "element 'x'" in str(_refusal(data))
+
+
 def test_the_official_example_reads_with_its_groups_students_and_staff() -> None:
     school = read_edexml(EXAMPLE.read_bytes())
 
