@@ -23,6 +23,7 @@ from datasources.store.database import migrate
 from resolvers import admin, oneroster, registry_commands
 from resolvers.imports import report_json, report_table
 from schema.assembly import build_schema
+from schema.published import client_sdl, federation_sdl
 from schema.relay import from_global_id, to_global_id
 from server import create_app
 from settings import Settings, SettingsError
@@ -154,7 +155,12 @@ def _parser() -> argparse.ArgumentParser:
     feed = commands.add_parser("feed", help="the change feed").add_subparsers(dest="action", required=True)
     prune = feed.add_parser("prune", help="drop change events past the retention period; prints JSON")
     prune.add_argument("--days", type=int, help="days to keep (default LEERPOORT_FEED_RETENTION_DAYS, 90)")
-    commands.add_parser("export-schema", help="print the subgraph SDL")
+    export_schema = commands.add_parser("export-schema", help="print the subgraph SDL")
+    export_schema.add_argument(
+        "--client",
+        action="store_true",
+        help="print the client SDL (schema.client.graphql: no federation plumbing) instead",
+    )
     return parser
 
 
@@ -286,7 +292,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
 def _run(command: str, arguments: argparse.Namespace, settings: Settings) -> str | None:
     """Carry out one command; returns what to print on stdout."""
     if command == "export-schema":
-        return build_schema(settings).as_str()
+        schema = build_schema(settings)
+        return client_sdl(schema) if arguments.client else federation_sdl(schema)
     migrate(settings.database_url)
     return _COMMANDS[command](arguments, settings)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.middleware import Middleware
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
@@ -39,12 +39,13 @@ from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
 from schema import bodies, http, oneroster
+from schema import published as published_sdl
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import HTTPConnection, Request
@@ -73,6 +74,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The Leerpoort ASGI application for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
     schema = build_schema(settings)
+    published = {
+        published_sdl.CLIENT_SDL_PATH: published_sdl.PublishedDocument.of(published_sdl.client_sdl(schema)),
+        published_sdl.FEDERATION_SDL_PATH: published_sdl.PublishedDocument.of(
+            published_sdl.federation_sdl(schema)
+        ),
+    }
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -99,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", _explorer, methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
+        *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
     ]
     # Refusing a body before its end closes the connection rather than letting the server drain it.
@@ -402,6 +410,19 @@ async def _explorer(request: Request) -> Response:
             http.error_body("the explorer is off in production", "NOT_FOUND"), status_code=404
         )
     return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+
+
+def _sdl_route(document: published_sdl.PublishedDocument) -> Callable[[Request], Awaitable[Response]]:
+    """`GET /schema.graphql` and `GET /schema.federation.graphql`: the published SDL, without a token
+    (partners in production may not introspect), cacheable and revalidated by its ETag."""
+    headers = {"ETag": document.etag, "Cache-Control": "public, max-age=300"}
+
+    async def sdl(request: Request) -> Response:
+        if document.etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+            return Response(status_code=304, headers=headers)
+        return PlainTextResponse(document.text + "\n", headers=headers)
+
+    return sdl
 
 
 async def _health(request: Request) -> Response:

@@ -34,6 +34,7 @@ from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
 from schema.bodies import BodyTooLarge, load_json
 from schema.limits import introspection_fields, parse_document
+from schema.published import CLIENT_SDL_PATH, FEDERATION_SDL_PATH
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -184,7 +185,7 @@ def _operation_count(query: str, max_tokens: int) -> int:
 
 def refuses_schema_reading(query: str, max_tokens: int) -> bool:
     """Whether a document reads the schema itself (introspection or `_service { sdl }`), which partners in
-    production may not: they get the SDL from `python server.py export-schema`."""
+    production may not: they get the SDL from its published URL (`schema.published`)."""
     if introspection_fields(query, max_tokens):
         return True
     try:
@@ -192,6 +193,15 @@ def refuses_schema_reading(query: str, max_tokens: int) -> bool:
     except GraphQLError:
         return False
     return _selects_field(document, SCHEMA_FIELDS)
+
+
+def published_sdl_refusal(base_url: str) -> str:
+    """Why a partner in production may not read the schema, and where the published SDL is instead."""
+    base = base_url.rstrip("/")
+    return (
+        "introspection is off for partners in production; use the published SDL at "
+        f"{base}{CLIENT_SDL_PATH} (for a router: {base}{FEDERATION_SDL_PATH})"
+    )
 
 
 #: Root fields that hand out the schema itself (federation's SDL), besides introspection.
@@ -320,6 +330,6 @@ async def answer(
         if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
             request.query, settings.max_tokens
         ):
-            message = "introspection is off for partners in production; use the published SDL"
+            message = published_sdl_refusal(settings.issuer)
             return HTTPAnswer(status=403, body=error_body(message, "FORBIDDEN"), media_type=media_type)
         return await execute(schema, request, context, media_type)
