@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", _subscriptions),
         Route("/oauth/token", _token, methods=["POST"]),
         Route("/las/edex", _las_edex, methods=["POST"]),
-        Route("/graphql", _explorer, methods=["GET"]),
+        Route("/graphql", _graphql_get, methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
@@ -152,17 +152,44 @@ async def _graphql(request: Request) -> Response:
     """`POST /graphql`: a GraphQL request (JSON or multipart), answered by `schema.http`. The token is
     checked before the body is read, and the body is read under its cap (`schema.bodies`)."""
     state = _state(request)
+
+    async def read(anonymous: bool) -> GraphQLRequest:
+        _refuse_unknown_parameters(request, ())
+        return await _graphql_request(request, state, anonymous=anonymous)
+
+    return await _run_graphql(request, read, get=False)
+
+
+async def _graphql_get(request: Request) -> Response:
+    """`GET /graphql`: the explorer for a browser (sandbox only), otherwise a query (never a mutation:
+    405) from the query string, read under its cap."""
+    if http.wants_explorer(request.headers.get("accept")):
+        return await _explorer(request)
+
+    async def read(anonymous: bool) -> GraphQLRequest:
+        raw = bodies.query_string(request.scope.get("query_string", b""), anonymous=anonymous)
+        return http.parse_query_parameters(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+
+    return await _run_graphql(request, read, get=True)
+
+
+async def _run_graphql(
+    request: Request, read: Callable[[bool], Awaitable[GraphQLRequest]], *, get: bool
+) -> Response:
+    """Token first, then the request (`read`, told whether the caller is anonymous), then the answer."""
+    state = _state(request)
     media_type = http.response_media_type(request.headers.get("accept"))
     authorization = request.headers.get("authorization", "")
     try:
         viewer = await http.token_viewer(state.services, authorization)
     except (Unauthenticated, Forbidden) as refused:
-        return _response(http.refused(refused, media_type))
+        return _response(http.refused(refused, media_type, authorization=authorization))
     try:
-        _refuse_unknown_parameters(request, ())
-        graphql_request = await _graphql_request(request, state, anonymous=viewer is None)
+        graphql_request = await read(viewer is None)
     except PublicError as error:
         return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
+    if get and not http.runs_a_query(graphql_request, state.services.settings.max_tokens):
+        return _response(http.query_only(media_type))
     answer = await http.answer(
         state.schema,
         state.services,
@@ -187,7 +214,7 @@ async def _subscriptions(websocket: WebSocket) -> None:
 async def _graphql_request(request: Request, state: AppState, *, anonymous: bool) -> GraphQLRequest:
     """The request's document and variables: JSON, or a GraphQL multipart request with uploads. A caller
     without a token (`anonymous`) may send a small JSON body only (signing in)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = bodies.body_media_type(request.headers.get("content-type"))
     settings = state.services.settings
     if content_type != "multipart/form-data":
         cap = bodies.ANONYMOUS_BODY_BYTES if anonymous else settings.max_request_bytes
@@ -341,7 +368,11 @@ async def _las_edex(request: Request) -> Response:
     try:
         viewer = await las_viewer(state.services.keys, request.headers.get("authorization", ""))
     except Unauthenticated as refused:
-        return _response(http.unauthenticated(refused.message, http.JSON))
+        return _response(
+            http.unauthenticated(
+                refused.message, http.JSON, token_sent=bool(request.headers.get("authorization"))
+            )
+        )
     except Forbidden as refused:
         return JSONResponse(http.error_body(refused.message, refused.code), status_code=403)
     try:

@@ -32,8 +32,8 @@ from errors import BadUserInput, Forbidden, PublicError, RateLimited, Unauthenti
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema.assembly import LeerpoortSchema
-from schema.bodies import BodyTooLarge, load_json
-from schema.limits import introspection_fields, parse_document
+from schema.bodies import BodyTooLarge, QueryStringTooLong, UnsupportedMediaType, load_json
+from schema.limits import parse_document
 from schema.published import CLIENT_SDL_PATH, FEDERATION_SDL_PATH
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -45,11 +45,14 @@ INTERNAL_MESSAGE = "Internal server error"
 
 @dataclass(frozen=True, slots=True)
 class GraphQLRequest:
-    """A parsed GraphQL request: the document, its variables and the operation to run."""
+    """A parsed GraphQL request: the document, its variables, the operation to run and the request's
+    `extensions` (a persisted query's hash: `schema.persisted`). `query` is empty only when the request
+    names a persisted query by its hash instead of sending the document."""
 
     query: str
     variables: dict[str, Any] | None
     operation_name: str | None
+    extensions: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,31 +77,41 @@ def error_body(message: str, code: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
-def unauthenticated(message: str, media_type: str) -> HTTPAnswer:
-    """401 UNAUTHENTICATED, with the challenge RFC 6750 asks for."""
+def unauthenticated(message: str, media_type: str, *, token_sent: bool) -> HTTPAnswer:
+    """401 UNAUTHENTICATED, with the challenge RFC 6750 asks for: `error="invalid_token"` only when a
+    token was sent (§3.1: a request without any authentication gets no error code)."""
+    challenge = 'Bearer realm="leerpoort"' + (', error="invalid_token"' if token_sent else "")
     return HTTPAnswer(
         status=401,
         body=error_body(message, Unauthenticated.code),
         media_type=media_type,
-        headers={"WWW-Authenticate": 'Bearer realm="leerpoort", error="invalid_token"'},
+        headers={"WWW-Authenticate": challenge},
     )
 
 
 def unreadable(error: PublicError, *, authorization: str, media_type: str) -> HTTPAnswer:
-    """The answer to a request whose body could not be read: 401 when it carries no token either (a
-    caller without one learns nothing about request formats or caps), 413 for a body over its cap,
-    400 otherwise."""
+    """The answer to a request whose body (or query string) could not be read: 401 when it carries no
+    token either (a caller without one learns nothing about request formats or caps), 413 for a body
+    over its cap, 414 for a query string over its cap, 415 for a body that is not JSON (or a multipart
+    upload), 400 otherwise."""
     if not authorization:
-        return unauthenticated("a bearer token is required", media_type)
-    status = 413 if isinstance(error, BodyTooLarge) else 400
+        return unauthenticated("a bearer token is required", media_type, token_sent=False)
+    statuses: dict[type[PublicError], int] = {
+        BodyTooLarge: 413,
+        QueryStringTooLong: 414,
+        UnsupportedMediaType: 415,
+    }
+    status = statuses.get(type(error), 400)
     return HTTPAnswer(status=status, body=error_body(error.message, error.code), media_type=media_type)
 
 
-def refused(error: Unauthenticated | Forbidden, media_type: str) -> HTTPAnswer:
-    """The answer to a caller refused by its token: 401 (with the challenge) or 403."""
+def refused(error: Unauthenticated | Forbidden, media_type: str, *, authorization: str) -> HTTPAnswer:
+    """The answer to a caller refused by its token (`authorization`, empty when none was sent): 401
+    (with the challenge) or 403."""
     if isinstance(error, Unauthenticated):
-        return unauthenticated(error.message, media_type)
-    return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
+        return unauthenticated(error.message, media_type, token_sent=bool(authorization))
+    status = 403
+    return HTTPAnswer(status=status, body=error_body(error.message, error.code), media_type=media_type)
 
 
 async def token_viewer(services: Services, authorization: str) -> Viewer | None:
@@ -130,7 +143,12 @@ def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes])
             if len(parts) != 2 or parts[0] != "variables":
                 raise BadUserInput("files can be mapped to top-level variables only")
             variables[parts[1]] = files[name]
-    return GraphQLRequest(query=request.query, variables=variables, operation_name=request.operation_name)
+    return GraphQLRequest(
+        query=request.query,
+        variables=variables,
+        operation_name=request.operation_name,
+        extensions=request.extensions,
+    )
 
 
 def parse_request(body: bytes) -> GraphQLRequest:
@@ -139,14 +157,82 @@ def parse_request(body: bytes) -> GraphQLRequest:
     data = load_json(body)
     if not isinstance(data, dict):
         raise BadUserInput("the request body must be a JSON object with a `query`")
+    return _request_of(data)
+
+
+#: The parameters of `GET /graphql` (GraphQL over HTTP: `variables` and `extensions` JSON-encoded).
+GET_PARAMETERS = ("query", "variables", "operationName", "extensions")
+
+
+def parse_query_parameters(pairs: list[tuple[str, str]]) -> GraphQLRequest:
+    """Read a GraphQL request from a GET's query parameters (`GET_PARAMETERS`, each at most once);
+    an unknown parameter is refused as POST refuses one, so a misspelt `operationname` never runs
+    another operation."""
+    data: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in GET_PARAMETERS:
+            accepted = ", ".join(GET_PARAMETERS)
+            raise BadUserInput(f"unknown query parameter {name[:40]} (accepted: {accepted})")
+        if name in data:
+            raise BadUserInput(f"the query parameter {name} is given more than once")
+        data[name] = load_json(value, what=f"the `{name}` parameter") if name in JSON_PARAMETERS else value
+    return _request_of(data)
+
+
+#: GET parameters that carry JSON rather than a string.
+JSON_PARAMETERS = frozenset({"variables", "extensions"})
+
+
+def _request_of(data: dict[str, Any]) -> GraphQLRequest:
+    """The request of a JSON body's (or a GET's) fields, each of its type; a request without a query
+    must name a persisted query in `extensions` (`schema.persisted` looks it up)."""
     query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
-    if not isinstance(query, str) or not query.strip():
+    extensions = data.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadUserInput("`extensions` must be a JSON object")
+    persisted = extensions is not None and "persistedQuery" in extensions
+    if query is None and persisted:
+        query = ""
+    elif not isinstance(query, str) or not query.strip():
         raise BadUserInput("the request needs a `query` string")
     if variables is not None and not isinstance(variables, dict):
         raise BadUserInput("`variables` must be a JSON object")
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadUserInput("`operationName` must be a string")
-    return GraphQLRequest(query=query, variables=variables, operation_name=operation_name)
+    return GraphQLRequest(
+        query=query, variables=variables, operation_name=operation_name, extensions=extensions
+    )
+
+
+def wants_explorer(accept: str | None) -> bool:
+    """Whether a GET of `/graphql` comes from a browser (HTML, and no GraphQL response type asked for):
+    it gets the explorer; anything else is a GraphQL request."""
+    accepted = (accept or "").lower()
+    return "text/html" in accepted and GRAPHQL_RESPONSE not in accepted and JSON not in accepted
+
+
+def runs_a_query(request: GraphQLRequest, max_tokens: int) -> bool:
+    """Whether the operation a request selects is a query, as GET may only run (a mutation must never
+    run on a GET: links, prefetchers and caches send those freely). A document that does not parse, or
+    has no such operation, counts as a query: execution answers its error."""
+    try:
+        document = parse_document(request.query, max_tokens)
+    except GraphQLError:
+        return True
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    if request.operation_name is not None:
+        operations = [node for node in operations if node.name and node.name.value == request.operation_name]
+    return len(operations) != 1 or operations[0].operation is OperationType.QUERY
+
+
+def query_only(media_type: str) -> HTTPAnswer:
+    """405 for a mutation or subscription sent with GET, naming the method that runs it."""
+    return HTTPAnswer(
+        status=405,
+        body=error_body("GET runs queries only: send mutations with POST", BadUserInput.code),
+        media_type=media_type,
+        headers={"Allow": "POST"},
+    )
 
 
 #: Root fields a caller without a token may use: signing in.
@@ -184,10 +270,10 @@ def _operation_count(query: str, max_tokens: int) -> int:
 
 
 def refuses_schema_reading(query: str, max_tokens: int) -> bool:
-    """Whether a document reads the schema itself (introspection or `_service { sdl }`), which partners in
-    production may not: they get the SDL from its published URL (`schema.published`)."""
-    if introspection_fields(query, max_tokens):
-        return True
+    """Whether a document reads the whole schema (`__schema`, or `_service { sdl }`), which partners in
+    production may not: they get the SDL from its published URL (`schema.published`). Looking up one type
+    by name (`__type(name:)`) stays open: it tells nothing that the SDL, served to anyone, does not, and
+    GraphQL-over-HTTP clients (graphql-http's audit among them) use it."""
     try:
         document = parse_document(query, max_tokens)
     except GraphQLError:
@@ -204,8 +290,8 @@ def published_sdl_refusal(base_url: str) -> str:
     )
 
 
-#: Root fields that hand out the schema itself (federation's SDL), besides introspection.
-SCHEMA_FIELDS = frozenset({"_service"})
+#: Root fields that hand out the whole schema: introspection's `__schema` and federation's SDL.
+SCHEMA_FIELDS = frozenset({"__schema", "_service"})
 
 
 def _selects_field(document: DocumentNode, names: frozenset[str]) -> bool:
@@ -325,7 +411,7 @@ async def answer(
                 )
             )
         except (Unauthenticated, Forbidden) as error:
-            return refused(error, media_type)
+            return refused(error, media_type, authorization=authorization)
         settings = services.settings
         if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
             request.query, settings.max_tokens
