@@ -188,8 +188,6 @@ async def _run_graphql(
         graphql_request = await read(viewer is None)
     except PublicError as error:
         return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
-    if get and not http.runs_a_query(graphql_request, state.services.settings.max_tokens):
-        return _response(http.query_only(media_type))
     answer = await http.answer(
         state.schema,
         state.services,
@@ -198,6 +196,7 @@ async def _run_graphql(
         media_type=media_type,
         client_address=_client_address(request),
         viewer=viewer,
+        queries_only=get,
     )
     return _response(answer)
 

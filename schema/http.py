@@ -27,10 +27,11 @@ from graphql import (
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
-from auth.viewer import Viewer
-from errors import BadUserInput, Forbidden, PublicError, RateLimited, Unauthenticated
+from auth.viewer import Viewer, ViewerKind
+from errors import BadUserInput, Forbidden, OperationNotAllowed, PublicError, RateLimited, Unauthenticated
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
+from schema import persisted
 from schema.assembly import LeerpoortSchema
 from schema.bodies import BodyTooLarge, QueryStringTooLong, UnsupportedMediaType, load_json
 from schema.limits import parse_document
@@ -393,18 +394,30 @@ async def answer(
     media_type: str,
     client_address: str = "",
     viewer: Viewer | None = None,
+    queries_only: bool = False,
 ) -> HTTPAnswer:
     """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused,
     403 for a LAS client; `viewer` when the server already checked the token with `token_viewer`), the
-    request's context (closed, and its disclosures recorded, when the answer is ready), the production
-    rule on reading the schema (403 for partners), then execution. `client_address` is the network
+    request's context (closed, and its disclosures recorded, when the answer is ready), its document
+    (a persisted query's, looked up by its hash: `schema.persisted`), the operations a GET may run
+    (`queries_only`: 405 for a mutation), the production rule on reading the schema (403 for partners),
+    a partner's allow-list of operations (403), then execution. `client_address` is the network
     address it came from (the rate limits of `signIn` count per address)."""
+    settings = services.settings
+    try:
+        if viewer is None:
+            viewer = await request_viewer(
+                services.keys, authorization, anonymous_allowed=allows_anonymous(request)
+            )
+    except (Unauthenticated, Forbidden) as error:
+        return refused(error, media_type, authorization=authorization)
+    # The document and the allow-list are read before the request's context opens: each takes a
+    # connection of its own, which must never wait for the pool while the context holds one.
+    document = await _document(services, request, viewer, media_type=media_type, queries_only=queries_only)
+    if isinstance(document, HTTPAnswer):
+        return document
     async with contextlib.AsyncExitStack() as stack:
         try:
-            if viewer is None:
-                viewer = await request_viewer(
-                    services.keys, authorization, anonymous_allowed=allows_anonymous(request)
-                )
             context = await stack.enter_async_context(
                 open_request(
                     services, viewer, operation_name=request.operation_name, client_address=client_address
@@ -412,10 +425,44 @@ async def answer(
             )
         except (Unauthenticated, Forbidden) as error:
             return refused(error, media_type, authorization=authorization)
-        settings = services.settings
         if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
-            request.query, settings.max_tokens
+            document.query, settings.max_tokens
         ):
             message = published_sdl_refusal(settings.issuer)
             return HTTPAnswer(status=403, body=error_body(message, "FORBIDDEN"), media_type=media_type)
-        return await execute(schema, request, context, media_type)
+        answered = await execute(schema, document, context, media_type)
+    if "data" in answered.body:  # a valid request that ran: its document may be registered
+        await persisted.register_if_new(services.engine, request, now=settings.now())
+    return answered
+
+
+async def _document(
+    services: Services, request: GraphQLRequest, viewer: Viewer, *, media_type: str, queries_only: bool
+) -> GraphQLRequest | HTTPAnswer:
+    """The request with the document to run (a persisted query's, by its hash), or the answer that
+    refuses it: an unknown or malformed hash, a mutation on GET (`queries_only`), or an operation that
+    the partner's allow-list does not hold."""
+    try:
+        document = await persisted.resolve(services.engine, request)
+    except PublicError as error:
+        return before_execution(error, media_type)
+    if queries_only and not runs_a_query(document, services.settings.max_tokens):
+        return query_only(media_type)
+    if viewer.kind is ViewerKind.PARTNER:
+        try:
+            await persisted.check_allow_list(services.engine, viewer.subject_id, document)
+        except OperationNotAllowed as error:
+            return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
+    return document
+
+
+def before_execution(error: PublicError, media_type: str) -> HTTPAnswer:
+    """A request refused before execution (a persisted query's hash unknown or malformed): 400 for the
+    GraphQL response type, 200 for plain JSON, as for a document that does not parse; never cached, so
+    that a CDN does not keep answering a miss after the document was registered."""
+    return HTTPAnswer(
+        status=400 if media_type == GRAPHQL_RESPONSE else 200,
+        body=error_body(error.message, error.code),
+        media_type=media_type,
+        headers={"Cache-Control": "private, no-cache, must-revalidate"},
+    )

@@ -507,6 +507,27 @@ class CredentialAttempt(SQLModel, table=True):
     attempted_at: dt.datetime = Field(sa_type=_TZ)
 
 
+class PersistedQuery(SQLModel, table=True):
+    """A GraphQL document registered under its SHA-256 (automatic persisted queries), shared by every
+    worker; a document never changes under its hash, so rows are only ever added."""
+
+    __tablename__ = "persisted_queries"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    query: str
+    registered_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class OperationAllowListEntry(SQLModel, table=True):
+    """One operation (a document's SHA-256) on a partner's allow-list: a partner with a list may run
+    only the documents it holds."""
+
+    __tablename__ = "operation_allow_lists"
+
+    partner_id: int = Field(foreign_key="partners.id", primary_key=True)
+    sha256: str = Field(primary_key=True, max_length=64)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -540,3 +561,5 @@ LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
 SCOPE_PERIODS = _core(ScopePeriod)
 SIGNING_KEYS = _core(SigningKey)
 CREDENTIAL_ATTEMPTS = _core(CredentialAttempt)
+PERSISTED_QUERIES = _core(PersistedQuery)
+OPERATION_ALLOW_LISTS = _core(OperationAllowListEntry)

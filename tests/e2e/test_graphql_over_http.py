@@ -169,6 +169,7 @@ class Served:
     base_url: str
     environment: dict[str, str]
     folder: Path
+    log: Path
 
 
 #: What production needs: a real pseudonym key (the suite's placeholder is refused outside the sandbox).
@@ -198,7 +199,7 @@ def served(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(process, base_url, log)
-        yield Served(base_url, environment, tmp_path)
+        yield Served(base_url, environment, tmp_path, log)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -251,4 +252,4 @@ def test_graphql_https_audit_passes_every_check(served: Served) -> None:
 
     not_ok = [result for result in results if result["status"] != "ok"]
     assert len(results) > 50, "the audit ran too few checks"
-    assert not not_ok, json.dumps(not_ok, indent=2)
+    assert not not_ok, json.dumps(not_ok, indent=2) + "\n" + served.log.read_text()[-3000:]
