@@ -38,7 +38,7 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import bodies, http, oneroster
+from schema import bodies, graphql_requests, http, oneroster
 from schema import published as published_sdl
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.websocket import Connection, OpenSubscriptions, authenticator
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request
     from starlette.websockets import WebSocket
 
-    from schema.http import GraphQLRequest
+    from schema.graphql_requests import GraphQLRequest
 
 
 logger = logging.getLogger("leerpoort")
@@ -168,7 +168,7 @@ async def _graphql_get(request: Request) -> Response:
 
     async def read(anonymous: bool) -> GraphQLRequest:
         raw = bodies.query_string(request.scope.get("query_string", b""), anonymous=anonymous)
-        return http.parse_query_parameters(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+        return graphql_requests.parse_query_parameters(urllib.parse.parse_qsl(raw, keep_blank_values=True))
 
     return await _run_graphql(request, read, get=True)
 
@@ -220,8 +220,8 @@ async def _graphql_request(request: Request, state: AppState, *, anonymous: bool
         body = await bodies.read_capped(
             request.stream(), cap, content_length=request.headers.get("content-length")
         )
-        return http.parse_request(body)
-    if not any(request.headers.get(name) for name in http.PREFLIGHT_HEADERS):
+        return graphql_requests.parse_request(body)
+    if not any(request.headers.get(name) for name in graphql_requests.PREFLIGHT_HEADERS):
         raise BadUserInput(
             "an upload needs an Apollo-Require-Preflight or X-Requested-With header (cross-site protection)"
         )
@@ -230,7 +230,7 @@ async def _graphql_request(request: Request, state: AppState, *, anonymous: bool
     fields, files = await _multipart_form(request, settings.max_import_bytes)
     if "operations" not in fields or "map" not in fields:
         raise BadUserInput("a multipart request needs `operations` and `map` fields")
-    return http.parse_multipart(fields["operations"], fields["map"], files)
+    return graphql_requests.parse_multipart(fields["operations"], fields["map"], files)
 
 
 async def _multipart_form(request: Request, cap: int) -> tuple[dict[str, str], dict[str, bytes]]:

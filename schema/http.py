@@ -1,4 +1,4 @@
-"""GraphQL over HTTP: reading a request body, answering it, and shaping the response.
+"""GraphQL over HTTP: answering a request (read by `schema.graphql_requests`) and shaping the response.
 
 Strawberry's own views answer `application/json` with status 200 even when a client asks for
 `application/graphql-response+json`, and log resolver tracebacks; this module does both as the
@@ -21,8 +21,6 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
-    OperationType,
-    parse,
 )
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
@@ -33,7 +31,8 @@ from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
 from schema import persisted
 from schema.assembly import LeerpoortSchema
-from schema.bodies import BodyTooLarge, QueryStringTooLong, UnsupportedMediaType, load_json
+from schema.bodies import BodyTooLarge, QueryStringTooLong, UnsupportedMediaType
+from schema.graphql_requests import GraphQLRequest, allows_anonymous, operation_count, runs_a_query
 from schema.limits import parse_document
 from schema.published import CLIENT_SDL_PATH, FEDERATION_SDL_PATH
 
@@ -42,18 +41,6 @@ JSON = "application/json"
 #: A WebSocket message larger than this is refused before parsing (HTTP bodies: `max_request_bytes`).
 MAX_REQUEST_BYTES = 1_000_000
 INTERNAL_MESSAGE = "Internal server error"
-
-
-@dataclass(frozen=True, slots=True)
-class GraphQLRequest:
-    """A parsed GraphQL request: the document, its variables, the operation to run and the request's
-    `extensions` (a persisted query's hash: `schema.persisted`). `query` is empty only when the request
-    names a persisted query by its hash instead of sending the document."""
-
-    query: str
-    variables: dict[str, Any] | None
-    operation_name: str | None
-    extensions: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,106 +111,11 @@ async def token_viewer(services: Services, authorization: str) -> Viewer | None:
     return await request_viewer(services.keys, authorization, anonymous_allowed=False)
 
 
-#: Headers that a cross-site HTML form cannot send: a multipart request must carry one (CSRF protection).
-PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-requested-with")
-
-
-def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes]) -> GraphQLRequest:
-    """A GraphQL multipart request (the spec's `operations` and `map`): each file's bytes are put at the
-    variable paths the map names."""
-    request = parse_request(operations.encode())
-    mapping = load_json(files_map, what="the multipart `map`")
-    if not isinstance(mapping, dict):
-        raise BadUserInput("the multipart `map` must be a JSON object")
-    variables = dict(request.variables or {})
-    for name, paths in mapping.items():
-        if name not in files or not isinstance(paths, list):
-            raise BadUserInput(f"the multipart `map` names a file {name!r} that was not sent")
-        for path in paths:
-            parts = str(path).split(".")
-            if len(parts) != 2 or parts[0] != "variables":
-                raise BadUserInput("files can be mapped to top-level variables only")
-            variables[parts[1]] = files[name]
-    return GraphQLRequest(
-        query=request.query,
-        variables=variables,
-        operation_name=request.operation_name,
-        extensions=request.extensions,
-    )
-
-
-def parse_request(body: bytes) -> GraphQLRequest:
-    """Read a JSON GraphQL request (its size already capped as it was read: `schema.bodies`); anything
-    malformed, or nested too deep, is a BAD_USER_INPUT error."""
-    data = load_json(body)
-    if not isinstance(data, dict):
-        raise BadUserInput("the request body must be a JSON object with a `query`")
-    return _request_of(data)
-
-
-#: The parameters of `GET /graphql` (GraphQL over HTTP: `variables` and `extensions` JSON-encoded).
-GET_PARAMETERS = ("query", "variables", "operationName", "extensions")
-
-
-def parse_query_parameters(pairs: list[tuple[str, str]]) -> GraphQLRequest:
-    """Read a GraphQL request from a GET's query parameters (`GET_PARAMETERS`, each at most once);
-    an unknown parameter is refused as POST refuses one, so a misspelt `operationname` never runs
-    another operation."""
-    data: dict[str, Any] = {}
-    for name, value in pairs:
-        if name not in GET_PARAMETERS:
-            accepted = ", ".join(GET_PARAMETERS)
-            raise BadUserInput(f"unknown query parameter {name[:40]} (accepted: {accepted})")
-        if name in data:
-            raise BadUserInput(f"the query parameter {name} is given more than once")
-        data[name] = load_json(value, what=f"the `{name}` parameter") if name in JSON_PARAMETERS else value
-    return _request_of(data)
-
-
-#: GET parameters that carry JSON rather than a string.
-JSON_PARAMETERS = frozenset({"variables", "extensions"})
-
-
-def _request_of(data: dict[str, Any]) -> GraphQLRequest:
-    """The request of a JSON body's (or a GET's) fields, each of its type; a request without a query
-    must name a persisted query in `extensions` (`schema.persisted` looks it up)."""
-    query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
-    extensions = data.get("extensions")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise BadUserInput("`extensions` must be a JSON object")
-    persisted = extensions is not None and "persistedQuery" in extensions
-    if query is None and persisted:
-        query = ""
-    elif not isinstance(query, str) or not query.strip():
-        raise BadUserInput("the request needs a `query` string")
-    if variables is not None and not isinstance(variables, dict):
-        raise BadUserInput("`variables` must be a JSON object")
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise BadUserInput("`operationName` must be a string")
-    return GraphQLRequest(
-        query=query, variables=variables, operation_name=operation_name, extensions=extensions
-    )
-
-
 def wants_explorer(accept: str | None) -> bool:
     """Whether a GET of `/graphql` comes from a browser (HTML, and no GraphQL response type asked for):
     it gets the explorer; anything else is a GraphQL request."""
     accepted = (accept or "").lower()
     return "text/html" in accepted and GRAPHQL_RESPONSE not in accepted and JSON not in accepted
-
-
-def runs_a_query(request: GraphQLRequest, max_tokens: int) -> bool:
-    """Whether the operation a request selects is a query, as GET may only run (a mutation must never
-    run on a GET: links, prefetchers and caches send those freely). A document that does not parse, or
-    has no such operation, counts as a query: execution answers its error."""
-    try:
-        document = parse_document(request.query, max_tokens)
-    except GraphQLError:
-        return True
-    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
-    if request.operation_name is not None:
-        operations = [node for node in operations if node.name and node.name.value == request.operation_name]
-    return len(operations) != 1 or operations[0].operation is OperationType.QUERY
 
 
 def query_only(media_type: str) -> HTTPAnswer:
@@ -234,40 +126,6 @@ def query_only(media_type: str) -> HTTPAnswer:
         media_type=media_type,
         headers={"Allow": "POST"},
     )
-
-
-#: Root fields a caller without a token may use: signing in.
-ANONYMOUS_FIELDS = frozenset({"signIn", "__typename"})
-
-
-def allows_anonymous(request: GraphQLRequest) -> bool:
-    """Whether the request only signs in, so that it may be sent without a token. Anything else, or a
-    document that does not parse, needs a token (and is answered 401 without one)."""
-    try:
-        document = parse(request.query, max_tokens=200)
-    except GraphQLError:
-        return False
-    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
-    if request.operation_name is not None:
-        operations = [node for node in operations if node.name and node.name.value == request.operation_name]
-    if not operations or len(operations) != len(document.definitions):
-        return False
-    return all(
-        operation.operation is OperationType.MUTATION
-        and all(
-            isinstance(selection, FieldNode) and selection.name.value in ANONYMOUS_FIELDS
-            for selection in operation.selection_set.selections
-        )
-        for operation in operations
-    )
-
-
-def _operation_count(query: str, max_tokens: int) -> int:
-    try:
-        document = parse_document(query, max_tokens)
-    except GraphQLError:
-        return 0  # execution answers the syntax error itself
-    return sum(isinstance(node, OperationDefinitionNode) for node in document.definitions)
 
 
 def refuses_schema_reading(query: str, max_tokens: int) -> bool:
@@ -344,7 +202,7 @@ async def execute(
     schema: LeerpoortSchema, request: GraphQLRequest, context: Context, media_type: str
 ) -> HTTPAnswer:
     """Run one request and shape the answer (status codes as GraphQL over HTTP prescribes)."""
-    if request.operation_name is None and _operation_count(request.query, context.settings.max_tokens) > 1:
+    if request.operation_name is None and operation_count(request.query, context.settings.max_tokens) > 1:
         return HTTPAnswer(
             status=400,
             body=error_body(
@@ -466,3 +324,29 @@ def before_execution(error: PublicError, media_type: str) -> HTTPAnswer:
         media_type=media_type,
         headers={"Cache-Control": "private, no-cache, must-revalidate"},
     )
+
+
+#: `GraphQLRequest` lives in `schema.graphql_requests`; it stays importable from here.
+__all__ = [
+    "GRAPHQL_RESPONSE",
+    "INTERNAL_MESSAGE",
+    "JSON",
+    "MAX_REQUEST_BYTES",
+    "SCHEMA_FIELDS",
+    "GraphQLRequest",
+    "HTTPAnswer",
+    "answer",
+    "before_execution",
+    "error_body",
+    "execute",
+    "format_error",
+    "published_sdl_refusal",
+    "query_only",
+    "refused",
+    "refuses_schema_reading",
+    "response_media_type",
+    "token_viewer",
+    "unauthenticated",
+    "unreadable",
+    "wants_explorer",
+]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from schema.http import GraphQLRequest
+    from schema.graphql_requests import GraphQLRequest
 
 #: The only version of the protocol there is.
 PROTOCOL_VERSION: Final = 1
