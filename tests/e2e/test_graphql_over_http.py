@@ -202,7 +202,11 @@ def served(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -
         yield Served(base_url, environment, tmp_path, log)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _token_of(served: Served) -> str:
