@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import uvicorn
 from pydantic import ValidationError
 
+from datasources.access import persisted_operations
 from datasources.access.account_requests import SignedRequest
 from datasources.school_files.csv_folder import read_csv_folder
 from datasources.school_files.edexml import read_edexml
@@ -27,6 +29,7 @@ from resolvers import admin, oneroster, registry_commands
 from resolvers import mail as mail_commands
 from resolvers.imports import report_json, report_table
 from schema.assembly import build_schema
+from schema.published import client_sdl, federation_sdl
 from schema.relay import from_global_id, to_global_id
 from server import create_app
 from settings import Settings, SettingsError
@@ -167,6 +170,12 @@ def _parser() -> argparse.ArgumentParser:
         "--categories", default="", help="declared categories, e.g. STUDENT_BASIC,student.name"
     )
     create.add_argument("--eck-chain", action="store_true", help="the partner is a member of the ECK chain")
+    allow = partner.add_parser(
+        "allow-operations",
+        help="set a partner's allow-list of operations (SHA-256 of each document); none removes it",
+    )
+    allow.add_argument("partner_id", help="the partner's id, as `partner create` printed it")
+    allow.add_argument("hashes", nargs="*", help="the SHA-256 (lowercase hex) of each operation it may run")
     staff = commands.add_parser("staff", help="school staff accounts").add_subparsers(
         dest="action", required=True
     )
@@ -187,7 +196,39 @@ def _parser() -> argparse.ArgumentParser:
     mail = commands.add_parser("mail", help="outgoing mail").add_subparsers(dest="action", required=True)
     mail.add_parser("send-queued", help="send the queued mail that is due now; prints the counts as JSON")
     commands.add_parser("export-schema", help="print the subgraph SDL")
+    export_schema = commands.add_parser("export-schema", help="print the subgraph SDL")
+    export_schema.add_argument(
+        "--client",
+        action="store_true",
+        help="print the client SDL (schema.client.graphql: no federation plumbing) instead",
+    )
     return parser
+
+
+def _partner(arguments: argparse.Namespace, settings: Settings) -> str:
+    if arguments.action == "allow-operations":
+        return _allow_operations(arguments, settings)
+    return _partner_create(arguments, settings)
+
+
+def _allow_operations(arguments: argparse.Namespace, settings: Settings) -> str:
+    """Replace a partner's allow-list of operations; prints `{"partner_id", "allowed"}` (null: no list)."""
+    shown = from_global_id(arguments.partner_id)
+    number = shown[1] if shown is not None and shown[0] == "Partner" else arguments.partner_id
+    if not number.isdigit():
+        raise admin.CommandError(f"not a partner id: {arguments.partner_id[:40]}")
+    hashes = sorted(set(arguments.hashes))
+    malformed = [sha256 for sha256 in hashes if not re.fullmatch(r"[0-9a-f]{64}", sha256)]
+    if malformed:
+        raise admin.CommandError(f"not a SHA-256 in lowercase hex: {malformed[0][:70]}")
+
+    async def store() -> bool:
+        async with admin.command_engine(settings) as engine:
+            return await persisted_operations.set_allow_list(engine, int(number), hashes)
+
+    if not asyncio.run(store()):
+        raise admin.CommandError(f"no partner {arguments.partner_id[:40]}")
+    return json.dumps({"partner_id": to_global_id("Partner", number), "allowed": hashes or None})
 
 
 def _partner_create(arguments: argparse.Namespace, settings: Settings) -> str:
@@ -359,7 +400,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
     ),
     "token": lambda _arguments, settings: asyncio.run(admin.operator_token(settings)),
     "keys": lambda _arguments, settings: asyncio.run(admin.rotate(settings)),
-    "partner": _partner_create,
+    "partner": _partner,
     "staff": _add_coordinator,
     "location": _location,
     "registry": _registry,
@@ -380,7 +421,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
 def _run(command: str, arguments: argparse.Namespace, settings: Settings) -> str | None:
     """Carry out one command; returns what to print on stdout."""
     if command == "export-schema":
-        return build_schema(settings).as_str()
+        schema = build_schema(settings)
+        return client_sdl(schema) if arguments.client else federation_sdl(schema)
     migrate(settings.database_url)
     return _COMMANDS[command](arguments, settings)
 

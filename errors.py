@@ -73,6 +73,20 @@ class RateLimited(PublicError):
         self.retry_after = retry_after
 
 
+class PersistedQueryNotFound(PublicError):
+    """A persisted query's hash that the hub does not know (yet): send the document with its hash to
+    register it (the automatic persisted queries protocol; the message is the one Apollo's clients expect).
+    """
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class OperationNotAllowed(Forbidden):
+    """The partner has an allow-list of operations and this document's hash is not on it (HTTP 403)."""
+
+    code = "OPERATION_NOT_ALLOWED"
+
+
 class Conflict(PublicError):
     """The operation conflicts with the current state or with another operation in flight."""
 
@@ -99,5 +113,7 @@ CATALOGUE: tuple[str, ...] = (
     "RATE_LIMITED",
     "HELD_FOR_CONFIRMATION",
     "UNAVAILABLE",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "OPERATION_NOT_ALLOWED",
     "INTERNAL",
 )

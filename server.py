@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.middleware import Middleware
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
@@ -41,21 +41,22 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import bodies, http, oneroster
+from schema import bodies, graphql_requests, http, oneroster
+from schema import published as published_sdl
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import HTTPConnection, Request
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from starlette.websockets import WebSocket
 
-    from schema.http import GraphQLRequest
+    from schema.graphql_requests import GraphQLRequest
 
 
 logger = logging.getLogger("leerpoort")
@@ -78,6 +79,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The Leerpoort ASGI application for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
     schema = build_schema(settings)
+    published = {
+        published_sdl.CLIENT_SDL_PATH: published_sdl.PublishedDocument.of(published_sdl.client_sdl(schema)),
+        published_sdl.FEDERATION_SDL_PATH: published_sdl.PublishedDocument.of(
+            published_sdl.federation_sdl(schema)
+        ),
+    }
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -106,9 +113,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", _subscriptions),
         Route("/oauth/token", _token, methods=["POST"]),
         Route("/las/edex", _las_edex, methods=["POST"]),
-        Route("/graphql", _explorer, methods=["GET"]),
+        Route("/graphql", _graphql_get, methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
+        *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
     ]
     # Refusing a body before its end closes the connection rather than letting the server drain it; a
@@ -188,15 +196,40 @@ async def _graphql(request: Request) -> Response:
     """`POST /graphql`: a GraphQL request (JSON or multipart), answered by `schema.http`. The token is
     checked before the body is read, and the body is read under its cap (`schema.bodies`)."""
     state = _state(request)
+
+    async def read(anonymous: bool) -> GraphQLRequest:
+        _refuse_unknown_parameters(request, ())
+        return await _graphql_request(request, state, anonymous=anonymous)
+
+    return await _run_graphql(request, read, get=False)
+
+
+async def _graphql_get(request: Request) -> Response:
+    """`GET /graphql`: the explorer for a browser (sandbox only), otherwise a query (never a mutation:
+    405) from the query string, read under its cap."""
+    if http.wants_explorer(request.headers.get("accept")):
+        return await _explorer(request)
+
+    async def read(anonymous: bool) -> GraphQLRequest:
+        raw = bodies.query_string(request.scope.get("query_string", b""), anonymous=anonymous)
+        return graphql_requests.parse_query_parameters(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+
+    return await _run_graphql(request, read, get=True)
+
+
+async def _run_graphql(
+    request: Request, read: Callable[[bool], Awaitable[GraphQLRequest]], *, get: bool
+) -> Response:
+    """Token first, then the request (`read`, told whether the caller is anonymous), then the answer."""
+    state = _state(request)
     media_type = http.response_media_type(request.headers.get("accept"))
     authorization = request.headers.get("authorization", "")
     try:
         viewer = await http.token_viewer(state.services, authorization)
     except (Unauthenticated, Forbidden) as refused:
-        return _response(http.refused(refused, media_type))
+        return _response(http.refused(refused, media_type, authorization=authorization))
     try:
-        _refuse_unknown_parameters(request, ())
-        graphql_request = await _graphql_request(request, state, anonymous=viewer is None)
+        graphql_request = await read(viewer is None)
     except PublicError as error:
         return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
     answer = await http.answer(
@@ -207,6 +240,7 @@ async def _graphql(request: Request) -> Response:
         media_type=media_type,
         client_address=_client_address(request),
         viewer=viewer,
+        queries_only=get,
     )
     return _response(answer)
 
@@ -223,15 +257,15 @@ async def _subscriptions(websocket: WebSocket) -> None:
 async def _graphql_request(request: Request, state: AppState, *, anonymous: bool) -> GraphQLRequest:
     """The request's document and variables: JSON, or a GraphQL multipart request with uploads. A caller
     without a token (`anonymous`) may send a small JSON body only (signing in)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = bodies.body_media_type(request.headers.get("content-type"))
     settings = state.services.settings
     if content_type != "multipart/form-data":
         cap = bodies.ANONYMOUS_BODY_BYTES if anonymous else settings.max_request_bytes
         body = await bodies.read_capped(
             request.stream(), cap, content_length=request.headers.get("content-length")
         )
-        return http.parse_request(body)
-    if not any(request.headers.get(name) for name in http.PREFLIGHT_HEADERS):
+        return graphql_requests.parse_request(body)
+    if not any(request.headers.get(name) for name in graphql_requests.PREFLIGHT_HEADERS):
         raise BadUserInput(
             "an upload needs an Apollo-Require-Preflight or X-Requested-With header (cross-site protection)"
         )
@@ -240,7 +274,7 @@ async def _graphql_request(request: Request, state: AppState, *, anonymous: bool
     fields, files = await _multipart_form(request, settings.max_import_bytes)
     if "operations" not in fields or "map" not in fields:
         raise BadUserInput("a multipart request needs `operations` and `map` fields")
-    return http.parse_multipart(fields["operations"], fields["map"], files)
+    return graphql_requests.parse_multipart(fields["operations"], fields["map"], files)
 
 
 async def _multipart_form(request: Request, cap: int) -> tuple[dict[str, str], dict[str, bytes]]:
@@ -377,7 +411,11 @@ async def _las_edex(request: Request) -> Response:
     try:
         viewer = await las_viewer(state.services.keys, request.headers.get("authorization", ""))
     except Unauthenticated as refused:
-        return _response(http.unauthenticated(refused.message, http.JSON))
+        return _response(
+            http.unauthenticated(
+                refused.message, http.JSON, token_sent=bool(request.headers.get("authorization"))
+            )
+        )
     except Forbidden as refused:
         return JSONResponse(http.error_body(refused.message, refused.code), status_code=403)
     try:
@@ -448,6 +486,19 @@ async def _explorer(request: Request) -> Response:
     services = _state(request).services
     shown = await explorer_announcements(services.engine, services.settings.now())
     return HTMLResponse(explorer_with_announcements(get_graphql_ide_html(graphql_ide="graphiql"), shown))
+
+
+def _sdl_route(document: published_sdl.PublishedDocument) -> Callable[[Request], Awaitable[Response]]:
+    """`GET /schema.graphql` and `GET /schema.federation.graphql`: the published SDL, without a token
+    (partners in production may not introspect), cacheable and revalidated by its ETag."""
+    headers = {"ETag": document.etag, "Cache-Control": "public, max-age=300"}
+
+    async def sdl(request: Request) -> Response:
+        if document.etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+            return Response(status_code=304, headers=headers)
+        return PlainTextResponse(document.text + "\n", headers=headers)
+
+    return sdl
 
 
 async def _health(request: Request) -> Response:

@@ -24,6 +24,11 @@ ANONYMOUS_BODY_BYTES: Final = 16_384
 TOKEN_BODY_BYTES: Final = 8_192
 #: Room for a multipart upload's own parts (`operations`, `map`, boundaries) besides the file itself.
 MULTIPART_OVERHEAD_BYTES: Final = 100_000
+#: The longest query string of `GET /graphql` with a token; without one, `ANONYMOUS_BODY_BYTES`. Well
+#: below what proxies pass on (8-64 kB): a larger document goes in a POST, or as a persisted query's hash.
+QUERY_STRING_BYTES: Final = 32_768
+#: The media types of a `POST /graphql` body; anything else (or none) is 415.
+GRAPHQL_BODY_TYPES: Final = frozenset({"application/json", "multipart/form-data"})
 #: The deepest nesting of arrays and objects a JSON request may have; the graph's inputs need a few levels.
 MAX_JSON_DEPTH: Final = 64
 
@@ -35,6 +40,39 @@ class BodyTooLarge(LimitExceeded):
         """Refuse a body (or the `what` inside it) larger than `cap` bytes."""
         super().__init__(f"{what} exceeds the cap of {cap:,} bytes")
         self.cap = cap
+
+
+class QueryStringTooLong(LimitExceeded):
+    """A `GET /graphql` query string past its cap (HTTP 414); it is refused unparsed."""
+
+    def __init__(self, cap: int) -> None:
+        """Refuse a query string longer than `cap` bytes."""
+        super().__init__(f"the query string exceeds the cap of {cap:,} bytes: send the request with POST")
+        self.cap = cap
+
+
+class UnsupportedMediaType(BadUserInput):
+    """A body of a media type the endpoint does not read, or without one (HTTP 415)."""
+
+
+def body_media_type(content_type: str | None) -> str:
+    """The media type of a `POST /graphql` body (`GRAPHQL_BODY_TYPES`), without its parameters;
+    `UnsupportedMediaType` for any other, or none: guessing JSON would let a browser's cross-site
+    `text/plain` form post run a mutation."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type not in GRAPHQL_BODY_TYPES:
+        shown = f"{media_type[:60]} is not supported" if media_type else "the request has no Content-Type"
+        raise UnsupportedMediaType(f"{shown}: send application/json (or a multipart upload)")
+    return media_type
+
+
+def query_string(raw: bytes | str, *, anonymous: bool) -> str:
+    """A GET's query string, at most `ANONYMOUS_BODY_BYTES` without a token and `QUERY_STRING_BYTES`
+    with one (`QueryStringTooLong` past it)."""
+    cap = ANONYMOUS_BODY_BYTES if anonymous else QUERY_STRING_BYTES
+    if len(raw) > cap:
+        raise QueryStringTooLong(cap)
+    return raw.decode("latin-1") if isinstance(raw, bytes) else raw
 
 
 def declared_too_large(content_length: str | None, cap: int) -> bool:
@@ -100,14 +138,20 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
 
 __all__ = [
     "ANONYMOUS_BODY_BYTES",
+    "GRAPHQL_BODY_TYPES",
     "MAX_JSON_DEPTH",
     "MULTIPART_OVERHEAD_BYTES",
+    "QUERY_STRING_BYTES",
     "TOKEN_BODY_BYTES",
     "BodyTooLarge",
     "ClosingUnreadBodies",
+    "QueryStringTooLong",
+    "UnsupportedMediaType",
+    "body_media_type",
     "capped",
     "declared_too_large",
     "load_json",
+    "query_string",
     "read_capped",
 ]
 

@@ -1,4 +1,4 @@
-"""GraphQL over HTTP: reading a request body, answering it, and shaping the response.
+"""GraphQL over HTTP: answering a request (read by `schema.graphql_requests`) and shaping the response.
 
 Strawberry's own views answer `application/json` with status 200 even when a client asks for
 `application/graphql-response+json`, and log resolver tracebacks; this module does both as the
@@ -21,17 +21,16 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
-    OperationType,
-    parse,
 )
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from auth.permissions import may_read_schema
-from auth.viewer import Viewer
+from auth.viewer import Viewer, ViewerKind
 from datasources.store.database import is_outage
 from errors import (
     BadUserInput,
     Forbidden,
+    OperationNotAllowed,
     PublicError,
     RateLimited,
     RefusedInput,
@@ -40,24 +39,18 @@ from errors import (
 )
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
+from schema import persisted
 from schema.assembly import LeerpoortSchema
-from schema.bodies import BodyTooLarge, load_json
-from schema.limits import introspection_fields, parse_document
+from schema.bodies import BodyTooLarge, QueryStringTooLong, UnsupportedMediaType
+from schema.graphql_requests import GraphQLRequest, allows_anonymous, operation_count, runs_a_query
+from schema.limits import parse_document
+from schema.published import CLIENT_SDL_PATH, FEDERATION_SDL_PATH
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 #: A WebSocket message larger than this is refused before parsing (HTTP bodies: `max_request_bytes`).
 MAX_REQUEST_BYTES = 1_000_000
 INTERNAL_MESSAGE = "Internal server error"
-
-
-@dataclass(frozen=True, slots=True)
-class GraphQLRequest:
-    """A parsed GraphQL request: the document, its variables and the operation to run."""
-
-    query: str
-    variables: dict[str, Any] | None
-    operation_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +75,15 @@ def error_body(message: str, code: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
-def unauthenticated(message: str, media_type: str) -> HTTPAnswer:
-    """401 UNAUTHENTICATED, with the challenge RFC 6750 asks for."""
+def unauthenticated(message: str, media_type: str, *, token_sent: bool) -> HTTPAnswer:
+    """401 UNAUTHENTICATED, with the challenge RFC 6750 asks for: `error="invalid_token"` only when a
+    token was sent (§3.1: a request without any authentication gets no error code)."""
+    challenge = 'Bearer realm="leerpoort"' + (', error="invalid_token"' if token_sent else "")
     return HTTPAnswer(
         status=401,
         body=error_body(message, Unauthenticated.code),
         media_type=media_type,
-        headers={"WWW-Authenticate": 'Bearer realm="leerpoort", error="invalid_token"'},
+        headers={"WWW-Authenticate": challenge},
     )
 
 
@@ -107,20 +102,28 @@ def unavailable(media_type: str) -> HTTPAnswer:
 
 
 def unreadable(error: PublicError, *, authorization: str, media_type: str) -> HTTPAnswer:
-    """The answer to a request whose body could not be read: 401 when it carries no token either (a
-    caller without one learns nothing about request formats or caps), 413 for a body over its cap,
-    400 otherwise."""
+    """The answer to a request whose body (or query string) could not be read: 401 when it carries no
+    token either (a caller without one learns nothing about request formats or caps), 413 for a body
+    over its cap, 414 for a query string over its cap, 415 for a body that is not JSON (or a multipart
+    upload), 400 otherwise."""
     if not authorization:
-        return unauthenticated("a bearer token is required", media_type)
-    status = 413 if isinstance(error, BodyTooLarge) else 400
+        return unauthenticated("a bearer token is required", media_type, token_sent=False)
+    statuses: dict[type[PublicError], int] = {
+        BodyTooLarge: 413,
+        QueryStringTooLong: 414,
+        UnsupportedMediaType: 415,
+    }
+    status = statuses.get(type(error), 400)
     return HTTPAnswer(status=status, body=error_body(error.message, error.code), media_type=media_type)
 
 
-def refused(error: Unauthenticated | Forbidden, media_type: str) -> HTTPAnswer:
-    """The answer to a caller refused by its token: 401 (with the challenge) or 403."""
+def refused(error: Unauthenticated | Forbidden, media_type: str, *, authorization: str) -> HTTPAnswer:
+    """The answer to a caller refused by its token (`authorization`, empty when none was sent): 401
+    (with the challenge) or 403."""
     if isinstance(error, Unauthenticated):
-        return unauthenticated(error.message, media_type)
-    return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
+        return unauthenticated(error.message, media_type, token_sent=bool(authorization))
+    status = 403
+    return HTTPAnswer(status=status, body=error_body(error.message, error.code), media_type=media_type)
 
 
 async def token_viewer(services: Services, authorization: str) -> Viewer | None:
@@ -132,97 +135,28 @@ async def token_viewer(services: Services, authorization: str) -> Viewer | None:
     return await request_viewer(services.keys, authorization, anonymous_allowed=False)
 
 
-#: Headers that a cross-site HTML form cannot send: a multipart request must carry one (CSRF protection).
-PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-requested-with")
+def wants_explorer(accept: str | None) -> bool:
+    """Whether a GET of `/graphql` comes from a browser (HTML, and no GraphQL response type asked for):
+    it gets the explorer; anything else is a GraphQL request."""
+    accepted = (accept or "").lower()
+    return "text/html" in accepted and GRAPHQL_RESPONSE not in accepted and JSON not in accepted
 
 
-def parse_multipart(operations: str, files_map: str, files: Mapping[str, bytes]) -> GraphQLRequest:
-    """A GraphQL multipart request (the spec's `operations` and `map`): each file's bytes are put at the
-    variable paths the map names."""
-    request = parse_request(operations.encode())
-    mapping = load_json(files_map, what="the multipart `map`")
-    if not isinstance(mapping, dict):
-        raise BadUserInput("the multipart `map` must be a JSON object")
-    variables = dict(request.variables or {})
-    for name, paths in mapping.items():
-        if name not in files or not isinstance(paths, list):
-            raise BadUserInput(f"the multipart `map` names a file {name!r} that was not sent")
-        for path in paths:
-            parts = str(path).split(".")
-            if len(parts) != 2 or parts[0] != "variables":
-                raise BadUserInput("files can be mapped to top-level variables only")
-            variables[parts[1]] = files[name]
-    return GraphQLRequest(query=request.query, variables=variables, operation_name=request.operation_name)
-
-
-def parse_request(body: bytes) -> GraphQLRequest:
-    """Read a JSON GraphQL request (its size already capped as it was read: `schema.bodies`); anything
-    malformed, or nested too deep, is a BAD_USER_INPUT error."""
-    data = load_json(body)
-    if not isinstance(data, dict):
-        raise BadUserInput("the request body must be a JSON object with a `query`")
-    query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
-    if not isinstance(query, str) or not query.strip():
-        raise BadUserInput("the request needs a `query` string")
-    if variables is not None and not isinstance(variables, dict):
-        raise BadUserInput("`variables` must be a JSON object")
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise BadUserInput("`operationName` must be a string")
-    return GraphQLRequest(query=query, variables=variables, operation_name=operation_name)
-
-
-#: Root fields a caller without a token may use: signing in.
-ANONYMOUS_FIELDS = frozenset({"signIn", "__typename"})
-#: Following a mailed link and asking for one need no token either: the link (or the address) is the proof.
-ANONYMOUS_FIELDS |= frozenset({"activateAccount", "requestPasswordReset", "resetPassword"})
-
-#: Root query fields a caller without a token may read: the helpdesk's current announcements.
-ANONYMOUS_QUERY_FIELDS = frozenset({"announcements", "__typename"})
-
-
-def allows_anonymous(request: GraphQLRequest) -> bool:
-    """Whether the request only signs in (or only reads the announcements), so that it may be sent
-    without a token. Anything else, or a document that does not parse, needs a token (and is answered
-    401 without one)."""
-    try:
-        document = parse(request.query, max_tokens=200)
-    except GraphQLError:
-        return False
-    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
-    if request.operation_name is not None:
-        operations = [node for node in operations if node.name and node.name.value == request.operation_name]
-    if not operations or len(operations) != len(document.definitions):
-        return False
-    return all(
-        operation.operation in _ANONYMOUS_BY_OPERATION
-        and all(
-            isinstance(selection, FieldNode)
-            and selection.name.value in _ANONYMOUS_BY_OPERATION[operation.operation]
-            for selection in operation.selection_set.selections
-        )
-        for operation in operations
+def query_only(media_type: str) -> HTTPAnswer:
+    """405 for a mutation or subscription sent with GET, naming the method that runs it."""
+    return HTTPAnswer(
+        status=405,
+        body=error_body("GET runs queries only: send mutations with POST", BadUserInput.code),
+        media_type=media_type,
+        headers={"Allow": "POST"},
     )
 
 
-_ANONYMOUS_BY_OPERATION = {
-    OperationType.MUTATION: ANONYMOUS_FIELDS,
-    OperationType.QUERY: ANONYMOUS_QUERY_FIELDS,
-}
-
-
-def _operation_count(query: str, max_tokens: int) -> int:
-    try:
-        document = parse_document(query, max_tokens)
-    except GraphQLError:
-        return 0  # execution answers the syntax error itself
-    return sum(isinstance(node, OperationDefinitionNode) for node in document.definitions)
-
-
 def refuses_schema_reading(query: str, max_tokens: int) -> bool:
-    """Whether a document reads the schema itself (introspection or `_service { sdl }`), which partners in
-    production may not: they get the SDL from `python server.py export-schema`."""
-    if introspection_fields(query, max_tokens):
-        return True
+    """Whether a document reads the whole schema (`__schema`, or `_service { sdl }`), which partners in
+    production may not: they get the SDL from its published URL (`schema.published`). Looking up one type
+    by name (`__type(name:)`) stays open: it tells nothing that the SDL, served to anyone, does not, and
+    GraphQL-over-HTTP clients (graphql-http's audit among them) use it."""
     try:
         document = parse_document(query, max_tokens)
     except GraphQLError:
@@ -230,8 +164,17 @@ def refuses_schema_reading(query: str, max_tokens: int) -> bool:
     return _selects_field(document, SCHEMA_FIELDS)
 
 
-#: Root fields that hand out the schema itself (federation's SDL), besides introspection.
-SCHEMA_FIELDS = frozenset({"_service"})
+def published_sdl_refusal(base_url: str) -> str:
+    """Why a partner in production may not read the schema, and where the published SDL is instead."""
+    base = base_url.rstrip("/")
+    return (
+        "introspection is off for partners in production; use the published SDL at "
+        f"{base}{CLIENT_SDL_PATH} (for a router: {base}{FEDERATION_SDL_PATH})"
+    )
+
+
+#: Root fields that hand out the whole schema: introspection's `__schema` and federation's SDL.
+SCHEMA_FIELDS = frozenset({"__schema", "_service"})
 
 
 def _selects_field(document: DocumentNode, names: frozenset[str]) -> bool:
@@ -285,7 +228,7 @@ async def execute(
     schema: LeerpoortSchema, request: GraphQLRequest, context: Context, media_type: str
 ) -> HTTPAnswer:
     """Run one request and shape the answer (status codes as GraphQL over HTTP prescribes)."""
-    if request.operation_name is None and _operation_count(request.query, context.settings.max_tokens) > 1:
+    if request.operation_name is None and operation_count(request.query, context.settings.max_tokens) > 1:
         return HTTPAnswer(
             status=400,
             body=error_body(
@@ -338,29 +281,101 @@ async def answer(
     media_type: str,
     client_address: str = "",
     viewer: Viewer | None = None,
+    queries_only: bool = False,
 ) -> HTTPAnswer:
     """One GraphQL request from its `Authorization` header to its answer: the viewer (401 when refused,
     403 for a LAS client; `viewer` when the server already checked the token with `token_viewer`), the
-    request's context (closed, and its disclosures recorded, when the answer is ready), the production
-    rule on reading the schema (403 for partners), then execution. `client_address` is the network
+    request's context (closed, and its disclosures recorded, when the answer is ready), its document
+    (a persisted query's, looked up by its hash: `schema.persisted`), the operations a GET may run
+    (`queries_only`: 405 for a mutation), the production rule on reading the schema (403 for partners),
+    a partner's allow-list of operations (403), then execution. `client_address` is the network
     address it came from (the rate limits of `signIn` count per address)."""
+    settings = services.settings
+    try:
+        if viewer is None:
+            viewer = await request_viewer(
+                services.keys, authorization, anonymous_allowed=allows_anonymous(request)
+            )
+    except (Unauthenticated, Forbidden) as error:
+        return refused(error, media_type, authorization=authorization)
+    # The document and the allow-list are read before the request's context opens: each takes a
+    # connection of its own, which must never wait for the pool while the context holds one.
+    document = await _document(services, request, viewer, media_type=media_type, queries_only=queries_only)
+    if isinstance(document, HTTPAnswer):
+        return document
     async with contextlib.AsyncExitStack() as stack:
         try:
-            if viewer is None:
-                viewer = await request_viewer(
-                    services.keys, authorization, anonymous_allowed=allows_anonymous(request)
-                )
             context = await stack.enter_async_context(
                 open_request(
                     services, viewer, operation_name=request.operation_name, client_address=client_address
                 )
             )
         except (Unauthenticated, Forbidden) as error:
-            return refused(error, media_type)
-        settings = services.settings
+            return refused(error, media_type, authorization=authorization)
         if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
-            request.query, settings.max_tokens
+            document.query, settings.max_tokens
         ):
-            message = "introspection is off for partners in production; use the published SDL"
+            message = published_sdl_refusal(settings.issuer)
             return HTTPAnswer(status=403, body=error_body(message, "FORBIDDEN"), media_type=media_type)
-        return await execute(schema, request, context, media_type)
+        answered = await execute(schema, document, context, media_type)
+    if "data" in answered.body:  # a valid request that ran: its document may be registered
+        await persisted.register_if_new(services.engine, request, now=settings.now())
+    return answered
+
+
+async def _document(
+    services: Services, request: GraphQLRequest, viewer: Viewer, *, media_type: str, queries_only: bool
+) -> GraphQLRequest | HTTPAnswer:
+    """The request with the document to run (a persisted query's, by its hash), or the answer that
+    refuses it: an unknown or malformed hash, a mutation on GET (`queries_only`), or an operation that
+    the partner's allow-list does not hold."""
+    try:
+        document = await persisted.resolve(services.engine, request)
+    except PublicError as error:
+        return before_execution(error, media_type)
+    if queries_only and not runs_a_query(document, services.settings.max_tokens):
+        return query_only(media_type)
+    if viewer.kind is ViewerKind.PARTNER:
+        try:
+            await persisted.check_allow_list(services.engine, viewer.subject_id, document)
+        except OperationNotAllowed as error:
+            return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
+    return document
+
+
+def before_execution(error: PublicError, media_type: str) -> HTTPAnswer:
+    """A request refused before execution (a persisted query's hash unknown or malformed): 400 for the
+    GraphQL response type, 200 for plain JSON, as for a document that does not parse; never cached, so
+    that a CDN does not keep answering a miss after the document was registered."""
+    return HTTPAnswer(
+        status=400 if media_type == GRAPHQL_RESPONSE else 200,
+        body=error_body(error.message, error.code),
+        media_type=media_type,
+        headers={"Cache-Control": "private, no-cache, must-revalidate"},
+    )
+
+
+#: `GraphQLRequest` lives in `schema.graphql_requests`; it stays importable from here.
+__all__ = [
+    "GRAPHQL_RESPONSE",
+    "INTERNAL_MESSAGE",
+    "JSON",
+    "MAX_REQUEST_BYTES",
+    "SCHEMA_FIELDS",
+    "GraphQLRequest",
+    "HTTPAnswer",
+    "answer",
+    "before_execution",
+    "error_body",
+    "execute",
+    "format_error",
+    "published_sdl_refusal",
+    "query_only",
+    "refused",
+    "refuses_schema_reading",
+    "response_media_type",
+    "token_viewer",
+    "unauthenticated",
+    "unreadable",
+    "wants_explorer",
+]

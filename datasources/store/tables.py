@@ -640,6 +640,27 @@ class Announcement(SQLModel, table=True):
     posted_by: str = Field(max_length=200)
 
 
+class PersistedQuery(SQLModel, table=True):
+    """A GraphQL document registered under its SHA-256 (automatic persisted queries), shared by every
+    worker; a document never changes under its hash, so rows are only ever added."""
+
+    __tablename__ = "persisted_queries"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    query: str
+    registered_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class OperationAllowListEntry(SQLModel, table=True):
+    """One operation (a document's SHA-256) on a partner's allow-list: a partner with a list may run
+    only the documents it holds."""
+
+    __tablename__ = "operation_allow_lists"
+
+    partner_id: int = Field(foreign_key="partners.id", primary_key=True)
+    sha256: str = Field(primary_key=True, max_length=64)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -679,3 +700,5 @@ ACCOUNT_LINKS = _core(AccountLink)
 BOARD_COORDINATORS = _core(BoardCoordinator)
 ACCOUNT_REQUESTS = _core(AccountRequest)
 ANNOUNCEMENTS = _core(Announcement)
+PERSISTED_QUERIES = _core(PersistedQuery)
+OPERATION_ALLOW_LISTS = _core(OperationAllowListEntry)

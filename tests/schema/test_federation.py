@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
+import graphql
 import pytest
 
 from schema.assembly import build_schema
@@ -24,8 +25,12 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSER_DIR = REPO_ROOT / "tests" / "federation"
 COMMITTED_SCHEMA = REPO_ROOT / "schema.graphql"
+COMMITTED_CLIENT_SCHEMA = REPO_ROOT / "schema.client.graphql"
 FEDERATION_LINK = '@link(url: "https://specs.apollo.dev/federation/v2.9"'
 REGENERATE = "run `python server.py export-schema > schema.graphql` and commit the result"
+REGENERATE_CLIENT = (
+    "run `python server.py export-schema --client > schema.client.graphql` and commit the result"
+)
 
 #: A partner's own subgraph that adds a field to our School by its code: what a router would compose us with.
 PARTNER_SUBGRAPH = """
@@ -121,11 +126,10 @@ def test_composer_rejects_a_federation_version_it_does_not_support(subgraph_sdl:
     assert any("v2.11" in error for error in result["errors"]), result["errors"]
 
 
-@pytest.fixture(scope="module")
-def exported_schema() -> str:
-    """What `python server.py export-schema` prints, run the way a developer runs it."""
-    completed = subprocess.run(
-        [sys.executable, "server.py", "export-schema"],
+def _export(*flags: str) -> str:
+    """What `python server.py export-schema FLAGS` prints, run the way a developer runs it."""
+    completed = subprocess.run(  # noqa: S603 - our own script with fixed arguments
+        [sys.executable, "server.py", "export-schema", *flags],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -134,6 +138,18 @@ def exported_schema() -> str:
     )
     assert completed.returncode == 0, f"`server.py export-schema` failed:\n{completed.stderr}"
     return completed.stdout
+
+
+@pytest.fixture(scope="module")
+def exported_schema() -> str:
+    """The federation SDL as `python server.py export-schema` prints it."""
+    return _export()
+
+
+@pytest.fixture(scope="module")
+def exported_client_schema() -> str:
+    """The client SDL as `python server.py export-schema --client` prints it."""
+    return _export("--client")
 
 
 def test_committed_schema_matches_the_export(exported_schema: str) -> None:
@@ -148,3 +164,60 @@ def test_export_prints_the_assembled_schema(exported_schema: str, federation_sch
         f"`server.py export-schema` does not print the assembled schema; fix the command, then {REGENERATE}"
     )
     assert FEDERATION_LINK in exported_schema
+
+
+def test_committed_client_schema_matches_the_export(exported_client_schema: str) -> None:
+    assert COMMITTED_CLIENT_SCHEMA.exists(), f"schema.client.graphql is missing: {REGENERATE_CLIENT}"
+    committed = COMMITTED_CLIENT_SCHEMA.read_text(encoding="utf-8")
+    assert committed == exported_client_schema, f"schema.client.graphql is out of date: {REGENERATE_CLIENT}"
+
+
+def test_the_federation_sdl_is_what_standard_tools_refuse() -> None:
+    # Why the client SDL exists: graphql-core (gql, and graphql-js alike) refuses the federation SDL.
+    with pytest.raises(TypeError, match="Unknown directive"):
+        graphql.build_schema(COMMITTED_SCHEMA.read_text(encoding="utf-8"))
+
+
+def _fields(schema: graphql.GraphQLSchema) -> dict[str, dict[str, list[str]]]:
+    """Every named type of `schema` (introspection's own aside): its fields, each with its arguments
+    (or, for an enum, its values), so that two schemas can be compared piece by piece."""
+    shape: dict[str, dict[str, list[str]]] = {}
+    for name, named in schema.type_map.items():
+        if name.startswith("__"):
+            continue
+        if isinstance(named, graphql.GraphQLEnumType):
+            shape[name] = {value: [] for value in named.values}
+        elif isinstance(named, graphql.GraphQLUnionType):
+            shape[name] = {member.name: [] for member in named.types}
+        elif isinstance(named, graphql.GraphQLObjectType | graphql.GraphQLInterfaceType):
+            shape[name] = {
+                field_name: [
+                    *sorted(f"{argument}: {value.type}" for argument, value in field.args.items()),
+                    str(field.type),
+                ]
+                for field_name, field in named.fields.items()
+            }
+        elif isinstance(named, graphql.GraphQLInputObjectType):
+            shape[name] = {field_name: [str(field.type)] for field_name, field in named.fields.items()}
+        else:
+            shape[name] = {}
+    return shape
+
+
+def test_graphql_core_loads_the_client_sdl_as_the_live_schema_minus_federation_plumbing(
+    federation_schema: Schema,
+) -> None:
+    loaded = graphql.build_schema(COMMITTED_CLIENT_SCHEMA.read_text(encoding="utf-8"))
+
+    live = _fields(federation_schema._schema)
+    for plumbing in ("_Any", "_Entity", "_Service"):
+        del live[plumbing]
+    live.pop("_FieldSet", None)  # declared by strawberry for `@key`, unused by the graph itself
+    del live["Query"]["_service"], live["Query"]["_entities"]
+    assert _fields(loaded) == live
+    assert {directive.name for directive in loaded.directives} == {
+        directive.name for directive in graphql.specified_directives
+    }
+    student = loaded.get_type("Student")
+    assert student is not None
+    assert student.description == federation_schema._schema.type_map["Student"].description
