@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from graphql import get_introspection_query, parse, validate
@@ -28,6 +28,7 @@ from settings import Settings
 from tests.schema.conftest import OPERATOR, TODAY
 
 if TYPE_CHECKING:
+    import functools
     from collections.abc import AsyncIterator
 
     from graphql import GraphQLError
@@ -300,7 +301,10 @@ async def test_the_parse_and_validation_caches_are_bounded_and_an_evicted_docume
     small = await run(PAGES_OF_N, {"n": 10})
 
     parsed = limits._cached_parse.cache_info()
-    validated = _get_validate_cache(limits.PARSE_CACHE_SIZE).cache_info()
+    # strawberry's shared validation cache for that size (an lru_cache, typed as a plain callable).
+    validated = cast(
+        "functools._lru_cache_wrapper[Any]", _get_validate_cache(limits.PARSE_CACHE_SIZE)
+    ).cache_info()
     assert parsed.maxsize == validated.maxsize == limits.PARSE_CACHE_SIZE
     assert parsed.currsize == validated.currsize == limits.PARSE_CACHE_SIZE
     assert [error["code"] for error in refused["errors"]] == [LIMIT_EXCEEDED]
