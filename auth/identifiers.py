@@ -36,6 +36,11 @@ _MAX_DIGITS: Final = 19
 _CURSOR: Final = b"cursor"
 #: 128 bits of HMAC output, hex: long enough never to collide, short enough to store and index.
 _PSEUDONYM_BYTES: Final = 16
+#: How many shown ids and pseudonyms one `PartnerIdentifiers` remembers. A scope (and with it its
+#: identifiers) lives for one request or one poll cycle, in which the same row is often shown again: a
+#: group for each of its students, a feed event's entity and then its node. Past this many the memory
+#: starts afresh, so it stays bounded whatever the request.
+MEMO_SIZE: Final = 50_000
 
 
 class Identifiers(Protocol):
@@ -105,7 +110,7 @@ class HubIdentifiers:
 class PartnerIdentifiers:
     """Identifiers sealed for one partner with keys derived from the hub's pseudonym key."""
 
-    __slots__ = ("_hash_key", "_sealer", "partner_id")
+    __slots__ = ("_hash_key", "_pseudonyms", "_sealer", "_shown", "partner_id")
 
     def __init__(self, partner_id: int, master_key: bytes) -> None:
         material = HKDF(
@@ -117,14 +122,22 @@ class PartnerIdentifiers:
         self.partner_id = partner_id
         self._sealer = AESSIV(material[:64])
         self._hash_key = material[64:]
+        # Deterministic values, so remembering them changes nothing but their cost.
+        self._shown: dict[tuple[str, int], str] = {}
+        self._pseudonyms: dict[tuple[str, int], str] = {}
 
     def __repr__(self) -> str:
         return f"PartnerIdentifiers(partner_id={self.partner_id})"
 
     def show(self, entity_type: str, row_id: int) -> str:
-        """The row id sealed for this partner and entity type."""
-        sealed = self._sealer.encrypt(row_id.to_bytes(_ID_BYTES, "big"), [entity_type.encode()])
-        return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        """The row id sealed for this partner and entity type (sealed once per row while remembered)."""
+        key = (entity_type, row_id)
+        shown = self._shown.get(key)
+        if shown is None:
+            sealed = self._sealer.encrypt(row_id.to_bytes(_ID_BYTES, "big"), [entity_type.encode()])
+            shown = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+            _remember(self._shown, key, shown)
+        return shown
 
     def resolve(self, entity_type: str, shown: str) -> int | None:
         """The row id inside a value this partner was shown for this type; None for anything else
@@ -156,6 +169,18 @@ class PartnerIdentifiers:
         return int.from_bytes(plain, "big") if len(plain) == _ID_BYTES else None
 
     def pseudonym(self, kind: str, person_id: int) -> str:
-        """The person's pseudonym for this partner (`kind` keeps students' and staff's apart)."""
-        digest = hmac.new(self._hash_key, f"{kind}:{person_id}".encode(), hashlib.sha256).digest()
-        return digest[:_PSEUDONYM_BYTES].hex()
+        """The person's pseudonym for this partner (`kind` keeps students' and staff's apart); hashed once
+        per person while remembered."""
+        key = (kind, person_id)
+        found = self._pseudonyms.get(key)
+        if found is None:
+            digest = hmac.new(self._hash_key, f"{kind}:{person_id}".encode(), hashlib.sha256).digest()
+            found = digest[:_PSEUDONYM_BYTES].hex()
+            _remember(self._pseudonyms, key, found)
+        return found
+
+
+def _remember(memo: dict[tuple[str, int], str], key: tuple[str, int], value: str) -> None:
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value

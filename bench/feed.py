@@ -47,7 +47,14 @@ from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from auth.categories import DataCategory
 from auth.identifiers import PartnerIdentifiers
 from auth.viewer import ViewerKind
-from bench.harness import DEFAULT_POSTGRES_ADMIN_URL, fresh_database, running_server, seed, status_mb
+from bench.harness import (
+    DEFAULT_POSTGRES_ADMIN_URL,
+    cpu_seconds,
+    fresh_database,
+    running_server,
+    seed,
+    status_mb,
+)
 from datasources.feed.scope_changes import bring_in_line
 from datasources.store.database import create_engine
 from datasources.store.pagination import FEED
@@ -89,11 +96,18 @@ class PassResult:
     #: Whether the events came in strictly increasing order, each once.
     in_order: bool
     sample: dict[str, dict[str, Any]]
+    #: CPU seconds of the process that did the work: the server (GraphQL) or this process (SQL).
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         """Events per second."""
         return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        """CPU milliseconds per 1,000 events."""
+        return 1e6 * self.cpu_seconds / self.events if self.events else 0.0
 
     def as_json(self) -> dict[str, Any]:
         """The figures of this pass."""
@@ -103,6 +117,8 @@ class PassResult:
             "events_per_second": round(self.rate),
             "requests": self.requests,
             "json_mb": round(self.json_bytes / 1e6, 1),
+            "cpu_seconds": round(self.cpu_seconds, 2),
+            "cpu_ms_per_1000": round(self.cpu_per_1000, 1),
         }
 
 
@@ -125,6 +141,12 @@ class EngineResult:
         graphql = self.passes[f"GraphQL{suffix}"].rate
         return self.passes[f"SQL{suffix}"].rate / graphql if graphql else float("inf")
 
+    def cpu_ratio(self, node: bool) -> float:
+        """How many times more CPU a GraphQL event costs the server than an SQL row costs this process."""
+        suffix = " + node" if node else ""
+        sql = self.passes[f"SQL{suffix}"].cpu_per_1000
+        return self.passes[f"GraphQL{suffix}"].cpu_per_1000 / sql if sql else float("inf")
+
     def as_json(self) -> dict[str, Any]:
         """The figures as one JSON-able object (the `--json` line)."""
         return {
@@ -136,6 +158,8 @@ class EngineResult:
             **{name: side.as_json() for name, side in self.passes.items()},
             "ratio_events": round(self.ratio(node=False), 2),
             "ratio_with_node": round(self.ratio(node=True), 2),
+            "cpu_ratio_events": round(self.cpu_ratio(node=False), 2),
+            "cpu_ratio_with_node": round(self.cpu_ratio(node=True), 2),
             "server_peak_mb": round(self.server_peak_mb, 1),
             "load_average": round(os.getloadavg()[0], 2),
             "ok": not self.problems,
@@ -394,10 +418,14 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
         with running_server(url) as server:
             for node in (False, True):
                 suffix = " + node" if node else ""
-                passes[f"GraphQL{suffix}"] = graphql_pass(
-                    server.base_url, stage.token, stage.partner_id, node=node
+                server_cpu = cpu_seconds(server.pid)
+                graphql = graphql_pass(server.base_url, stage.token, stage.partner_id, node=node)
+                passes[f"GraphQL{suffix}"] = dataclasses.replace(
+                    graphql, cpu_seconds=cpu_seconds(server.pid) - server_cpu
                 )
-                passes[f"SQL{suffix}"] = asyncio.run(_sql_pages(url, stage.partner_id, node=node))
+                own_cpu = cpu_seconds()
+                sql = asyncio.run(_sql_pages(url, stage.partner_id, node=node))
+                passes[f"SQL{suffix}"] = dataclasses.replace(sql, cpu_seconds=cpu_seconds() - own_cpu)
                 problems += check(
                     arguments.events, passes[f"GraphQL{suffix}"], passes[f"SQL{suffix}"], f"events{suffix}"
                 )
@@ -420,13 +448,17 @@ def print_table(result: EngineResult) -> None:
         f"\n{result.engine}: {result.events:,} events over {result.students:,} students"
         f" (seeded in {result.seed_seconds:.1f} s, backlog written in {result.backlog_seconds:.1f} s)"
     )
-    print(f"  {'':16} {'seconds':>8} {'events/s':>10} {'requests':>9} {'JSON MB':>8}")
+    print(f"  {'':16} {'seconds':>8} {'events/s':>10} {'requests':>9} {'JSON MB':>8} {'CPU ms/1000':>12}")
     for label, side in result.passes.items():
         figures = f"{side.seconds:8.2f} {side.rate:10,.0f} {side.requests:9,} {side.json_bytes / 1e6:8.1f}"
-        print(f"  {label:16} {figures}")
+        print(f"  {label:16} {figures} {side.cpu_per_1000:12.1f}")
     print(
         f"  ratio (SQL rate / GraphQL rate): {result.ratio(node=False):.1f}x events only,"
         f" {result.ratio(node=True):.1f}x with node"
+    )
+    print(
+        "  CPU ratio (server CPU per GraphQL event / this process's per SQL row):"
+        f" {result.cpu_ratio(node=False):.1f}x events only, {result.cpu_ratio(node=True):.1f}x with node"
     )
     print(f"  server peak (VmHWM) {result.server_peak_mb:.0f} MB")
     print(

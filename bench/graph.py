@@ -33,7 +33,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -45,6 +45,7 @@ from auth.categories import DataCategory
 from auth.viewer import ViewerKind
 from bench.harness import (
     DEFAULT_POSTGRES_ADMIN_URL,
+    cpu_seconds,
     fresh_database,
     operator_token,
     reset_peak,
@@ -58,6 +59,9 @@ from datasources.store.tables import BOARDS, CONSENTS, GROUP_STUDENTS, GROUPS, P
 from resolvers.signing import Keys
 from schema.relay import to_global_id
 from settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: The hub's page cap: both sides read pages of this many students.
 PAGE = 1000
@@ -95,11 +99,18 @@ class PassResult:
     distinct: int
     #: Sampled records by global id, for the cross-check.
     sample: dict[str, dict[str, Any]]
+    #: CPU seconds of the process that did the work: the server (GraphQL) or this process (SQL).
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         """Records per second."""
         return self.records / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        """CPU milliseconds per 1,000 records."""
+        return 1e6 * self.cpu_seconds / self.records if self.records else 0.0
 
     def as_json(self) -> dict[str, Any]:
         """The figures of this side."""
@@ -110,6 +121,8 @@ class PassResult:
             "requests": self.requests,
             "json_bytes": self.json_bytes,
             "bench_peak_mb": round(self.peak_mb, 1),
+            "cpu_seconds": round(self.cpu_seconds, 2),
+            "cpu_ms_per_1000": round(self.cpu_per_1000, 1),
         }
 
 
@@ -145,6 +158,10 @@ class EngineResult:
             "sql": self.sql.as_json(),
             "partner": self.partner.as_json(),
             "policy_cost": round(self.graphql.rate / self.partner.rate, 2),
+            # The same in server CPU per record, which a loaded machine disturbs far less than wall time.
+            "policy_cost_cpu": round(self.partner.cpu_per_1000 / self.graphql.cpu_per_1000, 2)
+            if self.graphql.cpu_per_1000
+            else None,
             "ratio": round(self.ratio, 2),
             "server_warm_mb": round(self.server_warm_mb, 1),
             "server_peak_mb": round(self.server_peak_mb, 1),
@@ -411,18 +428,17 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
         with running_server(url) as server:
             warm_up(server.base_url, token)
             server_warm_mb = status_mb(server.pid, "VmRSS")
+            per_request = max(1, PAGE // arguments.students_per_school)
             for _ in range(arguments.repeat):
                 graphql_runs.append(
-                    graphql_pass(server.base_url, token, max(1, PAGE // arguments.students_per_school))
+                    _timed(server.pid, lambda: graphql_pass(server.base_url, token, per_request))
                 )
-                sql_runs.append(sql_pass(url, today))
+                sql_runs.append(_timed("self", lambda: sql_pass(url, today)))
                 problems += check(expected, graphql_runs[-1], sql_runs[-1])
                 partner_runs.append(
-                    graphql_pass(
-                        server.base_url,
-                        partner_token,
-                        max(1, PAGE // arguments.students_per_school),
-                        operator=False,
+                    _timed(
+                        server.pid,
+                        lambda: graphql_pass(server.base_url, partner_token, per_request, operator=False),
                     )
                 )
                 if partner_runs[-1].distinct != expected:
@@ -443,11 +459,21 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
     )
 
 
+def _timed(pid: int | str, run: Callable[[], PassResult]) -> PassResult:
+    """A pass with the CPU seconds it cost the process `pid` (the server, or "self" for this process)."""
+    before = cpu_seconds(pid)
+    result = run()
+    return dataclasses.replace(result, cpu_seconds=cpu_seconds(pid) - before)
+
+
 def print_table(result: EngineResult) -> None:
     """The figures of one engine as a small table."""
     best = f", fastest of {result.runs} runs" if result.runs > 1 else ""
     print(f"\n{result.engine}: {result.students:,} students (seeded in {result.seed_seconds:.1f} s){best}")
-    print(f"  {'':18} {'seconds':>8} {'records/s':>10} {'requests':>9} {'JSON MB':>8} {'bench peak MB':>14}")
+    print(
+        f"  {'':18} {'seconds':>8} {'records/s':>10} {'requests':>9} {'JSON MB':>8} {'bench peak MB':>14}"
+        f" {'CPU ms/1000':>12}"
+    )
     sides = (
         ("GraphQL, operator", result.graphql),
         ("GraphQL, partner", result.partner),
@@ -456,7 +482,7 @@ def print_table(result: EngineResult) -> None:
     for label, side in sides:
         print(
             f"  {label:18} {side.seconds:8.2f} {side.rate:10,.0f} {side.requests:9,} "
-            f"{side.json_bytes / 1e6:8.1f} {side.peak_mb:14.0f}"
+            f"{side.json_bytes / 1e6:8.1f} {side.peak_mb:14.0f} {side.cpu_per_1000:12.1f}"
         )
     print(
         f"  ratio (SQL rate / GraphQL rate): {result.ratio:.1f}x operator,"
@@ -464,7 +490,8 @@ def print_table(result: EngineResult) -> None:
     )
     print(
         "  cost of the policy (operator rate / partner rate):"
-        f" {result.graphql.rate / result.partner.rate:.2f}x"
+        f" {result.graphql.rate / result.partner.rate:.2f}x; in server CPU per record:"
+        f" {result.partner.cpu_per_1000 / result.graphql.cpu_per_1000:.2f}x"
     )
     print(
         f"  server: RSS {result.server_warm_mb:.0f} MB warm, peak (VmHWM) {result.server_peak_mb:.0f} MB; "

@@ -50,6 +50,14 @@ def status_mb(pid: int | str, field: str) -> float:
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """The CPU time (user + system) a process has used so far, from /proc/<pid>/stat. On a shared, loaded
+    machine the CPU a pass costs the server varies far less than its wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 (proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak() -> None:
     """Start this process's peak-RSS figure (VmHWM, ru_maxrss) afresh, so that a phase reports its own
     peak and not the seed's. Writing 5 to clear_refs does that on Linux 4.0 and newer; where it is not

@@ -18,7 +18,7 @@ from schema.classification import category_fields, describe_categories, unclassi
 from schema.costs import CostLimiter
 from schema.groups import Group
 from schema.licenses import License, Partner, Product
-from schema.limits import LimitRules, TokenLimitedParser
+from schema.limits import PARSE_CACHE_SIZE, LimitRules, TokenLimitedParser
 from schema.mutations import Mutation
 from schema.people import StaffMember, Student
 from schema.query import Query
@@ -137,7 +137,8 @@ def build_schema(settings: Settings | None = None) -> LeerpoortSchema:
             # Ours rather than strawberry's limiters: those made new rule classes per request (so the
             # validation cache never hit) and took exponential time on fragments spread twice over.
             lambda: LimitRules(max_depth=limits.max_depth, max_aliases=limits.max_aliases),
-            lambda: ValidationCache(maxsize=256),
+            # As many validations as parsed documents: a document evicted from one is gone from both.
+            lambda: ValidationCache(maxsize=PARSE_CACHE_SIZE),
         ],
     )
     definitions = [

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final, cast
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from datasources.feed.acknowledgements import DeletionStatus
 from datasources.feed.reading import ChangeRecord, FeedPage
@@ -53,6 +55,10 @@ _CONVERT: dict[str, Any] = {
 }
 
 
+#: What `Change.prefetched` holds when the event's page did not read its node (`node` then reads it).
+UNREAD: Final = object()
+
+
 def _cursor(root: Change, info: Info) -> str:
     # Sealed for a partner only when asked for: one AES-SIV operation per event that selects it.
     return encode_cursor(info.context.scope, root.record.seq, FEED)
@@ -88,14 +94,28 @@ class Change:
         " that school (after a revoke, which takes SCHOOL_BASIC, nothing of it remains)."
     )
     occurred_at: dt.datetime = public("When the change was recorded.")
+    #: The record of the entity as the event's page read it with all the page's nodes
+    #: (`changes.nodes`: None when it is gone), or UNREAD.
+    prefetched: strawberry.Private[object] = UNREAD
 
     @resolves_public(
         "The entity's current state, minimised to your grants, for CREATED, UPDATED and ENTERED_SCOPE: keep"
         " it as the entity's state. Null for DELETED and LEFT_SCOPE, and when the entity has gone or left"
         " your scope since (a later event says so: skip this one)."
     )
-    async def node(self, info: Info) -> Node | None:
-        record = await changes.node(info.context, self.record)
+    def node(self, info: Info) -> Node | None:
+        # Synchronous when the page read its nodes: a coroutine (and a task to gather it) per event of a
+        # page of 1,000 cost more than reading the nodes. Otherwise (a subscription's event, a `node` under
+        # a directive) it hands back an awaitable, which strawberry and graphql-core await like an async
+        # resolver's result.
+        if self.prefetched is not UNREAD:
+            return self._as_node(self.prefetched)
+        return cast("Node | None", self._read_node(info))
+
+    async def _read_node(self, info: Info) -> Node | None:
+        return self._as_node(await changes.node(info.context, self.record))
+
+    def _as_node(self, record: Any) -> Node | None:
         if record is None:
             return None
         node: Node = _CONVERT[self.record.entity_type](record)
@@ -120,8 +140,9 @@ class ChangeConnection:
     page_info: PageInfo = public("Whether more events follow; `endCursor` continues the feed.")
 
 
-def change_of(info: Info, event: ChangeRecord) -> Change:
-    """The GraphQL event of a recorded change, with identifiers as this viewer sees them."""
+def change_of(info: Info, event: ChangeRecord, prefetched: object = UNREAD) -> Change:
+    """The GraphQL event of a recorded change, with identifiers as this viewer sees them (and its node's
+    record when its page read it)."""
     return Change(
         record=event,
         kind=ChangeKind(event.kind),
@@ -132,15 +153,55 @@ def change_of(info: Info, event: ChangeRecord) -> Change:
         if event.kind == "LEFT_SCOPE"
         else [],
         occurred_at=event.occurred_at,
+        prefetched=prefetched,
     )
 
 
-def connection_of(info: Info, page: FeedPage, after: str | None) -> ChangeConnection:
-    """The feed page as a connection. The end cursor continues after everything the page read, including
-    events this viewer may not see, so the next call does not read them again (with nothing read it stays
-    where the reader was)."""
+def selects_every_node(info: Info) -> bool:
+    """Whether a `changes` query asks for the node of every event of its page: `edges { node { node } }`
+    with no `@skip` or `@include` on the way. A conditional `node` is read event by event instead, so that
+    nothing is read (and audited) that is not sent."""
+    level: list[Selection] = [selection for field in info.selected_fields for selection in field.selections]
+    for name in ("edges", "node", "node"):
+        level = _inside_fields_named(level, name)
+        if not level:
+            return False
+    return True
+
+
+def _inside_fields_named(selections: list[Selection], name: str) -> list[Selection]:
+    """The selections inside the fields called `name` among `selections` (through fragments), leaving out
+    whatever stands under a directive."""
+    inside: list[Selection] = []
+    pending = list(selections)
+    while pending:
+        selection = pending.pop()
+        if selection.directives:
+            continue
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                inside.extend(selection.selections)
+        else:
+            pending.extend(selection.selections)
+    return inside
+
+
+async def feed_connection(info: Info, page: FeedPage, after: str | None) -> ChangeConnection:
+    """The feed page as a connection, its nodes read for the whole page at once (one statement per entity
+    type) when the query asks for every event's node."""
+    found = await changes.nodes(info.context, page.events) if selects_every_node(info) else {}
+    return connection_of(info, page, after, found)
+
+
+def connection_of(
+    info: Info, page: FeedPage, after: str | None, nodes: Mapping[int, object] | None = None
+) -> ChangeConnection:
+    """The feed page as a connection (with the records of its nodes by event number, when read). The end
+    cursor continues after everything the page read, including events this viewer may not see, so the next
+    call does not read them again (with nothing read it stays where the reader was)."""
     scope = info.context.scope
-    edges = [ChangeEdge(node=change_of(info, event)) for event in page.events]
+    found = nodes or {}
+    edges = [ChangeEdge(node=change_of(info, event, found.get(event.seq, UNREAD))) for event in page.events]
     moved = page.last_seq > (decode_cursor(scope, after, FEED) if after else 0)
     return ChangeConnection(
         edges=edges,

@@ -9,7 +9,7 @@ import strawberry
 
 from errors import BadUserInput, NotFound
 from resolvers import changes, consent, nodes, partners, schools
-from schema.changes import ChangeConnection, connection_of
+from schema.changes import ChangeConnection, feed_connection
 from schema.classification import public, resolves_public
 from schema.consent import ConsentReceipt
 from schema.context import After, First, Info
@@ -107,7 +107,7 @@ class Query(HelpdeskQueries):
         " keeps events is refused: resync with a full query."
     )
     async def changes(self, info: Info, after: After = None, first: First = None) -> ChangeConnection:
-        return connection_of(info, await changes.feed(info.context, after, first), after)
+        return await feed_connection(info, await changes.feed(info.context, after, first), after)
 
     @resolves_public(
         "Your own consent receipts at every school, oldest first (partners only): what each school granted"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from auth import identifiers
 from auth.categories import ALL_CATEGORIES
 from auth.categories import DataCategory as C
 from auth.identifiers import HubIdentifiers, PartnerIdentifiers
@@ -208,6 +209,26 @@ def test_a_partner_gets_a_stable_pseudonym_per_person_that_no_other_partner_shar
     assert other.pseudonym("student", 42) != pseudonym
     assert first.pseudonym("student", 43) != pseudonym
     assert first.pseudonym("staff", 42) != pseudonym
+
+
+def test_a_partners_remembered_ids_and_pseudonyms_equal_fresh_ones_and_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(identifiers, "MEMO_SIZE", 10)
+    remembering = PartnerIdentifiers(3, b"k" * 32)
+    rows = [*range(25), *range(25)]  # every row asked for twice, more rows than are remembered
+
+    shown = [remembering.show("Student", row) for row in rows]
+    pseudonyms = [remembering.pseudonym("student", row) for row in rows]
+
+    assert shown == [PartnerIdentifiers(3, b"k" * 32).show("Student", row) for row in rows]
+    assert pseudonyms == [PartnerIdentifiers(3, b"k" * 32).pseudonym("student", row) for row in rows]
+    # A row's value is remembered per entity type (and kind of person): never another type's value.
+    assert remembering.show("StaffMember", 1) != remembering.show("Student", 1)
+    assert remembering.pseudonym("staff", 1) != remembering.pseudonym("student", 1)
+    assert remembering.resolve("Student", shown[1]) == 1
+    assert len(remembering._shown) <= 10
+    assert len(remembering._pseudonyms) <= 10
 
 
 # School staff

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from graphql import get_introspection_query, parse, validate
+from strawberry.extensions.validation_cache import _get_validate_cache
 
 from auth.policy import operator_scope
 from datasources.store.pagination import PageArgs
@@ -27,6 +28,7 @@ from settings import Settings
 from tests.schema.conftest import OPERATOR, TODAY
 
 if TYPE_CHECKING:
+    import functools
     from collections.abc import AsyncIterator
 
     from graphql import GraphQLError
@@ -285,6 +287,29 @@ async def test_a_cached_validation_still_checks_the_cost_of_each_requests_variab
     assert small["errors"] == small_again["errors"] == []
     assert [error["code"] for error in large["errors"]] == [LIMIT_EXCEEDED]
     assert large["data"] is None
+
+
+async def test_the_parse_and_validation_caches_are_bounded_and_an_evicted_document_is_still_costed(
+    run: Run, schema: LeerpoortSchema
+) -> None:
+    refused = await run(PAGES_OF_N, {"n": 1000})
+    # More distinct documents than the caches keep (a client sending ever new texts).
+    for number in range(limits.PARSE_CACHE_SIZE + 20):
+        answered = await schema.execute(f"{{ __typename n{number}: __typename }}")
+        assert answered.errors is None
+    refused_again = await run(PAGES_OF_N, {"n": 1000})
+    small = await run(PAGES_OF_N, {"n": 10})
+
+    parsed = limits._cached_parse.cache_info()
+    # strawberry's shared validation cache for that size (an lru_cache, typed as a plain callable).
+    validated = cast(
+        "functools._lru_cache_wrapper[Any]", _get_validate_cache(limits.PARSE_CACHE_SIZE)
+    ).cache_info()
+    assert parsed.maxsize == validated.maxsize == limits.PARSE_CACHE_SIZE
+    assert parsed.currsize == validated.currsize == limits.PARSE_CACHE_SIZE
+    assert [error["code"] for error in refused["errors"]] == [LIMIT_EXCEEDED]
+    assert refused_again["errors"] == refused["errors"]
+    assert small["errors"] == []
 
 
 def test_a_connection_without_first_costs_the_default_page_that_the_resolvers_return(
