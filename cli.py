@@ -195,7 +195,6 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--days", type=int, help="days to keep (default LEERPOORT_FEED_RETENTION_DAYS, 90)")
     mail = commands.add_parser("mail", help="outgoing mail").add_subparsers(dest="action", required=True)
     mail.add_parser("send-queued", help="send the queued mail that is due now; prints the counts as JSON")
-    commands.add_parser("export-schema", help="print the subgraph SDL")
     export_schema = commands.add_parser("export-schema", help="print the subgraph SDL")
     export_schema.add_argument(
         "--client",
