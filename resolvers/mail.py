@@ -27,8 +27,10 @@ def destination(settings: Settings) -> str:
 
 def _stop_if_cancelled() -> None:
     """Raise `CancelledError` when this task was asked to stop. A cancellation that lands inside an SMTP
-    exchange can come out of the client library as one of its own errors; caught as a failed delivery,
-    it would leave the server's sender running (and the application's shutdown waiting on it) forever."""
+    exchange can come out of the client library as one of its own errors, or be swallowed whole (Python
+    3.11's `asyncio.wait_for` loses a cancellation that races the result); caught as a failed delivery or
+    not noticed at all, it would leave the server's sender running, and the application's shutdown
+    waiting on it, forever. So the sender looks at its own cancellation after every step too."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
@@ -48,6 +50,7 @@ async def send_queued(engine: AsyncEngine, settings: Settings) -> dict[str, int]
             logger.warning("sending mail %s failed: %s", mail.mail_id, type(error).__name__)
             continue
         sent += 1
+        _stop_if_cancelled()
         await mail_queue.mark_sent(engine, mail.mail_id, now=settings.now())
     return {"sent": sent, "failed": failed}
 
@@ -60,6 +63,7 @@ async def send_periodically(engine: AsyncEngine, settings: Settings) -> None:
         except Exception as error:
             _stop_if_cancelled()
             logger.warning("sending queued mail failed: %s", type(error).__name__)
+        _stop_if_cancelled()
         await asyncio.sleep(settings.mail_poll_seconds)
 
 
