@@ -10,6 +10,7 @@ from sqlalchemy import delete, exists, func, insert, select
 
 from datasources.feed.events import CREATED, DELETED, UPDATED, ChangeEntry
 from datasources.feed.recording import record
+from datasources.imports.couplings import apply_rules, license_updates
 from datasources.store.current import current_members
 from datasources.store.tables import (
     GROUP_STAFF,
@@ -99,13 +100,19 @@ async def _school_year_changes(
 
     People whose membership ends the day before (not in the new year's file: group-8 leavers) are
     DELETED, those whose membership begins that day (new in it) CREATED. If the school has groups of the
-    new year, the ending year's groups leave the current view too (`year_turnover`); if its LAS has not
+    new year, the ending year's groups leave the current view too (`year_turnover`) and the licenses'
+    year-level rules are re-applied (datasources.imports.couplings); if its LAS has not
     sent the new year's file, its groups stay current (datasources.store.current) and nothing else changes.
     """
     entries = await _memberships_on(connection, school_id, starts_on)
     if await year_begun(connection, school_id, school_year, starts_on):
         begun = {(entry.entity_type, entry.entity_id) for entry in entries}
         entries += await year_turnover(connection, school_id, school_year, starts_on, skip=begun)
+        # The licenses' year-level rules now couple the groups of the year that began (and no longer
+        # reach the ended year's, which keep their couplings as history).
+        turned = {entry.entity_id for entry in entries if entry.entity_type == "License"}
+        changed = [lic for lic in await apply_rules(connection, school_id, starts_on) if lic not in turned]
+        entries += await license_updates(connection, changed)
     return entries
 
 

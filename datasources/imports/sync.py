@@ -23,8 +23,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from datasources.feed import schedule
+from datasources.feed.recording import record
 from datasources.imports import writes
-from datasources.imports.couplings import follow_couplings
+from datasources.imports.couplings import apply_rules, coupled_students, follow_couplings, license_updates
 from datasources.imports.events import record_import_changes
 from datasources.imports.memberships import apply_memberships, leaving_warning, load_dates, plan_memberships
 from datasources.imports.plan import (
@@ -40,6 +41,7 @@ from datasources.store.calendar import first_day, last_day, school_year_of
 from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
+    LICENSES,
     SCHOOL_FILE_YEARS,
     SCHOOL_YEARS,
     SCHOOLS,
@@ -265,6 +267,24 @@ async def _plan_and_apply(
         turnover=turnover,
         now=now,
     )
+    await _apply_license_rules(connection, report, school_id, today, now)
+
+
+async def _apply_license_rules(
+    connection: AsyncConnection, report: ImportReport, school_id: int, today: dt.date, now: dt.datetime
+) -> None:
+    """Couple the groups the import brought by the licenses' year-level rules (the rules are the
+    authority over their couplings, datasources.imports.couplings). An import is the school's truth and
+    is not refused for a license's seats; the coordinator is told instead."""
+    changed = await apply_rules(connection, school_id, today)
+    await record(connection, await license_updates(connection, changed), now)
+    for license_id in changed:
+        seats = await connection.scalar(select(LICENSES.c.seats).where(LICENSES.c.id == license_id))
+        taken = await coupled_students(connection, license_id, today)
+        if seats is not None and taken > seats:
+            report.warnings.append(
+                f"license {license_id} is coupled by year level to {taken} students but has {seats} seats"
+            )
 
 
 async def _received(connection: AsyncConnection, school_id: int, year: str, now: dt.datetime) -> None:
