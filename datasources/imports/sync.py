@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from datasources.feed import schedule
 from datasources.feed.recording import record
 from datasources.imports import writes
-from datasources.imports.couplings import apply_rules, coupled_students, follow_couplings, license_updates
+from datasources.imports.couplings import follow_couplings
 from datasources.imports.events import record_import_changes
 from datasources.imports.memberships import apply_memberships, leaving_warning, load_dates, plan_memberships
 from datasources.imports.plan import (
@@ -38,6 +38,7 @@ from datasources.imports.plan import (
 from datasources.imports.report import Counts, ImportRefused, ImportReport
 from datasources.imports.state import load_state
 from datasources.store.calendar import first_day, last_day, school_year_of
+from datasources.store.license_rules import apply_rules, coupled_students
 from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
@@ -277,7 +278,7 @@ async def _apply_license_rules(
     authority over their couplings, datasources.imports.couplings). An import is the school's truth and
     is not refused for a license's seats; the coordinator is told instead."""
     changed = await apply_rules(connection, school_id, today)
-    await record(connection, await license_updates(connection, changed), now)
+    await record(connection, await schedule.license_updates(connection, changed), now)
     for license_id in changed:
         seats = await connection.scalar(select(LICENSES.c.seats).where(LICENSES.c.id == license_id))
         taken = await coupled_students(connection, license_id, today)
