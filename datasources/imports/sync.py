@@ -43,6 +43,7 @@ from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
     LICENSES,
+    PRODUCTS,
     SCHOOL_FILE_YEARS,
     SCHOOL_YEARS,
     SCHOOLS,
@@ -280,11 +281,17 @@ async def _apply_license_rules(
     changed = await apply_rules(connection, school_id, today)
     await record(connection, await schedule.license_updates(connection, changed), now)
     for license_id in changed:
-        seats = await connection.scalar(select(LICENSES.c.seats).where(LICENSES.c.id == license_id))
+        found = await connection.execute(
+            select(LICENSES.c.seats, PRODUCTS.c.name)
+            .join(PRODUCTS, PRODUCTS.c.id == LICENSES.c.product_id)
+            .where(LICENSES.c.id == license_id)
+        )
+        seats, product = found.one()
         taken = await coupled_students(connection, license_id, today)
         if seats is not None and taken > seats:
             report.warnings.append(
-                f"license {license_id} is coupled by year level to {taken} students but has {seats} seats"
+                f"the license of {product} is coupled by year level to {taken} students but has {seats}"
+                " seats; ask the publisher for more seats or uncouple a group"
             )
 
 

@@ -355,3 +355,21 @@ async def test_after_1_august_the_rule_couples_next_years_group_5_and_not_last_y
         )
     )
     assert mine["node"]["coupledGroups"] == [{"name": "Groep 5", "schoolYear": NEXT_YEAR}]
+
+
+async def test_an_import_that_brings_more_students_than_seats_applies_the_rule_and_warns(
+    run: Run, setting: Setting, engine: AsyncEngine
+) -> None:
+    license_id = await _license(run, setting, seats=2)
+    ok(await run(COUPLE, {"license": license_id, "levels": ["5"]}, scope=setting.publisher))
+    more = (*GROUPS, ImportedGroup("G5B", "Groep 5b", "5", composite=False))
+    newcomer = student("S5C", main_group="G5B", year_level="5")
+    file = school_file(setting.code, groups=more, students=(*STUDENTS, newcomer), staff=STAFF)
+    report = await sync_school(engine, file, today=TODAY, now=now_on(TODAY))
+    assert report.applied
+    assert any(
+        "Rekenroute is coupled by year level to 3 students but has 2 seats" in warning
+        for warning in report.warnings
+    ), report.warnings
+    opens = await _opens(run, setting.coordinator, setting.code)
+    assert opens["Groep 5b"] == ["Rekenroute"]
