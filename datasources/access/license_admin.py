@@ -285,6 +285,7 @@ async def uncouple(
     level instead."""
     today = now.date()
     link, rule = LICENSE_GROUPS.c, LICENSE_RULES.c
+    groups: list[int] = []
     async with engine.begin() as connection:
         school_id = await _school_of(connection, license_id)
         if group_ids is None and year_levels is None:
@@ -303,22 +304,22 @@ async def uncouple(
                 await connection.execute(
                     delete(LICENSE_RULES).where(rule.license_id == license_id, rule.year_level.in_(levels))
                 )
-            if group_ids:
-                groups = await _checked_groups(connection, school_id, group_ids, today)
-                await apply_rules(connection, school_id, today, [license_id])
-                ruled = await connection.scalars(
-                    select(link.group_id).where(
-                        link.license_id == license_id, link.group_id.in_(groups), link.by_rule
-                    )
-                )
-                if ruled.first() is not None:
-                    raise BadUserInput(
-                        "a group in `groupIds` is coupled by a year-level rule; uncouple its year level"
-                        " (`yearLevels`) instead"
-                    )
+            groups = await _checked_groups(connection, school_id, group_ids or [], today)
+            if groups:
                 await connection.execute(
                     delete(LICENSE_GROUPS).where(link.license_id == license_id, link.group_id.in_(groups))
                 )
         await apply_rules(connection, school_id, today, [license_id])
+        if group_ids:
+            # A group of a level that a rule still couples would be coupled again at once (and by every
+            # import): refuse it, whether the rule or a hand coupled it first.
+            kept = await connection.scalars(
+                select(link.group_id).where(link.license_id == license_id, link.group_id.in_(groups)).limit(1)
+            )
+            if kept.first() is not None:
+                raise BadUserInput(
+                    "a group in `groupIds` is coupled by a year-level rule; uncouple its year level"
+                    " (`yearLevels`) instead"
+                )
         await _changed(connection, license_id, partner_id, UPDATED, now)
         return await _license(connection, scope, license_id)

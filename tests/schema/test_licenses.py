@@ -318,13 +318,10 @@ async def test_a_re_import_keeps_hand_couplings_and_the_rule_couples_a_new_group
     run: Run, setting: Setting, engine: AsyncEngine
 ) -> None:
     license_id = await _license(run, setting)
-    groups = await _groups(run, setting.coordinator, setting.code)
+    groups = await _groups(run, setting.publisher, setting.code)
     ok(await run(COUPLE, {"license": license_id, "levels": ["5"]}, scope=setting.publisher))
-    by_hand = {
-        "license": await _shown_to(run, setting.coordinator, setting.code),
-        "groups": [groups["Groep 4"]],
-    }
-    ok(await run(COUPLE, by_hand, scope=setting.coordinator))
+    # The publisher couples group 4 by hand, by the group's id as it is shown to the publisher.
+    ok(await run(COUPLE, {"license": license_id, "groups": [groups["Groep 4"]]}, scope=setting.publisher))
     more = (*GROUPS, ImportedGroup("G5B", "Groep 5b", "5", composite=False))
     await sync_school(engine, _file(setting.code, groups=more), today=TODAY, now=now_on(TODAY))
     opens = await _opens(run, setting.coordinator, setting.code)
@@ -373,3 +370,21 @@ async def test_an_import_that_brings_more_students_than_seats_applies_the_rule_a
     ), report.warnings
     opens = await _opens(run, setting.coordinator, setting.code)
     assert opens["Groep 5b"] == ["Rekenroute"]
+
+
+async def test_a_group_of_a_ruled_level_is_not_uncoupled_by_id_even_when_coupled_by_hand_first(
+    run: Run, setting: Setting, engine: AsyncEngine
+) -> None:
+    license_id = await _license(run, setting)
+    groups = await _groups(run, setting.publisher, setting.code)
+    ok(await run(COUPLE, {"license": license_id, "groups": [groups["Groep 5"]]}, scope=setting.publisher))
+    ok(await run(COUPLE, {"license": license_id, "levels": ["5"]}, scope=setting.publisher))
+    refused = await run(
+        UNCOUPLE, {"license": license_id, "groups": [groups["Groep 5"]]}, scope=setting.publisher
+    )
+    assert [error["code"] for error in refused["errors"]] == ["BAD_USER_INPUT"]
+    assert "yearLevels" in refused["errors"][0]["message"]
+    assert await _count(engine, LICENSE_GROUPS) == 1
+    # Dropping the rule leaves the hand coupling made before it.
+    left = ok(await run(UNCOUPLE, {"license": license_id, "levels": ["5"]}, scope=setting.publisher))
+    assert left["uncoupleLicense"]["coupledGroups"] == [{"name": "Groep 5"}]
