@@ -3,8 +3,7 @@ school; a teacher activates the account through the mail read from a local SMTP 
 publisher creates a product and a license and couples it to year level 5; the graph shows the product to
 group 5 and to nobody in group 4; the same file again keeps everything added by hand; next year's file and
 the hub's clock past 1 August move the rule to next year's group 5.
-
-(Adding an intern role, `addStaffRole`, belongs in this story too; it is not in the graph yet.)
+The coordinator also gives Piet Mol an intern role (`addStaffRole`), which the same file again keeps.
 """
 
 from __future__ import annotations
@@ -147,6 +146,25 @@ async def test_a_license_coupled_to_year_level_5_through_imports_and_the_school_
         assert "errors" not in activated, activated
         assert await _sign_in(client, TEACHER_5, GOOD_PASSWORD)
 
+        # The coordinator gives Piet Mol, teacher of group 4, an intern role the LAS does not deliver.
+        staff_roles = (
+            "query($c: String!) { school(code: $c) { staff { edges { node { id lastName roles } } } } }"
+        )
+
+        async def roles_of(last_name: str) -> tuple[str, list[str]]:
+            staff = _ok(await graphql(client, staff_roles, {"c": code}, token=coordinator))
+            [member] = [
+                edge["node"]
+                for edge in staff["school"]["staff"]["edges"]
+                if edge["node"]["lastName"] == last_name
+            ]
+            return member["id"], sorted(member["roles"])
+
+        mol, _roles = await roles_of("Mol")
+        given = _ok(await graphql(client, """mutation($s: ID!) { addStaffRole(staffId: $s, role: INTERN) {
+            roles } }""", {"s": mol}, token=coordinator))["addStaffRole"]  # fmt: skip
+        assert sorted(given["roles"]) == ["INTERN", "TEACHER"]
+
         # A publisher, with LICENSE consent, licenses a product and couples it to year level 5.
         created = _ok(await graphql(client, """mutation { createPartner(name: "Uitgeverij Noord",
             kind: PUBLISHER, declaredCategories: [GROUP_BASIC, STUDENT_BASIC, STAFF_BASIC, LICENSE]) {
@@ -182,6 +200,7 @@ async def test_a_license_coupled_to_year_level_5_through_imports_and_the_school_
         # The same file again: the activated account, the consent, the license and its coupling stay.
         await _push(client, las_token, _file(code, "2026-2027", THIS_YEAR))
         assert await _sign_in(client, TEACHER_5, GOOD_PASSWORD)
+        assert await roles_of("Mol") == (mol, ["INTERN", "TEACHER"])
         assert await _who_opens(client, code, coordinator) == expected
         assert _per_group(await _who_opens(client, code, publisher)) == _per_group(expected)
 
