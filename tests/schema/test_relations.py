@@ -53,6 +53,10 @@ WRITES = {
     "Mutation.endLicense": "License",
     "Mutation.coupleLicense": "License",
     "Mutation.uncoupleLicense": "License",
+    # A school's coordinator writes its own staff members' roles (never a partner).
+    "Mutation.addStaffMember": "StaffMember",
+    "Mutation.addStaffRole": "StaffMember",
+    "Mutation.removeStaffRole": "StaffMember",
 }
 _ENTITY = "__typename id"
 _PEOPLE_OF_GROUP = (
