@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from auth.categories import DataCategory
 from auth.viewer import Viewer, ViewerKind
 
 if TYPE_CHECKING:
@@ -235,3 +236,30 @@ def may_read_announcements(viewer: Viewer) -> bool:
     those who cannot sign in."""
     del viewer  # every kind, the anonymous caller included
     return True
+
+
+def may_create_products(viewer: Viewer, scope: Scope, *, publisher: bool) -> bool:
+    """Only a publisher (uitgeverij) creates products, and always its own (`publisher`: the caller loaded
+    the partner's kind): a network provider offers access, not licensed methods; no school, LAS or the
+    operator makes a product in a partner's name."""
+    return viewer.kind is ViewerKind.PARTNER and scope.partner_id is not None and publisher
+
+
+def may_manage_license(viewer: Viewer, scope: Scope, school_id: int, *, product_partner_id: int) -> bool:
+    """A publisher creates, changes and ends licenses of its own products only (`product_partner_id`, the
+    product's partner, loaded by the caller), and only at a school that granted it `LICENSE` consent: the
+    license is the publisher's word, and a license of another publisher's product stays untouchable."""
+    return (
+        viewer.kind is ViewerKind.PARTNER
+        and scope.partner_id == product_partner_id
+        and DataCategory.LICENSE in scope.categories_for(school_id)
+    )
+
+
+def may_couple_license(viewer: Viewer, scope: Scope, school_id: int, *, product_partner_id: int) -> bool:
+    """Who couples a license to groups (and uncouples it): its publisher, as `may_manage_license` allows;
+    or the school's own coordinator by hand, at the schools it coordinates (which pupils use a method is
+    also the school's choice). The operator does not: it is neither the school nor the publisher."""
+    return may_manage_license(viewer, scope, school_id, product_partner_id=product_partner_id) or (
+        _coordinates(viewer, scope, school_id)
+    )

@@ -17,6 +17,7 @@ from errors import PublicError
 from schema.classification import category_fields, describe_categories, unclassified_fields
 from schema.costs import CostLimiter
 from schema.groups import Group
+from schema.license_admin import LicenseMutation
 from schema.licenses import License, Partner, Product
 from schema.limits import PARSE_CACHE_SIZE, LimitRules, TokenLimitedParser
 from schema.mutations import Mutation
@@ -111,7 +112,7 @@ class LeerpoortSchema(strawberry.federation.Schema):
 
 
 @strawberry.type(name="Mutation", description="Changes to the hub; each names who may make it.")
-class RootMutation(Mutation, StaffAccountMutation):
+class RootMutation(Mutation, StaffAccountMutation, LicenseMutation):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 
 

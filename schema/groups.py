@@ -9,19 +9,21 @@ import strawberry
 
 from auth.categories import DataCategory
 from datasources.store.records import GroupRecord
-from resolvers import groups, partners
+from resolvers import groups, licenses, partners
 from schema.classification import data, resolves_data, resolves_rows
 from schema.context import After, First, Info
 from schema.entities import lookup
 from schema.relay import Connection, Node, connection, to_global_id
 
 if TYPE_CHECKING:
+    from schema.licenses import License
     from schema.people import StaffMember, Student
     from schema.schools import School
 
 _Student = Annotated["Student", strawberry.lazy("schema.people")]
 _StaffMember = Annotated["StaffMember", strawberry.lazy("schema.people")]
 _School = Annotated["School", strawberry.lazy("schema.schools")]
+_License = Annotated["License", strawberry.lazy("schema.licenses")]
 
 GROUP_BASIC = DataCategory.GROUP_BASIC
 
@@ -77,6 +79,19 @@ class Group(Node):
 
         page = await groups.staff_of_group(info.context, self.record, first, after)
         return connection(info, page, StaffMember.from_record)
+
+    @resolves_rows(
+        DataCategory.LICENSE,
+        "The licenses coupled to the group that have not ended, by hand or by its year level: what its"
+        " students and staff may open. A publisher sees its own licenses only.",
+    )
+    async def licenses(self, info: Info) -> list[_License]:
+        from schema.licenses import License  # noqa: PLC0415 - groups and licenses refer to each other
+
+        return [
+            License.from_record(found)
+            for found in await licenses.licenses_of_group(info.context, self.record)
+        ]
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Group | None:

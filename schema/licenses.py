@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import LicenseRecord, PartnerRecord, ProductRecord
-from resolvers import partners
+from resolvers import licenses, partners
 from schema.classification import data, public, resolves_data, resolves_public
 from schema.context import Info
 from schema.entities import lookup
@@ -72,6 +72,9 @@ class Product(Node):
     allowed_at_home: bool = public(
         "Whether students may open the product from home (where the school enabled it)."
     )
+    launch_url: str | None = public(
+        "The https:// address where a user opens the product; null for products created before it was asked."
+    )
 
     @classmethod
     def from_record(cls, record: ProductRecord) -> Product:
@@ -81,6 +84,7 @@ class Product(Node):
             id=to_global_id("Product", record.public_id),
             name=record.name,
             allowed_at_home=record.allowed_at_home,
+            launch_url=record.launch_url,
         )
 
     @resolves_public("The partner that offers the product.")
@@ -129,6 +133,15 @@ class License(Node):
         return [
             Group.from_record(group) for group in await partners.coupled_groups(info.context, self.record)
         ]
+
+    @resolves_data(
+        LICENSE,
+        "The year levels (jaargroep) the license is coupled to by rule: every main group of these levels of"
+        " the current and coming school years is among `coupledGroups`, also after imports and the school"
+        " year's start.",
+    )
+    async def coupled_year_levels(self, info: Info) -> list[str] | None:
+        return await licenses.year_levels_of_license(info.context, self.record)
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> License | None:

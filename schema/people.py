@@ -9,12 +9,13 @@ import strawberry
 
 from auth.categories import DataCategory
 from datasources.store.records import StaffRecord, StudentRecord
-from resolvers import groups
-from schema.classification import data, resolves_data
+from resolvers import groups, licenses
+from schema.classification import data, resolves_data, resolves_rows
 from schema.context import Info
 from schema.entities import lookup
 from schema.enums import StaffRole
 from schema.groups import Group
+from schema.licenses import Product
 from schema.relay import Node, to_global_id
 
 STUDENT_BASIC = DataCategory.STUDENT_BASIC
@@ -73,6 +74,17 @@ class Student(Node):
         member = await groups.groups_of_student(info.context, self.record)
         return None if member is None else [Group.from_record(group) for group in member.groups]
 
+    @resolves_rows(
+        DataCategory.LICENSE,
+        "The products the student may open today: those of the licenses, valid today, coupled to one of"
+        " the student's current groups. A publisher sees its own products only.",
+    )
+    async def products(self, info: Info) -> list[Product]:
+        return [
+            Product.from_record(product)
+            for product in await licenses.products_of_student(info.context, self.record)
+        ]
+
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> Student | None:
         """Federation: a student by its global id, within the viewer's scope."""
@@ -126,6 +138,17 @@ class StaffMember(Node):
     async def groups(self, info: Info) -> list[Group] | None:
         member = await groups.groups_of_staff(info.context, self.record)
         return None if member is None else [Group.from_record(group) for group in member.groups]
+
+    @resolves_rows(
+        DataCategory.LICENSE,
+        "The products the staff member may open today: those of the licenses, valid today, coupled to one"
+        " of the staff member's current groups. A publisher sees its own products only.",
+    )
+    async def products(self, info: Info) -> list[Product]:
+        return [
+            Product.from_record(product)
+            for product in await licenses.products_of_staff(info.context, self.record)
+        ]
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> StaffMember | None:

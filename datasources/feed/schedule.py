@@ -11,6 +11,7 @@ from sqlalchemy import delete, exists, func, insert, select
 from datasources.feed.events import CREATED, DELETED, UPDATED, ChangeEntry
 from datasources.feed.recording import record
 from datasources.store.current import current_members
+from datasources.store.license_rules import apply_rules
 from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
@@ -99,13 +100,19 @@ async def _school_year_changes(
 
     People whose membership ends the day before (not in the new year's file: group-8 leavers) are
     DELETED, those whose membership begins that day (new in it) CREATED. If the school has groups of the
-    new year, the ending year's groups leave the current view too (`year_turnover`); if its LAS has not
+    new year, the ending year's groups leave the current view too (`year_turnover`) and the licenses'
+    year-level rules are re-applied (datasources.store.license_rules); if its LAS has not
     sent the new year's file, its groups stay current (datasources.store.current) and nothing else changes.
     """
     entries = await _memberships_on(connection, school_id, starts_on)
     if await year_begun(connection, school_id, school_year, starts_on):
         begun = {(entry.entity_type, entry.entity_id) for entry in entries}
         entries += await year_turnover(connection, school_id, school_year, starts_on, skip=begun)
+        # The licenses' year-level rules now couple the groups of the year that began (and no longer
+        # reach the ended year's, which keep their couplings as history).
+        turned = {entry.entity_id for entry in entries if entry.entity_type == "License"}
+        changed = [lic for lic in await apply_rules(connection, school_id, starts_on) if lic not in turned]
+        entries += await license_updates(connection, changed)
     return entries
 
 
@@ -229,3 +236,20 @@ async def publish_due(engine: AsyncEngine, today: dt.date, now: dt.datetime) -> 
                 )
         await record(connection, entries, now)
     return len(entries)
+
+
+async def license_updates(connection: AsyncConnection, license_ids: Sequence[int]) -> list[ChangeEntry]:
+    """UPDATED events of licenses whose couplings changed, each for its own product's partner only
+    (another partner's license is nothing a partner may know of)."""
+    if not license_ids:
+        return []
+    rows = await connection.execute(
+        select(LICENSES.c.id, LICENSES.c.school_id, PRODUCTS.c.partner_id)
+        .join(PRODUCTS, PRODUCTS.c.id == LICENSES.c.product_id)
+        .where(LICENSES.c.id.in_(license_ids))
+        .order_by(LICENSES.c.id)
+    )
+    return [
+        ChangeEntry(row.school_id, "License", row.id, UPDATED, ("LICENSE",), partner_id=row.partner_id)
+        for row in rows
+    ]

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from auth.categories import DataCategory
 from datasources.store.columns import Columns
-from datasources.store.current import current_groups
+from datasources.store.current import current_groups, current_members
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import LicenseRecord, Page
 from datasources.store.scoping import public_id, schools_with, visible_schools
-from datasources.store.tables import GROUPS, LICENSE_GROUPS, LICENSES, PRODUCTS
+from datasources.store.tables import (
+    GROUP_STAFF,
+    GROUP_STUDENTS,
+    GROUPS,
+    LICENSE_GROUPS,
+    LICENSE_RULES,
+    LICENSES,
+    PRODUCTS,
+    STAFF_MEMBERS,
+    STUDENTS,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Sequence
+
+    from sqlalchemy import Table
 
     from auth.policy import Scope
     from datasources.store.reader import AnyRow, Reader
@@ -104,3 +116,96 @@ async def coupled_group_ids(
     for row in rows:
         coupled[row.license_id].append(row.group_id)
     return coupled
+
+
+def _not_ended(today: dt.date) -> ColumnElement[bool]:
+    return or_(LICENSES.c.valid_until.is_(None), LICENSES.c.valid_until >= today)
+
+
+async def license_ids_by_group(
+    reader: Reader, scope: Scope, group_ids: Sequence[int], today: dt.date
+) -> dict[int, list[int]]:
+    """The ids of the visible licenses, not ended on `today`, coupled to each (already visible) group;
+    the licenses themselves are read through the license loader, which applies the scope again."""
+    link = LICENSE_GROUPS.c
+    visible = _licenses(scope).where(_not_ended(today)).with_only_columns(LICENSES.c.id)
+    rows = await reader.rows(
+        select(link.group_id, link.license_id)
+        .where(link.group_id.in_(group_ids), link.license_id.in_(visible))
+        .order_by(link.license_id)
+    )
+    found: dict[int, list[int]] = {group_id: [] for group_id in group_ids}
+    for row in rows:
+        found[row.group_id].append(row.license_id)
+    return found
+
+
+async def _product_ids_of_members(
+    reader: Reader,
+    scope: Scope,
+    ids: Sequence[int],
+    today: dt.date,
+    *,
+    members: Table,
+    link: Table,
+    column: str,
+) -> dict[int, list[int]]:
+    valid = LICENSES.c.valid_from <= today, _not_ended(today)
+    visible = _licenses(scope).where(*valid).with_only_columns(LICENSES.c.id)
+    member = link.c[column]
+    rows = await reader.rows(
+        select(member.label("member_id"), LICENSES.c.product_id)
+        .distinct()
+        .select_from(link)
+        .join(members, members.c.id == member)
+        .join(GROUPS, GROUPS.c.id == link.c.group_id)
+        .join(LICENSE_GROUPS, LICENSE_GROUPS.c.group_id == link.c.group_id)
+        .join(LICENSES, LICENSES.c.id == LICENSE_GROUPS.c.license_id)
+        .where(
+            member.in_(ids),
+            current_members(members, today),
+            current_groups(today),
+            LICENSES.c.id.in_(visible),
+        )
+        .order_by(LICENSES.c.product_id)
+    )
+    found: dict[int, list[int]] = {member_id: [] for member_id in ids}
+    for row in rows:
+        found[row.member_id].append(row.product_id)
+    return found
+
+
+async def product_ids_by_student(
+    reader: Reader, scope: Scope, student_ids: Sequence[int], today: dt.date
+) -> dict[int, list[int]]:
+    """The products each (already visible) student may open on `today`: those of the visible licenses,
+    valid today, coupled to one of the student's current groups."""
+    return await _product_ids_of_members(
+        reader, scope, student_ids, today, members=STUDENTS, link=GROUP_STUDENTS, column="student_id"
+    )
+
+
+async def product_ids_by_staff(
+    reader: Reader, scope: Scope, staff_ids: Sequence[int], today: dt.date
+) -> dict[int, list[int]]:
+    """The products each (already visible) staff member may open on `today`, as for students."""
+    return await _product_ids_of_members(
+        reader, scope, staff_ids, today, members=STAFF_MEMBERS, link=GROUP_STAFF, column="staff_id"
+    )
+
+
+async def year_levels_by_license(
+    reader: Reader, scope: Scope, license_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """The year levels each (already visible) license is coupled to by rule."""
+    del scope
+    rule = LICENSE_RULES.c
+    rows = await reader.rows(
+        select(rule.license_id, rule.year_level)
+        .where(rule.license_id.in_(license_ids))
+        .order_by(rule.year_level)
+    )
+    found: dict[int, list[str]] = {license_id: [] for license_id in license_ids}
+    for row in rows:
+        found[row.license_id].append(row.year_level)
+    return found

@@ -107,6 +107,10 @@ class Loaders:
     groups_by_student: KeyLoader[int, MemberGroups]
     groups_by_staff: KeyLoader[int, MemberGroups]
     group_ids_by_license: KeyLoader[int, list[int]]
+    license_ids_by_group: KeyLoader[int, list[int]]
+    year_levels_by_license: KeyLoader[int, list[str]]
+    product_ids_by_student: KeyLoader[int, list[int]]
+    product_ids_by_staff: KeyLoader[int, list[int]]
     schools_by_board: PageLoader[SchoolRecord]
     groups_by_school: PageLoader[GroupRecord]
     students_by_school: PageLoader[StudentRecord]
@@ -157,6 +161,10 @@ class Loaders:
             groups_by_student=by_key(groups.groups_by_student, today),
             groups_by_staff=by_key(groups.groups_by_staff, today),
             group_ids_by_license=by_key(licenses.coupled_group_ids, today),
+            license_ids_by_group=by_key(licenses.license_ids_by_group, today),
+            year_levels_by_license=by_key(licenses.year_levels_by_license),
+            product_ids_by_student=by_key(licenses.product_ids_by_student, today),
+            product_ids_by_staff=by_key(licenses.product_ids_by_staff, today),
             schools_by_board=paged(schools.schools_by_board),
             groups_by_school=PageLoader(
                 lambda parents, args, school_year: audited_pages(

@@ -44,7 +44,13 @@ def partner_columns() -> tuple[ColumnElement[Any], ...]:
 def product_columns() -> tuple[ColumnElement[Any], ...]:
     """The columns of a product record."""
     p = PRODUCTS.c
-    return PRODUCT.labelled(id=p.id, partner_id=p.partner_id, name=p.name, allowed_at_home=p.allowed_at_home)
+    return PRODUCT.labelled(
+        id=p.id,
+        partner_id=p.partner_id,
+        name=p.name,
+        allowed_at_home=p.allowed_at_home,
+        launch_url=p.launch_url,
+    )
 
 
 def partner_record(scope: Scope, row: AnyRow) -> PartnerRecord:
@@ -67,6 +73,7 @@ def product_record(scope: Scope, row: AnyRow) -> ProductRecord:
         partner_id=row[PRODUCT.partner_id],
         name=row[PRODUCT.name],
         allowed_at_home=row[PRODUCT.allowed_at_home],
+        launch_url=row[PRODUCT.launch_url],
     )
 
 

@@ -1,13 +1,18 @@
 """License couplings follow the school year: when an import brings a school year's groups, the licenses
-coupled to the groups of the school's year before are coupled to the groups that take their place.
+coupled by hand to the groups of the school's year before are coupled to the groups that take their
+place.
 
-The rule (rules for coupling by year level come with the school administration's own issue):
-a coupled group's successor is the new year's group with the same LAS key (the LAS kept the group, as
-most do from year to year); where there is none, the new year's main groups of the same year level
-(jaargroep), so a method for group 5 goes on with next year's group 5. A group without a year level and
-without a successor by key loses the coupling. Only groups the import adds are coupled, so a later import
-of the same year never re-couples what was uncoupled since. The old year's couplings stay (they are
-history); partners see the couplings of current groups only (datasources.graph.licenses).
+A coupling by hand follows its group: a coupled group's successor is the new year's group with the same
+LAS key (the LAS kept the group, as most do from year to year); where there is none, the new year's main
+groups of the same year level (jaargroep), so a method for group 5 goes on with next year's group 5. A
+group without a year level and without a successor by key loses the coupling. Only groups the import adds
+are coupled, so a later import of the same year never re-couples what was uncoupled since. The old year's
+couplings stay (they are history); partners see the couplings of current groups only
+(datasources.graph.licenses).
+
+A coupling by year level is a rule, and the rule is the authority over the couplings it made (`by_rule`):
+those never follow their group (last year's group 5 is this year's group 6 by its LAS key); the rule
+couples that year's groups of its level instead (datasources.store.license_rules).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ async def follow_couplings(
     coupled = await connection.execute(
         select(link.license_id, g.las_key, g.year_level)
         .join(GROUPS, g.id == link.group_id)
-        .where(g.school_id == school_id, g.school_year == previous)
+        .where(g.school_id == school_id, g.school_year == previous, link.by_rule.is_(False))
     )
     wanted: set[tuple[int, int]] = set()
     for coupling in coupled:

@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from datasources.feed import schedule
+from datasources.feed.recording import record
 from datasources.imports import writes
 from datasources.imports.couplings import follow_couplings
 from datasources.imports.events import record_import_changes
@@ -37,9 +38,12 @@ from datasources.imports.plan import (
 from datasources.imports.report import Counts, ImportRefused, ImportReport
 from datasources.imports.state import hand_staff_links, load_state
 from datasources.store.calendar import first_day, last_day, school_year_of
+from datasources.store.license_rules import apply_rules, coupled_students
 from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
+    LICENSES,
+    PRODUCTS,
     SCHOOL_FILE_YEARS,
     SCHOOL_YEARS,
     SCHOOLS,
@@ -267,6 +271,30 @@ async def _plan_and_apply(
         turnover=turnover,
         now=now,
     )
+    await _apply_license_rules(connection, report, school_id, today, now)
+
+
+async def _apply_license_rules(
+    connection: AsyncConnection, report: ImportReport, school_id: int, today: dt.date, now: dt.datetime
+) -> None:
+    """Couple the groups the import brought by the licenses' year-level rules (the rules are the
+    authority over their couplings, datasources.imports.couplings). An import is the school's truth and
+    is not refused for a license's seats; the coordinator is told instead."""
+    changed = await apply_rules(connection, school_id, today)
+    await record(connection, await schedule.license_updates(connection, changed), now)
+    for license_id in changed:
+        found = await connection.execute(
+            select(LICENSES.c.seats, PRODUCTS.c.name)
+            .join(PRODUCTS, PRODUCTS.c.id == LICENSES.c.product_id)
+            .where(LICENSES.c.id == license_id)
+        )
+        seats, product = found.one()
+        taken = await coupled_students(connection, license_id, today)
+        if seats is not None and taken > seats:
+            report.warnings.append(
+                f"the license of {product} is coupled by year level to {taken} students but has {seats}"
+                " seats; ask the publisher for more seats or uncouple a group"
+            )
 
 
 async def _received(connection: AsyncConnection, school_id: int, year: str, now: dt.datetime) -> None:

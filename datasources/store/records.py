@@ -113,6 +113,7 @@ class ProductRecord:
     partner_id: int
     name: str
     allowed_at_home: bool
+    launch_url: str | None
 
 
 @dataclass(frozen=True, slots=True)

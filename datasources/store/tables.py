@@ -286,6 +286,8 @@ class Product(SQLModel, table=True):
     partner_id: int = Field(foreign_key="partners.id", index=True)
     name: str = Field(max_length=200)
     allowed_at_home: bool = False
+    #: Where a user opens the product (the partner's address); null for products from before it was asked.
+    launch_url: str | None = Field(default=None, max_length=2000)
 
 
 class License(SQLModel, table=True):
@@ -308,6 +310,19 @@ class LicenseGroup(SQLModel, table=True):
 
     license_id: int = Field(foreign_key="licenses.id", primary_key=True)
     group_id: int = Field(foreign_key="groups.id", primary_key=True, index=True)
+    #: Made by a year-level rule (`LicenseRule`) rather than by hand: the rule alone adds and removes it,
+    #: and it does not follow its group into the next school year (the rule couples that year's groups).
+    by_rule: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+
+
+class LicenseRule(SQLModel, table=True):
+    """A coupling of a license by year level (jaargroep): every main group of that level of the current and
+    coming school years is coupled, re-applied after each import and at the school year's start."""
+
+    __tablename__ = "license_rules"
+
+    license_id: int = Field(foreign_key="licenses.id", primary_key=True)
+    year_level: str = Field(max_length=4, primary_key=True)
 
 
 class Consent(SQLModel, table=True):
@@ -681,6 +696,7 @@ PARTNERS = _core(Partner)
 PRODUCTS = _core(Product)
 LICENSES = _core(License)
 LICENSE_GROUPS = _core(LicenseGroup)
+LICENSE_RULES = _core(LicenseRule)
 CONSENTS = _core(Consent)
 CHANGE_EVENTS = _core(ChangeEvent)
 DISCLOSURES = _core(Disclosure)

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import pytest
 
 from auth import permissions
-from auth.categories import ALL_CATEGORIES
+from auth.categories import ALL_CATEGORIES, DataCategory
 from auth.permissions import (
     may_acknowledge_deletion,
     may_add_board_coordinators,
+    may_couple_license,
+    may_create_products,
     may_import,
     may_import_unknown_school,
     may_list_boards,
@@ -27,6 +29,7 @@ from auth.permissions import (
     may_look_up_partner,
     may_manage_consent,
     may_manage_consent_at,
+    may_manage_license,
     may_manage_locations,
     may_manage_staff_roles_at,
     may_open_school_accounts,
@@ -227,6 +230,24 @@ DECISIONS = (
         (may_look_up_partner,),
     ),
     Decision(
+        "create a product as a publisher",
+        lambda v, s: may_create_products(v, s, publisher=True),
+        frozenset({PARTNER}),
+        (may_create_products,),
+    ),
+    Decision(
+        "create, change or end a license of its own product at its school",
+        lambda v, s: may_manage_license(v, s, SCHOOL, product_partner_id=THE_PARTNER),
+        frozenset({PARTNER}),
+        (may_manage_license,),
+    ),
+    Decision(
+        "couple or uncouple a license of the partner's product at its school",
+        lambda v, s: may_couple_license(v, s, SCHOOL, product_partner_id=THE_PARTNER),
+        frozenset({PARTNER, STAFF}),
+        (may_couple_license,),
+    ),
+    Decision(
         "read the schema in production",
         lambda v, _: may_read_schema(v, sandbox=False),
         EVERY_KIND - {PARTNER},
@@ -356,6 +377,42 @@ ELSEWHERE = [
     ),
     Row(OPERATOR, "look up by id a partner that deals with no school", _look_up(ANOTHER_PARTNER), True),
     Row(
+        PARTNER,
+        "create a product as a network provider",
+        lambda v, s: may_create_products(v, s, publisher=False),
+        False,
+    ),
+    Row(
+        PARTNER,
+        "create, change or end a license of another publisher's product",
+        lambda v, s: may_manage_license(v, s, SCHOOL, product_partner_id=ANOTHER_PARTNER),
+        False,
+    ),
+    Row(
+        PARTNER,
+        "couple or uncouple a license of another publisher's product",
+        lambda v, s: may_couple_license(v, s, SCHOOL, product_partner_id=ANOTHER_PARTNER),
+        False,
+    ),
+    Row(
+        PARTNER,
+        "license its own product at a school without its consent",
+        lambda v, s: may_manage_license(v, s, OTHER, product_partner_id=THE_PARTNER),
+        False,
+    ),
+    Row(
+        STAFF,
+        "couple a license at another school",
+        lambda v, s: may_couple_license(v, s, OTHER, product_partner_id=THE_PARTNER),
+        False,
+    ),
+    Row(
+        OPERATOR,
+        "couple a license though its scope manages every school",
+        lambda v, s: may_couple_license(v, s, OTHER, product_partner_id=THE_PARTNER),
+        False,
+    ),
+    Row(
         STAFF,
         "give or take a staff role at another school (a person of another school)",
         lambda v, s: may_manage_staff_roles_at(v, s, OTHER),
@@ -418,3 +475,17 @@ def test_a_board_coordinator_manages_the_chosen_schools_of_its_board_and_reads_i
     assert may_manage_staff_roles_at(board_coordinator, scope, OTHER)
     assert may_manage_consent_at(board_coordinator, scope, OTHER)
     assert not may_manage_staff_roles_at(board_coordinator, scope, SCHOOL)  # not chosen by the operator
+
+
+def test_a_publisher_whose_school_granted_everything_but_license_may_not_license_or_couple_there() -> None:
+    publisher = viewer(PARTNER)
+    consent = SchoolConsent(
+        SCHOOL, ALL_CATEGORIES - {DataCategory.LICENSE}, school_active=True, dpa_signed=True
+    )
+    facts = PartnerFacts(partner_id=THE_PARTNER, declared=ALL_CATEGORIES, eck_chain=True, consents=(consent,))
+    scope = partner_scope(publisher, facts, require_dpa=True, pseudonym_key=b"k" * 32)
+    assert may_create_products(publisher, scope, publisher=True)  # a product belongs to no school ...
+    assert not may_manage_license(
+        publisher, scope, SCHOOL, product_partner_id=THE_PARTNER
+    )  # ... a license does
+    assert not may_couple_license(publisher, scope, SCHOOL, product_partner_id=THE_PARTNER)

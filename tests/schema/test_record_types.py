@@ -57,7 +57,7 @@ SAMPLES: dict[type[Any], Any] = {
         True,
     ),
     PartnerRecord: PartnerRecord(6, "pa-6", "Uitgeverij X", "PUBLISHER", ("STUDENT_BASIC",), True),
-    ProductRecord: ProductRecord(7, "pr-7", 6, "Taalreis", True),
+    ProductRecord: ProductRecord(7, "pr-7", 6, "Taalreis", True, "https://taalreis.example/start"),
     LicenseRecord: LicenseRecord(8, "l-8", 2, 7, 30, dt.date(2026, 8, 1), None),
     ConsentRecord: ConsentRecord(
         9, "c-9", 2, 6, ("STUDENT_BASIC",), "coordinator:1", AT, None, None, "2026-1", "16AH00"

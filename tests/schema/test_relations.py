@@ -44,11 +44,25 @@ RELATIONS = {
     "Student.groups": "Group",
     "StaffMember.groups": "Group",
     "License.coupledGroups": "Group",
+    "Group.licenses": "License",
+}
+#: The mutations that answer with one of those entities: the one they wrote, not a walk to others.
+WRITES = {
+    "Mutation.createLicense": "License",
+    "Mutation.updateLicense": "License",
+    "Mutation.endLicense": "License",
+    "Mutation.coupleLicense": "License",
+    "Mutation.uncoupleLicense": "License",
+    # A school's coordinator writes its own staff members' roles (never a partner).
+    "Mutation.addStaffMember": "StaffMember",
+    "Mutation.addStaffRole": "StaffMember",
+    "Mutation.removeStaffRole": "StaffMember",
 }
 _ENTITY = "__typename id"
 _PEOPLE_OF_GROUP = (
     f"students(first: 5) {{ edges {{ node {{ {_ENTITY} }} }} }}"
     f" staff(first: 5) {{ edges {{ node {{ {_ENTITY} }} }} }}"
+    f" licenses {{ {_ENTITY} }}"
 )
 #: Every relation in `RELATIONS`, from each parent the partner can reach.
 EVERYTHING = (
@@ -88,6 +102,7 @@ def _by_type(result: dict[str, Any]) -> dict[str, set[str]]:
 
 def test_the_attack_covers_every_relation_to_an_entity_that_a_category_gates(schema: LeerpoortSchema) -> None:
     relations: dict[str, str] = {}
+    writes: dict[str, str] = {}
     for parent in schema._schema.type_map.values():
         if not isinstance(parent, GraphQLObjectType) or parent.name.endswith(("Edge", "Connection")):
             continue
@@ -98,9 +113,11 @@ def test_the_attack_covers_every_relation_to_an_entity_that_a_category_gates(sch
                 assert isinstance(edge, GraphQLObjectType)
                 target = get_named_type(edge.fields["node"].type)
             if target.name in ENTITIES:
-                relations[f"{parent.name}.{name}"] = target.name
+                found = writes if parent.name == "Mutation" else relations
+                found[f"{parent.name}.{name}"] = target.name
 
     assert relations == RELATIONS
+    assert writes == WRITES
 
 
 async def _licensed_world(engine: AsyncEngine) -> tuple[int, str, int, str]:
