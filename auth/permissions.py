@@ -277,3 +277,16 @@ def may_read_school_networks(viewer: Viewer, scope: Scope, school_id: int) -> bo
     """The school's coordinators and the operator (the helpdesk answers "why is this at home?") see the
     school's registered ranges; partners and teachers do not (a school's addresses are its own)."""
     return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_set_student_logins(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator sets its students' logins (username, password, picture code), at the schools
+    it coordinates only; the operator (the helpdesk) may too, for a school that asks for help. Nobody
+    else: a login opens the student's products, so who holds it is the school's decision."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_print_login_cards(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """Only the school's own coordinator prints a group's login cards (they show the picture codes): the
+    cards are handed to the children at school, which the helpdesk does not do."""
+    return _coordinates(viewer, scope, school_id)
