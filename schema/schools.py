@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, schools
+from resolvers import changes, consent, readiness, schools
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
 from schema.enums import DataCategory
+from schema.readiness import ReadinessCheck
 from schema.relay import Connection, Node, connection, to_global_id
 
 if TYPE_CHECKING:
@@ -159,6 +160,17 @@ class School(Node):
     )
     async def school_year_warning(self, info: Info) -> str | None:
         return await schools.school_year_warning(info.context, self.record)
+
+    @resolves_public(
+        "The start-of-year readiness check (startcheck), for the school's coordinators, its board"
+        " coordinator and the operator only (an empty list for anyone else): next year's groups, students"
+        " moved up, a teacher for every group, teachers' addresses and accounts, the location, an active"
+        " coordinator, licenses coupled, consent requests waiting, the board's DPA and the LAS coupling."
+        " Computed on the hub's date; each check has a stable code, a status and a Dutch message."
+    )
+    async def readiness(self, info: Info) -> list[ReadinessCheck]:
+        checks = await readiness.readiness_of(info.context, self.record)
+        return [ReadinessCheck.from_record(check) for check in checks]
 
     @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:
