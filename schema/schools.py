@@ -48,6 +48,14 @@ class DataProcessingAgreement:
     version: str | None = public("The version of the agreement that was signed.")
 
 
+@strawberry.type(description="A school year a school file was applied for, and when its latest file came.")
+class ReceivedFile:
+    """One entry of a school's import history."""
+
+    school_year: str = public("The school year of the file, such as 2026-2027.")
+    received_at: dt.datetime = public("When the latest file for that school year was applied.")
+
+
 @strawberry.federation.type(
     keys=["id"], description="A school board (bestuur, bevoegd gezag), owner of schools."
 )
@@ -171,6 +179,24 @@ class School(Node):
     async def readiness(self, info: Info) -> list[ReadinessCheck]:
         checks = await readiness.readiness_of(info.context, self.record)
         return [ReadinessCheck.from_record(check) for check in checks]
+
+    @resolves_public(
+        "Whether the school's automatic LAS coupling is suspended (`setLasCoupling`), for the school's"
+        " coordinators, its board coordinator and the operator only (null for others)."
+    )
+    async def las_coupling_suspended(self, info: Info) -> bool | None:
+        return await schools.las_coupling_suspended(info.context, self.record)
+
+    @resolves_public(
+        "The school's import history as the hub keeps it: each school year a file (a LAS push or a hand"
+        " upload) was applied for, newest first, with when its latest file arrived (the school's"
+        " coordinators, its board coordinator and the operator only; empty for others)."
+    )
+    async def received_files(self, info: Info) -> list[ReceivedFile]:
+        return [
+            ReceivedFile(school_year=year, received_at=at)
+            for year, at in await schools.received_files(info.context, self.record)
+        ]
 
     @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:

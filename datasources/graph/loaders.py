@@ -123,6 +123,7 @@ class Loaders:
     consent_requests_by_school: PageLoader[ConsentRequestRecord]
     disclosures_by_school: PageLoader[DisclosureRecord]
     readiness_by_school: KeyLoader[int, ReadinessFacts]
+    seats_used_by_license: KeyLoader[int, int]
 
     @classmethod
     def build(cls, reader: Reader, scope: Scope, today: dt.date) -> Loaders:
@@ -184,6 +185,7 @@ class Loaders:
             consent_requests_by_school=paged(consent_lifecycle.pending_requests_by_school),
             disclosures_by_school=paged(disclosures.disclosures_by_school),
             # Facts about the school's own administration, for its managers only: nothing to audit.
+            seats_used_by_license=KeyLoader(lambda keys: licenses.seats_used(reader, scope, keys, today)),
             readiness_by_school=KeyLoader(lambda keys: readiness.readiness_facts(reader, scope, keys, today)),
         )
 
