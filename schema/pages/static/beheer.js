@@ -197,8 +197,8 @@ function frame() {
   );
   const header = h(
     "div",
-    { class: "kop" },
-    h("p", { class: "merk" }, "Leerpoort beheer"),
+    { class: "beheer-kop" },
+    h("p", { class: "beheer-merk" }, "Beheer"),
     state.schools.length > 1
       ? h("div", { class: "schoolkeuze" }, h("label", { for: "school-keuze" }, "School"), select)
       : h("p", { class: "schoolnaam" }, `${currentSchool().name} (${state.code})`),
@@ -442,7 +442,7 @@ async function consent(code) {
     );
     return h(
       "article",
-      { class: "kaart verzoek" },
+      { class: "beheer-kaart verzoek" },
       h("h3", {}, request.partner.name),
       h("p", { class: "klein" }, `Gevraagd op ${dutchDate(request.requestedAt)}`),
       h("h4", {}, "Waarvoor de partner de gegevens wil gebruiken"),
@@ -487,7 +487,7 @@ async function consent(code) {
     });
     return h(
       "article",
-      { class: "kaart" },
+      { class: "beheer-kaart" },
       h("h3", {}, item.partner.name),
       h("p", { class: "klein" }, `Sinds ${dutchDate(item.grantedAt)}, door ${item.grantedBy}`),
       choice,
@@ -577,7 +577,7 @@ async function data(code) {
   const send = h("button", { type: "submit", class: "hoofd" }, "Uploaden");
   const form = h(
     "form",
-    { class: "kaart" },
+    { class: "beheer-kaart" },
     h("div", { class: "veld" }, h("label", { for: "bestand" }, "Bestand uit de leerlingadministratie (EDEXML, of de CSV-map als zip)"), fileInput),
     h("div", { class: "keuze" }, dryRun, h("label", { for: "proef" }, "Eerst proefdraaien: laat zien wat er verandert zonder iets te wijzigen")),
     h("div", { class: "knoppen" }, send),
@@ -730,7 +730,7 @@ async function staff(code) {
   const add = h("button", { type: "submit", class: "hoofd" }, "Rol geven");
   const form = h(
     "form",
-    { class: "kaart" },
+    { class: "beheer-kaart" },
     h("div", { class: "veld" }, h("label", { for: "rol-medewerker" }, "Medewerker"), memberSelect),
     h("div", { class: "veld" }, h("label", { for: "rol-soort" }, "Rol"), roleSelect),
     groupChoice,
@@ -815,7 +815,7 @@ async function licenses(code) {
     const seats = license.seats === null ? `${license.seatsUsed ?? 0} in gebruik (geen maximum)` : `${license.seatsUsed ?? 0} van ${license.seats} plaatsen in gebruik`;
     return h(
       "article",
-      { class: "kaart licentie" },
+      { class: "beheer-kaart licentie" },
       h("h3", {}, product),
       h("p", { class: "klein" }, license.product && license.product.partner ? `Van ${license.product.partner.name}` : ""),
       h("p", {}, seats),
@@ -869,7 +869,7 @@ async function shortcuts(code) {
         items.map((item) =>
           h(
             "li",
-            { class: "kaart" },
+            { class: "beheer-kaart" },
             typeof item === "object"
               ? scalars.map((name) => {
                   const value = item[name];
