@@ -27,9 +27,18 @@ import httpx
 import pytest
 from sqlalchemy import insert, select, update
 
+from auth.credentials import hash_secret
 from datasources.school_files.edexml_writer import write_edexml
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
-from datasources.store.tables import BOARDS, LICENSES, PARTNERS, PRODUCTS, SCHOOLS
+from datasources.store.tables import (
+    BOARD_COORDINATORS,
+    BOARDS,
+    LICENSES,
+    PARTNERS,
+    PRODUCTS,
+    SCHOOLS,
+    STAFF_ACCOUNTS,
+)
 from resolvers import admin, registry_commands
 from tests.e2e.conftest import REPO_ROOT, process_environment, run_cli_in_process, sqlite_copy
 
@@ -53,10 +62,12 @@ EMAIL = "ict@regenboog.example"
 PASSWORD = "een-lange-wachtzin-voor-beheer"
 NOW = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
 YEAR = "2026-2027"
+SECOND_CODE = "99DB01"
+BOARD_EMAIL = "bovenschools@bestuur.example"
 PURPOSE = "<script>window.leerpoortXss = 1</script> Rekenen oefenen op maat, per groep."
 
 
-def roster(extra_students: int = 0) -> SchoolFile:
+def roster(extra_students: int = 0, code: str = CODE) -> SchoolFile:
     """The school's file: Groep 4a and Groep 5a with their pupils, a teacher for each group."""
     groups = (
         ImportedGroup("G4", "Groep 4a", "4", composite=False),
@@ -81,7 +92,7 @@ def roster(extra_students: int = 0) -> SchoolFile:
         ImportedStaff("M1", None, "Els", None, "Kok", "els@regenboog.example", ("LRK",), ("G4",)),
         ImportedStaff("M2", None, "Ahmed", None, "Bakker", "ahmed@regenboog.example", ("LRK",), ("G5",)),
     )
-    return SchoolFile(CODE[:4], CODE[4:], YEAR, None, groups, students, staff, source="test")
+    return SchoolFile(code[:4], code[4:], YEAR, None, groups, students, staff, source="test")
 
 
 # --- the server and the browser -----------------------------------------------------------------------------
@@ -411,4 +422,47 @@ async def test_a_coordinator_gets_the_school_ready_in_the_browser(
     await _visit(page, hub, "Overzicht")
     await _snapshot(page, "overzicht-tablet")
     assert errors == []
+    await context.close()
+
+
+async def test_a_board_coordinator_sees_every_schools_check_on_one_page(
+    hub: Hub, browser: Browser, engine: AsyncEngine, settings: Settings
+) -> None:
+    at = settings.model_copy(update={"now_override": NOW})
+    await registry_commands.add_location(at, SECOND_CODE, "De Linde", "99988")
+    await admin.import_file(at, lambda: roster(code=SECOND_CODE), dry_run=False, confirm=True)
+    async with engine.begin() as connection:
+        board_id = await connection.scalar(select(BOARDS.c.id).where(BOARDS.c.number == "99988"))
+        account = await connection.execute(
+            insert(STAFF_ACCOUNTS)
+            .values(email=BOARD_EMAIL, password_hash=hash_secret(PASSWORD), created_by="test")
+            .returning(STAFF_ACCOUNTS.c.id)
+        )
+        await connection.execute(
+            insert(BOARD_COORDINATORS).values(
+                account_id=account.scalar_one(), board_id=board_id, created_at=NOW, created_by="test"
+            )
+        )
+    context = await browser.new_context(viewport={"width": 1024, "height": 768}, locale="nl-NL")
+    page = await context.new_page()
+    await page.goto(f"{hub.base_url}/beheer")
+    await page.get_by_label("E-mailadres").fill(BOARD_EMAIL)
+    await page.locator("#wachtwoord").fill(PASSWORD)
+    await page.locator("#wachtwoord").press("Enter")
+    await page.wait_for_load_state()
+    assert page.url == f"{hub.base_url}/beheer", await page.locator("main").text_content()
+    await _visit(page, hub, "Alle scholen")
+    rows = page.locator("#inhoud tbody tr")
+    assert await rows.count() == 2
+    regenboog = page.locator("#inhoud tbody tr", has_text="De Regenboog (99DB00)")
+    assert "Koppeling met de leerlingadministratie (LAS)" in (await regenboog.text_content() or "")
+    linde = page.locator("#inhoud tbody tr", has_text="De Linde (99DB01)")
+    assert "Er is een actieve ICT-coördinator" in (await linde.text_content() or "")
+    await _snapshot(page, "alle-scholen")
+    await _axe(page, "alle scholen")
+
+    await linde.get_by_role("link").click()
+    await page.wait_for_selector("ul.startcheck")
+    assert await page.locator("#school-keuze").input_value() == SECOND_CODE
+    assert await _check_status(page, "ACTIVE_COORDINATOR") == "problem"
     await context.close()

@@ -330,7 +330,7 @@ async function boardOverview() {
       h(
         "section",
         {},
-        h("h2", {}, `Bestuur ${board.name}`),
+        h("h2", {}, /^\d+$/.test(board.name) || board.name.startsWith("Bestuur") ? board.name : `Bestuur ${board.name}`),
         h(
           "table",
           {},
