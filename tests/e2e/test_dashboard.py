@@ -353,6 +353,17 @@ async def test_a_coordinator_gets_the_school_ready_in_the_browser(
     assert students
     assert all(student["firstName"] is None and student["pseudonym"] for student in students)
 
+    # Narrowing the consent in force: the partner keeps only the groups, with a new receipt.
+    in_force = page.locator("article.beheer-kaart", has_text="Gegevens die deze partner krijgt")
+    await in_force.get_by_label("Leerlingen: een pseudoniem, jaargroep en groep").uncheck()
+    await in_force.get_by_role("button", name="Wijziging opslaan").click()
+    await page.get_by_role("heading", name="Toestemming gewijzigd").wait_for()
+    assert "Leerlingen: een pseudoniem" not in (await page.locator("section.bewijs").text_content() or "")
+    narrowed = _partner_graph(
+        hub, partner, "query($c: String!) { school(code: $c) { grantedCategories } }", {"c": CODE}
+    )
+    assert narrowed["school"]["grantedCategories"] == ["GROUP_BASIC", "SCHOOL_BASIC"]
+
     # Gegevens: a file with two new pupils, tried first, then applied.
     await _visit(page, hub, "Gegevens")
     upload: FilePayload = {
