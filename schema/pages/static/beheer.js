@@ -284,7 +284,7 @@ async function overview(code) {
   const summary =
     problems + warnings === 0
       ? "Alles is klaar voor het schooljaar."
-      : `${problems} ${problems === 1 ? "probleem" : "problemen"} en ${warnings} ${warnings === 1 ? "aandachtspunt" : "aandachtspunten"}.`;
+      : `${problems === 0 ? "Geen" : problems} ${problems === 1 ? "probleem" : "problemen"} en ${warnings === 0 ? "geen" : warnings} ${warnings === 1 ? "aandachtspunt" : "aandachtspunten"}.`;
   return [
     data.announcements.length
       ? h(
