@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, home_logins, school_networks, schools
+from resolvers import changes, consent, home_logins, readiness, school_networks, schools
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
 from schema.enums import DataCategory
+from schema.readiness import ReadinessCheck
 from schema.relay import Connection, Node, connection, to_global_id
 
 if TYPE_CHECKING:
@@ -48,6 +49,14 @@ class DataProcessingAgreement:
     signed_by: str | None = public("The director who signed, as registered at the Chamber of Commerce (KvK).")
     chamber_of_commerce_number: str | None = public("The board's Chamber of Commerce (KvK) number.")
     version: str | None = public("The version of the agreement that was signed.")
+
+
+@strawberry.type(description="A school year a school file was applied for, and when its latest file came.")
+class ReceivedFile:
+    """One entry of a school's import history."""
+
+    school_year: str = public("The school year of the file, such as 2026-2027.")
+    received_at: dt.datetime = public("When the latest file for that school year was applied.")
 
 
 @strawberry.federation.type(
@@ -162,6 +171,35 @@ class School(Node):
     )
     async def school_year_warning(self, info: Info) -> str | None:
         return await schools.school_year_warning(info.context, self.record)
+
+    @resolves_public(
+        "The start-of-year readiness check (startcheck), for the school's coordinators, its board"
+        " coordinator and the operator only (an empty list for anyone else): next year's groups, students"
+        " moved up, a teacher for every group, teachers' addresses and accounts, the location, an active"
+        " coordinator, licenses coupled, consent requests waiting, the board's DPA and the LAS coupling."
+        " Computed on the hub's date; each check has a stable code, a status and a Dutch message."
+    )
+    async def readiness(self, info: Info) -> list[ReadinessCheck]:
+        checks = await readiness.readiness_of(info.context, self.record)
+        return [ReadinessCheck.from_record(check) for check in checks]
+
+    @resolves_public(
+        "Whether the school's automatic LAS coupling is suspended (`setLasCoupling`), for the school's"
+        " coordinators, its board coordinator and the operator only (null for others)."
+    )
+    async def las_coupling_suspended(self, info: Info) -> bool | None:
+        return await schools.las_coupling_suspended(info.context, self.record)
+
+    @resolves_public(
+        "The school's import history as the hub keeps it: each school year a file (a LAS push or a hand"
+        " upload) was applied for, newest first, with when its latest file arrived (the school's"
+        " coordinators, its board coordinator and the operator only; empty for others)."
+    )
+    async def received_files(self, info: Info) -> list[ReceivedFile]:
+        return [
+            ReceivedFile(school_year=year, received_at=at)
+            for year, at in await schools.received_files(info.context, self.record)
+        ]
 
     @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:

@@ -275,10 +275,10 @@ async def links_by_email(engine: AsyncEngine, email: str) -> list[StoredHomeLink
         return [link for link in (_stored(row) for row in rows) if link.student_active]
 
 
-async def student_may_sign_in_at_home(connection: AsyncConnection, student_id: int) -> bool:
-    """Whether a student's home login still opens a session: the login exists, the student is an active
-    member and the school has home login on."""
-    found = await connection.scalar(
+def home_login_in_force(student_id: int) -> Select[Any]:
+    """The statement that finds a student's home login while it still opens sessions and tokens: the
+    login exists, the student is an active member and the school has home login on (a row, or none)."""
+    return (
         select(HOME_LINKS.c.id)
         .join(STUDENTS, STUDENTS.c.id == HOME_LINKS.c.student_id)
         .join(SCHOOLS, SCHOOLS.c.id == STUDENTS.c.school_id)
@@ -289,7 +289,11 @@ async def student_may_sign_in_at_home(connection: AsyncConnection, student_id: i
             SCHOOLS.c.home_login.is_(True),
         )
     )
-    return found is not None
+
+
+async def student_may_sign_in_at_home(connection: AsyncConnection, student_id: int) -> bool:
+    """Whether a student's home login still opens a session (`home_login_in_force`)."""
+    return (await connection.scalar(home_login_in_force(student_id))) is not None
 
 
 async def queue_reminder(

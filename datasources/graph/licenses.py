@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, distinct, func, or_, select
 
 from auth.categories import DataCategory
+from datasources.store.calendar import school_year_of
 from datasources.store.columns import Columns
 from datasources.store.current import current_groups, current_members
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
@@ -208,4 +209,31 @@ async def year_levels_by_license(
     found: dict[int, list[str]] = {license_id: [] for license_id in license_ids}
     for row in rows:
         found[row.license_id].append(row.year_level)
+    return found
+
+
+async def seats_used(
+    reader: Reader, scope: Scope, license_ids: Sequence[int], today: dt.date
+) -> dict[int, int]:
+    """The seats each license's couplings take, for the licenses of schools the viewer manages: the
+    distinct students of its coupled groups in the current or a coming school year, whichever has more
+    (as datasources.store.license_rules.coupled_students counts them when it enforces the seats)."""
+    g, link, member = GROUPS.c, LICENSE_GROUPS.c, GROUP_STUDENTS.c
+    rows = await reader.rows(
+        select(
+            link.license_id,
+            LICENSES.c.school_id,
+            func.count(distinct(member.student_id)).label("students"),
+        )
+        .select_from(LICENSE_GROUPS)
+        .join(LICENSES, LICENSES.c.id == link.license_id)
+        .join(GROUPS, g.id == link.group_id)
+        .join(GROUP_STUDENTS, member.group_id == link.group_id)
+        .where(link.license_id.in_(list(license_ids)), g.school_year >= school_year_of(today))
+        .group_by(link.license_id, LICENSES.c.school_id, g.school_year)
+    )
+    found: dict[int, int] = dict.fromkeys((i for i in license_ids), 0)
+    for row in rows:
+        if scope.manages(row.school_id):
+            found[row.license_id] = max(found[row.license_id], int(row.students))
     return found

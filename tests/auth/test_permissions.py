@@ -264,6 +264,18 @@ DECISIONS = (
         (may_read_schema,),
     ),
     Decision(
+        "set a student's login at its school",
+        lambda v, s: may_set_student_logins(v, s, SCHOOL),
+        frozenset({STAFF, OPERATOR}),
+        (may_set_student_logins,),
+    ),
+    Decision(
+        "print a group's login cards at its school",
+        lambda v, s: may_print_login_cards(v, s, SCHOOL),
+        frozenset({STAFF}),
+        (may_print_login_cards,),
+    ),
+    Decision(
         "give or take a staff role at its school",
         lambda v, s: may_manage_staff_roles_at(v, s, SCHOOL),
         frozenset({STAFF}),
@@ -438,6 +450,18 @@ ELSEWHERE = [
         OPERATOR,
         "couple a license though its scope manages every school",
         lambda v, s: may_couple_license(v, s, OTHER, product_partner_id=THE_PARTNER),
+        False,
+    ),
+    Row(
+        STAFF,
+        "set the login of a student of another school",
+        lambda v, s: may_set_student_logins(v, s, OTHER),
+        False,
+    ),
+    Row(
+        STAFF,
+        "print the login cards of another school's group",
+        lambda v, s: may_print_login_cards(v, s, OTHER),
         False,
     ),
     Row(
