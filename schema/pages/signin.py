@@ -28,6 +28,7 @@ from resolvers.web_sessions import (
     CSRF_COOKIE,
     WebSession,
     end_session,
+    end_stored_session,
     pre_session_csrf,
     require_csrf,
     session_viewer,
@@ -188,6 +189,7 @@ class _SignInPages:
         except Unauthenticated:
             return await self.page(request, 401, next_path=next_path, error=WRONG_STAFF, email=email)
         response = RedirectResponse(next_path, status_code=303)
+        await end_stored_session(the_services, request)
         await start_session(
             the_services, response, viewer, address=_address(request, the_services.settings), school_code=None
         )
@@ -244,6 +246,7 @@ class _SignInPages:
         except BadUserInput:
             return await self.page(request, 400, error=CHOOSE_PICTURES, **shown)
         response = RedirectResponse(next_path, status_code=303)
+        await end_stored_session(the_services, request)
         await start_session(
             the_services,
             response,

@@ -379,3 +379,36 @@ async def test_a_browser_signs_in_and_out_on_a_real_server(
     assert refused.status_code == 403
     assert out.status_code == 303
     assert after.status_code == 401
+
+
+async def test_signing_in_again_in_the_same_browser_ends_the_previous_session(
+    clocked: Settings, coordinator: tuple[str, str], engine: AsyncEngine
+) -> None:
+    email, _ = coordinator
+    async with browser(clocked) as client:
+        await sign_in_staff(client, email, PASSWORD)
+        first_cookie = client.cookies["leerpoort_session"]
+        csrf = await session_csrf_token(client)
+        # the signed-in page shows no sign-in form; a form kept open in another tab still posts
+        again = await client.post(
+            "/login",
+            data={
+                "csrf_token": client.cookies["leerpoort_csrf"],
+                "soort": "medewerker",
+                "email": email,
+                "wachtwoord": PASSWORD,
+            },
+        )
+        assert again.status_code == 303
+        assert client.cookies["leerpoort_session"] != first_cookie
+    first, second = await _sessions(engine)
+    async with browser(clocked) as replay:
+        replayed = await replay.post(
+            "/graphql",
+            json={"query": VIEWER},
+            headers={"X-CSRF-Token": csrf, "Cookie": f"leerpoort_session={first_cookie}"},
+        )
+
+    assert replayed.status_code == 401
+    assert first.ended_at == T0
+    assert second.ended_at is None
