@@ -5,6 +5,7 @@ over HTTP against the application with its lifespan running; clients keep cookie
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select, update
 
+from datasources.school_files.edexml import read_edexml
 from datasources.store.tables import GROUP_STUDENTS, GROUPS, SCHOOLS, STUDENT_LOGINS, STUDENTS, WEB_SESSIONS
 from resolvers import admin
 from schema.relay import to_global_id
@@ -425,3 +427,49 @@ async def test_the_coordinator_prints_a_groups_login_cards_without_passwords(
     assert '<link rel="stylesheet" href="/static/leerpoort.css">' in text
     assert not_a_group.status_code == 404
     assert elsewhere.status_code == 403
+
+
+async def test_an_import_that_removes_the_student_removes_the_login_and_ends_the_session(
+    clocked: Settings, with_logins: School, engine: AsyncEngine
+) -> None:
+    school = with_logins
+    leaver = school.students[0]
+    async with browser(clocked) as student:
+        await sign_in_student(student, school.code, "sam.jansen", password=STUDENT_PASSWORD)
+        csrf = await session_csrf_token(student)
+        exported = read_edexml(await admin.export_edex(clocked, school.code, None))
+        without = dataclasses.replace(
+            exported, students=tuple(one for one in exported.students if one.key != leaver.las_key)
+        )
+        report = await admin.import_file(clocked, lambda: without, dry_run=False, confirm=True)
+        after = await graphql(student, VIEWER, csrf=csrf)
+        again = await sign_in_form(
+            student, student_fields(school.code, "sam.jansen", password=STUDENT_PASSWORD)
+        )
+
+    assert report.students is not None
+    assert report.students.removed == 1
+    assert after.status_code == 401
+    assert again.status_code == 401
+    assert [login.student_id for login in await _logins(engine)] == [school.students[1].id]
+
+
+async def test_signing_a_student_in_at_an_unknown_school_is_bad_input(
+    clocked: Settings, school: School
+) -> None:
+    async with browser(clocked) as api:
+        unknown = await api.post(
+            "/graphql",
+            json={"query": SIGN_IN_STUDENT, "variables": {"s": "99XX99", "u": "sam.jansen", "p": "x" * 10}},
+        )
+        malformed = await api.post(
+            "/graphql",
+            json={"query": SIGN_IN_STUDENT, "variables": {"s": school.code, "u": "sam", "c": [1, 2]}},
+        )
+
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert unknown.json()["data"] is None
+    assert malformed.json()["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "reason": "INVALID_PICTURE_CODE",
+    }
