@@ -319,7 +319,13 @@ async def answer(
             return HTTPAnswer(status=403, body=error_body(message, "FORBIDDEN"), media_type=media_type)
         answered = await execute(schema, document, context, media_type)
     if "data" in answered.body:  # a valid request that ran: its document may be registered
-        await persisted.register_if_new(services.engine, request, now=settings.now())
+        await persisted.register_if_new(
+            services.engine,
+            request,
+            signed_in=viewer.kind is not ViewerKind.ANONYMOUS,
+            max_tokens=settings.max_tokens,
+            now=settings.now(),
+        )
     return answered
 
 

@@ -18,8 +18,11 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any, Final
 
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
+
 from datasources.access import persisted_operations
 from errors import BadUserInput, OperationNotAllowed, PersistedQueryNotFound
+from schema.limits import parse_document
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -70,11 +73,32 @@ async def resolve(engine: AsyncEngine, request: GraphQLRequest) -> GraphQLReques
     return dataclasses.replace(request, query=found)
 
 
-async def register_if_new(engine: AsyncEngine, request: GraphQLRequest, *, now: dt.datetime) -> None:
+def only_queries(query: str, max_tokens: int) -> bool:
+    """Whether every operation of a document is a query (False for one that does not parse)."""
+    try:
+        document = parse_document(query, max_tokens)
+    except GraphQLError:
+        return False
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    return bool(operations) and all(node.operation is OperationType.QUERY for node in operations)
+
+
+async def register_if_new(
+    engine: AsyncEngine, request: GraphQLRequest, *, signed_in: bool, max_tokens: int, now: dt.datetime
+) -> None:
     """Register a document that came with its (checked) hash; call it once the document ran as a valid
-    request, so that only real operations are stored."""
+    request, so that only real operations are stored.
+
+    Only documents of queries alone, sent by a viewer with a token, are kept. A document is stored as
+    sent, literals and all, and runs for anyone who knows its hash: a mutation's literals may be a
+    password (`signIn(password: "…")`), a reset token or a person's details, which must never rest in a
+    table of documents, and a caller without a token must not fill the table. A mutation sent by hash is
+    then simply not found, and the client sends it in full, as the protocol has it do after a miss.
+    """
     sha256 = requested_hash(request)
-    if sha256 is not None and request.query:
+    if sha256 is None or not request.query or not signed_in:
+        return
+    if only_queries(request.query, max_tokens):
         await persisted_operations.register(engine, sha256, request.query, now=now)
 
 
@@ -93,6 +117,7 @@ __all__ = [
     "NOT_FOUND_MESSAGE",
     "PROTOCOL_VERSION",
     "check_allow_list",
+    "only_queries",
     "register_if_new",
     "requested_hash",
     "resolve",
