@@ -105,8 +105,17 @@ async def register_if_new(
 async def check_allow_list(engine: AsyncEngine, client_id: str, request: GraphQLRequest) -> None:
     """Refuse (OPERATION_NOT_ALLOWED) a document that the allow-list of the partner with `client_id`,
     when it has one, does not hold."""
-    allowed = await persisted_operations.allow_list(engine, client_id)
-    if allowed is not None and sha256_of(request.query) not in allowed:
+    check_allowed(await allow_list_of(engine, client_id), request.query)
+
+
+async def allow_list_of(engine: AsyncEngine, client_id: str) -> frozenset[str] | None:
+    """The hashes the partner with `client_id` may run, or None when it has no allow-list."""
+    return await persisted_operations.allow_list(engine, client_id)
+
+
+def check_allowed(allowed: frozenset[str] | None, query: str) -> None:
+    """Refuse (OPERATION_NOT_ALLOWED) a document whose hash an allow-list (None: none) does not hold."""
+    if allowed is not None and sha256_of(query) not in allowed:
         raise OperationNotAllowed(
             "this partner may run only the operations on its allow-list; ask the operator to add the "
             "operation's SHA-256"
@@ -116,7 +125,9 @@ async def check_allow_list(engine: AsyncEngine, client_id: str, request: GraphQL
 __all__ = [
     "NOT_FOUND_MESSAGE",
     "PROTOCOL_VERSION",
+    "allow_list_of",
     "check_allow_list",
+    "check_allowed",
     "only_queries",
     "register_if_new",
     "requested_hash",
