@@ -13,10 +13,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from sqlalchemy import insert, select, update
 
+from datasources.access import consent_lifecycle
 from datasources.store.calendar import first_day, last_day, previous_school_year, school_year_of
-from datasources.store.tables import GROUP_STAFF, GROUPS, SCHOOL_YEARS, STAFF_MEMBERS, STUDENTS
+from datasources.store.tables import (
+    BOARDS,
+    GROUP_STAFF,
+    GROUPS,
+    SCHOOL_YEARS,
+    SCHOOLS,
+    STAFF_MEMBERS,
+    STUDENTS,
+)
 from tests.e2e.test_oneroster import (
     World,
     _all,
@@ -165,3 +175,97 @@ async def test_classes_are_the_graphs_while_the_las_has_not_sent_this_years_file
 
     assert await _rest_view(app_client, partner) == graph
     assert await _export_view(app_client, partner, code) == graph
+
+
+async def test_sorting_or_filtering_by_a_withheld_field_reveals_nothing_of_its_values(
+    app_client: httpx.AsyncClient, partners: World
+) -> None:
+    partner = partners.pseudonymous  # students' basics, no names
+    unsorted = [u["sourcedId"] for u in await _all(app_client, "/students", partner, "users")]
+
+    for order in ("asc", "desc"):
+        by_name = await _all(app_client, "/students", partner, "users", sort="familyName", orderBy=order)
+        assert [u["sourcedId"] for u in by_name] == unsorted, "the order of withheld names would tell them"
+    for predicate in ("givenName>''", "givenName<'~'", "familyName!='x'", "givenName~''"):
+        assert await _all(app_client, "/students", partner, "users", filter=predicate) == [], predicate
+    page = await _get(app_client, "/students", partner, filter="givenName>''", limit=1)
+    assert page.headers["X-Total-Count"] == "0", "nor does the count"
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [
+        "givenName='x'' OR ''1''=''1'",
+        "givenName='x' OR 1=1",
+        "givenName='x'; DROP TABLE students; --'",
+        "givenName='x' OR givenName IS NOT NULL",
+        "role='student') OR (1=1",
+    ],
+)
+async def test_a_filter_that_tries_sql_is_refused_whole(
+    app_client: httpx.AsyncClient, partners: World, predicate: str
+) -> None:
+    response = await _get(app_client, "/users", partners.reader, filter=predicate)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["imsx_codeMajor"] == "failure"
+
+
+async def test_sql_in_a_filters_value_is_only_a_value(app_client: httpx.AsyncClient, partners: World) -> None:
+    partner = partners.reader
+    everyone = await _all(app_client, "/users", partner, "users")
+
+    for value in ("x; DROP TABLE students; --", "%", "_", "\\\\", 'x" OR "1"="1'):
+        for op in ("=", "~", "!="):
+            found = await _all(app_client, "/users", partner, "users", filter=f"givenName{op}'{value}'")
+            expected = [
+                u for u in everyone
+                if (op == "=" and u["givenName"] == value)
+                or (op == "~" and value.lower() in u["givenName"].lower())
+                or (op == "!=" and u["givenName"] and u["givenName"] != value)
+            ]  # fmt: skip
+            assert [u["sourcedId"] for u in found] == [u["sourcedId"] for u in expected], (op, value)
+    assert len(await _all(app_client, "/users", partner, "users")) == len(everyone)
+
+
+async def test_extreme_pages_are_empty_or_refused_never_more_than_the_cap(
+    app_client: httpx.AsyncClient, partners: World
+) -> None:
+    partner = partners.reader
+    total = len(await _all(app_client, "/users", partner, "users"))
+
+    far = await _get(app_client, "/users", partner, offset=999_999_999)
+    huge = await _get(app_client, "/users", partner, limit=999_999_999, offset=0)
+    beyond = await _get(app_client, "/users", partner, offset=10**12)
+    negative = await _get(app_client, "/users", partner, limit=-5)
+
+    assert (far.status_code, far.json()["users"], far.headers["X-Total-Count"]) == (200, [], str(total))
+    assert huge.status_code == 200
+    assert len(huge.json()["users"]) == min(total, 1000)
+    assert (beyond.status_code, negative.status_code) == (400, 400)
+
+
+async def test_a_withdrawn_dpa_empties_every_collection_and_the_export(
+    app_client: httpx.AsyncClient, partners: World, engine: AsyncEngine, settings: Settings
+) -> None:
+    partner, (school_id, code) = partners.reader, partners.schools[0]
+    mine = (await _all(app_client, "/students", partner, "users"))[0]["sourcedId"]
+    async with engine.connect() as connection:
+        board = (
+            await connection.execute(
+                select(BOARDS.c.number)
+                .join(SCHOOLS, SCHOOLS.c.board_id == BOARDS.c.id)
+                .where(SCHOOLS.c.id == school_id)
+            )
+        ).scalar_one()
+    await consent_lifecycle.withdraw_dpa_signature(engine, board_number=board, now=settings.now())
+
+    for collection, key in (
+        ("/orgs", "orgs"),
+        ("/users", "users"),
+        ("/classes", "classes"),
+        ("/enrollments", "enrollments"),
+    ):
+        assert await _all(app_client, collection, partner, key) == [], collection
+    assert (await _get(app_client, f"/users/{mine}", partner)).status_code == 404
+    assert (await app_client.get(EXPORT.format(code=code), headers=partner.headers)).status_code == 404
