@@ -11,6 +11,7 @@ Both engines.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -269,3 +270,30 @@ async def test_a_withdrawn_dpa_empties_every_collection_and_the_export(
         assert await _all(app_client, collection, partner, key) == [], collection
     assert (await _get(app_client, f"/users/{mine}", partner)).status_code == 404
     assert (await app_client.get(EXPORT.format(code=code), headers=partner.headers)).status_code == 404
+
+
+async def test_answers_with_a_partners_data_are_never_kept_by_a_shared_cache(
+    app_client: httpx.AsyncClient, partners: World
+) -> None:
+    # A CDN in front of the hub that keeps a GET by its URL would hand one partner's answer (children's
+    # names) to whoever sends the same URL next: another partner, or nobody at all.
+    partner = partners.reader
+    code = partners.schools[0][1]
+    students = "students(first: 5) { edges { node { firstName } } }"
+    query = f"query($code: String!) {{ school(code: $code) {{ {students} }} }}"
+    variables = json.dumps({"code": code})
+    get = await app_client.get(
+        "/graphql",
+        params={"query": query, "variables": variables},
+        headers={**partner.headers, "Accept": "application/json"},
+    )
+    post = await app_client.post(
+        "/graphql", json={"query": query, "variables": {"code": code}}, headers=partner.headers
+    )
+    rest = await _get(app_client, "/students", partner)
+
+    for response in (get, post, rest):
+        assert response.status_code == 200, response.text
+        directives = {part.strip() for part in response.headers.get("cache-control", "").split(",")}
+        assert {"private", "no-store"} <= directives, response.request.url
+        assert "authorization" in response.headers.get("vary", "").lower(), response.request.url
