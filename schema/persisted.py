@@ -4,8 +4,8 @@ Automatic persisted queries, as Apollo defines them: a request may send, instead
 document's SHA-256 in `extensions.persistedQuery` (`{"version": 1, "sha256Hash": "…"}`). A hash the hub
 does not know answers `PERSISTED_QUERY_NOT_FOUND`; the client then sends the document with the hash, and
 the hub checks the hash, runs the document and, when it is a valid request of queries alone sent with a
-token, registers it (in the database: every worker then knows it). A hash alone is short, so a query fits a GET (whose answer is still
-personal to its token: `schema.http.PERSONAL`, never kept by a shared cache).
+token, registers it (in the database: every worker then knows it). A hash alone is short, so a query fits
+a GET (whose answer is still personal to its token: `schema.http.PERSONAL`, never kept by a shared cache).
 
 A partner may be given an allow-list of operations (`python server.py partner allow-operations`): it may
 then run only the documents whose hashes its list holds, sent as a hash or in full.
