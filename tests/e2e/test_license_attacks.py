@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from datasources.sandbox.names import DEMO_PARTNERS
-from datasources.store.tables import GROUP_STAFF, SCHOOLS, STAFF_MEMBERS
+from datasources.store.tables import GROUP_STAFF, LICENSES, PARTNERS, PRODUCTS, SCHOOLS, STAFF_MEMBERS
 from tests.e2e.test_hostile import _token
 
 if TYPE_CHECKING:
@@ -107,4 +107,36 @@ async def test_a_substitute_whose_substitution_ended_opens_none_of_the_groups_pr
     assert [edge["node"]["products"] for edge in after["staff"]["edges"]] == [[]] * len(
         after["staff"]["edges"]
     )
+    del world
+
+
+async def test_without_the_license_category_a_partner_reads_none_of_its_own_licenses_or_products(
+    app_client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, world: SeedSummary
+) -> None:
+    # The showcase school holds a license of every demo partner's products, also of a network provider
+    # that was never granted LICENSE: licenses, couplings and products stay out of its reach.
+    partner = next(p for p in DEMO_PARTNERS if "LICENSE" not in p.declared_categories)
+    token = await _token(engine, settings, f"partner:{partner.client_id}", "partner")
+    async with engine.connect() as connection:
+        showcase_id, showcase = (
+            await connection.execute(select(SCHOOLS.c.id, SCHOOLS.c.code).order_by(SCHOOLS.c.id).limit(1))
+        ).one()
+        held = (
+            await connection.execute(
+                select(LICENSES.c.id)
+                .join(PRODUCTS, PRODUCTS.c.id == LICENSES.c.product_id)
+                .join(PARTNERS, PARTNERS.c.id == PRODUCTS.c.partner_id)
+                .where(LICENSES.c.school_id == showcase_id, PARTNERS.c.client_id == partner.client_id)
+            )
+        ).all()
+    assert held, "the school holds a license of this partner's product"
+
+    school = await _school(app_client, token, showcase)
+
+    groups = [edge["node"] for edge in school["groups"]["edges"]]
+    assert groups, "it reads the groups (group.basic)"
+    assert school["licenses"]["edges"] == []
+    assert all(group["licenses"] == [] for group in groups)
+    assert all(edge["node"]["products"] == [] for group in groups for edge in group["students"]["edges"])
+    assert all(edge["node"]["products"] == [] for edge in school["staff"]["edges"])
     del world
