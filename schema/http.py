@@ -56,8 +56,8 @@ INTERNAL_MESSAGE = "Internal server error"
 
 #: The cache headers of an answer to a viewer with a token: personal to that token. No cache may keep it
 #: (a CDN that keeps a GET by its URL would hand one partner's answer to whoever sends that URL next), and
-#: a cache that ignores `no-store` must still tell tokens apart.
-PERSONAL: Final[Mapping[str, str]] = {"Cache-Control": "private, no-store", "Vary": "Authorization"}
+#: a cache that ignores `no-store` must still tell tokens (and sessions) apart.
+PERSONAL: Final[Mapping[str, str]] = {"Cache-Control": "private, no-store", "Vary": "Authorization, Cookie"}
 
 
 @dataclass(frozen=True, slots=True)
