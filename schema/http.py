@@ -10,9 +10,10 @@ bytes and headers and sends back what it returns.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from graphql import (
     DocumentNode,
@@ -52,6 +53,12 @@ JSON = "application/json"
 #: A WebSocket message larger than this is refused before parsing (HTTP bodies: `max_request_bytes`).
 MAX_REQUEST_BYTES = 1_000_000
 INTERNAL_MESSAGE = "Internal server error"
+
+
+#: The cache headers of an answer to a viewer with a token: personal to that token. No cache may keep it
+#: (a CDN that keeps a GET by its URL would hand one partner's answer to whoever sends that URL next), and
+#: a cache that ignores `no-store` must still tell tokens (and sessions) apart.
+PERSONAL: Final[Mapping[str, str]] = {"Cache-Control": "private, no-store", "Vary": "Authorization, Cookie"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,8 +348,16 @@ async def answer(
             message = published_sdl_refusal(settings.issuer)
             return HTTPAnswer(status=403, body=error_body(message, "FORBIDDEN"), media_type=media_type)
         answered = await execute(schema, document, context, media_type)
+    if viewer.kind is not ViewerKind.ANONYMOUS and "Cache-Control" not in answered.headers:
+        answered = dataclasses.replace(answered, headers={**answered.headers, **PERSONAL})
     if "data" in answered.body:  # a valid request that ran: its document may be registered
-        await persisted.register_if_new(services.engine, request, now=settings.now())
+        await persisted.register_if_new(
+            services.engine,
+            request,
+            signed_in=viewer.kind is not ViewerKind.ANONYMOUS,
+            max_tokens=settings.max_tokens,
+            now=settings.now(),
+        )
     return answered
 
 
@@ -384,6 +399,7 @@ __all__ = [
     "INTERNAL_MESSAGE",
     "JSON",
     "MAX_REQUEST_BYTES",
+    "PERSONAL",
     "SCHEMA_FIELDS",
     "GraphQLRequest",
     "HTTPAnswer",

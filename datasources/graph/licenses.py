@@ -13,6 +13,7 @@ from datasources.store.current import current_groups, current_members
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import LicenseRecord, Page
 from datasources.store.scoping import public_id, schools_with, visible_schools
+from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
@@ -154,6 +155,9 @@ async def _product_ids_of_members(
     valid = LICENSES.c.valid_from <= today, _not_ended(today)
     visible = _licenses(scope).where(*valid).with_only_columns(LICENSES.c.id)
     member = link.c[column]
+    # A substitute's link ends after its last day: then the group, and so its products, are no longer
+    # theirs (as `Group.staff` no longer lists them).
+    in_force = [staff_link_in_force(today)] if link is GROUP_STAFF else []
     rows = await reader.rows(
         select(member.label("member_id"), LICENSES.c.product_id)
         .distinct()
@@ -167,6 +171,7 @@ async def _product_ids_of_members(
             current_members(members, today),
             current_groups(today),
             LICENSES.c.id.in_(visible),
+            *in_force,
         )
         .order_by(LICENSES.c.product_id)
     )
