@@ -41,7 +41,7 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import bodies, graphql_requests, http, oneroster
+from schema import bodies, graphql_requests, http, oidc, oneroster
 from schema import published as published_sdl
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
+        *oidc.routes(lambda connection: _state(connection).services),
     ]
     # Refusing a body before its end closes the connection rather than letting the server drain it; a
     # request that fails because the database is out of reach answers 503.
@@ -311,14 +312,25 @@ async def _multipart_form(request: Request, cap: int) -> tuple[dict[str, str], d
 
 
 async def _token(request: Request) -> Response:
-    """`POST /oauth/token`: the client-credentials grant (RFC 6749 §4.4, errors as §5.2)."""
+    """`POST /oauth/token`: the client-credentials grant (RFC 6749 §4.4) and the authorization code grant
+    of single sign-on (RFC 6749 §4.1.3, `schema.oidc`), errors as §5.2."""
     state = _state(request)
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     try:
         fields = await _token_form(request)
         client_id, client_secret = _client_authentication(request.headers.get("authorization"), fields)
+        if fields.get("grant_type") == "authorization_code":
+            return await oidc.token_grant(
+                state.services,
+                client_id=client_id,
+                client_secret=client_secret,
+                fields=fields,
+                address=_client_address(request),
+            )
         if fields.get("grant_type") != "client_credentials":
-            raise OAuthError("unsupported_grant_type", "this endpoint grants client_credentials only")
+            raise OAuthError(
+                "unsupported_grant_type", "this endpoint grants client_credentials and authorization_code"
+            )
         granted = await client_credentials(
             state.services.engine,
             state.services.keys,

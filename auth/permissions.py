@@ -263,3 +263,10 @@ def may_couple_license(viewer: Viewer, scope: Scope, school_id: int, *, product_
     return may_manage_license(viewer, scope, school_id, product_partner_id=product_partner_id) or (
         _coordinates(viewer, scope, school_id)
     )
+
+
+def may_register_oidc_client(viewer: Viewer, scope: Scope, partner_id: int) -> bool:
+    """Who registers a partner's OpenID Connect client (its redirect and login-initiation URIs): the
+    operator for any partner, or the partner itself for its own client. A school, a LAS or another
+    partner may not choose where a partner's sign-ins return to."""
+    return _is_operator(viewer) or (viewer.kind is ViewerKind.PARTNER and scope.partner_id == partner_id)
