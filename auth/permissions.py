@@ -265,6 +265,19 @@ def may_couple_license(viewer: Viewer, scope: Scope, school_id: int, *, product_
     )
 
 
+def may_set_student_logins(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator sets its students' logins (username, password, picture code), at the schools
+    it coordinates only; the operator (the helpdesk) may too, for a school that asks for help. Nobody
+    else: a login opens the student's products, so who holds it is the school's decision."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_print_login_cards(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """Only the school's own coordinator prints a group's login cards (they show the picture codes): the
+    cards are handed to the children at school, which the helpdesk does not do."""
+    return _coordinates(viewer, scope, school_id)
+
+
 def may_register_oidc_client(viewer: Viewer, scope: Scope, partner_id: int) -> bool:
     """Who registers a partner's OpenID Connect client (its redirect and login-initiation URIs): the
     operator for any partner, or the partner itself for its own client. A school, a LAS or another

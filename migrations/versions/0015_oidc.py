@@ -1,8 +1,8 @@
 """OpenID Connect: partners' client registrations (redirect and login-initiation URIs) and one-time
 authorization codes
 
-Revision ID: 0014_oidc
-Revises: 0013_license_rules
+Revision ID: 0015_oidc
+Revises: 0014_web_sessions
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0014_oidc"
-down_revision: str | None = "0013_license_rules"
+revision: str = "0015_oidc"
+down_revision: str | None = "0014_web_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
