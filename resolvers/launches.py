@@ -63,9 +63,6 @@ async def launch(services: Services, session: WebSession, product_id: int) -> La
     product = await store.launched_product(services.engine, product_id)
     if product is None:
         raise NotFound("no product with this id")
-    client = await store.client_by_client_id(services.engine, product.client_id)
-    if client is None or client.login_initiation_uri is None or product.launch_url is None:
-        _refused(product.product_id, None, "NOT_CONNECTED")
     kind = PERSON_KINDS.get(session.viewer.kind)
     today = services.settings.now().date()
     members = (
@@ -93,6 +90,10 @@ async def launch(services: Services, session: WebSession, product_id: int) -> La
         refused = launch_refusal(scope, member.school_id, member.kind, licensed=licensed)
         found = await identity(services, scope, member, today=today) if refused is None else refused
         if isinstance(found, Identity):
+            # Allowed: the product must also be connected (its partner registered where launches go).
+            client = await store.client_by_client_id(services.engine, product.client_id)
+            if client is None or client.login_initiation_uri is None or product.launch_url is None:
+                _refused(product.product_id, member.school_id, "NOT_CONNECTED")
             await audit(services, found, LAUNCH_OPERATION)
             return Launch(
                 _initiation(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from datasources.access.sign_on import OidcClientRecord
 from errors import BadUserInput
 from resolvers import oidc_clients
 from schema.classification import public, resolves_public
@@ -17,7 +18,6 @@ from schema.context import Info
 from schema.relay import from_global_id
 
 if TYPE_CHECKING:
-    from datasources.access.sign_on import OidcClientRecord
     from schema.licenses import Partner
 
 
