@@ -26,6 +26,7 @@ from schema.people import StaffMember, Student
 from schema.query import Query
 from schema.schools import Board, School
 from schema.staff_accounts import StaffAccountMutation
+from schema.student_logins import StudentLoginMutation
 from schema.subscriptions import Subscription
 from settings import Settings
 
@@ -113,7 +114,7 @@ class LeerpoortSchema(strawberry.federation.Schema):
 
 
 @strawberry.type(name="Mutation", description="Changes to the hub; each names who may make it.")
-class RootMutation(Mutation, StaffAccountMutation, LicenseMutation, OidcClientMutation):
+class RootMutation(Mutation, StaffAccountMutation, LicenseMutation, StudentLoginMutation, OidcClientMutation):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 
 

@@ -34,6 +34,7 @@ from auth.permissions import (
     may_manage_staff_roles_at,
     may_open_school_accounts,
     may_post_announcements,
+    may_print_login_cards,
     may_push_school_files,
     may_query_graph,
     may_read_announcements,
@@ -48,6 +49,7 @@ from auth.permissions import (
     may_request_consent,
     may_send_activation_mails,
     may_set_coupling,
+    may_set_student_logins,
     may_upload_imports,
     stopped_by_suspended_coupling,
 )
@@ -267,6 +269,18 @@ DECISIONS = (
         (may_read_schema,),
     ),
     Decision(
+        "set a student's login at its school",
+        lambda v, s: may_set_student_logins(v, s, SCHOOL),
+        frozenset({STAFF, OPERATOR}),
+        (may_set_student_logins,),
+    ),
+    Decision(
+        "print a group's login cards at its school",
+        lambda v, s: may_print_login_cards(v, s, SCHOOL),
+        frozenset({STAFF}),
+        (may_print_login_cards,),
+    ),
+    Decision(
         "give or take a staff role at its school",
         lambda v, s: may_manage_staff_roles_at(v, s, SCHOOL),
         frozenset({STAFF}),
@@ -423,6 +437,18 @@ ELSEWHERE = [
         OPERATOR,
         "couple a license though its scope manages every school",
         lambda v, s: may_couple_license(v, s, OTHER, product_partner_id=THE_PARTNER),
+        False,
+    ),
+    Row(
+        STAFF,
+        "set the login of a student of another school",
+        lambda v, s: may_set_student_logins(v, s, OTHER),
+        False,
+    ),
+    Row(
+        STAFF,
+        "print the login cards of another school's group",
+        lambda v, s: may_print_login_cards(v, s, OTHER),
         False,
     ),
     Row(
