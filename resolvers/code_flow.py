@@ -216,6 +216,10 @@ async def exchange_code(
         raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request's")
     if not verifier_matches(verifier, stored.code_challenge):
         raise OAuthError("invalid_grant", "the code_verifier does not match the code_challenge")
+    if not await store.session_in_force(services.engine, stored.session_id, now=now):
+        raise OAuthError(
+            "invalid_grant", "the user signed out (or the session ended) since the code was issued"
+        )
     try:
         scope = await partner_scope(services, client_id)
     except Unauthenticated:

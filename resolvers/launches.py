@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, NoReturn
 
 from auth.identifiers import HubIdentifiers
-from auth.sign_on import Refusal, launch_refusal
+from auth.sign_on import Refusal, disclosed_categories, launch_refusal
 from datasources.access import sign_on as store
 from errors import NotFound, Unauthenticated
 from resolvers.sign_on import PERSON_KINDS, Identity, audit, identity, partner_scope
@@ -94,7 +94,8 @@ async def launch(services: Services, session: WebSession, product_id: int) -> La
             client = await store.client_by_client_id(services.engine, product.client_id)
             if client is None or client.login_initiation_uri is None or product.launch_url is None:
                 _refused(product.product_id, member.school_id, "NOT_CONNECTED")
-            await audit(services, found, LAUNCH_OPERATION)
+            told = disclosed_categories(scope, member.school_id, member.kind, names=False, groups=False)
+            await audit(services, found, LAUNCH_OPERATION, categories=told)
             return Launch(
                 _initiation(
                     client.login_initiation_uri, services.settings.issuer, found.pseudonym, product.launch_url

@@ -175,14 +175,19 @@ async def first_identity(
     return refusals[0] if refusals else Refusal.NO_CONSENT
 
 
-async def audit(services: Services, found: Identity, operation: str) -> None:
-    """Record in the school's disclosure audit what the partner was told."""
+async def audit(
+    services: Services, found: Identity, operation: str, *, categories: frozenset[DataCategory] | None = None
+) -> None:
+    """Record in the school's disclosure audit what the partner was told: the categories of the claims,
+    or `categories` when it was told less (a launch tells only the pseudonym)."""
     assert found.scope.partner_id is not None
     await record_disclosures(
         services.engine,
         partner_id=found.scope.partner_id,
         operation_name=operation,
         records_by_school={found.member.school_id: 1},
-        categories_by_school={found.member.school_id: found.disclosed()},
+        categories_by_school={
+            found.member.school_id: found.disclosed() if categories is None else categories
+        },
         at=services.settings.now(),
     )

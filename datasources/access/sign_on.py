@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import ColumnElement, insert, or_, select, update
 
+from datasources.access.web_sessions import subject_may_sign_in
 from datasources.store.current import current_groups, current_members
 from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import (
@@ -30,6 +31,7 @@ from datasources.store.tables import (
     STAFF_ACCOUNTS,
     STAFF_MEMBERS,
     STUDENTS,
+    WEB_SESSIONS,
 )
 
 if TYPE_CHECKING:
@@ -321,6 +323,24 @@ async def revoke_code(engine: AsyncEngine, code_id: int, *, now: dt.datetime) ->
             .where(OIDC_CODES.c.id == code_id, OIDC_CODES.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+
+async def session_in_force(engine: AsyncEngine, session_id: str, *, now: dt.datetime) -> bool:
+    """Whether the web session a code was issued in is still on: not ended (signed out), not expired,
+    and its person may still sign in (an account disabled or a login removed since ends it)."""
+    if not (session_id.isascii() and session_id.isdigit()):
+        return False
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(WEB_SESSIONS.c.subject_kind, WEB_SESSIONS.c.subject_id).where(
+                    WEB_SESSIONS.c.id == int(session_id),
+                    WEB_SESSIONS.c.ended_at.is_(None),
+                    WEB_SESSIONS.c.expires_at > now,
+                )
+            )
+        ).one_or_none()
+    return row is not None and await subject_may_sign_in(engine, row[0], row[1])
 
 
 async def grant_of_access_token(engine: AsyncEngine, access_token_id: str) -> StoredCode | None:

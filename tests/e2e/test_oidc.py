@@ -56,7 +56,7 @@ from datasources.store.tables import (
 from resolvers import admin
 from resolvers.accounts import register_partner
 from tests.e2e.conftest import operator_token_at, process_environment
-from tests.e2e.web import sign_in_staff, sign_in_student
+from tests.e2e.web import session_csrf_token, sign_in_staff, sign_in_student
 
 with warnings.catch_warnings():
     # Authlib 1.9 warns that it prefers the `httpx2` package name over httpx; the client is the same.
@@ -513,8 +513,13 @@ async def test_a_teacher_of_group_5_launches_the_product_and_a_teacher_of_group_
     groups = {edge["node"]["name"]: edge["node"] for edge in graph["data"]["school"]["groups"]["edges"]}
     assert claims["groups"] == [groups["Groep 5"]["id"]]
     assert [edge["node"]["pseudonym"] for edge in groups["Groep 5"]["staff"]["edges"]] == [claims["sub"]]
-    operations = [operation for operation, _ in await _disclosures(engine, hub.rekenroute.partner_id)]
-    assert operations[0] == "OpenID Connect launch"
+    audited = await _disclosures(engine, hub.rekenroute.partner_id)
+    # The launch told the pseudonym only (login_hint); the sign-in the role and groups with it.
+    assert audited == [
+        ("OpenID Connect launch", ["SCHOOL_BASIC", "STAFF_BASIC"]),
+        ("OpenID Connect sign-in", ["GROUP_BASIC", "SCHOOL_BASIC", "STAFF_BASIC"]),
+        ("OpenID Connect userinfo", ["GROUP_BASIC", "SCHOOL_BASIC", "STAFF_BASIC"]),
+    ]
 
     async with _browser(hub) as browser:
         await sign_in_staff(browser, PIET, PASSWORD)
@@ -740,6 +745,15 @@ async def test_the_token_endpoint_refuses_bad_codes_and_changes_nothing(
             )
         status, error, description = _error(await _exchange(hub, hub.rekenroute, late, verifier))
         assert (status, error, description) == (400, "invalid_grant", "the code expired")
+
+        # Signed out between authorize and token: refused (the code is bound to the session).
+        ended = await _code(browser, hub, hub.rekenroute, verifier)
+        csrf = await session_csrf_token(browser)
+        assert (await browser.post("/logout", data={"csrf_token": csrf})).status_code == 303
+        status, error, description = _error(await _exchange(hub, hub.rekenroute, ended, verifier))
+        assert (status, error) == (400, "invalid_grant")
+        assert "signed out" in description
+        await sign_in_student(browser, hub.code, "anna", password=CHILD_PASSWORD)
 
         # Consent revoked between authorize and token: refused.
         revoked = await _code(browser, hub, hub.taalpad, verifier)
