@@ -157,6 +157,8 @@ async def issue_code(services: Services, request: AuthorizeRequest, session: Web
         scope = await partner_scope(services, request.target.client.client_id)
     except Unauthenticated:
         raise AuthorizeError("unauthorized_client", "this client is no longer registered") from None
+    if not members:
+        raise AuthorizeError("access_denied", "the user is no current student or staff member of a school")
     found = await first_identity(services, scope, members, today=now.date())
     if not isinstance(found, Identity):
         raise AuthorizeError("access_denied", REFUSAL_DESCRIPTIONS[found])

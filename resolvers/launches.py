@@ -30,14 +30,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger("leerpoort.launch")
 
 LAUNCH_OPERATION: Final = "OpenID Connect launch"
+#: The reasons of a refused launch that are not the policy's.
+NOT_CONNECTED: Final = "NOT_CONNECTED"
+NOT_A_MEMBER: Final = "NOT_A_MEMBER"
 
 #: Which refusal to tell a person who has several memberships: the one nearest to success.
 _NEAREST_FIRST: Final = (Refusal.NO_LICENSE, Refusal.NOT_GRANTED, Refusal.NO_CONSENT)
 
 
 class LaunchRefused(Exception):  # noqa: N818 - the verdict: "launch refused"
-    """The launch may not go ahead: `reason` is a refusal of the policy, or "NOT_CONNECTED" for a
-    product whose partner has registered no login-initiation URI."""
+    """The launch may not go ahead: `reason` is a refusal of the policy, `NOT_CONNECTED` for a product
+    whose partner has registered no login-initiation URI, or `NOT_A_MEMBER` for a signed-in person who is
+    no current student or staff member of a school."""
 
     def __init__(self, reason: Refusal | str) -> None:
         super().__init__(str(reason))
@@ -93,7 +97,7 @@ async def launch(services: Services, session: WebSession, product_id: int) -> La
             # Allowed: the product must also be connected (its partner registered where launches go).
             client = await store.client_by_client_id(services.engine, product.client_id)
             if client is None or client.login_initiation_uri is None or product.launch_url is None:
-                _refused(product.product_id, member.school_id, "NOT_CONNECTED")
+                _refused(product.product_id, member.school_id, NOT_CONNECTED)
             told = disclosed_categories(scope, member.school_id, member.kind, names=False, groups=False)
             await audit(services, found, LAUNCH_OPERATION, categories=told)
             return Launch(
@@ -102,9 +106,10 @@ async def launch(services: Services, session: WebSession, product_id: int) -> La
                 )
             )
         refusals.append((found, member.school_id))
-    reason, school_id = min(
-        refusals or [(Refusal.NO_CONSENT, None)], key=lambda refusal: _NEAREST_FIRST.index(refusal[0])
-    )
+    if not refusals:
+        # Signed in, but not (or no longer) a current student or staff member of any school.
+        _refused(product.product_id, None, NOT_A_MEMBER)
+    reason, school_id = min(refusals, key=lambda refusal: _NEAREST_FIRST.index(refusal[0]))
     return _refused(product.product_id, school_id, reason)
 
 

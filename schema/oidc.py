@@ -18,7 +18,6 @@ import logging
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Final
 
-from resolvers.web_sessions import session_viewer
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -27,6 +26,7 @@ from errors import NotFound, Unauthenticated
 from resolvers import code_flow, launches
 from resolvers.code_flow import AuthorizeError, UnsafeRequest
 from resolvers.sign_on import IDENTITY_CLAIMS
+from resolvers.web_sessions import session_viewer
 from schema.pages.templates import render
 from schema.relay import from_global_id
 
@@ -56,7 +56,8 @@ LAUNCH_REASONS: Final[Mapping[Refusal | str, str]] = {
     " te weten wie je bent.",
     Refusal.NO_LICENSE: "Geen licentie gekoppeld aan jouw groep: je school heeft geen licentie van dit"
     " product aan een van jouw groepen gekoppeld.",
-    "NOT_CONNECTED": "Dit product is nog niet aangesloten op inloggen met Leerpoort.",
+    launches.NOT_CONNECTED: "Dit product is nog niet aangesloten op inloggen met Leerpoort.",
+    launches.NOT_A_MEMBER: "Je bent nu op geen school ingeschreven als leerling of medewerker.",
 }
 
 

@@ -531,7 +531,7 @@ async def test_a_teacher_of_group_5_launches_the_product_and_a_teacher_of_group_
 
 
 async def test_launches_that_may_not_go_ahead_are_refused_with_the_reason(
-    hub: Hub, engine: AsyncEngine
+    hub: Hub, engine: AsyncEngine, settings: Settings
 ) -> None:
     before = await _disclosures(engine, hub.rekenroute.partner_id)
     async with _browser(hub) as browser:
@@ -583,6 +583,13 @@ async def test_launches_that_may_not_go_ahead_are_refused_with_the_reason(
         refused = await browser.get(f"/launch/{_product(hub.product_id)}")
         assert refused.status_code == 403
         assert "Geen toestemming van de school" in refused.text
+    # A coordinator's account that is no staff member of the school: nobody to sign in as.
+    await admin.add_school_coordinator(settings, hub.code, "ict@school.example", PASSWORD)
+    async with _browser(hub) as browser:
+        await sign_in_staff(browser, "ict@school.example", PASSWORD)
+        refused = await browser.get(f"/launch/{_product(hub.product_id)}")
+        assert refused.status_code == 403
+        assert "op geen school ingeschreven" in refused.text
     assert await _disclosures(engine, hub.rekenroute.partner_id) == before
 
 
@@ -674,6 +681,10 @@ async def test_authorize_errors_go_back_to_the_registered_redirect_uri_and_issue
         assert answer.headers["location"] == "/login?" + urllib.parse.urlencode(
             {"next": url.removeprefix(hub.base_url)}
         )
+        # Not signed in and `prompt=none`: login_required, back at the client.
+        answer = await browser.get(_authorize_url(hub, hub.rekenroute, prompt="none"))
+        returned = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(answer.headers["location"]).query))
+        assert (returned["error"], returned["state"]) == ("login_required", "st-1")
         await sign_in_student(browser, hub.code, "anna", password=CHILD_PASSWORD)
         for overrides, error in (
             ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),
@@ -726,6 +737,12 @@ async def test_the_token_endpoint_refuses_bad_codes_and_changes_nothing(
             # is no access token.
             graph = await http.post("/graphql", json={"query": "{ viewer { kind } }"}, headers=bearer)
             assert graph.status_code == 401
+            # Nor is the partner's own client-credentials token (the hub's audience).
+            hub_token = await _partner_token(hub.base_url, hub.rekenroute)
+            partner_token = await http.get(
+                "/oauth/userinfo", headers={"Authorization": f"Bearer {hub_token}"}
+            )
+            assert partner_token.status_code == 401
             id_as_access = await http.get("/oauth/userinfo", headers={"Authorization": f"Bearer {id_token}"})
             assert id_as_access.status_code == 401
             assert 'error="invalid_token"' in id_as_access.headers["www-authenticate"]
