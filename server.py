@@ -41,10 +41,12 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import bodies, graphql_requests, http, oidc, oneroster
+from schema import bodies, graphql_requests, http, network_updates, oidc, oneroster
 from schema import published as published_sdl
+from schema.addresses import client_address
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
+from schema.pages import home as home_pages
 from schema.pages import signin as signin_pages
 from schema.pages import static as static_pages
 from schema.websocket import Connection, OpenSubscriptions, authenticator
@@ -120,9 +122,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
+        *network_updates.routes(lambda connection: _state(connection).services),
         *oidc.routes(lambda connection: _state(connection).services),
         *signin_pages.routes(lambda connection: _state(connection).services),
         *static_pages.routes(),
+        *home_pages.routes(lambda connection: _state(connection).services),
     ]
     # Refusing a body before its end closes the connection rather than letting the server drain it; a
     # request that fails because the database is out of reach answers 503.
@@ -414,8 +418,8 @@ def _client_authentication(authorization: str | None, fields: dict[str, str]) ->
 
 
 def _client_address(request: Request) -> str:
-    """The caller's network address (the proxy's, unless uvicorn is told to trust forwarded headers)."""
-    return request.client.host if request.client else ""
+    """The caller's network address (through the proxies `LEERPOORT_TRUSTED_PROXIES` names)."""
+    return client_address(request, _state(request).services.settings)
 
 
 def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:

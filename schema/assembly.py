@@ -24,6 +24,7 @@ from schema.mutations import Mutation
 from schema.oidc_clients import OidcClientMutation
 from schema.people import StaffMember, Student
 from schema.query import Query
+from schema.school_networks import SchoolNetworkMutation
 from schema.schools import Board, School
 from schema.staff_accounts import StaffAccountMutation
 from schema.student_logins import StudentLoginMutation
@@ -114,7 +115,14 @@ class LeerpoortSchema(strawberry.federation.Schema):
 
 
 @strawberry.type(name="Mutation", description="Changes to the hub; each names who may make it.")
-class RootMutation(Mutation, StaffAccountMutation, LicenseMutation, StudentLoginMutation, OidcClientMutation):
+class RootMutation(
+    Mutation,
+    StaffAccountMutation,
+    LicenseMutation,
+    StudentLoginMutation,
+    SchoolNetworkMutation,
+    OidcClientMutation,
+):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 
 

@@ -676,6 +676,39 @@ class OperationAllowListEntry(SQLModel, table=True):
     sha256: str = Field(primary_key=True, max_length=64)
 
 
+class SchoolNetwork(SQLModel, table=True):
+    """An address range a school's network leaves the internet from: a request from it is "at school".
+    `dynamic` marks the one-address range that the school's update command keeps current."""
+
+    __tablename__ = "school_networks"
+    __table_args__ = (UniqueConstraint("school_id", "cidr"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    #: The normalised range ("192.0.2.0/24", "2001:db8:12::/48").
+    cidr: str = Field(max_length=64)
+    dynamic: bool = False
+    #: The network token that recorded a dynamic range (null for ranges a coordinator added).
+    network_token_id: int | None = Field(default=None, foreign_key="network_tokens.id")
+    added_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class NetworkToken(SQLModel, table=True):
+    """A long-lived, school-bound token with which a school's scheduled command reports the school's
+    current (dynamic) address. Only its SHA-256 is stored: the token is 32 random bytes, so a fast hash
+    loses nothing, and a lookup by hash needs no scan."""
+
+    __tablename__ = "network_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    label: str = Field(max_length=200)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
 class WebSession(SQLModel, table=True):
     """A signed-in person's browser session (staff or student) behind the `leerpoort_session` cookie.
 
@@ -724,6 +757,52 @@ class StudentLogin(SQLModel, table=True):
     picture_sealed: str | None = Field(default=None, max_length=200)
     updated_at: dt.datetime = Field(sa_type=_TZ)
     updated_by: str = Field(max_length=200)
+
+
+class HomeActivationCode(SQLModel, table=True):
+    """A printed code with which a parent activates home login for one student (used once). Only its
+    SHA-256 is stored (auth.home_codes); printing a group's codes again replaces the unused ones."""
+
+    __tablename__ = "home_activation_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    #: Who printed it (the coordinator's `sub`).
+    created_by: str = Field(max_length=200)
+
+
+class HomeLink(SQLModel, table=True):
+    """A student's home login, activated by a parent: a username the hub chose, the parent's e-mail
+    address (several children may share one), and the PIN (argon2id hash) the parent chose."""
+
+    __tablename__ = "home_links"
+    __table_args__ = (Index("ix_home_links_email", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: One home login per student: activating again (a new code) replaces the e-mail and the PIN.
+    student_id: int = Field(foreign_key="students.id", unique=True)
+    username: str = Field(max_length=40, unique=True)
+    #: Stored lower-cased.
+    email: str = Field(max_length=320)
+    pin_hash: str = Field(max_length=300)
+    activated_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class HomePinLink(SQLModel, table=True):
+    """A one-time link in mail to choose a new PIN for a home login (only the token's SHA-256 stored)."""
+
+    __tablename__ = "home_pin_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    home_link_id: int = Field(foreign_key="home_links.id", index=True)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
 class OidcClient(SQLModel, table=True):
@@ -814,6 +893,11 @@ ACCOUNT_REQUESTS = _core(AccountRequest)
 ANNOUNCEMENTS = _core(Announcement)
 PERSISTED_QUERIES = _core(PersistedQuery)
 OPERATION_ALLOW_LISTS = _core(OperationAllowListEntry)
+SCHOOL_NETWORKS = _core(SchoolNetwork)
+NETWORK_TOKENS = _core(NetworkToken)
+HOME_ACTIVATION_CODES = _core(HomeActivationCode)
+HOME_LINKS = _core(HomeLink)
+HOME_PIN_LINKS = _core(HomePinLink)
 WEB_SESSIONS = _core(WebSession)
 STUDENT_LOGINS = _core(StudentLogin)
 OIDC_CLIENTS = _core(OidcClient)

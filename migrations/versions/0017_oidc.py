@@ -1,8 +1,8 @@
 """OpenID Connect: partners' client registrations (redirect and login-initiation URIs) and one-time
 authorization codes
 
-Revision ID: 0015_oidc
-Revises: 0014_web_sessions
+Revision ID: 0017_oidc
+Revises: 0016_home_logins
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0015_oidc"
-down_revision: str | None = "0014_web_sessions"
+revision: str = "0017_oidc"
+down_revision: str | None = "0016_home_logins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
