@@ -41,7 +41,7 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import bodies, graphql_requests, http, network_updates, oneroster
+from schema import bodies, graphql_requests, http, network_updates, oidc, oneroster
 from schema import published as published_sdl
 from schema.addresses import client_address
 from schema.assembly import LeerpoortSchema, build_schema
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
         *network_updates.routes(lambda connection: _state(connection).services),
+        *oidc.routes(lambda connection: _state(connection).services),
         *signin_pages.routes(lambda connection: _state(connection).services),
         *dashboard_pages.routes(lambda connection: _state(connection).services),
         *static_pages.routes(),
@@ -330,14 +331,25 @@ async def _multipart_form(request: Request, cap: int) -> tuple[dict[str, str], d
 
 
 async def _token(request: Request) -> Response:
-    """`POST /oauth/token`: the client-credentials grant (RFC 6749 §4.4, errors as §5.2)."""
+    """`POST /oauth/token`: the client-credentials grant (RFC 6749 §4.4) and the authorization code grant
+    of single sign-on (RFC 6749 §4.1.3, `schema.oidc`), errors as §5.2."""
     state = _state(request)
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     try:
         fields = await _token_form(request)
         client_id, client_secret = _client_authentication(request.headers.get("authorization"), fields)
+        if fields.get("grant_type") == "authorization_code":
+            return await oidc.token_grant(
+                state.services,
+                client_id=client_id,
+                client_secret=client_secret,
+                fields=fields,
+                address=_client_address(request),
+            )
         if fields.get("grant_type") != "client_credentials":
-            raise OAuthError("unsupported_grant_type", "this endpoint grants client_credentials only")
+            raise OAuthError(
+                "unsupported_grant_type", "this endpoint grants client_credentials and authorization_code"
+            )
         granted = await client_credentials(
             state.services.engine,
             state.services.keys,

@@ -180,6 +180,12 @@ class PartnerIdentifiers:
         return found
 
 
+def global_id(type_name: str, shown_id: str) -> str:
+    """The opaque global (Relay) id of an object: its type and the identifier this viewer sees, as the
+    graph shows it in `id` (schema.relay) and the single sign-on's claims name groups."""
+    return base64.urlsafe_b64encode(f"{type_name}:{shown_id}".encode()).decode().rstrip("=")
+
+
 def _remember(memo: dict[tuple[str, int], str], key: tuple[str, int], value: str) -> None:
     if len(memo) >= MEMO_SIZE:
         memo.clear()

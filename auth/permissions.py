@@ -290,3 +290,10 @@ def may_print_login_cards(viewer: Viewer, scope: Scope, school_id: int) -> bool:
     """Only the school's own coordinator prints a group's login cards (they show the picture codes): the
     cards are handed to the children at school, which the helpdesk does not do."""
     return _coordinates(viewer, scope, school_id)
+
+
+def may_register_oidc_client(viewer: Viewer, scope: Scope, partner_id: int) -> bool:
+    """Who registers a partner's OpenID Connect client (its redirect and login-initiation URIs): the
+    operator for any partner, or the partner itself for its own client. A school, a LAS or another
+    partner may not choose where a partner's sign-ins return to."""
+    return _is_operator(viewer) or (viewer.kind is ViewerKind.PARTNER and scope.partner_id == partner_id)

@@ -83,11 +83,15 @@ def mint_token(
     now: dt.datetime,
     audience: str = HUB_AUDIENCE,
     extra_claims: Mapping[str, Any] | None = None,
+    token_type: str | None = None,
+    token_id: str | None = None,
 ) -> str:
     """A JWT signed with the set's active key, valid from `now` for `lifetime`.
 
     `extra_claims` adds claims (for instance a launch token's school and groups) but may not replace
-    the registered ones this function sets.
+    the registered ones this function sets. `token_type` sets the header's `typ` (RFC 9068's "at+jwt"
+    for the access tokens of the OpenID Connect flow), which `verify_token(expected_type=…)` demands;
+    `token_id` is the `jti` to use instead of a random one (a caller that stores it).
     """
     _require_aware(now)
     if lifetime <= dt.timedelta(0):
@@ -107,23 +111,93 @@ def mint_token(
         "scope": " ".join(scope_list),
         "iat": issued_at,
         "exp": issued_at + math.floor(lifetime.total_seconds()),
-        "jti": secrets.token_urlsafe(16),
+        "jti": token_id or secrets.token_urlsafe(16),
     }
+    return _signed(keyset, claims, token_type)
+
+
+#: The `typ` of the OpenID Connect flow's access tokens (RFC 9068 §2.1): an id_token or a hub token (both
+#: typ "JWT", python-jose's default) is never accepted where one of these is expected.
+ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a token type, not a secret
+#: The `typ` of id_tokens.
+ID_TOKEN_TYPE: Final = "JWT"  # noqa: S105 - a token type, not a secret
+
+
+def mint_id_token(
+    keyset: KeySet,
+    *,
+    issuer: str,
+    audience: str,
+    subject: str,
+    lifetime: dt.timedelta,
+    now: dt.datetime,
+    auth_time: dt.datetime,
+    nonce: str | None,
+    claims: Mapping[str, Any],
+) -> str:
+    """An OpenID Connect id_token (OIDC Core §2): exactly `iss`, `sub`, `aud`, `exp`, `iat`, `auth_time`,
+    `nonce` (when the request had one) and the identity `claims` given, signed ES256 with the active key.
+    Unlike hub tokens it carries no `scope` and no `jti`: it is a statement to one client, not a key."""
+    _require_aware(now)
+    _require_aware(auth_time)
+    if lifetime <= dt.timedelta(0):
+        raise ValueError("a token needs a positive lifetime")
+    protocol = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce"}
+    if clash := protocol & claims.keys():
+        raise ValueError(f"identity claims may not replace {sorted(clash)}")
+    issued_at = math.floor(now.timestamp())
+    payload: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
+        "exp": issued_at + math.floor(lifetime.total_seconds()),
+        "iat": issued_at,
+        "auth_time": math.floor(auth_time.timestamp()),
+        **({"nonce": nonce} if nonce is not None else {}),
+        **claims,
+    }
+    return _signed(keyset, payload, ID_TOKEN_TYPE)
+
+
+def _signed(keyset: KeySet, claims: Mapping[str, Any], token_type: str | None) -> str:
     key = keyset.active
+    headers = {"kid": key.kid, **({"typ": token_type} if token_type else {})}
     return jwt.encode(
-        claims, CryptographyECKey(key.private_key, ALGORITHM), algorithm=ALGORITHM, headers={"kid": key.kid}
+        dict(claims), CryptographyECKey(key.private_key, ALGORITHM), algorithm=ALGORITHM, headers=headers
     )
 
 
+def unverified_audience(token: str) -> str | None:
+    """The single `aud` a token names, read before verification (to choose the audience to verify it
+    for); None when the token is malformed or names none or several. Never trust it without
+    `verify_token`."""
+    try:
+        _pinned_header(token)
+        claims = _json_object(_base64url_decode(token.split(".")[1]), "malformed claims")
+    except InvalidToken:
+        return None
+    audience = claims.get("aud")
+    return audience if isinstance(audience, str) and audience else None
+
+
 def verify_token(
-    token: str, keyset: KeySet, *, issuer: str, audience: str = HUB_AUDIENCE, now: dt.datetime
+    token: str,
+    keyset: KeySet,
+    *,
+    issuer: str,
+    audience: str = HUB_AUDIENCE,
+    now: dt.datetime,
+    expected_type: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of `token` once its signature, issuer, audience and times check out at `now`.
+    """The claims of `token` once its signature, issuer, audience and times check out at `now` (and its
+    header's `typ` is `expected_type`, when given).
 
     Raises `InvalidToken` (or its `UnknownSigningKey`) for anything else, with a reason safe to show.
     """
     _require_aware(now)
     header = _pinned_header(token)
+    if expected_type is not None and header.get("typ") != expected_type:
+        raise InvalidToken("wrong token type")
     key = keyset.get(header["kid"])
     if key is None:
         raise UnknownSigningKey("unknown signing key")

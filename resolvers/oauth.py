@@ -52,20 +52,12 @@ class AccessToken:
 RATE_LIMITED_ERROR: Final = "rate_limited"
 
 
-async def client_credentials(
-    engine: AsyncEngine,
-    keys: Keys,
-    settings: Settings,
-    *,
-    client_id: str,
-    client_secret: str,
-    requested_scope: str | None,
-    address: str,
-) -> AccessToken:
-    """An access token for valid client credentials (a partner's, or a LAS client's) sent from network
-    `address`; `invalid_client` for anything else, `invalid_scope` for a scope the client may not have,
-    and `rate_limited` (429) before the secret is checked when the client id or the address has had too
-    many failures (whether or not the client exists)."""
+async def authenticated_client(
+    engine: AsyncEngine, settings: Settings, *, client_id: str, client_secret: str, address: str
+) -> tuple[ViewerKind, str]:
+    """The kind (PARTNER or LAS) and scope of a client whose credentials are valid, sent from network
+    `address`; `invalid_client` for anything else, and `rate_limited` (429) before the secret is checked
+    when the client id or the address has had too many failures (whether or not the client exists)."""
     try:
         async with credential_check(
             engine, settings, subject_kind="client", subject=client_id, address=address
@@ -84,6 +76,26 @@ async def client_credentials(
         raise OAuthError(
             RATE_LIMITED_ERROR, limited.message, status=429, retry_after=limited.retry_after
         ) from None
+    return kind, scope
+
+
+async def client_credentials(
+    engine: AsyncEngine,
+    keys: Keys,
+    settings: Settings,
+    *,
+    client_id: str,
+    client_secret: str,
+    requested_scope: str | None,
+    address: str,
+) -> AccessToken:
+    """An access token for valid client credentials (a partner's, or a LAS client's) sent from network
+    `address`; `invalid_client` for anything else, `invalid_scope` for a scope the client may not have,
+    and `rate_limited` (429) before the secret is checked when the client id or the address has had too
+    many failures (whether or not the client exists)."""
+    kind, scope = await authenticated_client(
+        engine, settings, client_id=client_id, client_secret=client_secret, address=address
+    )
     if requested_scope and set(requested_scope.split()) - {scope}:
         raise OAuthError("invalid_scope", f"this client may only ask for the scope '{scope}'")
     token, _ = await keys.mint(kind, client_id, [scope])

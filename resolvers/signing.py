@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from auth.tokens import TOKEN_LIFETIMES, UnknownSigningKey, mint_token, verify_token
+from auth.tokens import HUB_AUDIENCE, TOKEN_LIFETIMES, UnknownSigningKey, mint_token, verify_token
 from datasources.access.signing_keys import load_keyset
 
 if TYPE_CHECKING:
@@ -43,13 +43,22 @@ class Keys:
                 self._loaded_at = time.monotonic()
             return self._keyset
 
-    async def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a hub token, verified with the current keys (reloaded once for an unknown kid)."""
+    async def verify(
+        self, token: str, *, audience: str = HUB_AUDIENCE, expected_type: str | None = None
+    ) -> dict[str, Any]:
+        """The claims of a hub token (or, with another `audience` and `expected_type`, of a token the hub
+        issued to a partner's client), verified with the current keys (reloaded once for an unknown kid)."""
         issuer, now = self._settings.issuer, self._settings.now()
         try:
-            return verify_token(token, await self.current(), issuer=issuer, now=now)
+            keyset = await self.current()
+            return verify_token(
+                token, keyset, issuer=issuer, audience=audience, now=now, expected_type=expected_type
+            )
         except UnknownSigningKey:
-            return verify_token(token, await self.current(refresh=True), issuer=issuer, now=now)
+            keyset = await self.current(refresh=True)
+            return verify_token(
+                token, keyset, issuer=issuer, audience=audience, now=now, expected_type=expected_type
+            )
 
     async def mint(self, kind: ViewerKind, subject_id: str, scopes: Iterable[str]) -> tuple[str, dt.datetime]:
         """A hub token for `kind:subject_id` with the lifetime API.md gives that kind; and its expiry."""

@@ -21,6 +21,7 @@ from schema.license_admin import LicenseMutation
 from schema.licenses import License, Partner, Product
 from schema.limits import PARSE_CACHE_SIZE, LimitRules, TokenLimitedParser
 from schema.mutations import Mutation
+from schema.oidc_clients import OidcClientMutation
 from schema.people import StaffMember, Student
 from schema.query import Query
 from schema.school_networks import SchoolNetworkMutation
@@ -115,7 +116,12 @@ class LeerpoortSchema(strawberry.federation.Schema):
 
 @strawberry.type(name="Mutation", description="Changes to the hub; each names who may make it.")
 class RootMutation(
-    Mutation, StaffAccountMutation, LicenseMutation, StudentLoginMutation, SchoolNetworkMutation
+    Mutation,
+    StaffAccountMutation,
+    LicenseMutation,
+    StudentLoginMutation,
+    SchoolNetworkMutation,
+    OidcClientMutation,
 ):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 

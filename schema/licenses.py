@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import LicenseRecord, PartnerRecord, ProductRecord
-from resolvers import licenses, partners
+from resolvers import licenses, oidc_clients, partners
 from schema.classification import data, public, resolves_data, resolves_public
 from schema.context import Info
 from schema.entities import lookup
 from schema.enums import DataCategory, PartnerKind
 from schema.groups import Group
+from schema.oidc_clients import OidcClient
 from schema.relay import Node, to_global_id
 
 if TYPE_CHECKING:
@@ -41,6 +42,13 @@ class Partner(Node):
     kind: PartnerKind = public("Publisher or network provider.")
     declared_categories: list[DataCategory] = public("The data categories the partner declared it needs.")
     eck_chain: bool = public("Whether the partner is a member of the ECK chain (and may receive ECK-iDs).")
+
+    @resolves_public(
+        "The partner's single sign-on (OpenID Connect) client registration; null until it registers one."
+    )
+    async def oidc_client(self, info: Info) -> OidcClient | None:
+        record = await oidc_clients.client_of(info.context, self.record)
+        return None if record is None else OidcClient.from_record(record)
 
     @classmethod
     def from_record(cls, record: PartnerRecord) -> Partner:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
 
+from auth.identifiers import global_id
 from auth.policy import Scope
 from datasources.store.pagination import encode_cursor
 from datasources.store.records import Page
@@ -23,7 +24,7 @@ R = TypeVar("R")
 
 def to_global_id(type_name: str, shown_id: str) -> strawberry.ID:
     """The opaque global id of an object: its type and the identifier this viewer sees."""
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{shown_id}".encode()).decode().rstrip("="))
+    return strawberry.ID(global_id(type_name, shown_id))
 
 
 def from_global_id(global_id: str) -> tuple[str, str] | None:

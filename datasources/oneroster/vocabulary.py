@@ -127,3 +127,12 @@ def grades_of(year_level: str | None) -> list[str]:
     if year_level is None:
         return []
     return [_GRADES.get(year_level, "Other")]
+
+
+def staff_role_of(roles: tuple[str, ...] | list[str]) -> str:
+    """The OneRoster role of a staff member holding these hub roles (`STAFF_ROLES`, strongest first), as
+    the rosters show it; the single sign-on's `role` claim uses the same vocabulary."""
+    for oneroster_role, hub_roles in STAFF_ROLES:
+        if any(role in roles for role in hub_roles):
+            return oneroster_role
+    return OTHER_STAFF_ROLE

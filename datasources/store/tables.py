@@ -805,6 +805,52 @@ class HomePinLink(SQLModel, table=True):
     used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class OidcClient(SQLModel, table=True):
+    """A partner's registration as an OpenID Connect client (relying party): the exact redirect URIs the
+    code flow may return to, and the login-initiation URI a launch starts the flow at (OIDC Core §4).
+    The client's id and secret are the partner's own (`partners.client_id`, `client_secret_hash`)."""
+
+    __tablename__ = "oidc_clients"
+
+    partner_id: int = Field(foreign_key="partners.id", primary_key=True)
+    redirect_uris: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    login_initiation_uri: str | None = Field(default=None, max_length=2000)
+    registered_at: dt.datetime = Field(sa_type=_TZ)
+    registered_by: str = Field(max_length=200)
+
+
+class OidcCode(SQLModel, table=True):
+    """A one-time authorization code of the OpenID Connect code flow, and the grant it became.
+
+    Only the SHA-256 of the code is stored. It is bound to the client, the redirect URI, the PKCE
+    challenge, the nonce, the signed-in person (a student or staff membership of one school) and the web
+    session; it works once, within its short lifetime. Once exchanged, `access_token_id` names the access
+    token issued from it, so that presenting the code again (`revoked_at`) also ends that token
+    (RFC 6749 §4.1.2)."""
+
+    __tablename__ = "oidc_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    redirect_uri: str = Field(max_length=2000)
+    code_challenge: str = Field(max_length=128)
+    nonce: str | None = Field(default=None, max_length=500)
+    scope: str = Field(max_length=500)
+    #: "student" or "staff": which table `member_id` is a row of.
+    person_kind: str = Field(max_length=10)
+    member_id: int
+    school_id: int = Field(foreign_key="schools.id")
+    session_id: str = Field(max_length=64)
+    #: When the person signed in (the session's start): the id_token's `auth_time`.
+    auth_time: dt.datetime = Field(sa_type=_TZ)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    access_token_id: str | None = Field(default=None, max_length=64, unique=True)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -854,3 +900,5 @@ HOME_LINKS = _core(HomeLink)
 HOME_PIN_LINKS = _core(HomePinLink)
 WEB_SESSIONS = _core(WebSession)
 STUDENT_LOGINS = _core(StudentLogin)
+OIDC_CLIENTS = _core(OidcClient)
+OIDC_CODES = _core(OidcCode)

@@ -46,6 +46,7 @@ from auth.permissions import (
     may_read_schema,
     may_read_school_networks,
     may_record_dpa,
+    may_register_oidc_client,
     may_register_partners,
     may_request_consent,
     may_send_activation_mails,
@@ -252,6 +253,12 @@ DECISIONS = (
         (may_couple_license,),
     ),
     Decision(
+        "register the partner's OpenID Connect client (the operator for it, or the partner itself)",
+        lambda v, s: may_register_oidc_client(v, s, THE_PARTNER),
+        frozenset({OPERATOR, PARTNER}),
+        (may_register_oidc_client,),
+    ),
+    Decision(
         "read the schema in production",
         lambda v, _: may_read_schema(v, sandbox=False),
         EVERY_KIND - {PARTNER},
@@ -438,6 +445,12 @@ ELSEWHERE = [
         PARTNER,
         "license its own product at a school without its consent",
         lambda v, s: may_manage_license(v, s, OTHER, product_partner_id=THE_PARTNER),
+        False,
+    ),
+    Row(
+        PARTNER,
+        "register another partner's OpenID Connect client",
+        lambda v, s: may_register_oidc_client(v, s, ANOTHER_PARTNER),
         False,
     ),
     Row(
