@@ -263,3 +263,11 @@ def may_couple_license(viewer: Viewer, scope: Scope, school_id: int, *, product_
     return may_manage_license(viewer, scope, school_id, product_partner_id=product_partner_id) or (
         _coordinates(viewer, scope, school_id)
     )
+
+
+def may_read_shortcuts(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator (or a board coordinator managing it) and the operator read the school's
+    INSTELLING_REF and download its sign-in shortcuts. Nobody else: a partner receives the reference only
+    in a sign-in's id_token (DOMAIN.md, "Single sign-on"), never by reading the graph; a teacher or student
+    uses the shortcut, the coordinator hands it out."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
