@@ -271,3 +271,16 @@ def may_read_shortcuts(viewer: Viewer, scope: Scope, school_id: int) -> bool:
     in a sign-in's id_token (DOMAIN.md, "Single sign-on"), never by reading the graph; a teacher or student
     uses the shortcut, the coordinator hands it out."""
     return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_set_student_logins(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator sets its students' logins (username, password, picture code), at the schools
+    it coordinates only; the operator (the helpdesk) may too, for a school that asks for help. Nobody
+    else: a login opens the student's products, so who holds it is the school's decision."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_print_login_cards(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """Only the school's own coordinator prints a group's login cards (they show the picture codes): the
+    cards are handed to the children at school, which the helpdesk does not do."""
+    return _coordinates(viewer, scope, school_id)

@@ -676,6 +676,56 @@ class OperationAllowListEntry(SQLModel, table=True):
     sha256: str = Field(primary_key=True, max_length=64)
 
 
+class WebSession(SQLModel, table=True):
+    """A signed-in person's browser session (staff or student) behind the `leerpoort_session` cookie.
+
+    Only the SHA-256 of the cookie's value is stored, so a copy of the table opens no session; the CSRF
+    token is no secret on its own (every page of the session shows it) and is kept as is. A session ends
+    when its time is up, at sign-out, or when its account is disabled or removed
+    (datasources.access.web_sessions)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_subject", "subject_kind", "subject_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    #: "staff" or "student" (ViewerKind values), with the account's or the student's id.
+    subject_kind: str = Field(max_length=10)
+    subject_id: str = Field(max_length=64)
+    #: The scopes a `signIn` token of the same person would carry.
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    csrf_token: str = Field(max_length=64)
+    #: The school the person signed in at (a student's; a member of staff's when the page named one).
+    school_code: str | None = Field(default=None, max_length=6)
+    #: The network address the session was started from.
+    address: str = Field(max_length=64)
+    started_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    ended_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class StudentLogin(SQLModel, table=True):
+    """How a student signs in at their school: a username unique within the school, and a password or a
+    picture code (leerlingplaatje) or both, set by the school's coordinator (resolvers.student_logins).
+
+    Both secrets are stored as argon2id hashes (the picture code keyed with the hub's secret first, since
+    it has few values). The picture code is also kept sealed (AES-GCM under a key derived from the hub's
+    secret) so that the coordinator's printable login cards can show it; the API never reads it back."""
+
+    __tablename__ = "student_logins"
+    __table_args__ = (UniqueConstraint("school_id", "username"),)
+
+    student_id: int = Field(foreign_key="students.id", primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    #: Stored lower-cased, so sign-in does not depend on how the child typed it.
+    username: str = Field(max_length=40)
+    password_hash: str | None = Field(default=None, max_length=300)
+    picture_hash: str | None = Field(default=None, max_length=300)
+    picture_sealed: str | None = Field(default=None, max_length=200)
+    updated_at: dt.datetime = Field(sa_type=_TZ)
+    updated_by: str = Field(max_length=200)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -718,3 +768,5 @@ ACCOUNT_REQUESTS = _core(AccountRequest)
 ANNOUNCEMENTS = _core(Announcement)
 PERSISTED_QUERIES = _core(PersistedQuery)
 OPERATION_ALLOW_LISTS = _core(OperationAllowListEntry)
+WEB_SESSIONS = _core(WebSession)
+STUDENT_LOGINS = _core(StudentLogin)
