@@ -46,6 +46,7 @@ from schema import published as published_sdl
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
 from schema.pages import signin as signin_pages
+from schema.pages import start as start_pages
 from schema.pages import static as static_pages
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
         *signin_pages.routes(lambda connection: _state(connection).services),
+        *start_pages.routes(lambda connection: _state(connection).services),
         *static_pages.routes(),
     ]
     # Refusing a body before its end closes the connection rather than letting the server drain it; a

@@ -2,10 +2,11 @@
 coordinator hands out (DOMAIN.md: "Each has an opaque, unique, stable INSTELLING_REF used in its login
 shortcuts").
 
-Links: `{public_url}/login?school=<INSTELLING_REF>` for staff and the same with `&leerling=1` for students,
-so a shortcut opens the right school's sign-in page. The reference never changes (not at a school-year
-transition, not when DUO gives the location a new BRIN), so shortcuts keep working; a location that merged
-into another resolves to the location it merged into (`school_for_sign_in`), so old shortcuts point there.
+Links: `{public_url}/login?school=<INSTELLING_REF>` for staff and the same with `&soort=leerling`
+for students, so a shortcut opens the right school's sign-in page. The reference never changes (not at
+a school-year transition, not when DUO gives the location a new BRIN), so shortcuts keep working; the
+sign-in page answers a location that merged into another as that one
+(`resolvers.student_logins.login_school`), so old shortcuts point there.
 
 Files, per audience (staff, students):
 - a Windows Internet Shortcut (`.url`): `[InternetShortcut]` with `URL=`;
@@ -27,19 +28,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from auth.permissions import may_read_shortcuts
-from datasources.graph.schools import SignInSchool, sign_in_location
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from datasources.store.records import SchoolRecord
     from resolvers.context import Context
     from settings import Settings
 
 #: The namespace of the profiles' stable UUIDs (uuid5 of the reference and the payload's role).
 _PROFILE_NAMESPACE: Final = uuid.UUID("6f1d6a52-3c39-5b4e-9d57-3f1e0c7a2b10")
-#: The longest reference the store holds.
-_MAX_REF: Final = 64
 
 
 class Audience(enum.Enum):
@@ -75,7 +71,7 @@ _AUDIENCE_NL: Final = {Audience.STAFF: "leerkrachten", Audience.STUDENTS: "leerl
 
 def sign_in_url(settings: Settings, instelling_ref: str, audience: Audience) -> str:
     """The sign-in link of a school for an audience, on the hub's public address."""
-    query = {"school": instelling_ref, **({"leerling": "1"} if audience is Audience.STUDENTS else {})}
+    query = {"school": instelling_ref, **({"soort": "leerling"} if audience is Audience.STUDENTS else {})}
     return f"{settings.public_url.rstrip('/')}/login?{urllib.parse.urlencode(query)}"
 
 
@@ -177,13 +173,3 @@ async def shortcuts(ctx: Context, school: SchoolRecord) -> list[ShortcutFile]:
     if ref is None:
         return []
     return shortcut_files(ctx.settings, school.code, school.name, ref)
-
-
-async def school_for_sign_in(engine: AsyncEngine, ref: str) -> SignInSchool | None:
-    """The open school whose sign-in page a shortcut with this INSTELLING_REF opens: the school itself, or
-    the location it merged into (followed through later mergers); None for an unknown reference or a
-    school that closed without a successor."""
-    ref = ref.strip()
-    if not ref or len(ref) > _MAX_REF or not ref.isascii():
-        return None
-    return await sign_in_location(engine, ref)

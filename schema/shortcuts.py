@@ -49,9 +49,9 @@ class ShortcutFile:
     format: ShortcutFormat = public("The kind of file.")
     audience: ShortcutAudience = public("Who it is for.")
     url: str = public(
-        "The sign-in link it opens: /login?school=<INSTELLING_REF> (with &leerling=1 for students). It keeps"
-        " working through school-year transitions and new BRIN codes; after a merger it opens the merged"
-        " school's sign-in page."
+        "The sign-in link it opens: /login?school=<INSTELLING_REF> (with &soort=leerling for students)."
+        " It keeps working through school-year transitions and new BRIN codes; after a merger it opens"
+        " the merged school's sign-in page."
     )
     content: str = public("The file's content (text: INI, XML plist or JSON).")
 

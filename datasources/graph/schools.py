@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, select
@@ -15,8 +14,6 @@ from datasources.store.tables import BOARDS, SCHOOLS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from auth.policy import Scope
     from datasources.store.reader import AnyRow, Reader
@@ -153,36 +150,3 @@ async def instelling_refs_by_school(reader: Reader, scope: Scope, ids: Sequence[
     if not scope.is_unrestricted:
         statement = statement.where(SCHOOLS.c.id.in_(sorted(scope.managed_school_ids) or [-1]))
     return {row.id: row.instelling_ref for row in await reader.rows(statement)}
-
-
-#: How far a chain of mergers is followed (a location merged into one that merged again, ...).
-_MAX_MERGERS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class SignInSchool:
-    """The school a sign-in shortcut's reference opens the sign-in page of."""
-
-    id: int
-    code: str
-    name: str
-    instelling_ref: str
-
-
-async def sign_in_location(engine: AsyncEngine, instelling_ref: str) -> SignInSchool | None:
-    """The open location of an INSTELLING_REF: its own school, or the one it merged into (followed through
-    later mergers); None for an unknown reference or a location closed without a successor."""
-    s = SCHOOLS.c
-    condition = s.instelling_ref == instelling_ref
-    async with engine.connect() as connection:
-        for _ in range(_MAX_MERGERS):
-            statement = select(s.id, s.code, s.name, s.instelling_ref, s.active, s.merged_into_id)
-            row = (await connection.execute(statement.where(condition))).one_or_none()
-            if row is None:
-                return None
-            if row.active:
-                return SignInSchool(row.id, row.code, row.name, row.instelling_ref)
-            if row.merged_into_id is None:
-                return None
-            condition = s.id == row.merged_into_id
-    return None
