@@ -28,8 +28,17 @@ from auth.credentials import hash_secret
 from auth.viewer import Viewer, ViewerKind
 from datasources.access.signing_keys import load_keyset
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
-from datasources.store.tables import SCHOOLS, STAFF_ACCOUNTS, STAFF_MEMBERS, STUDENTS
+from datasources.store.tables import GROUPS, PRODUCTS, SCHOOLS, STAFF_ACCOUNTS, STAFF_MEMBERS, STUDENTS
 from resolvers import admin
+from resolvers.launch_rules import (
+    LaunchableProduct,
+    LaunchContext,
+    LaunchRefusal,
+    launch_decision,
+    launch_path,
+    launchable_products,
+    product_id_from_path,
+)
 from resolvers.requests import Services, open_request
 from resolvers.signing import Keys
 from resolvers.student_logins import set_student_login
@@ -539,3 +548,80 @@ async def test_the_shortcut_download_is_for_the_schools_coordinator_only(school:
     assert plistlib.loads(mine.content)["PayloadContent"][0]["PayloadType"] == "com.apple.webClip.managed"
     assert theirs.status_code == teacher.status_code == nonsense.status_code == 404
     assert anonymous.status_code == 303
+
+
+async def _account(school: School, email: str) -> Viewer:
+    async with school.engine.connect() as connection:
+        account = await connection.scalar(select(STAFF_ACCOUNTS.c.id).where(STAFF_ACCOUNTS.c.email == email))
+    return Viewer(ViewerKind.STAFF, str(account), frozenset({"staff"}))
+
+
+async def test_the_launch_decision_that_the_launch_endpoint_calls(school: School) -> None:
+    """`resolvers.launch_rules.launch_decision`, as `GET /launch/{productId}` asks it: the same rule as
+    `me.products`, with the reason of a refusal."""
+    at, engine = school.settings, school.engine
+    els, piet = await _account(school, ELS), await _account(school, PIET)
+    async with engine.connect() as connection:
+        group_5 = await connection.scalar(
+            select(GROUPS.c.id)
+            .join(SCHOOLS, SCHOOLS.c.id == GROUPS.c.school_id)
+            .where(GROUPS.c.las_key == "L5", SCHOOLS.c.code == school.code)
+        )
+        anna = await connection.scalar(select(STUDENTS.c.id).where(STUDENTS.c.first_name == "Anna"))
+        ref = await connection.scalar(select(SCHOOLS.c.instelling_ref).where(SCHOOLS.c.code == school.code))
+        plus = int(await connection.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.name == PLUS)) or 0)
+        taal = int(await connection.scalar(select(PRODUCTS.c.id).where(PRODUCTS.c.name == "Taalroute")) or 0)
+    allowed = await launch_decision(engine, at, els, plus, now=T0)
+    assert isinstance(allowed, LaunchableProduct)
+    assert (allowed.product_id, allowed.name, allowed.school_code, allowed.instelling_ref) == (
+        plus,
+        PLUS,
+        school.code,
+        ref,
+    )
+    assert (allowed.member_kind, allowed.group_ids, allowed.target_url) == (
+        "staff",
+        (group_5,),
+        "https://product.example/start",
+    )
+    assert [p.product_id for p in await launchable_products(engine, at, els, now=T0)] == [plus, taal]
+    assert await launch_decision(engine, at, piet, plus, now=T0) is LaunchRefusal.NO_LICENSE
+    assert await launch_decision(engine, at, els, 999_999, now=T0) is LaunchRefusal.UNKNOWN_PRODUCT
+    operator = Viewer(ViewerKind.OPERATOR, "helpdesk")
+    assert await launch_decision(engine, at, operator, plus, now=T0) is LaunchRefusal.NOT_A_MEMBER
+    # A student from home: the product allows it; the school must have enabled home login.
+    student = Viewer(ViewerKind.STUDENT, str(anna), frozenset({"student"}))
+    assert isinstance(await launch_decision(engine, at, student, plus, now=T0), LaunchableProduct)
+    home = LaunchContext.HOME
+    for enabled in (False, True):
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(SCHOOLS).where(SCHOOLS.c.code == school.code).values(home_login=enabled)
+            )
+        decided = await launch_decision(engine, at, student, plus, now=T0, context=home)
+        assert isinstance(decided, LaunchableProduct) if enabled else decided is LaunchRefusal.NOT_AT_HOME
+    assert isinstance(await launch_decision(engine, at, els, plus, now=T0, context=home), LaunchableProduct)
+    assert await launch_decision(engine, at, student, taal, now=T0) is LaunchRefusal.NO_LICENSE
+    # The substitute's group 6 ended on Friday: on Monday its product no longer opens for Els.
+    monday = dt.datetime(2026, 10, 12, 9, tzinfo=dt.UTC)
+    assert isinstance(await launch_decision(engine, at, els, taal, now=T0), LaunchableProduct)
+    assert await launch_decision(engine, at, els, taal, now=monday) is LaunchRefusal.NO_LICENSE
+
+
+@pytest.mark.parametrize(
+    ("segment", "product_id"),
+    [
+        ("12", 12),
+        ("0", 0),
+        ("012", None),
+        ("-1", None),
+        ("1e3", None),
+        ("١٢", None),
+        ("9" * 19, None),
+        ("", None),
+    ],
+)
+def test_only_a_canonical_decimal_is_a_launch_paths_product_id(segment: str, product_id: int | None) -> None:
+    assert product_id_from_path(segment) == product_id
+    if product_id is not None:
+        assert launch_path(product_id) == f"/launch/{segment}"
