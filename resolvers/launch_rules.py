@@ -99,9 +99,12 @@ async def _decide(
     *,
     context: LaunchContext,
     only_product: int | None,
+    memberships: tuple[Membership, ...] | None = None,
 ) -> tuple[list[LaunchableProduct], LaunchRefusal]:
-    """The launchable products of the viewer (or of one product), and the most telling refusal otherwise."""
-    memberships = await memberships_of(reader, viewer, today)
+    """The launchable products of the viewer (or of one product), and the most telling refusal otherwise;
+    `memberships` are the viewer's, when the caller has read them already."""
+    if memberships is None:
+        memberships = await memberships_of(reader, viewer, today)
     if not memberships:
         return [], LaunchRefusal.NOT_A_MEMBER
     coupled = await launch_facts.coupled_groups(reader, memberships, today)
@@ -161,9 +164,13 @@ async def launchable_products_on(
     *,
     today: dt.date,
     context: LaunchContext = LaunchContext.SCHOOL,
+    memberships: tuple[Membership, ...] | None = None,
 ) -> list[LaunchableProduct]:
-    """The products the viewer may open on `today`, by name, on an open reader (a request's own)."""
-    allowed, _ = await _decide(reader, settings, viewer, today, context=context, only_product=None)
+    """The products the viewer may open on `today`, by name, on an open reader (a request's own);
+    `memberships` are the viewer's (`memberships_of`), when the caller has read them already."""
+    allowed, _ = await _decide(
+        reader, settings, viewer, today, context=context, only_product=None, memberships=memberships
+    )
     return allowed
 
 

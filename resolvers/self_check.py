@@ -98,7 +98,11 @@ class SelfCheck:
         """The products the person may open now (the launch rule), by name."""
         if self._products is None:
             self._products = await launchable_products_on(
-                self.ctx.reader, self.ctx.settings, self.ctx.viewer, today=self.ctx.today
+                self.ctx.reader,
+                self.ctx.settings,
+                self.ctx.viewer,
+                today=self.ctx.today,
+                memberships=self.view.memberships,
             )
         return self._products
 
