@@ -6,6 +6,7 @@ download of the school's sign-in shortcuts.
   (`/launch/{productId}` on the hub's issuer, the same address as `me.products.launchUrl`), and a short
   "startcheck" that answers the coordinator's start-of-year questions. It reads through the same resolvers
   as `me` (`resolvers.self_check`), so the page and the graph cannot disagree. Not signed in: to `/login`.
+  A coordinator also finds the download links of their schools' sign-in shortcuts there.
 - `GET /snelkoppelingen/{schoolCode}/{fileName}`: one of `School.shortcuts` as a download, for the school's
   coordinator (the operator has no web session); anyone else gets the same 404 as for a file that does
   not exist, so the page tells nothing of other schools.
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
     from starlette.requests import HTTPConnection, Request
 
+    from datasources.store.records import SchoolRecord
+    from resolvers.context import Context
     from resolvers.requests import Services
 
 SHORTCUTS_PATH: Final = "/snelkoppelingen/{code}/{file_name}"
@@ -59,6 +62,19 @@ class TileOnPage:
 
     product: LaunchableProduct
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShortcutsOnPage:
+    """A school the signed-in coordinator manages, with its shortcut files to download."""
+
+    school_name: str
+    school_code: str
+    files: list[shortcuts.ShortcutFile]
+
+    def href(self, file: shortcuts.ShortcutFile) -> str:
+        """The download address of one of the files."""
+        return SHORTCUTS_PATH.format(code=self.school_code, file_name=file.file_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +126,19 @@ def _startcheck(
     return lines
 
 
+async def _managed_shortcuts(ctx: Context) -> list[ShortcutsOnPage]:
+    """The shortcut files of the schools the viewer coordinates (none for anyone else), by school code."""
+    found: list[SchoolRecord | None] = await ctx.loaders.schools.load_many(
+        sorted(ctx.scope.managed_school_ids)
+    )
+    managed = sorted((school for school in found if school is not None), key=lambda school: school.code)
+    return [
+        ShortcutsOnPage(school.name, school.code, files)
+        for school in managed
+        if (files := await shortcuts.shortcuts(ctx, school))
+    ]
+
+
 class _StartPages:
     """The start page and the shortcut downloads, on the process's services."""
 
@@ -138,6 +167,7 @@ class _StartPages:
                     for product in await check.products()
                 ]
                 roles = await check.roles()
+                managed = await _managed_shortcuts(ctx)
         except Unauthenticated:
             return login_redirect(request)
         school = own_schools[0] if own_schools else None
@@ -151,6 +181,7 @@ class _StartPages:
             groups=groups,
             tiles=tiles,
             roles=roles,
+            managed=managed,
             startcheck=_startcheck(
                 student=check.is_student,
                 school_name=school.name if school else None,

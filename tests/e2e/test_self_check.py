@@ -625,3 +625,22 @@ def test_only_a_canonical_decimal_is_a_launch_paths_product_id(segment: str, pro
     assert product_id_from_path(segment) == product_id
     if product_id is not None:
         assert launch_path(product_id) == f"/launch/{segment}"
+
+
+async def test_a_coordinators_start_page_links_the_shortcuts_and_says_what_is_missing(school: School) -> None:
+    async with browser(school.settings) as client:
+        await sign_in_staff(client, COORDINATOR, PASSWORD)
+        page = await client.get("/")
+        links = re.findall(r'<a href="(/snelkoppelingen/[^"]+)" download>', page.text)
+        downloads = [await client.get(link) for link in links]
+    async with browser(school.settings) as client:
+        await sign_in_staff(client, ELS, TEACHER_PASSWORD)
+        teacher = await client.get("/")
+    assert page.status_code == 200
+    # The bootstrapped coordinator is no teacher: the startcheck says so, in Dutch.
+    assert "Nee, je bent aan geen groep gekoppeld." in page.text
+    assert "Nee, er is nog geen product aan je groep gekoppeld." in page.text
+    assert len(links) == 6
+    assert all(link.startswith(f"/snelkoppelingen/{school.code}/") for link in links)
+    assert [response.status_code for response in downloads] == [200] * 6
+    assert "/snelkoppelingen/" not in teacher.text
