@@ -41,8 +41,9 @@ from resolvers.imports import CouplingSuspended, import_school_file, refused_rep
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import bodies, graphql_requests, http, oneroster
+from schema import bodies, graphql_requests, http, network_updates, oneroster
 from schema import published as published_sdl
+from schema.addresses import client_address
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
 from schema.pages import signin as signin_pages
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
+        *network_updates.routes(lambda connection: _state(connection).services),
         *signin_pages.routes(lambda connection: _state(connection).services),
         *start_pages.routes(lambda connection: _state(connection).services),
         *static_pages.routes(),
@@ -404,8 +406,8 @@ def _client_authentication(authorization: str | None, fields: dict[str, str]) ->
 
 
 def _client_address(request: Request) -> str:
-    """The caller's network address (the proxy's, unless uvicorn is told to trust forwarded headers)."""
-    return request.client.host if request.client else ""
+    """The caller's network address (through the proxies `LEERPOORT_TRUSTED_PROXIES` names)."""
+    return client_address(request, _state(request).services.settings)
 
 
 def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:

@@ -145,14 +145,21 @@ async def start_session(
 
 async def end_session(services: Services, connection: HTTPConnection, response: Response) -> None:
     """End the request's session (if any) and clear its cookie on `response`."""
+    await end_stored_session(services, connection)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=secure_cookies(services.settings), httponly=True, samesite="lax"
+    )
+
+
+async def end_stored_session(services: Services, connection: HTTPConnection) -> None:
+    """End the request's session (if any) in the store, leaving the cookie alone: a sign-in in a browser
+    that still holds a session ends that one before its new cookie replaces it, so no session of the
+    previous person stays open behind a cookie that browser no longer has."""
     value = connection.cookies.get(SESSION_COOKIE)
     if value and len(value) <= _MAX_COOKIE_LENGTH:
         stored = await stored_sessions.session_by_hash(services.engine, link_token_hash(value))
         if stored is not None:
             await stored_sessions.end_session(services.engine, stored.id, at=services.settings.now())
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=secure_cookies(services.settings), httponly=True, samesite="lax"
-    )
 
 
 def require_csrf(session: WebSession | None, submitted: str | None) -> None:
@@ -196,6 +203,7 @@ __all__ = [
     "WebSession",
     "cookie_session",
     "end_session",
+    "end_stored_session",
     "pre_session_csrf",
     "require_csrf",
     "session_viewer",

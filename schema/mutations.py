@@ -33,9 +33,9 @@ class PartnerCredentials:
     client_secret: str = public("The OAuth client secret; store it now, the hub keeps only a hash.")
 
 
-@strawberry.type(description="A staff token after a successful sign-in.")
+@strawberry.type(description="A staff (or student) token after a successful sign-in.")
 class SignInResult:
-    """A bearer token for the staff member."""
+    """A bearer token for the staff member (or the student)."""
 
     token: str = public("The bearer token (an ES256 JWT) to send as `Authorization: Bearer …`.")
     expires_at: dt.datetime = public("When the token expires (8 hours after sign-in).")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, schools, shortcuts
+from resolvers import changes, consent, school_networks, schools, shortcuts
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from schema.groups import Group
     from schema.licenses import License
     from schema.people import StaffMember, Student
+    from schema.school_networks import NetworkToken, SchoolNetwork
 
 _Group = Annotated["Group", strawberry.lazy("schema.groups")]
 _Student = Annotated["Student", strawberry.lazy("schema.people")]
@@ -31,6 +32,8 @@ _ConsentReceipt = Annotated["ConsentReceipt", strawberry.lazy("schema.consent")]
 _ConsentRequest = Annotated["ConsentRequest", strawberry.lazy("schema.consent")]
 _Disclosure = Annotated["Disclosure", strawberry.lazy("schema.consent")]
 _DeletionState = Annotated["DeletionState", strawberry.lazy("schema.changes")]
+_SchoolNetwork = Annotated["SchoolNetwork", strawberry.lazy("schema.school_networks")]
+_NetworkToken = Annotated["NetworkToken", strawberry.lazy("schema.school_networks")]
 
 SCHOOL_BASIC = DataCategory.SCHOOL_BASIC
 
@@ -239,6 +242,26 @@ class School(Node):
 
         page = await consent.disclosures_of_school(info.context, self.record, first, after)
         return connection(info, page, Disclosure.from_record)
+
+    @resolves_public(
+        "The address ranges that count as at school (a sign-in from anywhere else is at home); the"
+        " school's coordinators and the operator only, null for everyone else."
+    )
+    async def networks(self, info: Info) -> list[_SchoolNetwork] | None:
+        from schema.school_networks import SchoolNetwork  # noqa: PLC0415
+
+        found = await school_networks.of_school(info.context, self.record)
+        return None if found is None else [SchoolNetwork.from_record(network) for network in found]
+
+    @resolves_public(
+        "The network tokens of the school's update command, live and revoked, newest first (never the"
+        " tokens themselves); the school's coordinators only, null for everyone else."
+    )
+    async def network_tokens(self, info: Info) -> list[_NetworkToken] | None:
+        from schema.school_networks import NetworkToken  # noqa: PLC0415
+
+        found = await school_networks.tokens_of(info.context, self.record)
+        return None if found is None else [NetworkToken.from_record(token) for token in found]
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> School | None:

@@ -676,6 +676,39 @@ class OperationAllowListEntry(SQLModel, table=True):
     sha256: str = Field(primary_key=True, max_length=64)
 
 
+class SchoolNetwork(SQLModel, table=True):
+    """An address range a school's network leaves the internet from: a request from it is "at school".
+    `dynamic` marks the one-address range that the school's update command keeps current."""
+
+    __tablename__ = "school_networks"
+    __table_args__ = (UniqueConstraint("school_id", "cidr"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    #: The normalised range ("192.0.2.0/24", "2001:db8:12::/48").
+    cidr: str = Field(max_length=64)
+    dynamic: bool = False
+    #: The network token that recorded a dynamic range (null for ranges a coordinator added).
+    network_token_id: int | None = Field(default=None, foreign_key="network_tokens.id")
+    added_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class NetworkToken(SQLModel, table=True):
+    """A long-lived, school-bound token with which a school's scheduled command reports the school's
+    current (dynamic) address. Only its SHA-256 is stored: the token is 32 random bytes, so a fast hash
+    loses nothing, and a lookup by hash needs no scan."""
+
+    __tablename__ = "network_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    label: str = Field(max_length=200)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
 class WebSession(SQLModel, table=True):
     """A signed-in person's browser session (staff or student) behind the `leerpoort_session` cookie.
 
@@ -768,5 +801,7 @@ ACCOUNT_REQUESTS = _core(AccountRequest)
 ANNOUNCEMENTS = _core(Announcement)
 PERSISTED_QUERIES = _core(PersistedQuery)
 OPERATION_ALLOW_LISTS = _core(OperationAllowListEntry)
+SCHOOL_NETWORKS = _core(SchoolNetwork)
+NETWORK_TOKENS = _core(NetworkToken)
 WEB_SESSIONS = _core(WebSession)
 STUDENT_LOGINS = _core(StudentLogin)

@@ -28,6 +28,7 @@ from resolvers.web_sessions import (
     CSRF_COOKIE,
     WebSession,
     end_session,
+    end_stored_session,
     pre_session_csrf,
     require_csrf,
     session_viewer,
@@ -35,10 +36,12 @@ from resolvers.web_sessions import (
     start_session,
     tokens_match,
 )
+from schema.addresses import client_address
 from schema.bodies import BodyTooLarge
 from schema.pages.forms import Form, read_form, safe_next
 from schema.pages.templates import render
 from schema.relay import from_global_id
+from settings import Settings
 
 LOGIN_PATH: Final = "/login"
 STAFF: Final = "medewerker"
@@ -62,8 +65,9 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"{LOGIN_PATH}?{urllib.parse.urlencode({'next': target})}", status_code=303)
 
 
-def _address(connection: HTTPConnection) -> str:
-    return connection.client.host if connection.client else ""
+def _address(connection: HTTPConnection, settings: Settings) -> str:
+    """The client's address as every handler sees it (through the trusted proxies)."""
+    return client_address(connection, settings)
 
 
 def _rate_limited_message(refused: RateLimited) -> str:
@@ -171,7 +175,7 @@ class _SignInPages:
                 the_services.settings,
                 email,
                 form.text("wachtwoord"),
-                address=_address(request),
+                address=_address(request, the_services.settings),
             )
         except RateLimited as refused:
             return await self.page(
@@ -185,7 +189,10 @@ class _SignInPages:
         except Unauthenticated:
             return await self.page(request, 401, next_path=next_path, error=WRONG_STAFF, email=email)
         response = RedirectResponse(next_path, status_code=303)
-        await start_session(the_services, response, viewer, address=_address(request), school_code=None)
+        await end_stored_session(the_services, request)
+        await start_session(
+            the_services, response, viewer, address=_address(request, the_services.settings), school_code=None
+        )
         return response
 
     async def _student(
@@ -224,7 +231,7 @@ class _SignInPages:
                 username,
                 password=password,
                 picture_code=picture_code,
-                address=_address(request),
+                address=_address(request, the_services.settings),
             )
         except RateLimited as refused:
             return await self.page(
@@ -239,8 +246,13 @@ class _SignInPages:
         except BadUserInput:
             return await self.page(request, 400, error=CHOOSE_PICTURES, **shown)
         response = RedirectResponse(next_path, status_code=303)
+        await end_stored_session(the_services, request)
         await start_session(
-            the_services, response, viewer, address=_address(request), school_code=school.code
+            the_services,
+            response,
+            viewer,
+            address=_address(request, the_services.settings),
+            school_code=school.code,
         )
         return response
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import socket
+import subprocess
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -17,10 +21,12 @@ from sqlalchemy import select, update
 from datasources.store.tables import SCHOOLS, STAFF_ACCOUNTS, WEB_SESSIONS
 from resolvers import admin
 from server import create_app
+from tests.e2e.conftest import SERVER_SCRIPT, process_environment
 from tests.e2e.web import form_csrf_token, graphql, session_csrf_token, sign_in_form, sign_in_staff
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -310,3 +316,99 @@ async def test_the_sign_in_api_for_clients_still_works(
             "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"}
         )
     assert set(viewer.json()["data"]["viewer"]["scopes"]) >= {"staff", "coordinator"}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def real_server(clocked: Settings, coordinator: tuple[str, str], tmp_path: Path) -> Iterator[str]:
+    """`python server.py serve` on the test's database and clock, over TCP; its base URL."""
+    port = _free_port()
+    log = tmp_path / "server.log"
+    environment = process_environment(clocked, LEERPOORT_NOW=T0.isoformat())
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - the interpreter running this suite, fixed arguments
+            [sys.executable, str(SERVER_SCRIPT), "serve", "--port", str(port)],
+            env=environment,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        with httpx.Client(trust_env=False, timeout=2.0) as client:
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get(f"{base_url}/health").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not become healthy:\n{log.read_text()}")
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def test_a_browser_signs_in_and_out_on_a_real_server(
+    coordinator: tuple[str, str], real_server: str
+) -> None:
+    email, code = coordinator
+    async with httpx.AsyncClient(base_url=real_server, trust_env=False, timeout=10.0) as client:
+        await sign_in_staff(client, email, PASSWORD)
+        csrf = await session_csrf_token(client)
+        signed_in = await graphql(client, VIEWER, csrf=csrf)
+        refused = await client.post("/graphql", json={"query": VIEWER})
+        out = await client.post("/logout", data={"csrf_token": csrf})
+        after = await graphql(client, VIEWER, csrf=csrf)
+
+    assert signed_in.json()["data"]["viewer"]["kind"] == "STAFF"
+    assert f"school:{code}" in signed_in.json()["data"]["viewer"]["scopes"]
+    assert refused.status_code == 403
+    assert out.status_code == 303
+    assert after.status_code == 401
+
+
+async def test_signing_in_again_in_the_same_browser_ends_the_previous_session(
+    clocked: Settings, coordinator: tuple[str, str], engine: AsyncEngine
+) -> None:
+    email, _ = coordinator
+    async with browser(clocked) as client:
+        await sign_in_staff(client, email, PASSWORD)
+        first_cookie = client.cookies["leerpoort_session"]
+        csrf = await session_csrf_token(client)
+        # the signed-in page shows no sign-in form; a form kept open in another tab still posts
+        again = await client.post(
+            "/login",
+            data={
+                "csrf_token": client.cookies["leerpoort_csrf"],
+                "soort": "medewerker",
+                "email": email,
+                "wachtwoord": PASSWORD,
+            },
+        )
+        assert again.status_code == 303
+        assert client.cookies["leerpoort_session"] != first_cookie
+    first, second = await _sessions(engine)
+    async with browser(clocked) as replay:
+        replayed = await replay.post(
+            "/graphql",
+            json={"query": VIEWER},
+            headers={"X-CSRF-Token": csrf, "Cookie": f"leerpoort_session={first_cookie}"},
+        )
+
+    assert replayed.status_code == 401
+    assert first.ended_at == T0
+    assert second.ended_at is None

@@ -1,7 +1,7 @@
 """web sessions and student logins
 
-Revision ID: 0014_web_sessions
-Revises: 0013_license_rules
+Revision ID: 0015_web_sessions
+Revises: 0014_school_networks
 Create Date: 2026-12-02 16:50:00.000000
 
 Browser sessions behind the sign-in pages (only a hash of the cookie is stored) and students' logins
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0014_web_sessions"
-down_revision: str | None = "0013_license_rules"
+revision: str = "0015_web_sessions"
+down_revision: str | None = "0014_school_networks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
