@@ -46,6 +46,7 @@ from schema import published as published_sdl
 from schema.addresses import client_address
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
+from schema.pages import home as home_pages
 from schema.pages import signin as signin_pages
 from schema.pages import start as start_pages
 from schema.pages import static as static_pages
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *signin_pages.routes(lambda connection: _state(connection).services),
         *start_pages.routes(lambda connection: _state(connection).services),
         *static_pages.routes(),
+        *home_pages.routes(lambda connection: _state(connection).services),
     ]
     # Refusing a body before its end closes the connection rather than letting the server drain it; a
     # request that fails because the database is out of reach answers 503.

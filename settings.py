@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, alias="LEERPOORT_SMTP_TIMEOUT_SECONDS")
     #: How long an activation link stays valid (days).
     activation_link_days: int = Field(default=7, ge=1, alias="LEERPOORT_ACTIVATION_LINK_DAYS")
+    #: How long a printed home-login activation code stays valid (days): long enough for a letter home.
+    home_code_days: int = Field(default=30, ge=1, alias="LEERPOORT_HOME_CODE_DAYS")
     #: How long a password-reset link stays valid (hours).
     reset_link_hours: int = Field(default=2, ge=1, alias="LEERPOORT_RESET_LINK_HOURS")
 

@@ -12,7 +12,7 @@ import strawberry
 
 from datasources.access.school_networks import NetworkRecord, NetworkTokenRecord
 from errors import BadUserInput
-from resolvers import school_networks
+from resolvers import home_logins, school_networks
 from schema.classification import public, resolves_public
 from schema.context import Info
 from schema.relay import from_global_id, to_global_id
@@ -82,7 +82,7 @@ class NewNetworkToken:
     )
 
 
-@strawberry.type(description="A school's network ranges and network tokens.")
+@strawberry.type(description="A school's network ranges, network tokens and home login.")
 class SchoolNetworkMutation:
     """The coordinator's changes to which addresses count as "at school"."""
 
@@ -97,6 +97,21 @@ class SchoolNetworkMutation:
     async def remove_school_network(self, info: Info, school_code: _SchoolCode, cidr: _Cidr) -> str:
         await school_networks.remove(info.context, school_code, cidr)
         return cidr.strip()
+
+    @resolves_public(
+        "Switch home login for your school's students on or off (coordinator). On: you print activation"
+        " codes per group and parents activate home login at /thuis. Off: home sign-ins end at once."
+        " Answers the new state."
+    )
+    async def set_home_login(
+        self,
+        info: Info,
+        school_code: _SchoolCode,
+        enabled: Annotated[
+            bool, strawberry.argument(description="True to allow home login, false to stop it.")
+        ],
+    ) -> bool:
+        return await home_logins.set_home_login(info.context, school_code, enabled)
 
     @resolves_public(
         "Create a network token for your school's update command (coordinator); the token is shown once."

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, school_networks, schools, shortcuts
+from resolvers import changes, consent, home_logins, school_networks, schools, shortcuts
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
@@ -252,6 +252,13 @@ class School(Node):
 
         found = await school_networks.of_school(info.context, self.record)
         return None if found is None else [SchoolNetwork.from_record(network) for network in found]
+
+    @resolves_public(
+        "Whether the school's students may sign in at home (`setHomeLogin`); the school's coordinators and"
+        " the operator only, null for everyone else."
+    )
+    async def home_login(self, info: Info) -> bool | None:
+        return await home_logins.home_login_of(info.context, self.record.id)
 
     @resolves_public(
         "The network tokens of the school's update command, live and revoked, newest first (never the"

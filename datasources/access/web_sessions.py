@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, insert, select, update
 
+from datasources.access import home_logins
 from datasources.store.tables import SCHOOLS, STAFF_ACCOUNTS, STUDENT_LOGINS, STUDENTS, WEB_SESSIONS
 
 if TYPE_CHECKING:
@@ -132,5 +133,6 @@ async def subject_may_sign_in(engine: AsyncEngine, subject_kind: str, subject_id
                     SCHOOLS.c.active.is_(True),
                 )
             )
-            return found is not None
+            # A home login (activated by a parent) opens sessions too, while the school allows it.
+            return found is not None or await home_logins.student_may_sign_in_at_home(connection, identifier)
     return False

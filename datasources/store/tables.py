@@ -759,6 +759,52 @@ class StudentLogin(SQLModel, table=True):
     updated_by: str = Field(max_length=200)
 
 
+class HomeActivationCode(SQLModel, table=True):
+    """A printed code with which a parent activates home login for one student (used once). Only its
+    SHA-256 is stored (auth.home_codes); printing a group's codes again replaces the unused ones."""
+
+    __tablename__ = "home_activation_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    #: Who printed it (the coordinator's `sub`).
+    created_by: str = Field(max_length=200)
+
+
+class HomeLink(SQLModel, table=True):
+    """A student's home login, activated by a parent: a username the hub chose, the parent's e-mail
+    address (several children may share one), and the PIN (argon2id hash) the parent chose."""
+
+    __tablename__ = "home_links"
+    __table_args__ = (Index("ix_home_links_email", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: One home login per student: activating again (a new code) replaces the e-mail and the PIN.
+    student_id: int = Field(foreign_key="students.id", unique=True)
+    username: str = Field(max_length=40, unique=True)
+    #: Stored lower-cased.
+    email: str = Field(max_length=320)
+    pin_hash: str = Field(max_length=300)
+    activated_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class HomePinLink(SQLModel, table=True):
+    """A one-time link in mail to choose a new PIN for a home login (only the token's SHA-256 stored)."""
+
+    __tablename__ = "home_pin_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    home_link_id: int = Field(foreign_key="home_links.id", index=True)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -803,5 +849,8 @@ PERSISTED_QUERIES = _core(PersistedQuery)
 OPERATION_ALLOW_LISTS = _core(OperationAllowListEntry)
 SCHOOL_NETWORKS = _core(SchoolNetwork)
 NETWORK_TOKENS = _core(NetworkToken)
+HOME_ACTIVATION_CODES = _core(HomeActivationCode)
+HOME_LINKS = _core(HomeLink)
+HOME_PIN_LINKS = _core(HomePinLink)
 WEB_SESSIONS = _core(WebSession)
 STUDENT_LOGINS = _core(StudentLogin)
