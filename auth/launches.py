@@ -6,7 +6,8 @@ A signed-in teacher or student may open (launch) a product at one of their schoo
    requires it) the board's DPA signed; the same `disclosed_categories` that governs every partner read,
    since a launch hands the partner a pseudonym of the person;
 2. a license of the product at that school, valid today, is coupled to one of the person's current groups;
-3. for a sign-in from home: the product is allowed at home, and for a student the school enabled home login.
+3. for a student signing in from home: the product is allowed at home and the school enabled home login
+   (DOMAIN.md, "Licenses"); staff are not held to where they are.
 
 The self-check (`me.products`, the tiles on `/`) and `GET /launch/{productId}` both ask this module through
 `resolvers.launch_rules`, so a tile is shown exactly when its launch passes. No I/O here: the facts are
@@ -18,6 +19,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
+from auth.networks import NetworkContext
 from auth.policy import SchoolConsent, disclosed_categories
 
 if TYPE_CHECKING:
@@ -26,11 +28,9 @@ if TYPE_CHECKING:
     from auth.categories import DataCategory
 
 
-class LaunchContext(enum.Enum):
-    """Where a sign-in happens: at school, or at home (the home-access rules; SCHOOL until they exist)."""
-
-    SCHOOL = "SCHOOL"
-    HOME = "HOME"
+#: Where a sign-in or launch happens: at school or at home, as the school's registered networks decide
+#: (`auth.networks`); the same values partners read in the id_token's `context`.
+LaunchContext = NetworkContext
 
 
 class LaunchRefusal(enum.Enum):
@@ -86,12 +86,13 @@ def refusal_at_school(
 
     `consent` is the school's consent in force for the product's partner (None without one), `declared`
     the partner's declared categories, `coupled` whether a license of the product valid today is coupled
-    to one of the person's current groups there, `home_login` whether the school enabled home login."""
+    to one of the person's current groups there, `home_login` whether the school enabled home login,
+    `context` where the person is (for a student only: staff may open their products anywhere)."""
     if consent is None or not disclosed_categories(consent, declared, require_dpa=require_dpa):
         return LaunchRefusal.NO_CONSENT
     if not coupled:
         return LaunchRefusal.NO_LICENSE
-    if context is LaunchContext.HOME and (not allowed_at_home or (student and not home_login)):
+    if context is LaunchContext.HOME and student and not (allowed_at_home and home_login):
         return LaunchRefusal.NOT_AT_HOME
     return None
 

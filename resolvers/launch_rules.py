@@ -18,6 +18,7 @@ from auth.viewer import Viewer, ViewerKind
 from datasources.access import launch_facts
 from datasources.access.memberships import staff_memberships, student_memberships
 from datasources.store.reader import Reader
+from resolvers.school_networks import context_at
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -100,6 +101,7 @@ async def _decide(
     context: LaunchContext,
     only_product: int | None,
     memberships: tuple[Membership, ...] | None = None,
+    address: str | None = None,
 ) -> tuple[list[LaunchableProduct], LaunchRefusal]:
     """The launchable products of the viewer (or of one product), and the most telling refusal otherwise;
     `memberships` are the viewer's, when the caller has read them already."""
@@ -119,10 +121,16 @@ async def _decide(
     schools = await launch_facts.schools_by_id(reader, by_school)
     allowed: list[LaunchableProduct] = []
     refusals: list[LaunchRefusal] = []
+    #: With the client's address, each school's own networks decide where the person is.
+    contexts: dict[int, LaunchContext] = {}
     for product in sorted(products.values(), key=lambda product: (product.name.casefold(), product.id)):
         for school_id, membership in sorted(by_school.items()):
             groups = coupled.get((product.id, school_id), ())
             school = schools[school_id]
+            if address is not None:
+                if school_id not in contexts:
+                    contexts[school_id] = await context_at(reader.engine, school_id, address)
+                context = contexts[school_id]
             refusal = refusal_at_school(
                 consents.get((school_id, product.partner_id)),
                 product.declared,
@@ -165,11 +173,20 @@ async def launchable_products_on(
     today: dt.date,
     context: LaunchContext = LaunchContext.SCHOOL,
     memberships: tuple[Membership, ...] | None = None,
+    address: str | None = None,
 ) -> list[LaunchableProduct]:
     """The products the viewer may open on `today`, by name, on an open reader (a request's own);
-    `memberships` are the viewer's (`memberships_of`), when the caller has read them already."""
+    `memberships` are the viewer's (`memberships_of`), when the caller has read them already; `address`
+    as for `launchable_products`."""
     allowed, _ = await _decide(
-        reader, settings, viewer, today, context=context, only_product=None, memberships=memberships
+        reader,
+        settings,
+        viewer,
+        today,
+        context=context,
+        only_product=None,
+        memberships=memberships,
+        address=address,
     )
     return allowed
 
@@ -181,11 +198,16 @@ async def launchable_products(
     *,
     now: dt.datetime,
     context: LaunchContext = LaunchContext.SCHOOL,
+    address: str | None = None,
 ) -> list[LaunchableProduct]:
-    """The products a signed-in teacher or student may open now, by name (none for any other viewer)."""
+    """The products a signed-in teacher or student may open now, by name (none for any other viewer).
+    With the client's network `address`, each school's registered networks decide whether the person is
+    at school or at home there (`resolvers.school_networks.context_at`), in place of `context`."""
     reader = Reader(engine)
     try:
-        return await launchable_products_on(reader, settings, viewer, today=now.date(), context=context)
+        return await launchable_products_on(
+            reader, settings, viewer, today=now.date(), context=context, address=address
+        )
     finally:
         await reader.close()
 
@@ -198,13 +220,15 @@ async def launch_decision(
     *,
     now: dt.datetime,
     context: LaunchContext = LaunchContext.SCHOOL,
+    address: str | None = None,
 ) -> LaunchableProduct | LaunchRefusal:
     """Whether the viewer may open this product now: the product at the first school where the rule lets
-    them, or the refusal that came furthest through the rule at their schools."""
+    them, or the refusal that came furthest through the rule at their schools. `address` as for
+    `launchable_products` (pass the client's address so the launch decides as `me` does)."""
     reader = Reader(engine)
     try:
         allowed, refusal = await _decide(
-            reader, settings, viewer, now.date(), context=context, only_product=product_id
+            reader, settings, viewer, now.date(), context=context, only_product=product_id, address=address
         )
     finally:
         await reader.close()

@@ -103,6 +103,8 @@ class SelfCheck:
                 self.ctx.viewer,
                 today=self.ctx.today,
                 memberships=self.view.memberships,
+                # Where the person is, by their school's networks: what `/launch` will decide too.
+                address=self.ctx.client_address or None,
             )
         return self._products
 

@@ -53,7 +53,7 @@ def test_a_license_not_coupled_to_the_persons_groups_is_no_license() -> None:
     ("allowed_at_home", "home_login", "student"),
     list(itertools.product([False, True], repeat=3)),
 )
-def test_at_home_the_product_must_allow_it_and_for_a_student_the_school_too(
+def test_a_student_at_home_needs_a_product_allowed_at_home_and_home_login_staff_do_not(
     allowed_at_home: bool, home_login: bool, student: bool
 ) -> None:
     refusal = _refusal(
@@ -63,7 +63,7 @@ def test_at_home_the_product_must_allow_it_and_for_a_student_the_school_too(
         student=student,
         context=LaunchContext.HOME,
     )
-    expected = allowed_at_home and (home_login or not student)
+    expected = not student or (allowed_at_home and home_login)
     assert (refusal is None) is expected
     assert refusal in {None, LaunchRefusal.NOT_AT_HOME}
     # At school, home rules never refuse.

@@ -600,6 +600,19 @@ async def test_the_launch_decision_that_the_launch_endpoint_calls(school: School
             )
         decided = await launch_decision(engine, at, student, plus, now=T0, context=home)
         assert isinstance(decided, LaunchableProduct) if enabled else decided is LaunchRefusal.NOT_AT_HOME
+    # From an address outside the school's registered networks (it has none) the student is at home.
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(SCHOOLS).where(SCHOOLS.c.code == school.code).values(home_login=False)
+        )
+    outside = "203.0.113.5"
+    assert (
+        await launch_decision(engine, at, student, plus, now=T0, address=outside) is LaunchRefusal.NOT_AT_HOME
+    )
+    assert await launchable_products(engine, at, student, now=T0, address=outside) == []
+    assert isinstance(
+        await launch_decision(engine, at, els, plus, now=T0, address=outside), LaunchableProduct
+    )
     assert isinstance(await launch_decision(engine, at, els, plus, now=T0, context=home), LaunchableProduct)
     assert await launch_decision(engine, at, student, taal, now=T0) is LaunchRefusal.NO_LICENSE
     # The substitute's group 6 ended on Friday: on Monday its product no longer opens for Els.
