@@ -49,6 +49,7 @@ from schema.helpdesk import explorer_with_announcements
 from schema.pages import dashboard as dashboard_pages
 from schema.pages import home as home_pages
 from schema.pages import signin as signin_pages
+from schema.pages import start as start_pages
 from schema.pages import static as static_pages
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *oidc.routes(lambda connection: _state(connection).services),
         *signin_pages.routes(lambda connection: _state(connection).services),
         *dashboard_pages.routes(lambda connection: _state(connection).services),
+        *start_pages.routes(lambda connection: _state(connection).services),
         *static_pages.routes(),
         *home_pages.routes(lambda connection: _state(connection).services),
     ]

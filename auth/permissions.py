@@ -265,6 +265,14 @@ def may_couple_license(viewer: Viewer, scope: Scope, school_id: int, *, product_
     )
 
 
+def may_read_shortcuts(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator (or a board coordinator managing it) and the operator read the school's
+    INSTELLING_REF and download its sign-in shortcuts. Nobody else: a partner receives the reference only
+    in a sign-in's id_token (DOMAIN.md, "Single sign-on"), never by reading the graph; a teacher or student
+    uses the shortcut, the coordinator hands it out."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
 def may_manage_school_networks(viewer: Viewer, scope: Scope, school_id: int) -> bool:
     """A school's coordinator (or a board coordinator managing it) registers and removes the school's
     network ranges and its network tokens, at the schools it manages only: which addresses count as "at

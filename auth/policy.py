@@ -173,3 +173,68 @@ def grantable(declared: Iterable[DataCategory], asked: Iterable[DataCategory]) -
         names = ", ".join(sorted(category.name for category in undeclared))
         raise NotAuthorised(f"the partner did not declare {names}")
     return frozenset(asked) | ALWAYS_GRANTED
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One current school membership of a signed-in person: a staff member or a student at a school."""
+
+    #: "staff" or "student" (also the kind of the person's partner pseudonyms).
+    kind: str
+    #: The membership's row (a staff member or a student at that school).
+    member_id: int
+    person_id: int
+    school_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OwnView:
+    """What a signed-in teacher or student reads about themselves (`me` and the page at `/`).
+
+    The own view is no partner's: it is the school's data shown to the school's own people, so it never
+    carries pseudonyms and is never in the disclosure audit. Its rows: the person's schools (code and name),
+    their current groups, and the products they may open (`auth.launches`). A teacher (any staff member)
+    also reads the students of their own groups, by name, as the self-check asks ("do I see all my
+    students"); a student reads no other student's data at all, not even classmates' names, since a pupil
+    needs none to check their own access.
+    """
+
+    viewer: Viewer
+    memberships: tuple[Membership, ...]
+
+    @property
+    def school_ids(self) -> frozenset[int]:
+        """The schools of the person's memberships."""
+        return frozenset(membership.school_id for membership in self.memberships)
+
+    @property
+    def is_student(self) -> bool:
+        """Whether the person signed in as a student."""
+        return self.viewer.kind is ViewerKind.STUDENT
+
+    @property
+    def sees_group_members(self) -> bool:
+        """Whether the students of the person's groups are shown (to staff only)."""
+        return self.viewer.kind is ViewerKind.STAFF
+
+
+#: Who has an own view: the people of a school who sign in themselves.
+_PERSONS = frozenset({ViewerKind.STAFF, ViewerKind.STUDENT})
+
+
+def own_view(viewer: Viewer, memberships: Iterable[Membership]) -> OwnView | None:
+    """The own view of a signed-in teacher or student with these current memberships (a staff viewer's
+    staff memberships, a student viewer's student membership); None for anyone else (partners, LAS
+    clients, the operator, anonymous callers), who have no self and read nothing through it."""
+    if viewer.kind not in _PERSONS:
+        return None
+    wanted = "student" if viewer.kind is ViewerKind.STUDENT else "staff"
+    return OwnView(
+        viewer=viewer,
+        memberships=tuple(
+            sorted(
+                (membership for membership in memberships if membership.kind == wanted),
+                key=lambda membership: (membership.school_id, membership.member_id),
+            )
+        ),
+    )

@@ -20,6 +20,7 @@ from schema.licenses import License, Partner, Product
 from schema.people import StaffMember, Student
 from schema.relay import Connection, Node, connection, from_global_id
 from schema.schools import Board, School
+from schema.self_check import SelfCheckQueries
 
 _CONVERTERS: dict[str, Callable[[Any], Node]] = {
     "Board": Board.from_record,
@@ -44,7 +45,7 @@ class Viewer:
 
 
 @strawberry.type(description="The entry points of the Leerpoort graph.")
-class Query(HelpdeskQueries):
+class Query(HelpdeskQueries, SelfCheckQueries):
     """Root reads; every one is limited to what the viewer may see."""
 
     @resolves_public(

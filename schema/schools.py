@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, home_logins, readiness, school_networks, schools
+from resolvers import changes, consent, home_logins, readiness, school_networks, schools, shortcuts
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
 from schema.enums import DataCategory
 from schema.readiness import ReadinessCheck
 from schema.relay import Connection, Node, connection, to_global_id
+from schema.shortcuts import ShortcutFile
 
 if TYPE_CHECKING:
     from schema.changes import DeletionState
@@ -200,6 +201,23 @@ class School(Node):
             ReceivedFile(school_year=year, received_at=at)
             for year, at in await schools.received_files(info.context, self.record)
         ]
+
+    @resolves_public(
+        "The school's INSTELLING_REF: an opaque, unique reference that never changes (not at a school-year"
+        " transition, not with a new BRIN), carried by the school's sign-in links and shortcuts. For the"
+        " school's coordinators and the operator; null for everyone else (a partner receives it only in a"
+        " sign-in's id_token)."
+    )
+    async def instelling_ref(self, info: Info) -> str | None:
+        return await shortcuts.instelling_ref(info.context, self.record)
+
+    @resolves_public(
+        "The school's sign-in shortcuts, to download and hand out: for staff and for students, a Windows"
+        " .url, an Apple web clip profile (.mobileconfig) and a managed-bookmarks JSON list for Chromebooks"
+        " and Android. For the school's coordinators and the operator; empty for everyone else."
+    )
+    async def shortcuts(self, info: Info) -> list[ShortcutFile]:
+        return [ShortcutFile.of(file) for file in await shortcuts.shortcuts(info.context, self.record)]
 
     @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:

@@ -96,6 +96,8 @@ class Loaders:
 
     schools: KeyLoader[int, SchoolRecord]
     schools_by_code: KeyLoader[str, SchoolRecord]
+    #: Not audited: it answers managers only (a school's coordinators, the operator), never a partner.
+    instelling_refs: KeyLoader[int, str]
     boards: KeyLoader[int, BoardRecord]
     groups: KeyLoader[int, GroupRecord]
     students: KeyLoader[int, StudentRecord]
@@ -152,6 +154,7 @@ class Loaders:
         return cls(
             schools=by_key(schools.schools_by_id),
             schools_by_code=by_key(schools.schools_by_code),
+            instelling_refs=KeyLoader(lambda keys: schools.instelling_refs_by_school(reader, scope, keys)),
             boards=by_key(schools.boards_by_id),
             groups=by_key(groups.groups_by_id),
             students=by_key(people.students_by_id, today),

@@ -141,3 +141,12 @@ async def boards_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict
     """The visible boards among `ids`."""
     rows = await reader.rows(_boards(scope).where(BOARDS.c.id.in_(ids)))
     return {row[BOARD.id]: board_record(scope, row) for row in rows}
+
+
+async def instelling_refs_by_school(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, str]:
+    """The INSTELLING_REF of each school among `ids` that the scope manages (a coordinator's schools, every
+    school for the operator): the reference of the school's sign-in shortcuts, read for nobody else."""
+    statement = select(SCHOOLS.c.id, SCHOOLS.c.instelling_ref).where(SCHOOLS.c.id.in_(ids))
+    if not scope.is_unrestricted:
+        statement = statement.where(SCHOOLS.c.id.in_(sorted(scope.managed_school_ids) or [-1]))
+    return {row.id: row.instelling_ref for row in await reader.rows(statement)}

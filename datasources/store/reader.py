@@ -32,6 +32,11 @@ class Reader:
         #: Records read per school during this request, for the disclosure audit of partner reads.
         self.disclosed: Counter[int] = Counter()
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine this reader reads from (for a read that needs a connection of its own)."""
+        return self._engine
+
     async def rows(self, statement: Executable) -> Sequence[AnyRow]:
         """All rows of a read statement."""
         async with self._lock:

@@ -45,6 +45,7 @@ from auth.permissions import (
     may_read_rosters,
     may_read_schema,
     may_read_school_networks,
+    may_read_shortcuts,
     may_record_dpa,
     may_register_oidc_client,
     may_register_partners,
@@ -196,6 +197,18 @@ DECISIONS = (
         lambda v, s: may_send_activation_mails(v, s, SCHOOL),
         frozenset({STAFF}),
         (may_send_activation_mails,),
+    ),
+    Decision(
+        "read its school's INSTELLING_REF and download its sign-in shortcuts",
+        lambda v, s: may_read_shortcuts(v, s, SCHOOL),
+        frozenset({STAFF, OPERATOR}),
+        (may_read_shortcuts,),
+    ),
+    Decision(
+        "read another school's INSTELLING_REF and shortcuts",
+        lambda v, s: may_read_shortcuts(v, s, OTHER),
+        frozenset({OPERATOR}),
+        (may_read_shortcuts,),
     ),
     Decision(
         "upload a school file through the graph",

@@ -1,0 +1,249 @@
+"""The launch rule, in one place: which products a signed-in teacher or student may open.
+
+`me.products` (and so the tiles on `/`) and `GET /launch/{productId}` both come here; the decision itself
+is `auth.launches`, the facts come from `datasources.access.launch_facts`. A tile is therefore shown exactly
+when its launch passes, and a refused launch names the same reason the rule found.
+
+`{productId}` in `/launch/{productId}` is the product's row id in decimal (`launch_path`), the same for
+every person: a product id is no personal data, and the rule, not the id, decides who may open it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from auth.launches import LaunchContext, LaunchRefusal, most_telling, refusal_at_school
+from auth.viewer import Viewer, ViewerKind
+from datasources.access import launch_facts
+from datasources.access.memberships import staff_memberships, student_memberships
+from datasources.store.reader import Reader
+from resolvers.school_networks import context_at
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from auth.policy import Membership
+    from settings import Settings
+
+LAUNCH_PREFIX: Final = "/launch/"
+#: A product id is a database key: more digits than this cannot be one.
+_MAX_DIGITS: Final = 18
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchableProduct:
+    """A product the person may open now, at one of their schools, with what the launch tells the partner."""
+
+    #: The product's row id; also the `{productId}` of `/launch/{productId}`.
+    product_id: int
+    #: The partner's text: escape it wherever it is shown.
+    name: str
+    partner_id: int
+    partner_name: str
+    allowed_at_home: bool
+    #: The product's own address (where the partner's login starts), as the publisher set it.
+    target_url: str | None
+    school_id: int
+    school_code: str
+    instelling_ref: str
+    #: "staff" or "student": the kind of the partner pseudonym (`scope.identifiers.pseudonym(kind, person)`).
+    member_kind: str
+    #: The staff member or student row at that school.
+    member_id: int
+    person_id: int
+    #: The person's current groups at that school that the product is coupled to, sorted.
+    group_ids: tuple[int, ...]
+
+
+def launch_path(product_id: int) -> str:
+    """The path that opens a product: `/launch/12`."""
+    return f"{LAUNCH_PREFIX}{product_id}"
+
+
+def launch_url(settings: Settings, product_id: int) -> str:
+    """The absolute address that opens a product, on the hub's issuer (where the launch runs)."""
+    return f"{settings.issuer.rstrip('/')}{launch_path(product_id)}"
+
+
+def product_id_from_path(segment: str) -> int | None:
+    """The product id of a `/launch/{productId}` segment; None for anything but a canonical decimal key."""
+    if (
+        not (segment.isascii() and segment.isdigit())
+        or len(segment) > _MAX_DIGITS
+        or segment != str(int(segment))
+    ):
+        return None
+    return int(segment)
+
+
+async def memberships_of(reader: Reader, viewer: Viewer, today: dt.date) -> tuple[Membership, ...]:
+    """The current school memberships of a signed-in teacher (every activated staff member with the
+    account's address) or student; none for any other viewer, or a subject that names nothing."""
+    subject = viewer.subject_id
+    if not (subject.isascii() and subject.isdigit()) or len(subject) > _MAX_DIGITS:
+        return ()
+    if viewer.kind is ViewerKind.STAFF:
+        return await staff_memberships(reader, int(subject), today)
+    if viewer.kind is ViewerKind.STUDENT:
+        return await student_memberships(reader, int(subject), today)
+    return ()
+
+
+async def _decide(
+    reader: Reader,
+    settings: Settings,
+    viewer: Viewer,
+    today: dt.date,
+    *,
+    context: LaunchContext,
+    only_product: int | None,
+    memberships: tuple[Membership, ...] | None = None,
+    address: str | None = None,
+) -> tuple[list[LaunchableProduct], LaunchRefusal]:
+    """The launchable products of the viewer (or of one product), and the most telling refusal otherwise;
+    `memberships` are the viewer's, when the caller has read them already."""
+    if memberships is None:
+        memberships = await memberships_of(reader, viewer, today)
+    if not memberships:
+        return [], LaunchRefusal.NOT_A_MEMBER
+    coupled = await launch_facts.coupled_groups(reader, memberships, today)
+    product_ids = {product for product, _ in coupled} if only_product is None else {only_product}
+    products = await launch_facts.products_by_id(reader, product_ids)
+    if only_product is not None and only_product not in products:
+        return [], LaunchRefusal.UNKNOWN_PRODUCT
+    by_school = {membership.school_id: membership for membership in memberships}
+    consents = await launch_facts.consents_in_force(
+        reader, by_school, {product.partner_id for product in products.values()}
+    )
+    schools = await launch_facts.schools_by_id(reader, by_school)
+    allowed: list[LaunchableProduct] = []
+    refusals: list[LaunchRefusal] = []
+    #: With the client's address, each school's own networks decide where the person is.
+    contexts: dict[int, LaunchContext] = {}
+    for product in sorted(products.values(), key=lambda product: (product.name.casefold(), product.id)):
+        for school_id, membership in sorted(by_school.items()):
+            groups = coupled.get((product.id, school_id), ())
+            school = schools[school_id]
+            if address is not None:
+                if school_id not in contexts:
+                    contexts[school_id] = await context_at(reader.engine, school_id, address)
+                context = contexts[school_id]
+            refusal = refusal_at_school(
+                consents.get((school_id, product.partner_id)),
+                product.declared,
+                require_dpa=settings.dpa_required,
+                coupled=bool(groups),
+                allowed_at_home=product.allowed_at_home,
+                home_login=school.home_login,
+                student=membership.kind == "student",
+                context=context,
+            )
+            if refusal is not None:
+                refusals.append(refusal)
+                continue
+            allowed.append(
+                LaunchableProduct(
+                    product_id=product.id,
+                    name=product.name,
+                    partner_id=product.partner_id,
+                    partner_name=product.partner_name,
+                    allowed_at_home=product.allowed_at_home,
+                    target_url=product.target_url,
+                    school_id=school_id,
+                    school_code=school.code,
+                    instelling_ref=school.instelling_ref,
+                    member_kind=membership.kind,
+                    member_id=membership.member_id,
+                    person_id=membership.person_id,
+                    group_ids=groups,
+                )
+            )
+            break  # one school suffices to open it; the first (by school id) is the one launched
+    return allowed, most_telling(refusals)
+
+
+async def launchable_products_on(
+    reader: Reader,
+    settings: Settings,
+    viewer: Viewer,
+    *,
+    today: dt.date,
+    context: LaunchContext = LaunchContext.SCHOOL,
+    memberships: tuple[Membership, ...] | None = None,
+    address: str | None = None,
+) -> list[LaunchableProduct]:
+    """The products the viewer may open on `today`, by name, on an open reader (a request's own);
+    `memberships` are the viewer's (`memberships_of`), when the caller has read them already; `address`
+    as for `launchable_products`."""
+    allowed, _ = await _decide(
+        reader,
+        settings,
+        viewer,
+        today,
+        context=context,
+        only_product=None,
+        memberships=memberships,
+        address=address,
+    )
+    return allowed
+
+
+async def launchable_products(
+    engine: AsyncEngine,
+    settings: Settings,
+    viewer: Viewer,
+    *,
+    now: dt.datetime,
+    context: LaunchContext = LaunchContext.SCHOOL,
+    address: str | None = None,
+) -> list[LaunchableProduct]:
+    """The products a signed-in teacher or student may open now, by name (none for any other viewer).
+    With the client's network `address`, each school's registered networks decide whether the person is
+    at school or at home there (`resolvers.school_networks.context_at`), in place of `context`."""
+    reader = Reader(engine)
+    try:
+        return await launchable_products_on(
+            reader, settings, viewer, today=now.date(), context=context, address=address
+        )
+    finally:
+        await reader.close()
+
+
+async def launch_decision(
+    engine: AsyncEngine,
+    settings: Settings,
+    viewer: Viewer,
+    product_id: int,
+    *,
+    now: dt.datetime,
+    context: LaunchContext = LaunchContext.SCHOOL,
+    address: str | None = None,
+) -> LaunchableProduct | LaunchRefusal:
+    """Whether the viewer may open this product now: the product at the first school where the rule lets
+    them, or the refusal that came furthest through the rule at their schools. `address` as for
+    `launchable_products` (pass the client's address so the launch decides as `me` does)."""
+    reader = Reader(engine)
+    try:
+        allowed, refusal = await _decide(
+            reader, settings, viewer, now.date(), context=context, only_product=product_id, address=address
+        )
+    finally:
+        await reader.close()
+    return allowed[0] if allowed else refusal
+
+
+__all__ = [
+    "LaunchContext",
+    "LaunchRefusal",
+    "LaunchableProduct",
+    "launch_decision",
+    "launch_path",
+    "launch_url",
+    "launchable_products",
+    "launchable_products_on",
+    "memberships_of",
+    "product_id_from_path",
+]
