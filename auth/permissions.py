@@ -263,3 +263,17 @@ def may_couple_license(viewer: Viewer, scope: Scope, school_id: int, *, product_
     return may_manage_license(viewer, scope, school_id, product_partner_id=product_partner_id) or (
         _coordinates(viewer, scope, school_id)
     )
+
+
+def may_change_school_lifecycle(viewer: Viewer) -> bool:
+    """Only the operator (the hub's helpdesk) merges, splits, closes or transfers schools, and finishes
+    such an operation: each moves people and consents between schools or ends them, which no school,
+    board coordinator or partner may decide for another school (the boards' signed requests reach the
+    helpdesk, which carries them out)."""
+    return _is_operator(viewer)
+
+
+def may_read_coupling_state(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """Whether a school's automatic LAS coupling is suspended is the school's administration: its
+    coordinators (who may suspend it) and the operator see it; partners do not."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)

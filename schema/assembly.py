@@ -19,6 +19,7 @@ from schema.costs import CostLimiter
 from schema.groups import Group
 from schema.license_admin import LicenseMutation
 from schema.licenses import License, Partner, Product
+from schema.lifecycle import LifecycleMutation
 from schema.limits import PARSE_CACHE_SIZE, LimitRules, TokenLimitedParser
 from schema.mutations import Mutation
 from schema.people import StaffMember, Student
@@ -112,7 +113,7 @@ class LeerpoortSchema(strawberry.federation.Schema):
 
 
 @strawberry.type(name="Mutation", description="Changes to the hub; each names who may make it.")
-class RootMutation(Mutation, StaffAccountMutation, LicenseMutation):
+class RootMutation(Mutation, StaffAccountMutation, LicenseMutation, LifecycleMutation):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, schools
+from resolvers import changes, consent, lifecycle, schools
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
@@ -126,6 +126,14 @@ class School(Node):
     async def merged_into(self, info: Info) -> School | None:
         record = await schools.merged_into(info.context, self.record)
         return None if record is None else School.from_record(record)
+
+    @resolves_public(
+        "Whether the school's automatic LAS coupling is suspended (its coordinator's choice, or a merger or"
+        " split until the operator finishes it); the school's coordinators and the operator only, null for"
+        " anyone else."
+    )
+    async def las_coupling_suspended(self, info: Info) -> bool | None:
+        return await lifecycle.coupling_suspended(info.context, self.record)
 
     @resolves_public(
         "The data categories this viewer may read at this school: a field outside them is null (withheld),"

@@ -20,6 +20,7 @@ from auth.categories import ALL_CATEGORIES, DataCategory
 from auth.permissions import (
     may_acknowledge_deletion,
     may_add_board_coordinators,
+    may_change_school_lifecycle,
     may_couple_license,
     may_create_products,
     may_import,
@@ -39,6 +40,7 @@ from auth.permissions import (
     may_read_announcements,
     may_read_board,
     may_read_consent_history,
+    may_read_coupling_state,
     may_read_feed,
     may_read_rosters,
     may_read_schema,
@@ -191,6 +193,18 @@ DECISIONS = (
         lambda v, s: may_send_activation_mails(v, s, SCHOOL),
         frozenset({STAFF}),
         (may_send_activation_mails,),
+    ),
+    Decision(
+        "merge, split, close or transfer schools",
+        lambda v, _: may_change_school_lifecycle(v),
+        frozenset({OPERATOR}),
+        (may_change_school_lifecycle,),
+    ),
+    Decision(
+        "see whether its school's LAS coupling is suspended",
+        lambda v, s: may_read_coupling_state(v, s, SCHOOL),
+        frozenset({STAFF, OPERATOR}),
+        (may_read_coupling_state,),
     ),
     Decision(
         "upload a school file through the graph",
@@ -398,6 +412,12 @@ ELSEWHERE = [
         PARTNER,
         "license its own product at a school without its consent",
         lambda v, s: may_manage_license(v, s, OTHER, product_partner_id=THE_PARTNER),
+        False,
+    ),
+    Row(
+        STAFF,
+        "see whether another school's LAS coupling is suspended",
+        lambda v, s: may_read_coupling_state(v, s, OTHER),
         False,
     ),
     Row(
