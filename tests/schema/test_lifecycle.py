@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from sqlalchemy import insert, select, update
 from sqlmodel import SQLModel
 
@@ -16,7 +17,9 @@ from auth.policy import Scope, StaffFacts, staff_scope
 from auth.viewer import Viewer, ViewerKind
 from datasources.access.consent_lifecycle import record_dpa_signature
 from datasources.imports.sync import import_lock
-from datasources.store.tables import BOARDS, SCHOOLS
+from datasources.registry.locations import set_school_active
+from datasources.store.tables import BOARDS, SCHOOLS, STUDENTS
+from errors import Conflict
 from resolvers.lifecycle import purge_due
 from schema.relay import to_global_id
 from tests.schema.conftest import TODAY
@@ -569,3 +572,64 @@ async def test_a_dry_run_reports_what_each_operation_would_do_and_changes_nothin
     # The same operation applied reports the same counts.
     applied = await run(MERGE, {"sources": [a], "target": b})
     assert counts(applied["data"]["mergeSchools"]) == reports["mergeSchools"]
+
+
+async def test_a_merger_of_schools_whose_las_used_the_same_keys_keeps_both_children_apart(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    board = await new_board(engine)
+    schools = [await new_school(engine, board) for _ in range(2)]
+    partner_id, client_id = await new_partner(engine)
+    for school_id, code in schools:
+        # The same LAS key, another child (no ECK-iD) at each school.
+        await import_school(
+            engine,
+            school_file(
+                code, groups=[group("G1")], students=[student("1001", eck_id=None, first_name=code)],
+                staff=[teacher("T9", email=f"t9@{code.lower()}.example")],
+            ),
+        )  # fmt: skip
+        await grant(engine, school_id, partner_id, EVERYTHING)
+    partner = Partner(engine, settings, client_id)
+    before = await people(run, partner)
+    (_, a), (b_id, b) = schools
+
+    result = await run(MERGE, {"sources": [a], "target": b})
+
+    assert result["errors"] == [], result["errors"]
+    after = await people(run, partner)
+    assert {key: value[:2] for key, value in after.items()} == {
+        key: value[:2] for key, value in before.items()
+    }
+    assert len(after) == 4
+    async with engine.connect() as connection:
+        keys = sorted(
+            await connection.scalars(select(STUDENTS.c.las_key).where(STUDENTS.c.school_id == b_id))
+        )
+    assert keys == [f"#{a}:1001", "1001"], "the source's key is kept as a dummy, never a match key"
+    # B's next file still has its own 1001: the same child as before, A's child untouched.
+    await import_school(
+        engine,
+        school_file(
+            b, groups=[group("G1")],
+            students=[
+                student("1001", eck_id=None, first_name=b), student(f"#{a}:1001", eck_id=None, first_name=a),
+            ],
+            staff=[teacher("T9", email=f"t9@{b.lower()}.example")],
+        ),
+    )  # fmt: skip
+    assert {key for key, value in (await people(run, partner)).items() if value[0] == "Student"} == {
+        key for key, value in before.items() if value[0] == "Student"
+    }
+
+
+async def test_a_location_closed_for_good_or_merged_cannot_be_reopened(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    world = await two_schools(engine, settings)
+    (_, a), (_, b) = world["a"], world["b"]
+    assert (await run(MERGE, {"sources": [a], "target": b}))["errors"] == []
+    assert (await run(CLOSE, {"code": b}))["errors"] == []
+    for code in (a, b):
+        with pytest.raises(Conflict, match="cannot be reopened"):
+            await set_school_active(engine, code=code, active=True, now=now_on(TODAY))
