@@ -5,7 +5,8 @@ For an entity that moved from a source to the target (a merger's or a split's pe
 licenses), per partner:
 - it held the entity at the source and may read it at the target: UPDATED at the target (the same id and
   pseudonym; its school changed), after a LEFT_SCOPE of the categories it lost, if any;
-- it held it at the source only: LEFT_SCOPE at the source (delete it);
+- it held it at the source only: LEFT_SCOPE at the source (delete it), or UPDATED there for a member who
+  also stays at the source (a teacher of moving and staying groups: fewer groups there);
 - it may read it at the target only: ENTERED_SCOPE at the target.
 The schools' own changes of scope (a source that merged away, a target with copied consents, a closure,
 another board's DPA) are `bring_in_line`'s, as for every other cause. The order is the one a client can
@@ -77,21 +78,25 @@ class Announcer:
                     row_category, categories = _TYPES[entity.entity_type]
                     old = self._held.get((entity.source_id, partner), frozenset()) & categories
                     new = after.get((target_id, partner), frozenset()) & categories
-                    kinds: list[tuple[list[ChangeEntry], int, str, frozenset[str]]] = []
+                    kinds: list[tuple[list[ChangeEntry], int, int, str, frozenset[str]]] = []
+                    row_id = entity.row_id
                     if row_category in old and row_category in new:
                         if old - new:
-                            kinds.append((arriving, target_id, LEFT_SCOPE, old - new))
-                        kinds.append((arriving, target_id, UPDATED, new))
+                            kinds.append((arriving, target_id, row_id, LEFT_SCOPE, old - new))
+                        kinds.append((arriving, target_id, row_id, UPDATED, new))
+                    elif row_category in old and entity.staying_row_id is not None:
+                        # Still a member of the source, with fewer groups there: not gone.
+                        kinds.append((arriving, entity.source_id, entity.staying_row_id, UPDATED, old))
                     elif row_category in old:
-                        kinds.append((leaving, entity.source_id, LEFT_SCOPE, old))
+                        kinds.append((leaving, entity.source_id, row_id, LEFT_SCOPE, old))
                     elif row_category in new:
-                        kinds.append((arriving, target_id, ENTERED_SCOPE, new))
-                    for into, school_id, kind, touched in kinds:
+                        kinds.append((arriving, target_id, row_id, ENTERED_SCOPE, new))
+                    for into, school_id, shown_row, kind, touched in kinds:
                         into.append(
                             ChangeEntry(
                                 school_id,
                                 entity.entity_type,
-                                entity.row_id,
+                                shown_row,
                                 kind,
                                 tuple(sorted(touched)),
                                 person_id=entity.person_id,

@@ -53,6 +53,8 @@ class Moved:
     row_id: int
     person_id: int | None
     source_id: int
+    #: For a member who also stays at the source (a teacher of moving and staying groups): the row there.
+    staying_row_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,8 @@ async def move_members(
                 await connection.execute(update(table).where(table.c.id == existing.id).values(roles=roles))
             if row.id not in copying:
                 leavers.append(_Leaver(row.person_id, row.las_key, row.eck_id, getattr(row, "email", None)))
-            moved.append(Moved(entity_type, existing.id, row.person_id, source.id))
+            staying = row.id if row.id in copying else None
+            moved.append(Moved(entity_type, existing.id, row.person_id, source.id, staying))
             continue
         key = row.las_key
         if key in keys_taken:
@@ -157,7 +160,7 @@ async def move_members(
             )
             new_id = int(inserted.scalar_one())
             mapping[row.id] = new_id
-            moved.append(Moved(entity_type, new_id, row.person_id, source.id))
+            moved.append(Moved(entity_type, new_id, row.person_id, source.id, row.id))
             continue
         leavers.append(_Leaver(row.person_id, row.las_key, row.eck_id, getattr(row, "email", None)))
         await connection.execute(

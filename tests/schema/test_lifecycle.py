@@ -633,3 +633,65 @@ async def test_a_location_closed_for_good_or_merged_cannot_be_reopened(
     for code in (a, b):
         with pytest.raises(Conflict, match="cannot be reopened"):
             await set_school_active(engine, code=code, active=True, now=now_on(TODAY))
+
+
+@pytest.mark.parametrize(
+    "operation", ["merge into a new location", "split, consent copied", "split, not copied"]
+)
+async def test_a_partner_that_replays_its_feed_across_an_operation_holds_what_a_fresh_read_returns(
+    engine: AsyncEngine, run: Run, settings: Settings, schema: LeerpoortSchema, operation: str
+) -> None:
+    world = await two_schools(engine, settings)
+    (_, a), (_, b) = world["a"], world["b"]
+    _, new = await new_school(engine, world["board"])
+    replicas = [Replica(categories_of_fields(schema)) for _ in world["partners"]]
+    for replica, (_, partner) in zip(replicas, world["partners"], strict=True):
+        await replica.read(run, await partner.scope(), 5, TODAY)
+
+    if operation.startswith("merge"):
+        result = await run(MERGE, {"sources": [a, b], "target": new})
+    else:
+        g1 = group_id((await run(SCHOOL, {"code": a}))["data"], "Groep G1")
+        copied = operation == "split, consent copied"
+        chosen = [to_global_id("Partner", str(world["partners"][0][0]))] if copied else []
+        result = await run(SPLIT, {"source": a, "target": new, "groups": [g1], "copy": chosen})
+    assert result["errors"] == [], result["errors"]
+
+    for replica, (_, partner) in zip(replicas, world["partners"], strict=True):
+        scope = await partner.scope()
+        await replica.read(run, scope, 5, TODAY)
+        full = await run(FULL, scope=scope)
+        assert replica.held == expected_state(full["data"]), replica.log
+
+
+async def test_a_teacher_of_both_merging_schools_becomes_one_member_of_the_merged_school(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    board = await new_board(engine)
+    schools = [await new_school(engine, board) for _ in range(2)]
+    partner_id, client_id = await new_partner(engine)
+    eck = "https://ketenid.nl/201703/both-schools-teacher"
+    for school_id, code in schools:
+        await import_school(
+            engine,
+            school_file(
+                code, groups=[group("G1")], students=[student(f"{code}-L1")],
+                staff=[teacher(f"{code}-T", eck_id=eck, email=f"t@{code.lower()}.example")],
+            ),
+        )  # fmt: skip
+        await grant(engine, school_id, partner_id, EVERYTHING)
+    partner = Partner(engine, settings, client_id)
+    before = await people(run, partner)
+    assert len([value for value in before.values() if value[0] == "StaffMember"]) == 1, "one person"
+    (_, a), (_, b) = schools
+
+    result = await run(MERGE, {"sources": [a], "target": b})
+
+    assert result["errors"] == [], result["errors"]
+    full = (await run(FULL, scope=await partner.scope()))["data"]["schools"]["edges"]
+    (school,) = [edge["node"] for edge in full]
+    (member,) = [item["node"] for item in school["staff"]["edges"]]
+    assert (member["id"], member["pseudonym"]) == next(
+        (key, value[1]) for key, value in before.items() if value[0] == "StaffMember"
+    )
+    assert len(member["groups"]) == 2, "the teacher keeps the groups of both schools"
