@@ -9,16 +9,17 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlmodel import SQLModel
 
 from auth.categories import DataCategory
 from auth.policy import Scope, StaffFacts, staff_scope
 from auth.viewer import Viewer, ViewerKind
 from datasources.access.consent_lifecycle import record_dpa_signature
+from datasources.imports.identities import persons_for
 from datasources.imports.sync import import_lock
 from datasources.registry.locations import set_school_active
-from datasources.store.tables import BOARDS, SCHOOLS, STUDENTS
+from datasources.store.tables import BOARDS, GROUP_STUDENTS, SCHOOLS, STUDENTS
 from errors import Conflict
 from resolvers.lifecycle import purge_due
 from schema.relay import to_global_id
@@ -695,3 +696,45 @@ async def test_a_teacher_of_both_merging_schools_becomes_one_member_of_the_merge
         (key, value[1]) for key, value in before.items() if value[0] == "StaffMember"
     )
     assert len(member["groups"]) == 2, "the teacher keeps the groups of both schools"
+
+
+async def test_a_child_who_leaves_the_merged_location_and_returns_keeps_their_identity(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    _, a = await new_school(engine, await new_board(engine))
+    b_id, b = await new_school(engine, await new_board(engine))
+    await import_school(engine, school_file(a, groups=[group("G1")], students=[student("K7", eck_id=None)]))
+    partner_id, client_id = await new_partner(engine)
+    await grant(engine, b_id, partner_id, EVERYTHING)
+    assert (await run(MERGE, {"sources": [a], "target": b}))["errors"] == []
+    partner = Partner(engine, settings, client_id)
+    (moved,) = (await people(run, partner)).items()
+
+    bob = student("B1", eck_id=None, first_name="Bob")
+    await import_school(engine, school_file(b, groups=[group("G1")], students=[bob]))
+    await import_school(
+        engine, school_file(b, groups=[group("G1")], students=[bob, student("K7", eck_id=None)])
+    )
+
+    assert (await people(run, partner))[moved[0]] == moved[1], "the same person: the same id and pseudonym"
+
+
+async def test_a_newcomer_to_the_merged_location_is_recognised_by_their_key_at_a_source_of_another_board(
+    engine: AsyncEngine, run: Run
+) -> None:
+    a_id, a = await new_school(engine, await new_board(engine))
+    b_id, b = await new_school(engine, await new_board(engine))
+    await import_school(engine, school_file(a, groups=[group("G1")], students=[student("K7", eck_id=None)]))
+    async with engine.connect() as connection:
+        person = await connection.scalar(select(STUDENTS.c.person_id).where(STUDENTS.c.school_id == a_id))
+    assert (await run(MERGE, {"sources": [a], "target": b}))["errors"] == []
+    async with engine.begin() as connection:
+        # The membership at the target is gone without a trace there; only the source remembers the key.
+        await connection.execute(delete(GROUP_STUDENTS))
+        await connection.execute(delete(STUDENTS).where(STUDENTS.c.school_id == b_id))
+        found = await persons_for(connection, "student", b_id, [student("K7", eck_id=None)], staying=())
+        elsewhere = await persons_for(
+            connection, "student", a_id + b_id + 1000, [student("K7", eck_id=None)], staying=()
+        )
+    assert found == [person], "a key within the sources names the person"
+    assert elsewhere != [person]
