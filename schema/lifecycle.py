@@ -87,7 +87,7 @@ class LifecycleReport:
     consents: list[LifecycleConsent] = public("Per partner and school: the consents kept, copied or ended.")
 
     @classmethod
-    def from_record(cls, info: Info, record: ReportRecord) -> LifecycleReport:
+    def from_report(cls, info: Info, record: ReportRecord) -> LifecycleReport:
         """The GraphQL object of a report; partner ids as the viewer (the operator) sees them."""
         identifiers = info.context.scope.identifiers
         return cls(
@@ -145,7 +145,7 @@ class LifecycleMutation:
         dry_run: _DryRun = False,
     ) -> LifecycleReport:
         report = await lifecycle.merge(info.context, source_codes, target_code, dry_run=bool(dry_run))
-        return LifecycleReport.from_record(info, report)
+        return LifecycleReport.from_report(info, report)
 
     @resolves_public(
         "Move chosen groups of a school, with their people, to another location (splitsing; operator). The"
@@ -174,7 +174,7 @@ class LifecycleMutation:
             _inner(copy_consents_of, "Partner", "copyConsentsOf"),
             dry_run=bool(dry_run),
         )
-        return LifecycleReport.from_record(info, report)
+        return LifecycleReport.from_report(info, report)
 
     @resolves_public(
         "Close a location for good (opheffing; operator): every flow stops at once (partners get"
@@ -183,7 +183,7 @@ class LifecycleMutation:
     )
     async def close_school(self, info: Info, code: _Code, dry_run: _DryRun = False) -> LifecycleReport:
         report = await lifecycle.close(info.context, code, dry_run=bool(dry_run))
-        return LifecycleReport.from_record(info, report)
+        return LifecycleReport.from_report(info, report)
 
     @resolves_public(
         "Move a location to another board (overname; operator): from then on that board's DPA governs"
@@ -197,8 +197,8 @@ class LifecycleMutation:
         dry_run: _DryRun = False,
     ) -> LifecycleReport:
         report = await lifecycle.transfer(info.context, code, board_number, dry_run=bool(dry_run))
-        return LifecycleReport.from_record(info, report)
+        return LifecycleReport.from_report(info, report)
 
     @resolves_public("End a merger or split at a location (operator): its automatic LAS coupling resumes.")
     async def finish_lifecycle(self, info: Info, code: _Code) -> LifecycleReport:
-        return LifecycleReport.from_record(info, await lifecycle.finish(info.context, code))
+        return LifecycleReport.from_report(info, await lifecycle.finish(info.context, code))

@@ -133,6 +133,13 @@ async def sync_school(
         try:
             async with engine.begin() as connection:
                 await _exclusive(connection, school_id)
+                if not await connection.scalar(select(SCHOOLS.c.active).where(SCHOOLS.c.id == school_id)):
+                    # Closed or merged away while this import waited for the school's lock (a lifecycle
+                    # operation holds it too): the file is for a location that takes no imports now.
+                    report.errors.append(
+                        f"{school_file.code} was closed or merged meanwhile; nothing was changed"
+                    )
+                    raise ImportRefused(report)
                 await _plan_and_apply(
                     connection,
                     report,

@@ -3,6 +3,7 @@ partners through their feed, and refuse bad input without changing anything."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import uuid
@@ -17,6 +18,7 @@ from auth.policy import Scope, StaffFacts, staff_scope
 from auth.viewer import Viewer, ViewerKind
 from datasources.access.consent_lifecycle import record_dpa_signature
 from datasources.imports.identities import persons_for
+from datasources.imports.report import ImportRefused
 from datasources.imports.sync import import_lock
 from datasources.registry.locations import set_school_active
 from datasources.store.tables import BOARDS, GROUP_STUDENTS, SCHOOLS, STUDENTS
@@ -738,3 +740,22 @@ async def test_a_newcomer_to_the_merged_location_is_recognised_by_their_key_at_a
         )
     assert found == [person], "a key within the sources names the person"
     assert elsewhere != [person]
+
+
+async def test_an_import_that_waited_for_a_merger_of_its_school_is_refused(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    world = await two_schools(engine, settings)
+    a_id, a = world["a"]
+    lock = import_lock(engine, a_id)
+    await lock.acquire()  # as a merger of A holds it while it runs
+    waiting = asyncio.ensure_future(import_school(engine, roster(a)))
+    await asyncio.sleep(0)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(update(SCHOOLS).where(SCHOOLS.c.id == a_id).values(active=False))
+    finally:
+        lock.release()
+    with pytest.raises(ImportRefused) as refused:
+        await waiting
+    assert refused.value.report.errors == [f"{a} was closed or merged meanwhile; nothing was changed"]
