@@ -26,6 +26,7 @@ from datasources.school_files.csv_folder import read_csv_folder
 from datasources.school_files.edexml import read_edexml
 from datasources.store.database import migrate
 from resolvers import admin, network_client, oneroster, registry_commands
+from resolvers import lifecycle as lifecycle_commands
 from resolvers import mail as mail_commands
 from resolvers.imports import report_json, report_table
 from schema.assembly import build_schema
@@ -79,6 +80,46 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _add_school_commands(commands: Any) -> None:
+    """`school merge|split|close|transfer|finish|purge-closed`: the school lifecycle (operator work)."""
+    school = commands.add_parser(
+        "school", help="mergers, splits, closures and board transfers; each prints its report as JSON"
+    ).add_subparsers(dest="action", required=True)
+    merge = school.add_parser("merge", help="merge schools into one location (fusie)")
+    merge.add_argument("sources", help="the schools that merge away, comma-separated: 16AH00,16AJ00")
+    merge.add_argument("--into", required=True, help="the merged location, e.g. 30XY00")
+    split = school.add_parser("split", help="move chosen groups and their people to another location")
+    split.add_argument("source", help="the school that splits, e.g. 16AH00")
+    split.add_argument("--into", required=True, help="the location the groups move to")
+    split.add_argument("--groups", required=True, help="the group ids that move, comma-separated")
+    split.add_argument("--copy-consents-of", default="", help="partner ids whose consent is copied")
+    close = school.add_parser("close", help="close a location for good (opheffing)")
+    close.add_argument("code", help="e.g. 16AH00")
+    transfer = school.add_parser("transfer", help="move a location to another board (overname)")
+    transfer.add_argument("code", help="e.g. 16AH00")
+    transfer.add_argument("--board", required=True, help="the new board's number")
+    for parser in (merge, split, close, transfer):
+        parser.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
+    school.add_parser("finish", help="end a merger or split: the LAS coupling resumes").add_argument(
+        "code", help="e.g. 30XY00"
+    )
+    school.add_parser("purge-closed", help="delete the personal data of schools closed past the retention")
+
+
+def _school(arguments: argparse.Namespace, settings: Settings) -> str:
+    def listed(text: str) -> list[str]:
+        return [part for part in (piece.strip() for piece in text.split(",")) if part]
+
+    values = vars(arguments)
+    named = {
+        "sources": listed(values.get("sources") or ""),
+        "groups": listed(values.get("groups") or ""),
+        "copy_consents_of": listed(values.get("copy_consents_of") or ""),
+    }
+    passed = {key: value for key, value in values.items() if key not in {*named, "action", "command"}} | named
+    return json.dumps(asyncio.run(lifecycle_commands.command(settings, arguments.action, **passed)))
+
+
 def _add_data_commands(commands: Any) -> None:
     """The commands that bring data in and out: locations, the registry, LAS clients, imports, exports."""
     location = commands.add_parser(
@@ -100,6 +141,7 @@ def _add_data_commands(commands: Any) -> None:
     location_rename.add_argument("--name", required=True)
     location_end = location.add_parser("end", help="end a managed location; prints it as JSON")
     location_end.add_argument("code", help="BRIN plus location code, e.g. 99ZX00")
+    _add_school_commands(commands)
     registry = commands.add_parser("registry", help="the DUO registry").add_subparsers(
         dest="action", required=True
     )
@@ -413,6 +455,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], str | None]] = {
     "staff": _add_coordinator,
     "location": _location,
     "registry": _registry,
+    "school": _school,
     "las": lambda arguments, settings: json.dumps(
         asyncio.run(admin.create_las_client(settings, arguments.name, arguments.schools.split(",")))
     ),

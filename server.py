@@ -35,7 +35,7 @@ from datasources.school_files.edexml import read_edexml
 from datasources.school_files.model import ImportFileError
 from datasources.store.database import create_engine, is_outage, is_ready
 from errors import BadUserInput, Conflict, Forbidden, PublicError, Unauthenticated, Unavailable
-from resolvers import mail, web_sessions
+from resolvers import lifecycle, mail, web_sessions
 from resolvers.helpdesk import explorer_announcements
 from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
 from resolvers.oauth import OAuthError, client_credentials
@@ -175,13 +175,20 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def _prune_feed_periodically(engine: AsyncEngine, settings: Settings) -> None:
-    """Drop change events older than the retention period, now and then every hour."""
+    """Drop change events older than the retention period, and the personal data of locations closed
+    longer than theirs ago, now and then every hour."""
     while True:
         try:
             older_than = settings.now() - dt.timedelta(days=settings.feed_retention_days)
             await retention.prune(engine, older_than)
         except Exception as error:
             logger.warning("pruning the change feed failed: %s", type(error).__name__)
+        try:
+            # Closed locations' personal data goes once their retention period has passed (recorded).
+            for report in await lifecycle.purge_due(engine, settings, settings.now()):
+                logger.info("deleted the personal data of closed location %s", report.target_code)
+        except Exception as error:
+            logger.warning("deleting closed locations' data failed: %s", type(error).__name__)
         await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
 

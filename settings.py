@@ -48,6 +48,9 @@ class Settings(BaseSettings):
 
     #: Change events older than this are pruned; a cursor from before them must resync.
     feed_retention_days: int = Field(default=90, ge=1, alias="LEERPOORT_FEED_RETENTION_DAYS")
+    #: A location closed for good (`closeSchool`) keeps its personal data this many days, then the
+    #: maintenance loop deletes it.
+    closed_retention_days: int = Field(default=90, ge=0, alias="LEERPOORT_CLOSED_RETENTION_DAYS")
 
     max_depth: int = Field(default=10, alias="LEERPOORT_MAX_DEPTH")
     max_aliases: int = Field(default=20, alias="LEERPOORT_MAX_ALIASES")

@@ -305,3 +305,17 @@ def may_register_oidc_client(viewer: Viewer, scope: Scope, partner_id: int) -> b
     operator for any partner, or the partner itself for its own client. A school, a LAS or another
     partner may not choose where a partner's sign-ins return to."""
     return _is_operator(viewer) or (viewer.kind is ViewerKind.PARTNER and scope.partner_id == partner_id)
+
+
+def may_change_school_lifecycle(viewer: Viewer) -> bool:
+    """Only the operator (the hub's helpdesk) merges, splits, closes or transfers schools, and finishes
+    such an operation: each moves people and consents between schools or ends them, which no school,
+    board coordinator or partner may decide for another school (the boards' signed requests reach the
+    helpdesk, which carries them out)."""
+    return _is_operator(viewer)
+
+
+def may_read_coupling_state(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """Whether a school's automatic LAS coupling is suspended is the school's administration: its
+    coordinators (who may suspend it) and the operator see it; partners do not."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)

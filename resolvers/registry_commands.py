@@ -13,7 +13,10 @@ The output shapes are part of the command line's contract (scripts read them):
      "renamed":  [{"code": "16AH00", "old_name": "OBS 't Eenspan", "new_name": "IKC 't Eenspan"}],
      "moved":    [{"code": "03GR01", "old_board_number": "40655", "new_board_number": "41851"}],
      "vanished": [{"code": "16BX00", "name": "OBS 2 Emmen", "board_number": "10249"}],
-     "new_boards": ["41851"]}
+     "new_boards": ["41851"],
+     "closure_offered": [{"code": "16BX00", "command": "python server.py school close 16BX00"}]}
+
+A vanished location is only offered for closure (`school close CODE`); the load never closes it.
 
 `location add CODE --name NAME --board NUMBER`::
 
@@ -101,6 +104,11 @@ def _summary(listed: int, diff: RegistryDiff) -> dict[str, Any]:
             for location in sorted(diff.vanished, key=lambda location: location.code)
         ],
         "new_boards": sorted(diff.new_boards),
+        # DUO no longer lists them: closing is the operator's decision (never done by the load itself).
+        "closure_offered": [
+            {"code": location.code, "command": f"python server.py school close {location.code}"}
+            for location in sorted(diff.vanished, key=lambda location: location.code)
+        ],
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auth.permissions import may_list_boards
+from auth.permissions import may_list_boards, may_read_coupling_state
 from datasources.graph import school_years, schools
 from datasources.graph.disclosures import tally
 from datasources.store.calendar import is_school_year
@@ -95,8 +95,10 @@ async def received_files(ctx: Context, school: SchoolRecord) -> list[tuple[str, 
 
 
 async def las_coupling_suspended(ctx: Context, school: SchoolRecord) -> bool | None:
-    """Whether the school's LAS coupling is suspended (its coordinators and the operator; None for others)."""
-    if not ctx.scope.manages(school.id):
+    """Whether the school's LAS coupling is suspended (its coordinators and the operator; None for others):
+    the coordinator's choice, or a merger or split until the operator finishes it. Read with the
+    readiness facts, so a board's schools cost one statement, not one each."""
+    if not may_read_coupling_state(ctx.viewer, ctx.scope, school.id):
         return None
     facts = await ctx.loaders.readiness_by_school.get(school.id)
     return None if facts is None else facts.las_coupling_suspended

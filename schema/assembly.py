@@ -19,6 +19,7 @@ from schema.costs import CostLimiter
 from schema.groups import Group
 from schema.license_admin import LicenseMutation
 from schema.licenses import License, Partner, Product
+from schema.lifecycle import LifecycleMutation
 from schema.limits import PARSE_CACHE_SIZE, LimitRules, TokenLimitedParser
 from schema.mutations import Mutation
 from schema.oidc_clients import OidcClientMutation
@@ -122,6 +123,7 @@ class RootMutation(
     StudentLoginMutation,
     SchoolNetworkMutation,
     OidcClientMutation,
+    LifecycleMutation,
 ):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 

@@ -185,8 +185,9 @@ class School(Node):
         return [ReadinessCheck.from_record(check) for check in checks]
 
     @resolves_public(
-        "Whether the school's automatic LAS coupling is suspended (`setLasCoupling`), for the school's"
-        " coordinators, its board coordinator and the operator only (null for others)."
+        "Whether the school's automatic LAS coupling is suspended (its coordinator's `setLasCoupling`, or a"
+        " merger or split until the operator finishes it); the school's coordinators, its board coordinator"
+        " and the operator only, null for anyone else."
     )
     async def las_coupling_suspended(self, info: Info) -> bool | None:
         return await schools.las_coupling_suspended(info.context, self.record)

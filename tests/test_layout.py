@@ -62,6 +62,9 @@ DATASOURCES_RULES: dict[str, frozenset[str]] = {
     "access": frozenset({"store", "feed", "graph"}),
     # full sync of a school file: plan, apply, the events it records, the export back out
     "imports": frozenset({"store", "school_files", "feed"}),
+    # school lifecycle (mergers, splits, closures, board transfers): moves memberships under the import
+    # locks, tells partners through the feed, parses codes as the registry does
+    "lifecycle": frozenset({"store", "feed", "imports", "registry"}),
     # OneRoster 1.2: the rosters as the REST binding and the CSV bulk export read them, minimised as the
     # graph's reads are (with the store's scoping)
     "oneroster": frozenset({"store"}),

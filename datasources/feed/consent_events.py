@@ -60,6 +60,7 @@ async def consent_changes(
     before: Iterable[str],
     after: Iterable[str],
     today: dt.date,
+    skip: frozenset[tuple[str, int]] = frozenset(),
 ) -> list[ChangeEntry]:
     """The partner's events for a change of what it may read at a school from `before` to `after`, both as
     the policy computes them (an empty `after` is the end of its scope there, an empty `before` a start).
@@ -69,6 +70,8 @@ async def consent_changes(
     the categories lost (if any) followed by an UPDATED (its `grantedCategories` changed). A client that
     fell behind cannot learn from per-entity events alone what to delete: an entity deleted while the
     partner still saw it, whose DELETED the partner no longer may read, has no LEFT_SCOPE of its own.
+    `skip` are (entity type, row id) whose events the caller writes itself (people and groups a merger
+    or split moved in, datasources.lifecycle).
     """
     old, new = frozenset(before), frozenset(after)
     if old == new:
@@ -89,6 +92,8 @@ async def consent_changes(
             moves = []
         if moves:
             rows = await _entities(connection, entity_type, school_id, partner_id, today)
+            if skip:
+                rows = [row for row in rows if (entity_type, row[0]) not in skip]
             for kind, touched in moves:
                 entries += _each(
                     rows, school_id, entity_type, kind, categories=touched, partner_id=partner_id

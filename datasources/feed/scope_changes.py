@@ -38,6 +38,7 @@ async def bring_in_line(
     partner_id: int | None = None,
     receipt: tuple[Iterable[str], Iterable[str]] | None = None,
     announce: bool = True,
+    skip: frozenset[tuple[str, int]] = frozenset(),
 ) -> None:
     """Record what changed in the scope of the partners with consent at `school_ids` (or of `partner_id`
     only) and move their periods, in the caller's transaction.
@@ -45,14 +46,15 @@ async def bring_in_line(
     `receipt` is (before, after) of a consent change of `partner_id` at the one school given: what the
     receipt itself took away is told as LEFT_SCOPE even where the school disclosed nothing (deletion is
     always told). `announce=False` only records the periods (a seeded world, whose partners start with a
-    full read rather than the feed).
+    full read rather than the feed). `skip` are entities whose events the caller records itself (what
+    a merger or split moved, datasources.lifecycle).
     """
     schools = sorted(set(school_ids))
     if not schools:
         return
     position = await numbering.hold_position(connection)
     before = await scope_history.held(connection, schools, partner_id)
-    after = await _disclosed(connection, schools, partner_id, require_dpa=require_dpa)
+    after = await disclosed_now(connection, schools, partner_id, require_dpa=require_dpa)
     taken: dict[Pair, frozenset[str]] = {}
     if receipt is not None and partner_id is not None:
         taken[(schools[0], partner_id)] = await _taken_by_receipt(connection, partner_id, *receipt)
@@ -70,6 +72,7 @@ async def bring_in_line(
                 before=old | (taken.get(pair, frozenset()) - new),
                 after=new,
                 today=now.date(),
+                skip=skip,
             )
     await recording.record(connection, entries, now)
 
@@ -82,7 +85,7 @@ def _names(categories: Iterable[DataCategory]) -> frozenset[str]:
     return frozenset(category.name for category in categories)
 
 
-async def _disclosed(
+async def disclosed_now(
     connection: AsyncConnection, school_ids: list[int], partner_id: int | None, *, require_dpa: bool
 ) -> dict[Pair, frozenset[str]]:
     """What the policy discloses now to each partner with consent in force at these schools."""

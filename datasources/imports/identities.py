@@ -6,7 +6,8 @@ adds is looked up before a person is created, in this order:
 
 1. the ECK-iD, among the current members of every school and the past members of every school (it is the
    chain's identifier of the child, not a school's; the hub already matched current members by it);
-2. the LAS key, among the past members of the same school;
+2. the LAS key, among the past members of the same school and of the schools merged into it (a merger
+   keeps the keys people had at its sources, datasources.lifecycle);
 3. for staff, the school e-mail address, among the past members of the same school;
 4. the LAS key, among the past members of the other schools of the same board (whose LAS keeps its keys).
 
@@ -26,7 +27,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 
 from datasources.imports.plan import is_dummy
 from datasources.store.tables import PAST_MEMBERSHIPS, PERSONS, SCHOOLS, STAFF_MEMBERS, STUDENTS
@@ -171,12 +172,17 @@ async def _known(connection: AsyncConnection, kind: Kind, school_id: int, newcom
     key_on_board: dict[str, _Holder] = {}
     for chunk in _chunks(keys):
         holders = _latest(
-            select(past.las_key, past.person_id, past.eck_id, past.school_id)
+            select(past.las_key, past.person_id, past.eck_id, past.school_id, SCHOOLS.c.merged_into_id)
             .join(SCHOOLS, SCHOOLS.c.id == past.school_id)
-            .where(past.kind == kind, past.las_key.in_(chunk), SCHOOLS.c.board_id == board_id)
+            .where(
+                past.kind == kind,
+                past.las_key.in_(chunk),
+                or_(SCHOOLS.c.board_id == board_id, SCHOOLS.c.merged_into_id == school_id),
+            )
         )
         for row in await connection.execute(holders):
-            found = key_here if row.school_id == school_id else key_on_board
+            here = school_id in (row.school_id, row.merged_into_id)
+            found = key_here if here else key_on_board
             found.setdefault(row.las_key, _Holder(row.person_id, row.eck_id))
 
     email_here: dict[str, _Holder] = {}

@@ -74,6 +74,18 @@ def _lock(engine: AsyncEngine, school_id: int) -> asyncio.Lock:
     return _LOCKS.setdefault(engine.sync_engine, {}).setdefault(school_id, asyncio.Lock())
 
 
+def import_lock(engine: AsyncEngine, school_id: int) -> asyncio.Lock:
+    """The process-wide lock an import of the school holds while it runs: other work that must not
+    interleave with an import (a merger, a split) takes it too, or refuses while it is held."""
+    return _lock(engine, school_id)
+
+
+async def exclusive(connection: AsyncConnection, school_id: int) -> None:
+    """Take the school's import lock across processes (PostgreSQL's advisory lock, for the rest of the
+    transaction); Conflict while an import of the school runs elsewhere. SQLite serialises writers itself."""
+    await _exclusive(connection, school_id)
+
+
 async def school_of_file(engine: AsyncEngine, code: str) -> int | None:
     """The id of the active location a file is for (a DUO or a managed location), or None."""
     async with engine.connect() as connection:
@@ -121,6 +133,13 @@ async def sync_school(
         try:
             async with engine.begin() as connection:
                 await _exclusive(connection, school_id)
+                if not await connection.scalar(select(SCHOOLS.c.active).where(SCHOOLS.c.id == school_id)):
+                    # Closed or merged away while this import waited for the school's lock (a lifecycle
+                    # operation holds it too): the file is for a location that takes no imports now.
+                    report.errors.append(
+                        f"{school_file.code} was closed or merged meanwhile; nothing was changed"
+                    )
+                    raise ImportRefused(report)
                 await _plan_and_apply(
                     connection,
                     report,

@@ -222,15 +222,25 @@ async def set_school_active(
 ) -> int:
     """Close (`active=False`) or reopen a location; returns its id. A closed location discloses nothing and
     takes no imports: partners with consent there get LEFT_SCOPE, and ENTERED_SCOPE when it reopens.
-    Its consents, people and data stay. Refuses an unknown code (nothing changes)."""
+    Its consents, people and data stay. Refuses an unknown code, and reopening a location closed for good
+    or merged into another (datasources.lifecycle); nothing changes then."""
     school_code = parse_school_code(code)
     async with engine.begin() as connection:
-        updated = await connection.execute(
-            update(SCHOOLS).where(SCHOOLS.c.code == school_code).values(active=active).returning(SCHOOLS.c.id)
-        )
-        school_id = updated.scalar_one_or_none()
-        if school_id is None:
+        found = (
+            await connection.execute(
+                select(SCHOOLS.c.id, SCHOOLS.c.closed_at, SCHOOLS.c.merged_into_id)
+                .where(SCHOOLS.c.code == school_code)
+                .with_for_update()
+            )
+        ).one_or_none()
+        if found is None:
             raise BadUserInput(f"no location has code {school_code}")
+        if active and (found.closed_at is not None or found.merged_into_id is not None):
+            # A closure for good (opheffing) or a merger is final: its people have gone or will be deleted.
+            what = "was closed for good" if found.closed_at is not None else "merged into another location"
+            raise Conflict(f"{school_code} {what}; it cannot be reopened")
+        school_id = found.id
+        await connection.execute(update(SCHOOLS).where(SCHOOLS.c.id == school_id).values(active=active))
         await bring_in_line(connection, school_ids=[school_id], require_dpa=require_dpa, now=now)
     return int(school_id)
 

@@ -93,6 +93,11 @@ class School(SQLModel, table=True):
     las_coupling: str = Field(default="automatic", max_length=10)
     las_coupling_suspended: bool = False
     created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
+    #: When the operator closed the location for good (opheffing, `closeSchool`): its personal data is
+    #: deleted once the retention period (`LEERPOORT_CLOSED_RETENTION_DAYS`) has passed since.
+    closed_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    #: When that deletion was done (datasources.lifecycle.closure); null until then.
+    purged_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
 class SchoolYear(SQLModel, table=True):
@@ -851,6 +856,27 @@ class OidcCode(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
 
 
+class LifecycleOperation(SQLModel, table=True):
+    """A school lifecycle operation the operator carried out (a merger, split, closure, board transfer or
+    the end of one), or the deletion of a closed school's personal data: the record of what was done,
+    with the counts of its report (never personal data)."""
+
+    __tablename__ = "lifecycle_operations"
+    __table_args__ = (Index("ix_lifecycle_operations_school", "school_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: MERGE, SPLIT, CLOSE, TRANSFER, FINISH or PURGE.
+    kind: str = Field(max_length=10)
+    #: The school it was about (a merger's or split's target); kept after a closure's deletion.
+    school_id: int = Field(foreign_key="schools.id")
+    #: The codes of every school involved, in order.
+    school_codes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: The report's counts per kind.
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    performed_by: str = Field(max_length=200)
+    performed_at: dt.datetime = Field(sa_type=_TZ)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -902,3 +928,4 @@ WEB_SESSIONS = _core(WebSession)
 STUDENT_LOGINS = _core(StudentLogin)
 OIDC_CLIENTS = _core(OidcClient)
 OIDC_CODES = _core(OidcCode)
+LIFECYCLE_OPERATIONS = _core(LifecycleOperation)

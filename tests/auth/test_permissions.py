@@ -20,6 +20,7 @@ from auth.categories import ALL_CATEGORIES, DataCategory
 from auth.permissions import (
     may_acknowledge_deletion,
     may_add_board_coordinators,
+    may_change_school_lifecycle,
     may_couple_license,
     may_create_products,
     may_import,
@@ -41,6 +42,7 @@ from auth.permissions import (
     may_read_announcements,
     may_read_board,
     may_read_consent_history,
+    may_read_coupling_state,
     may_read_feed,
     may_read_rosters,
     may_read_schema,
@@ -209,6 +211,18 @@ DECISIONS = (
         lambda v, s: may_read_shortcuts(v, s, OTHER),
         frozenset({OPERATOR}),
         (may_read_shortcuts,),
+    ),
+    Decision(
+        "merge, split, close or transfer schools",
+        lambda v, _: may_change_school_lifecycle(v),
+        frozenset({OPERATOR}),
+        (may_change_school_lifecycle,),
+    ),
+    Decision(
+        "see whether its school's LAS coupling is suspended",
+        lambda v, s: may_read_coupling_state(v, s, SCHOOL),
+        frozenset({STAFF, OPERATOR}),
+        (may_read_coupling_state,),
     ),
     Decision(
         "upload a school file through the graph",
@@ -464,6 +478,12 @@ ELSEWHERE = [
         PARTNER,
         "register another partner's OpenID Connect client",
         lambda v, s: may_register_oidc_client(v, s, ANOTHER_PARTNER),
+        False,
+    ),
+    Row(
+        STAFF,
+        "see whether another school's LAS coupling is suspended",
+        lambda v, s: may_read_coupling_state(v, s, OTHER),
         False,
     ),
     Row(

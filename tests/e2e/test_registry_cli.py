@@ -118,6 +118,12 @@ async def test_loading_a_modified_copy_reports_the_renamed_the_vanished_and_the_
         {"code": "16BX00", "name": "OBS 2 Emmen Mr Vegter", "board_number": "10249"}
     ]
     assert "16BX00" in await _codes(engine), "a vanished location is reported, not deleted"
+    assert summary["closure_offered"] == [
+        {"code": "16BX00", "command": "python server.py school close 16BX00"}
+    ], "a vanished location is offered for closure"
+    async with engine.connect() as connection:
+        active = await connection.scalar(select(SCHOOLS.c.active).where(SCHOOLS.c.code == "16BX00"))
+    assert active is True, "never closed silently"
 
 
 @pytest.mark.parametrize(
