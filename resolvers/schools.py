@@ -33,10 +33,15 @@ async def schools_page(ctx: Context, first: int | None, after: str | None) -> Pa
 
 async def school_by_code(ctx: Context, code: str) -> SchoolRecord | None:
     """One visible school by its code (BRIN + location code); None when it is not visible."""
+    return await ctx.loaders.schools_by_code.get(school_code(code))
+
+
+def school_code(code: str) -> str:
+    """A school code as the store keeps it (upper case, no spaces); BAD_USER_INPUT when it is not one."""
     normalised = code.strip().upper()
     if len(normalised) != 6 or not normalised.isalnum():
         raise BadUserInput("a school code is a BRIN and a location code, six characters such as 16AH00")
-    return await ctx.loaders.schools_by_code.get(normalised)
+    return normalised
 
 
 async def boards_page(
