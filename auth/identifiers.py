@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from typing import Final, Protocol
 
@@ -174,7 +173,8 @@ class PartnerIdentifiers:
         key = (kind, person_id)
         found = self._pseudonyms.get(key)
         if found is None:
-            digest = hmac.new(self._hash_key, f"{kind}:{person_id}".encode(), hashlib.sha256).digest()
+            # The one-shot `hmac.digest` (OpenSSL, no HMAC object): the same bytes at a third of the cost.
+            digest = hmac.digest(self._hash_key, f"{kind}:{person_id}".encode(), "sha256")
             found = digest[:_PSEUDONYM_BYTES].hex()
             _remember(self._pseudonyms, key, found)
         return found

@@ -77,58 +77,70 @@ def _list(value: Any) -> Any:
     return None if value is None else list(value)
 
 
-def _global_id(type_name: str) -> Build:
-    return lambda record: to_global_id(type_name, record.public_id)
+#: The names the expressions below may use besides the record `r`.
+_NAMESPACE: Final[Mapping[str, Any]] = {"_gid": to_global_id, "_date": _date, "_list": _list}
 
 
-def _attribute(name: str, convert: Callable[[Any], Any] | None = None) -> Build:
-    if convert is None:
-        return lambda record: getattr(record, name)
-    return lambda record: convert(getattr(record, name))
+def _compile(parts: list[tuple[str, str]], namespace: Mapping[str, Any]) -> Build:
+    """One function building the dict of `parts` ((response key, Python expression over the record `r`))
+    as a dict display: a record costs one call, not one per field. The keys are GraphQL names (letters,
+    digits, underscores: the parser accepts nothing else) and the expressions come from this module's
+    tables, so the source holds nothing a client wrote but names, and those through `repr`."""
+    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
+    scope = {**_NAMESPACE, **namespace}
+    exec(f"def build(r):\n    return {{{items}}}\n", scope)  # noqa: S102 - see the docstring
+    built: Build = scope["build"]
+    return built
 
 
-#: The scalar fields of each object type the planner knows, as builders from the type's record. Only
+def _expression(expression: str) -> Build:
+    """A function of one record from one of the tables' expressions."""
+    built: Build = eval(f"lambda r: {expression}", dict(_NAMESPACE))  # noqa: S307 - the module's own tables
+    return built
+
+
+#: The scalar fields of each object type the planner knows, as Python expressions over its record `r`. Only
 #: plain attributes of records (or values derived from them without I/O) belong here; a field the
 #: general path resolves with a resolver of its own (`groups`, `products`, `board`, `grantedCategories`
 #: …) is absent, so a document that selects it falls back.
-_SCALARS: Final[Mapping[str, Mapping[str, Build]]] = {
+_SCALARS: Final[Mapping[str, Mapping[str, str]]] = {
     "School": {
-        "id": _global_id("School"),
-        "code": _attribute("code"),
-        "brin": _attribute("brin"),
-        "locationCode": _attribute("location_code"),
-        "name": _attribute("name"),
-        "active": _attribute("active"),
+        "id": '_gid("School", r.public_id)',
+        "code": "r.code",
+        "brin": "r.brin",
+        "locationCode": "r.location_code",
+        "name": "r.name",
+        "active": "r.active",
     },
     "Student": {
-        "id": _global_id("Student"),
-        "pseudonym": _attribute("pseudonym"),
-        "eckId": _attribute("eck_id"),
-        "firstName": _attribute("first_name"),
-        "prefix": _attribute("prefix"),
-        "lastName": _attribute("last_name"),
-        "initials": _attribute("initials"),
-        "dateOfBirth": _attribute("date_of_birth", _date),
-        "yearLevel": _attribute("year_level"),
+        "id": '_gid("Student", r.public_id)',
+        "pseudonym": "r.pseudonym",
+        "eckId": "r.eck_id",
+        "firstName": "r.first_name",
+        "prefix": "r.prefix",
+        "lastName": "r.last_name",
+        "initials": "r.initials",
+        "dateOfBirth": "_date(r.date_of_birth)",
+        "yearLevel": "r.year_level",
     },
     "StaffMember": {
-        "id": _global_id("StaffMember"),
-        "pseudonym": _attribute("pseudonym"),
-        "eckId": _attribute("eck_id"),
-        "firstName": _attribute("first_name"),
-        "prefix": _attribute("prefix"),
-        "lastName": _attribute("last_name"),
-        "email": _attribute("email"),
-        "lasRoles": _attribute("las_roles", _list),
-        "active": _attribute("active"),
+        "id": '_gid("StaffMember", r.public_id)',
+        "pseudonym": "r.pseudonym",
+        "eckId": "r.eck_id",
+        "firstName": "r.first_name",
+        "prefix": "r.prefix",
+        "lastName": "r.last_name",
+        "email": "r.email",
+        "lasRoles": "_list(r.las_roles)",
+        "active": "r.active",
     },
     "Group": {
-        "id": _global_id("Group"),
-        "name": _attribute("name"),
-        "yearLevel": _attribute("year_level"),
-        "schoolYear": _attribute("school_year"),
-        "composite": _attribute("composite"),
-        "effectiveFrom": _attribute("effective_from", _date),
+        "id": '_gid("Group", r.public_id)',
+        "name": "r.name",
+        "yearLevel": "r.year_level",
+        "schoolYear": "r.school_year",
+        "composite": "r.composite",
+        "effectiveFrom": "_date(r.effective_from)",
     },
 }
 
@@ -324,29 +336,25 @@ def _constant(value: str) -> Build:
 def _object_builder(type_name: str, fields: list[FieldNode]) -> Build:
     """A builder of one object of `type_name` (scalars and plain nested objects) from its record."""
     scalars, objects = _SCALARS[type_name], _OBJECTS.get(type_name, {})
-    parts: list[tuple[str, Build]] = []
+    parts: list[tuple[str, str]] = []
+    namespace: dict[str, Any] = {}
     for sub in fields:
         name = sub.name.value
         if name == "__typename":
             _leaf(sub)
-            parts.append((_key(sub), _constant(type_name)))
+            parts.append((_key(sub), repr(type_name)))
         elif name in scalars:
             _leaf(sub)
             parts.append((_key(sub), scalars[name]))
         elif name in objects and not sub.arguments:
             attribute, target = objects[name]
-            inner = _object_builder(target, _fields(sub))
-
-            def nested(record: Any, attribute: str = attribute, inner: Build = inner) -> Any:
-                value = getattr(record, attribute)
-                return None if value is None else inner(value)
-
-            parts.append((_key(sub), nested))
+            inner = f"_inner{len(namespace)}"
+            namespace[inner] = _object_builder(target, _fields(sub))
+            value = f"_v{len(namespace)}"
+            parts.append((_key(sub), f"(None if ({value} := r.{attribute}) is None else {inner}({value}))"))
         else:
             raise _NotCompiled
-    keys = tuple(key for key, _ in parts)
-    getters = tuple(get for _, get in parts)
-    return lambda record: dict(zip(keys, [get(record) for get in getters], strict=True))
+    return _compile(parts, namespace)
 
 
 def _connection(
@@ -433,7 +441,7 @@ def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
             parts.append((_key(sub), _constant("School")))
         elif name in scalars:
             _leaf(sub)
-            parts.append((_key(sub), scalars[name]))
+            parts.append((_key(sub), _expression(scalars[name])))
         elif name in _SCHOOL_CONNECTIONS:
             fetch, node_type = _SCHOOL_CONNECTIONS[name]
             plan, node_fields = _connection(schema, _field_type_name(schema, "School", name), sub)
