@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
+import hashlib
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -35,6 +35,8 @@ _MAX_DIGITS: Final = 19
 _CURSOR: Final = b"cursor"
 #: 128 bits of HMAC output, hex: long enough never to collide, short enough to store and index.
 _PSEUDONYM_BYTES: Final = 16
+#: SHA-256's block size: an HMAC key of at most this many bytes is padded to it (the derived key has 32).
+_SHA256_BLOCK: Final = 64
 #: How many shown ids and pseudonyms one `PartnerIdentifiers` remembers. A scope (and with it its
 #: identifiers) lives for one request or one poll cycle, in which the same row is often shown again: a
 #: group for each of its students, a feed event's entity and then its node. Past this many the memory
@@ -109,7 +111,7 @@ class HubIdentifiers:
 class PartnerIdentifiers:
     """Identifiers sealed for one partner with keys derived from the hub's pseudonym key."""
 
-    __slots__ = ("_hash_key", "_pseudonyms", "_sealer", "_shown", "partner_id")
+    __slots__ = ("_inner", "_outer", "_pseudonyms", "_sealer", "_shown", "partner_id")
 
     def __init__(self, partner_id: int, master_key: bytes) -> None:
         material = HKDF(
@@ -120,7 +122,11 @@ class PartnerIdentifiers:
         ).derive(master_key)
         self.partner_id = partner_id
         self._sealer = AESSIV(material[:64])
-        self._hash_key = material[64:]
+        # HMAC-SHA-256 (RFC 2104) with the key's padded blocks hashed once: a pseudonym then costs two
+        # copies of a SHA-256 state, a third of `hmac.new`'s price, with the very same bytes (a test pins it).
+        block = material[64:].ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
         # Deterministic values, so remembering them changes nothing but their cost.
         self._shown: dict[tuple[str, int], str] = {}
         self._pseudonyms: dict[tuple[str, int], str] = {}
@@ -173,8 +179,11 @@ class PartnerIdentifiers:
         key = (kind, person_id)
         found = self._pseudonyms.get(key)
         if found is None:
-            # The one-shot `hmac.digest` (OpenSSL, no HMAC object): the same bytes at a third of the cost.
-            digest = hmac.digest(self._hash_key, f"{kind}:{person_id}".encode(), "sha256")
+            inner = self._inner.copy()
+            inner.update(f"{kind}:{person_id}".encode())
+            outer = self._outer.copy()
+            outer.update(inner.digest())
+            digest = outer.digest()
             found = digest[:_PSEUDONYM_BYTES].hex()
             _remember(self._pseudonyms, key, found)
         return found

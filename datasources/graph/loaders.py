@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from datasources.access import consent_lifecycle
 from datasources.graph import consents, disclosures, groups, licenses, partners, people, schools
 from datasources.graph.disclosures import tally
 from datasources.store.pagination import PageArgs
@@ -179,7 +178,7 @@ class Loaders:
             staff_by_group=paged(people.staff_by_group, today),
             licenses_by_school=paged(licenses.licenses_by_school),
             consents_by_school=paged(consents.consents_by_school),
-            consent_requests_by_school=paged(consent_lifecycle.pending_requests_by_school),
+            consent_requests_by_school=paged(consents.pending_requests_by_school),
             disclosures_by_school=paged(disclosures.disclosures_by_school),
         )
 

@@ -13,7 +13,9 @@ from auth.identifiers import PartnerIdentifiers
 
 def test_pseudonyms_are_the_keyed_hash_of_the_person_per_partner() -> None:
     master = b"k" * 32
-    for partner_id, kind, person_id in [(1, "student", 7), (2, "student", 7), (1, "staff", 2**40)]:
+    cases = [(1, "student", 7), (2, "student", 7), (1, "staff", 2**40)]
+    cases += [(partner, "student", person * 7919) for partner in (3, 10**6) for person in range(50)]
+    for partner_id, kind, person_id in cases:
         key = HKDF(
             algorithm=hashes.SHA256(),
             length=96,
