@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import hashlib
 from typing import Final, Protocol
 
@@ -37,11 +38,16 @@ _CURSOR: Final = b"cursor"
 _PSEUDONYM_BYTES: Final = 16
 #: SHA-256's block size: an HMAC key of at most this many bytes is padded to it (the derived key has 32).
 _SHA256_BLOCK: Final = 64
-#: How many shown ids and pseudonyms one `PartnerIdentifiers` remembers. A scope (and with it its
-#: identifiers) lives for one request or one poll cycle, in which the same row is often shown again: a
-#: group for each of its students, a feed event's entity and then its node. Past this many the memory
-#: starts afresh, so it stays bounded whatever the request.
-MEMO_SIZE: Final = 50_000
+#: How many shown ids and pseudonyms one `PartnerIdentifiers` remembers. The same row is often shown
+#: again within a request (a group for each of its students, a feed event's entity and then its node)
+#: and across requests: a partner's identifiers are kept between its requests (`kept_partner_identifiers`),
+#: so its next full sync seals and hashes nothing it was shown before. Past this many the memory starts
+#: afresh, so it stays bounded (~40 MB per 100,000 people, ids and pseudonyms together).
+MEMO_SIZE: Final = 100_000
+#: How many partners' identifiers the process keeps between requests, the most recently used first.
+#: Memory is at most this times `MEMO_SIZE` of each; a partner past it derives its keys again, with the
+#: very same values (they are deterministic), and starts remembering afresh.
+KEPT_PARTNERS: Final = 2
 
 
 class Identifiers(Protocol):
@@ -193,3 +199,22 @@ def _remember(memo: dict[tuple[str, int], str], key: tuple[str, int], value: str
     if len(memo) >= MEMO_SIZE:
         memo.clear()
     memo[key] = value
+
+
+_kept: collections.OrderedDict[tuple[int, bytes], PartnerIdentifiers] = collections.OrderedDict()
+
+
+def kept_partner_identifiers(partner_id: int, master_key: bytes) -> PartnerIdentifiers:
+    """The identifiers of a partner, kept between its requests (at most `KEPT_PARTNERS` partners): ids and
+    pseudonyms computed once per person while remembered. Keyed by the partner and a digest of the key,
+    so another partner, or another key, never gets another's instance; the values are those a fresh
+    `PartnerIdentifiers` gives."""
+    key = (partner_id, hashlib.sha256(master_key).digest())
+    found = _kept.get(key)
+    if found is not None:
+        _kept.move_to_end(key)
+        return found
+    made = _kept[key] = PartnerIdentifiers(partner_id, master_key)
+    while len(_kept) > KEPT_PARTNERS:
+        _kept.popitem(last=False)
+    return made
