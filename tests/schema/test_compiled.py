@@ -284,3 +284,24 @@ async def test_refused_arguments_and_other_documents_fall_back(
     two = "query A { __typename } query B { __typename }"
     assert not (await both(first, two, None, "C"))["compiled"]
     assert (await both(first, two.split(" query B", maxsplit=1)[0], None, "A"))["compiled"]
+
+
+async def test_a_full_sync_page_costs_the_same_statements_on_both_paths(
+    engine: AsyncEngine,
+    seeded: tuple[list[int], list[int]],  # noqa: F811 - the fixture imported above
+    schema: LeerpoortSchema,
+    settings: Settings,
+    count_statements: Any,
+) -> None:
+    """One statement for the page of schools and one for all their students' pages (with their main
+    groups), however many schools and students: the compiled path batches as the loaders do."""
+    request = GraphQLRequest(query=BENCH_SCHOOLS, variables={"first": 4}, operation_name=None)
+    counts = []
+    for compiled_reads in (False, True):
+        counter = count_statements()
+        _, _, was_compiled = await _answer(
+            schema, settings, engine, operator_scope(OPERATOR), request, compiled_reads=compiled_reads
+        )
+        assert was_compiled == compiled_reads
+        counts.append(len(counter.statements))
+    assert counts[0] == counts[1] == 2
