@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth.permissions import may_list_boards
-from datasources.graph import school_years, schools
+from datasources.graph import people, school_years, schools
 from datasources.graph.disclosures import tally
 from datasources.store.calendar import is_school_year
 from errors import BadUserInput, Forbidden
 
 if TYPE_CHECKING:
+    from datasources.graph.people import StudentIdentity
+    from datasources.store.reader import AnyRow
     from datasources.store.records import (
         BoardRecord,
         ConsentRecord,
@@ -95,6 +97,18 @@ async def students_of_school(
 ) -> Page[StudentRecord]:
     """A page of the school's students."""
     return await ctx.loaders.students_by_school.page(school.id, ctx.page_args(first, after))
+
+
+async def student_rows_of_school(
+    ctx: Context, school: SchoolRecord, first: int | None, after: str | None
+) -> Page[AnyRow]:
+    """A page of the school's students as rows (`datasources.graph.people.student_rows_by_school`)."""
+    return await ctx.loaders.student_rows_by_school.page(school.id, ctx.page_args(first, after))
+
+
+def student_identity(ctx: Context) -> StudentIdentity:
+    """What a student's record derives from its row, for this request's scope."""
+    return people.student_identity(ctx.scope)
 
 
 async def staff_of_school(

@@ -6,9 +6,13 @@ its students (`bench/graph.py`). graphql-core and strawberry spend most of such 
 work (an info object, a completion, a wrapper per field per record: issue 14's profile). For a document
 made only of the fields below, this module plans the document once (cached by its text, its operation
 name and the limits it was validated under) into plain builders, and answers a request by reading the
-very same pages through the very same resolvers and loaders as the general path (so the same SQL
-statements with the viewer's `Scope` compiled into them, the same sealed ids, pseudonyms and cursors,
-and the same disclosure tally), then building the JSON with one small function per selected field.
+very same pages through the same resolvers and per-request loaders as the general path (so the same SQL
+statements with the viewer's `Scope` compiled into them, one per connection page, the same sealed ids,
+pseudonyms and cursors, and the same disclosure tally), then building the JSON with one generated
+function per object type: a dict display per record. A page of students is read as the rows of the
+general path's own statement and built straight from them (no record objects: a frozen dataclass costs
+microseconds to make, and a full sync makes two per student), with the ids and the pseudonym derived as
+`student_record` derives them (`datasources.graph.people.student_identity`).
 
 Correctness first: anything it does not fully understand falls back to the general executor, which then
 answers it exactly as before. That is: a document that does not parse or validate (under the same depth,
@@ -47,6 +51,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.validation import MaxIntrospectionDepthRule
 
+from datasources.graph.people import MAIN_GROUP, STUDENT
 from errors import PublicError
 from resolvers import schools
 from schema.costs import query_cost
@@ -150,6 +155,33 @@ _OBJECTS: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
 }
 
 Fetch: TypeAlias = Callable[["Context", "SchoolRecord", Any, Any], Awaitable["Page[Any]"]]
+NodeFactory: TypeAlias = Callable[["Context"], Build]
+"""The builder of a connection's nodes for one request (a row's builder needs the request's scope)."""
+
+#: A student's fields as Python expressions over its row `r` (`datasources.graph.people.STUDENT`'s
+#: positions); `_sid`, `_ps` are the request's `StudentIdentity` (shown id, pseudonym).
+_STUDENT_ROW: Final[Mapping[str, str]] = {
+    "__typename": repr("Student"),
+    "id": '_gid("Student", _sid(r))',
+    "pseudonym": "_ps(r)",
+    "eckId": f"r[{STUDENT.eck_id}]",
+    "firstName": f"r[{STUDENT.first_name}]",
+    "prefix": f"r[{STUDENT.prefix}]",
+    "lastName": f"r[{STUDENT.last_name}]",
+    "initials": f"r[{STUDENT.initials}]",
+    "dateOfBirth": f"_date(r[{STUDENT.date_of_birth}])",
+    "yearLevel": f"r[{STUDENT.year_level}]",
+}
+#: The student's main group, from the same row (`MAIN_GROUP`'s positions; `_gpid` shows its id).
+_MAIN_GROUP_ROW: Final[Mapping[str, str]] = {
+    "__typename": repr("Group"),
+    "id": f'_gid("Group", _gpid(r[{MAIN_GROUP.id}]))',
+    "name": f"r[{MAIN_GROUP.name}]",
+    "yearLevel": f"r[{MAIN_GROUP.year_level}]",
+    "schoolYear": f"r[{MAIN_GROUP.school_year}]",
+    "composite": f"r[{MAIN_GROUP.composite}]",
+    "effectiveFrom": f"_date(r[{MAIN_GROUP.effective_from}])",
+}
 
 
 async def _groups_of_school(context: Context, school: SchoolRecord, first: Any, after: Any) -> Page[Any]:
@@ -158,8 +190,9 @@ async def _groups_of_school(context: Context, school: SchoolRecord, first: Any, 
 
 
 #: A school's connections the planner knows: the resolver the general path calls, and the node type.
+#: Students are read as rows (the very statement of `students_of_school`) and built from the row.
 _SCHOOL_CONNECTIONS: Final[Mapping[str, tuple[Fetch, str]]] = {
-    "students": (schools.students_of_school, "Student"),
+    "students": (schools.student_rows_of_school, "Student"),
     "staff": (schools.staff_of_school, "StaffMember"),
     "groups": (_groups_of_school, "Group"),
 }
@@ -257,7 +290,7 @@ class _SchoolPlan:
     """What a school selects: scalars (builders) and connections (read per page of schools)."""
 
     fields: tuple[tuple[str, Build | None], ...]
-    connections: tuple[tuple[str, Fetch, _ConnectionPlan, Build], ...]
+    connections: tuple[tuple[str, Fetch, _ConnectionPlan, NodeFactory], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,7 +466,7 @@ def _field_type_name(schema: GraphQLSchema, parent: str, name: str) -> str:
 def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
     scalars = _SCALARS["School"]
     parts: list[tuple[str, Build | None]] = []
-    connections: list[tuple[str, Fetch, _ConnectionPlan, Build]] = []
+    connections: list[tuple[str, Fetch, _ConnectionPlan, NodeFactory]] = []
     for sub in fields:
         name = sub.name.value
         if name == "__typename":
@@ -445,7 +478,13 @@ def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
         elif name in _SCHOOL_CONNECTIONS:
             fetch, node_type = _SCHOOL_CONNECTIONS[name]
             plan, node_fields = _connection(schema, _field_type_name(schema, "School", name), sub)
-            node = _object_builder(node_type, node_fields) if plan.node_selected else _nothing
+            node: NodeFactory
+            if not plan.node_selected:
+                node = _no_nodes
+            elif node_type == "Student":
+                node = _student_rows(node_fields)
+            else:
+                node = _same(_object_builder(node_type, node_fields))
             parts.append((_key(sub), None))
             connections.append((_key(sub), fetch, plan, node))
         else:
@@ -455,6 +494,54 @@ def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
 
 def _nothing(record: Any) -> None:
     del record
+
+
+def _no_nodes(context: Context) -> Build:
+    del context
+    return _nothing
+
+
+def _same(build: Build) -> NodeFactory:
+    return lambda _context: build
+
+
+def _student_rows(fields: list[FieldNode]) -> NodeFactory:
+    """A student's JSON straight from its row of `students_of_school`'s statement (no record objects):
+    the row's positions are those of `STUDENT` and `MAIN_GROUP`, and what `student_record` derives (the
+    shown id, the pseudonym, the main group's shown id) comes from the request's `StudentIdentity`.
+    Generated once per plan as a factory of the per-request builder."""
+    parts: list[tuple[str, str]] = []
+    for sub in fields:
+        name = sub.name.value
+        if name == "mainGroup" and not sub.arguments:
+            group = [(_key(item), _group_row(item)) for item in _fields(sub)]
+            items = ", ".join(f"{key!r}: {expression}" for key, expression in group)
+            parts.append((_key(sub), f"(None if r[{MAIN_GROUP.id}] is None else {{{items}}})"))
+        else:
+            _leaf(sub)
+            if name not in _STUDENT_ROW:
+                raise _NotCompiled
+            parts.append((_key(sub), _STUDENT_ROW[name]))
+    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
+    scope = dict(_NAMESPACE)
+    source = f"def make(_sid, _ps, _gpid):\n    def build(r):\n        return {{{items}}}\n    return build\n"
+    exec(source, scope)  # noqa: S102 - as in `_compile`: names through `repr`, expressions of this module
+    make = scope["make"]
+
+    def factory(context: Context) -> Build:
+        identity = schools.student_identity(context)
+        built: Build = make(identity.public_id, identity.pseudonym, identity.group_public_id)
+        return built
+
+    return factory
+
+
+def _group_row(field: FieldNode) -> str:
+    _leaf(field)
+    expression = _MAIN_GROUP_ROW.get(field.name.value)
+    if expression is None:
+        raise _NotCompiled
+    return expression
 
 
 def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan:
@@ -568,7 +655,8 @@ async def _schools_json(
     loaders, so one statement per connection and page arguments, as in the general path)."""
     built_connections: dict[str, list[dict[str, Any]]] = {}
     scope = context.scope
-    for key, fetch, connection, node in plan.connections:
+    for key, fetch, connection, factory in plan.connections:
+        node = factory(context)
         first, after = connection.first.of(variables), connection.after.of(variables)
         pages = await asyncio.gather(*(fetch(context, record, first, after) for record in records))
         built_connections[key] = [
