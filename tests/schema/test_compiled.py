@@ -71,6 +71,11 @@ ALIASES = (
     " e: edges { n: node { l: lastName g: mainGroup { n: name } } } } } } }"
     " b: school(code: $code) { name code staff(first: 1) { edges { node { lastName } } } } }"
 )
+#: The same school's students page twice in one request: the loaders read (and count) it once, on both paths.
+TWICE = (
+    "query Twice($code: String!) { schools(first: 3) { edges { node { students(first: 2) { edges { node {"
+    " id } } } } } } school(code: $code) { students(first: 2) { edges { node { id lastName } } } } }"
+)
 #: Documents the compiled path must leave to the general executor.
 NOT_COMPILED = [
     "{ schools(first: 2) { edges { node { ...F } } } } fragment F on School { code }",
@@ -188,6 +193,7 @@ async def _walk(both: Both, scope: Scope, codes: list[str]) -> None:
     for code in [*codes, "zz99zz", " 16ah00 "]:
         await both(scope, BENCH_MORE, {"code": code})
         await both(scope, ALIASES, {"code": code})
+        await both(scope, TWICE, {"code": code})
 
 
 @settings(
