@@ -25,7 +25,7 @@ from datasources.access.account_requests import SignedRequest
 from datasources.school_files.csv_folder import read_csv_folder
 from datasources.school_files.edexml import read_edexml
 from datasources.store.database import migrate
-from resolvers import admin, oneroster, registry_commands
+from resolvers import admin, network_client, oneroster, registry_commands
 from resolvers import mail as mail_commands
 from resolvers.imports import report_json, report_table
 from schema.assembly import build_schema
@@ -195,6 +195,16 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--days", type=int, help="days to keep (default LEERPOORT_FEED_RETENTION_DAYS, 90)")
     mail = commands.add_parser("mail", help="outgoing mail").add_subparsers(dest="action", required=True)
     mail.add_parser("send-queued", help="send the queued mail that is due now; prints the counts as JSON")
+    network = commands.add_parser("school-network", help="a school's network registration").add_subparsers(
+        dest="action", required=True
+    )
+    network_update = network.add_parser(
+        "update",
+        help="report this network's current address to the hub (the school's network token on stdin);"
+        " prints the recorded range as JSON",
+    )
+    network_update.add_argument("--url", required=True, help="the hub's address, such as https://hub.example")
+    network_update.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the hub")
     export_schema = commands.add_parser("export-schema", help="print the subgraph SDL")
     export_schema.add_argument(
         "--client",
@@ -422,6 +432,9 @@ def _run(command: str, arguments: argparse.Namespace, settings: Settings) -> str
     if command == "export-schema":
         schema = build_schema(settings)
         return client_sdl(schema) if arguments.client else federation_sdl(schema)
+    if command == "school-network":
+        # Runs on a school's machine against a remote hub: no database here to migrate.
+        return network_client.report_address(arguments.url, sys.stdin.read(), timeout=arguments.timeout)
     migrate(settings.database_url)
     return _COMMANDS[command](arguments, settings)
 

@@ -35,16 +35,21 @@ from datasources.school_files.edexml import read_edexml
 from datasources.school_files.model import ImportFileError
 from datasources.store.database import create_engine, is_outage, is_ready
 from errors import BadUserInput, Conflict, Forbidden, PublicError, Unauthenticated, Unavailable
-from resolvers import mail
+from resolvers import mail, web_sessions
 from resolvers.helpdesk import explorer_announcements
 from resolvers.imports import CouplingSuspended, import_school_file, refused_report, report_json
 from resolvers.oauth import OAuthError, client_credentials
 from resolvers.requests import Services, las_viewer
 from resolvers.signing import Keys
-from schema import bodies, graphql_requests, http, oneroster
+from schema import bodies, graphql_requests, http, network_updates, oneroster
 from schema import published as published_sdl
+from schema.addresses import client_address
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
+from schema.pages import dashboard as dashboard_pages
+from schema.pages import home as home_pages
+from schema.pages import signin as signin_pages
+from schema.pages import static as static_pages
 from schema.websocket import Connection, OpenSubscriptions, authenticator
 from settings import Settings
 
@@ -118,6 +123,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/jwks.json", _jwks, methods=["GET"]),
         *(Route(path, _sdl_route(document), methods=["GET"]) for path, document in published.items()),
         *oneroster.routes(lambda connection: _state(connection).services),
+        *network_updates.routes(lambda connection: _state(connection).services),
+        *signin_pages.routes(lambda connection: _state(connection).services),
+        *dashboard_pages.routes(lambda connection: _state(connection).services),
+        *static_pages.routes(),
+        *home_pages.routes(lambda connection: _state(connection).services),
     ]
     # Refusing a body before its end closes the connection rather than letting the server drain it; a
     # request that fails because the database is out of reach answers 503.
@@ -225,13 +235,22 @@ async def _run_graphql(
     media_type = http.response_media_type(request.headers.get("accept"))
     authorization = request.headers.get("authorization", "")
     try:
-        viewer = await http.token_viewer(state.services, authorization)
+        viewer = await http.token_viewer(
+            state.services,
+            authorization,
+            session_cookie=request.cookies.get(web_sessions.SESSION_COOKIE),
+            csrf_header=request.headers.get(web_sessions.CSRF_HEADER),
+        )
     except (Unauthenticated, Forbidden) as refused:
         return _response(http.refused(refused, media_type, authorization=authorization))
     try:
         graphql_request = await read(viewer is None)
     except PublicError as error:
-        return _response(http.unreadable(error, authorization=authorization, media_type=media_type))
+        return _response(
+            http.unreadable(
+                error, authorization=authorization, media_type=media_type, authenticated=viewer is not None
+            )
+        )
     answer = await http.answer(
         state.schema,
         state.services,
@@ -389,8 +408,8 @@ def _client_authentication(authorization: str | None, fields: dict[str, str]) ->
 
 
 def _client_address(request: Request) -> str:
-    """The caller's network address (the proxy's, unless uvicorn is told to trust forwarded headers)."""
-    return request.client.host if request.client else ""
+    """The caller's network address (through the proxies `LEERPOORT_TRUSTED_PROXIES` names)."""
+    return client_address(request, _state(request).services.settings)
 
 
 def _oauth_error(error: OAuthError, headers: dict[str, str]) -> Response:

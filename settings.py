@@ -7,6 +7,7 @@ commands can run side by side with different settings.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -89,8 +90,33 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, alias="LEERPOORT_SMTP_TIMEOUT_SECONDS")
     #: How long an activation link stays valid (days).
     activation_link_days: int = Field(default=7, ge=1, alias="LEERPOORT_ACTIVATION_LINK_DAYS")
+    #: How long a printed home-login activation code stays valid (days): long enough for a letter home.
+    home_code_days: int = Field(default=30, ge=1, alias="LEERPOORT_HOME_CODE_DAYS")
     #: How long a password-reset link stays valid (hours).
     reset_link_hours: int = Field(default=2, ge=1, alias="LEERPOORT_RESET_LINK_HOURS")
+
+    #: Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the client;
+    #: a request from anywhere else is taken to come from its peer address, whatever headers it sends.
+    trusted_proxies: str = Field(default="", alias="LEERPOORT_TRUSTED_PROXIES")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _readable_proxies(cls, value: str) -> str:
+        """Refuse to start with a proxy that is not an address or a range (a typo would trust none)."""
+        for text in value.split(","):
+            if text.strip():
+                try:
+                    ipaddress.ip_network(text.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"LEERPOORT_TRUSTED_PROXIES: {text.strip()!r} is not an address or range"
+                    ) from None
+        return value
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """The trusted proxies, one address or range each."""
+        return tuple(text.strip() for text in self.trusted_proxies.split(",") if text.strip())
 
     @field_validator("database_url")
     @classmethod

@@ -112,3 +112,34 @@ def password_problem(
             f"a password must not contain your name or e-mail address; {_ADVICE}",
         )
     return None
+
+
+#: Students' passwords are shorter than staff's (see `student_password_problem`).
+MIN_STUDENT_PASSWORD_LENGTH: Final = 8
+
+
+def student_password_problem(
+    password: str, *, username: str, names: tuple[str | None, ...] = ()
+) -> PasswordProblem | None:
+    """The first reason to refuse a password a coordinator sets for a student, or None.
+
+    Lighter than the staff policy on purpose: a child types it on a Chromebook, the coordinator chooses it
+    (not the child), and it opens only the student's own products, never another person's data; online
+    guessing is bounded by the same rate limits as staff sign-in. So 8 characters are enough, but what
+    guessers try first (common words and passwords, runs of keys, the child's own name or username) is
+    refused as for staff.
+    """
+    if len(password) < MIN_STUDENT_PASSWORD_LENGTH:
+        return PasswordProblem(
+            TOO_SHORT,
+            f"a student's password needs at least {MIN_STUDENT_PASSWORD_LENGTH} characters; two short words"
+            " and a number (such as 'tulp7fiets') are easy to type",
+        )
+    if _is_common(password):
+        return PasswordProblem(TOO_COMMON, "this password is one that guessers try first")
+    lowered = password.lower()
+    if any(part in lowered for part in _personal_parts(None, (*names, username))):
+        return PasswordProblem(
+            CONTAINS_PERSONAL_DATA, "a student's password must not contain their name or username"
+        )
+    return None

@@ -263,3 +263,30 @@ def may_couple_license(viewer: Viewer, scope: Scope, school_id: int, *, product_
     return may_manage_license(viewer, scope, school_id, product_partner_id=product_partner_id) or (
         _coordinates(viewer, scope, school_id)
     )
+
+
+def may_manage_school_networks(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator (or a board coordinator managing it) registers and removes the school's
+    network ranges and its network tokens, at the schools it manages only: which addresses count as "at
+    school" decides what students may open, which is the school's decision. The operator reads them
+    (`may_read_school_networks`) but does not change them; a partner never does either."""
+    return _coordinates(viewer, scope, school_id)
+
+
+def may_read_school_networks(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """The school's coordinators and the operator (the helpdesk answers "why is this at home?") see the
+    school's registered ranges; partners and teachers do not (a school's addresses are its own)."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_set_student_logins(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """A school's coordinator sets its students' logins (username, password, picture code), at the schools
+    it coordinates only; the operator (the helpdesk) may too, for a school that asks for help. Nobody
+    else: a login opens the student's products, so who holds it is the school's decision."""
+    return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_print_login_cards(viewer: Viewer, scope: Scope, school_id: int) -> bool:
+    """Only the school's own coordinator prints a group's login cards (they show the picture codes): the
+    cards are handed to the children at school, which the helpdesk does not do."""
+    return _coordinates(viewer, scope, school_id)

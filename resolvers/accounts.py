@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from auth.credentials import hash_secret, new_client_id, new_client_secret, verify_secret
 from auth.permissions import may_register_partners
-from auth.viewer import ViewerKind
+from auth.viewer import Viewer, ViewerKind
 from datasources.access.accounts import account_secret, coordinated_school_codes, create_partner
 from errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from resolvers.credential_checks import credential_check
@@ -77,13 +77,14 @@ async def create(
     return partner, credentials
 
 
-async def sign_in(
-    engine: AsyncEngine, keys: Keys, settings: Settings, email: str, password: str, *, address: str
-) -> tuple[str, dt.datetime]:
-    """A staff token for a coordinator's e-mail address and password, from network `address`. Wrong
-    address and wrong password get the same answer in the same time; too many failures for the e-mail
-    address or from the network address are refused (`RateLimited`) before the password is checked or
-    the account looked up, so the refusal says nothing about whether the account exists."""
+async def authenticate_staff(
+    engine: AsyncEngine, settings: Settings, email: str, password: str, *, address: str
+) -> Viewer:
+    """The staff viewer (with the scopes a `signIn` token carries) for a coordinator's e-mail address and
+    password, from network `address`. Wrong address and wrong password get the same answer in the same
+    time; too many failures for the e-mail address or from the network address are refused
+    (`RateLimited`) before the password is checked or the account looked up, so the refusal says nothing
+    about whether the account exists. The sign-in page and `signIn` both come in here."""
     async with credential_check(
         engine, settings, subject_kind="account", subject=email, address=address
     ) as check:
@@ -98,6 +99,25 @@ async def sign_in(
         ):
             raise Unauthenticated("the e-mail address or the password is not right")
         check.passed()
-    schools = await coordinated_school_codes(engine, stored.subject_id)
-    scopes = ["staff", *(["coordinator"] if schools else []), *(f"school:{code}" for code in schools)]
-    return await keys.mint(ViewerKind.STAFF, str(stored.subject_id), scopes)
+    return Viewer(
+        ViewerKind.STAFF, str(stored.subject_id), frozenset(await staff_scopes(engine, stored.subject_id))
+    )
+
+
+async def staff_scopes(engine: AsyncEngine, account_id: int) -> list[str]:
+    """The scopes of a staff account's token or session: staff, and coordinator of which schools."""
+    schools = await coordinated_school_codes(engine, account_id)
+    return ["staff", *(["coordinator"] if schools else []), *(f"school:{code}" for code in schools)]
+
+
+async def sign_in(
+    engine: AsyncEngine, keys: Keys, settings: Settings, email: str, password: str, *, address: str
+) -> tuple[str, dt.datetime]:
+    """A staff token for a coordinator's e-mail address and password (`authenticate_staff`)."""
+    viewer = await authenticate_staff(engine, settings, email, password, address=address)
+    return await keys.mint(ViewerKind.STAFF, viewer.subject_id, sorted(viewer.scopes, key=_scope_order))
+
+
+def _scope_order(scope: str) -> tuple[int, str]:
+    """Scopes in the order tokens always listed them: staff, coordinator, then the schools."""
+    return ({"staff": 0, "coordinator": 1}.get(scope, 2), scope)

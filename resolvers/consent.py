@@ -93,6 +93,18 @@ async def revoke(ctx: Context, school_code: str, partner_shown_id: str) -> Conse
     )
 
 
+async def decline(ctx: Context, request_shown_id: str) -> ConsentRequestRecord:
+    """Say no to a pending consent request (the school's coordinator)."""
+    if not may_manage_consent(ctx.viewer):
+        raise Forbidden("only the school's ICT coordinator may decide on its consent requests")
+    request_id = internal_id(ctx.scope, "ConsentRequest", request_shown_id)
+    school_id = None if request_id is None else await consent_lifecycle.request_school(ctx.engine, request_id)
+    # Another school's request is as unknown as one that does not exist: its id reveals nothing.
+    if request_id is None or school_id is None or not may_manage_consent_at(ctx.viewer, ctx.scope, school_id):
+        raise NotFound("no consent request with this id")
+    return await consent_lifecycle.decline(ctx.engine, ctx.scope, request_id=request_id, now=ctx.now)
+
+
 async def request(
     ctx: Context, school_code: str, categories: Sequence[DataCategory], purpose: str
 ) -> ConsentRequestRecord:

@@ -43,7 +43,7 @@ async def credential_check(
     engine: AsyncEngine,
     settings: Settings,
     *,
-    subject_kind: Literal["account", "client"],
+    subject_kind: Literal["account", "client", "student", "home"],
     subject: str,
     address: str,
 ) -> AsyncIterator[CredentialCheck]:

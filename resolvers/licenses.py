@@ -209,6 +209,14 @@ async def products_of_staff(ctx: Context, member: StaffRecord) -> list[ProductRe
     return await _products(ctx, await ctx.loaders.product_ids_by_staff.get(member.id))
 
 
+async def seats_used(ctx: Context, license_: LicenseRecord) -> int | None:
+    """The seats the license's couplings take, for the school's coordinators and the operator (None for
+    others, the publisher included: it counts seats from the coupled groups it may read)."""
+    if not ctx.scope.manages(license_.school_id):
+        return None
+    return await ctx.loaders.seats_used_by_license.get(license_.id)
+
+
 async def year_levels_of_license(ctx: Context, license_: LicenseRecord) -> list[str]:
     """The year levels the license is coupled to by rule."""
     return await ctx.loaders.year_levels_by_license.get(license_.id) or []

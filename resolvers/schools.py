@@ -11,6 +11,8 @@ from datasources.store.calendar import is_school_year
 from errors import BadUserInput, Forbidden
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from datasources.graph.people import StudentIdentity
     from datasources.store.reader import AnyRow
     from datasources.store.records import (
@@ -90,6 +92,21 @@ async def school_year_warning(ctx: Context, school: SchoolRecord) -> str | None:
     if not ctx.scope.manages(school.id):
         return None
     return await school_years.school_year_warning(ctx.reader, school.id, ctx.today)
+
+
+async def received_files(ctx: Context, school: SchoolRecord) -> list[tuple[str, dt.datetime]]:
+    """The school years a file came for and when (its coordinators and the operator; empty for others)."""
+    if not ctx.scope.manages(school.id):
+        return []
+    return await school_years.received_files(ctx.reader, school.id)
+
+
+async def las_coupling_suspended(ctx: Context, school: SchoolRecord) -> bool | None:
+    """Whether the school's LAS coupling is suspended (its coordinators and the operator; None for others)."""
+    if not ctx.scope.manages(school.id):
+        return None
+    facts = await ctx.loaders.readiness_by_school.get(school.id)
+    return None if facts is None else facts.las_coupling_suspended
 
 
 async def students_of_school(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from auth.policy import Scope, empty_scope, operator_scope, partner_scope, staff_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.access.viewer_facts import partner_facts, staff_facts
+from datasources.access.viewer_facts import partner_facts, staff_facts, student_may_sign_in
 from errors import Unauthenticated
 
 if TYPE_CHECKING:
@@ -39,4 +39,10 @@ async def scope_of(reader: Reader, viewer: Viewer, settings: Settings) -> Scope:
         if staff is None:
             raise Unauthenticated("the token's account does not exist or is disabled")
         return staff_scope(viewer, staff)
+    if viewer.kind is ViewerKind.STUDENT:
+        student_id = viewer.subject_id
+        if not (student_id.isascii() and student_id.isdigit() and len(student_id) <= 18) or not (
+            await student_may_sign_in(reader, int(student_id))
+        ):
+            raise Unauthenticated("the token's student no longer has a login at their school")
     return empty_scope(viewer)

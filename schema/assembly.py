@@ -23,8 +23,10 @@ from schema.limits import PARSE_CACHE_SIZE, LimitRules, TokenLimitedParser
 from schema.mutations import Mutation
 from schema.people import StaffMember, Student
 from schema.query import Query
+from schema.school_networks import SchoolNetworkMutation
 from schema.schools import Board, School
 from schema.staff_accounts import StaffAccountMutation
+from schema.student_logins import StudentLoginMutation
 from schema.subscriptions import Subscription
 from settings import Settings
 
@@ -112,7 +114,9 @@ class LeerpoortSchema(strawberry.federation.Schema):
 
 
 @strawberry.type(name="Mutation", description="Changes to the hub; each names who may make it.")
-class RootMutation(Mutation, StaffAccountMutation, LicenseMutation):
+class RootMutation(
+    Mutation, StaffAccountMutation, LicenseMutation, StudentLoginMutation, SchoolNetworkMutation
+):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 
 

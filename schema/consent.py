@@ -86,7 +86,10 @@ class ConsentRequest:
     categories: list[DataCategory] = public("The data categories the partner asks for.")
     purpose: str = public("What the partner says it needs the data for.")
     requested_at: dt.datetime = public("When the partner asked.")
-    status: str = public("PENDING until granted (GRANTED) or replaced by a newer request (SUPERSEDED).")
+    status: str = public(
+        "PENDING until granted (GRANTED), declined by the school (DECLINED) or replaced by a newer request"
+        " (SUPERSEDED)."
+    )
 
     @classmethod
     def from_record(cls, record: ConsentRequestRecord) -> ConsentRequest:

@@ -10,9 +10,10 @@ bytes and headers and sends back what it returns.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from graphql import (
     DocumentNode,
@@ -39,6 +40,7 @@ from errors import (
 )
 from resolvers.context import Context
 from resolvers.requests import Services, open_request, request_viewer
+from resolvers.web_sessions import cookie_session, require_csrf
 from schema import compiled, persisted
 from schema.assembly import LeerpoortSchema
 from schema.bodies import BodyTooLarge, QueryStringTooLong, UnsupportedMediaType
@@ -51,6 +53,12 @@ JSON = "application/json"
 #: A WebSocket message larger than this is refused before parsing (HTTP bodies: `max_request_bytes`).
 MAX_REQUEST_BYTES = 1_000_000
 INTERNAL_MESSAGE = "Internal server error"
+
+
+#: The cache headers of an answer to a viewer with a token: personal to that token. No cache may keep it
+#: (a CDN that keeps a GET by its URL would hand one partner's answer to whoever sends that URL next), and
+#: a cache that ignores `no-store` must still tell tokens (and sessions) apart.
+PERSONAL: Final[Mapping[str, str]] = {"Cache-Control": "private, no-store", "Vary": "Authorization, Cookie"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +109,14 @@ def unavailable(media_type: str) -> HTTPAnswer:
     )
 
 
-def unreadable(error: PublicError, *, authorization: str, media_type: str) -> HTTPAnswer:
+def unreadable(
+    error: PublicError, *, authorization: str, media_type: str, authenticated: bool = False
+) -> HTTPAnswer:
     """The answer to a request whose body (or query string) could not be read: 401 when it carries no
     token either (a caller without one learns nothing about request formats or caps), 413 for a body
     over its cap, 414 for a query string over its cap, 415 for a body that is not JSON (or a multipart
-    upload), 400 otherwise."""
-    if not authorization:
+    upload), 400 otherwise. `authenticated`: the caller came with a session instead of a token."""
+    if not authorization and not authenticated:
         return unauthenticated("a bearer token is required", media_type, token_sent=False)
     statuses: dict[type[PublicError], int] = {
         BodyTooLarge: 413,
@@ -126,13 +136,33 @@ def refused(error: Unauthenticated | Forbidden, media_type: str, *, authorizatio
     return HTTPAnswer(status=status, body=error_body(error.message, error.code), media_type=media_type)
 
 
-async def token_viewer(services: Services, authorization: str) -> Viewer | None:
+async def token_viewer(
+    services: Services,
+    authorization: str,
+    *,
+    session_cookie: str | None = None,
+    csrf_header: str | None = None,
+) -> Viewer | None:
     """The viewer of a request's bearer token, checked before its body is read, so that a refused caller
-    costs the hub no large read: None for a request without an `Authorization` header (the body then
-    shows whether it only signs in); `Unauthenticated` or `Forbidden` as `request_viewer` refuses."""
-    if not authorization:
+    costs the hub no large read: `Unauthenticated` or `Forbidden` as `request_viewer` refuses.
+
+    Without an `Authorization` header, a page's session cookie (`session_cookie`) stands in for the
+    token, but only with the session's CSRF token in the `X-CSRF-Token` header (`csrf_header`;
+    `Forbidden` otherwise): a cookie is sent by the browser on any site's request, a header only by the
+    hub's own pages. None for a request with neither (or with a session that expired or ended): the
+    body then shows whether it only signs in."""
+    if authorization:
+        return await request_viewer(services.keys, authorization, anonymous_allowed=False)
+    session = await cookie_session(services, session_cookie)
+    if session is None:
         return None
-    return await request_viewer(services.keys, authorization, anonymous_allowed=False)
+    try:
+        require_csrf(session, csrf_header)
+    except Forbidden:
+        raise Forbidden(
+            "a request with a session cookie needs the session's CSRF token in the X-CSRF-Token header"
+        ) from None
+    return session.viewer
 
 
 def wants_explorer(accept: str | None) -> bool:
@@ -322,8 +352,16 @@ async def answer(
             message = published_sdl_refusal(settings.issuer)
             return HTTPAnswer(status=403, body=error_body(message, "FORBIDDEN"), media_type=media_type)
         answered = await execute(schema, document, context, media_type)
+    if viewer.kind is not ViewerKind.ANONYMOUS and "Cache-Control" not in answered.headers:
+        answered = dataclasses.replace(answered, headers={**answered.headers, **PERSONAL})
     if "data" in answered.body:  # a valid request that ran: its document may be registered
-        await persisted.register_if_new(services.engine, request, now=settings.now())
+        await persisted.register_if_new(
+            services.engine,
+            request,
+            signed_in=viewer.kind is not ViewerKind.ANONYMOUS,
+            max_tokens=settings.max_tokens,
+            now=settings.now(),
+        )
     return answered
 
 
@@ -365,6 +403,7 @@ __all__ = [
     "INTERNAL_MESSAGE",
     "JSON",
     "MAX_REQUEST_BYTES",
+    "PERSONAL",
     "SCHEMA_FIELDS",
     "GraphQLRequest",
     "HTTPAnswer",

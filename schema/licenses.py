@@ -143,6 +143,14 @@ class License(Node):
     async def coupled_year_levels(self, info: Info) -> list[str] | None:
         return await licenses.year_levels_of_license(info.context, self.record)
 
+    @resolves_public(
+        "The seats the couplings take: the distinct students of the coupled groups in the current or a"
+        " coming school year, whichever has more, as the seats are enforced (the school's coordinators,"
+        " its board coordinator and the operator only; null for others)."
+    )
+    async def seats_used(self, info: Info) -> int | None:
+        return await licenses.seats_used(info.context, self.record)
+
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> License | None:
         """Federation: a license by its global id, within the viewer's scope."""

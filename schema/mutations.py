@@ -33,9 +33,9 @@ class PartnerCredentials:
     client_secret: str = public("The OAuth client secret; store it now, the hub keeps only a hash.")
 
 
-@strawberry.type(description="A staff token after a successful sign-in.")
+@strawberry.type(description="A staff (or student) token after a successful sign-in.")
 class SignInResult:
-    """A bearer token for the staff member."""
+    """A bearer token for the staff member (or the student)."""
 
     token: str = public("The bearer token (an ES256 JWT) to send as `Authorization: Bearer …`.")
     expires_at: dt.datetime = public("When the token expires (8 hours after sign-in).")
@@ -144,6 +144,23 @@ class Mutation(StaffMutations, HelpdeskMutations, BoardCoordinatorMutations, Sch
     ) -> ConsentReceipt:
         receipt = await consent.revoke(info.context, school_code, _partner_id(partner_id))
         return ConsentReceipt.from_record(receipt)
+
+    @resolves_public(
+        "Decline a partner's pending consent request at your school (coordinator): nothing is granted,"
+        " the request leaves the list (status DECLINED), and the partner may ask again. A request that is"
+        " no longer pending is a CONFLICT; another school's request is NOT_FOUND."
+    )
+    async def decline_consent_request(
+        self,
+        info: Info,
+        request_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The request's id, as `ConsentRequest.id`.")
+        ],
+    ) -> ConsentRequest:
+        decoded = from_global_id(request_id)
+        if decoded is None or decoded[0] != "ConsentRequest":
+            raise BadUserInput("`requestId` must be a ConsentRequest id this API returned")
+        return ConsentRequest.from_record(await consent.decline(info.context, decoded[1]))
 
     @resolves_public(
         "Ask a school for consent to categories you declared (partner); its coordinator decides."

@@ -25,6 +25,7 @@ from datasources.oneroster.queries import BadQuery
 from errors import BadUserInput, Forbidden, Unauthenticated
 from resolvers import oneroster
 from resolvers.requests import bearer_viewer, open_request
+from schema.http import PERSONAL
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -108,7 +109,7 @@ def routes(services: Callable[[HTTPConnection], Services]) -> list[Route]:
             async def run(context: Context) -> Response:
                 listing = await oneroster.collection(context, name, request.query_params, base(request))
                 body: dict[str, Any] = {listing.key: listing.objects}
-                return JSONResponse(body, headers=_paging_headers(request, listing))
+                return JSONResponse(body, headers={**_paging_headers(request, listing), **PERSONAL})
 
             return await _answer(request, services(request), f"OneRoster {name}", run)
 
@@ -122,7 +123,7 @@ def routes(services: Callable[[HTTPConnection], Services]) -> list[Route]:
                 if found is None:
                     return status_info(404, "unknownobject", f"no {name} object with this sourcedId")
                 key, shown = found
-                return JSONResponse({key: shown})
+                return JSONResponse({key: shown}, headers=dict(PERSONAL))
 
             return await _answer(request, services(request), f"OneRoster {name} by sourcedId", run)
 
@@ -139,7 +140,7 @@ def routes(services: Callable[[HTTPConnection], Services]) -> list[Route]:
             return Response(
                 found.content,
                 media_type="application/zip",
-                headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+                headers={"Content-Disposition": disposition, **PERSONAL},
             )
 
         return await _answer(request, services(request), oneroster.EXPORT_OPERATION, run)

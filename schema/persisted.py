@@ -3,9 +3,9 @@
 Automatic persisted queries, as Apollo defines them: a request may send, instead of its document, the
 document's SHA-256 in `extensions.persistedQuery` (`{"version": 1, "sha256Hash": "…"}`). A hash the hub
 does not know answers `PERSISTED_QUERY_NOT_FOUND`; the client then sends the document with the hash, and
-the hub checks the hash, runs the document and, when it is a valid GraphQL request, registers it (in the
-database: every worker then knows it). A hash alone is short, so a query fits a GET that CDNs and
-browsers can cache.
+the hub checks the hash, runs the document and, when it is a valid request of queries alone sent with a
+token, registers it (in the database: every worker then knows it). A hash alone is short, so a query fits
+a GET (whose answer is still personal to its token: `schema.http.PERSONAL`, never kept by a shared cache).
 
 A partner may be given an allow-list of operations (`python server.py partner allow-operations`): it may
 then run only the documents whose hashes its list holds, sent as a hash or in full.
@@ -18,8 +18,11 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any, Final
 
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
+
 from datasources.access import persisted_operations
 from errors import BadUserInput, OperationNotAllowed, PersistedQueryNotFound
+from schema.limits import parse_document
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -70,19 +73,49 @@ async def resolve(engine: AsyncEngine, request: GraphQLRequest) -> GraphQLReques
     return dataclasses.replace(request, query=found)
 
 
-async def register_if_new(engine: AsyncEngine, request: GraphQLRequest, *, now: dt.datetime) -> None:
+def only_queries(query: str, max_tokens: int) -> bool:
+    """Whether every operation of a document is a query (False for one that does not parse)."""
+    try:
+        document = parse_document(query, max_tokens)
+    except GraphQLError:
+        return False
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    return bool(operations) and all(node.operation is OperationType.QUERY for node in operations)
+
+
+async def register_if_new(
+    engine: AsyncEngine, request: GraphQLRequest, *, signed_in: bool, max_tokens: int, now: dt.datetime
+) -> None:
     """Register a document that came with its (checked) hash; call it once the document ran as a valid
-    request, so that only real operations are stored."""
+    request, so that only real operations are stored.
+
+    Only documents of queries alone, sent by a viewer with a token, are kept. A document is stored as
+    sent, literals and all, and runs for anyone who knows its hash: a mutation's literals may be a
+    password (`signIn(password: "…")`), a reset token or a person's details, which must never rest in a
+    table of documents, and a caller without a token must not fill the table. A mutation sent by hash is
+    then simply not found, and the client sends it in full, as the protocol has it do after a miss.
+    """
     sha256 = requested_hash(request)
-    if sha256 is not None and request.query:
+    if sha256 is None or not request.query or not signed_in:
+        return
+    if only_queries(request.query, max_tokens):
         await persisted_operations.register(engine, sha256, request.query, now=now)
 
 
 async def check_allow_list(engine: AsyncEngine, client_id: str, request: GraphQLRequest) -> None:
     """Refuse (OPERATION_NOT_ALLOWED) a document that the allow-list of the partner with `client_id`,
     when it has one, does not hold."""
-    allowed = await persisted_operations.allow_list(engine, client_id)
-    if allowed is not None and sha256_of(request.query) not in allowed:
+    check_allowed(await allow_list_of(engine, client_id), request.query)
+
+
+async def allow_list_of(engine: AsyncEngine, client_id: str) -> frozenset[str] | None:
+    """The hashes the partner with `client_id` may run, or None when it has no allow-list."""
+    return await persisted_operations.allow_list(engine, client_id)
+
+
+def check_allowed(allowed: frozenset[str] | None, query: str) -> None:
+    """Refuse (OPERATION_NOT_ALLOWED) a document whose hash an allow-list (None: none) does not hold."""
+    if allowed is not None and sha256_of(query) not in allowed:
         raise OperationNotAllowed(
             "this partner may run only the operations on its allow-list; ask the operator to add the "
             "operation's SHA-256"
@@ -92,7 +125,10 @@ async def check_allow_list(engine: AsyncEngine, client_id: str, request: GraphQL
 __all__ = [
     "NOT_FOUND_MESSAGE",
     "PROTOCOL_VERSION",
+    "allow_list_of",
     "check_allow_list",
+    "check_allowed",
+    "only_queries",
     "register_if_new",
     "requested_hash",
     "resolve",

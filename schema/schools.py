@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, schools
+from resolvers import changes, consent, home_logins, readiness, school_networks, schools
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
 from schema.enums import DataCategory
+from schema.readiness import ReadinessCheck
 from schema.relay import Connection, Node, connection, to_global_id
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from schema.groups import Group
     from schema.licenses import License
     from schema.people import StaffMember, Student
+    from schema.school_networks import NetworkToken, SchoolNetwork
 
 _Group = Annotated["Group", strawberry.lazy("schema.groups")]
 _Student = Annotated["Student", strawberry.lazy("schema.people")]
@@ -30,6 +32,8 @@ _ConsentReceipt = Annotated["ConsentReceipt", strawberry.lazy("schema.consent")]
 _ConsentRequest = Annotated["ConsentRequest", strawberry.lazy("schema.consent")]
 _Disclosure = Annotated["Disclosure", strawberry.lazy("schema.consent")]
 _DeletionState = Annotated["DeletionState", strawberry.lazy("schema.changes")]
+_SchoolNetwork = Annotated["SchoolNetwork", strawberry.lazy("schema.school_networks")]
+_NetworkToken = Annotated["NetworkToken", strawberry.lazy("schema.school_networks")]
 
 SCHOOL_BASIC = DataCategory.SCHOOL_BASIC
 
@@ -45,6 +49,14 @@ class DataProcessingAgreement:
     signed_by: str | None = public("The director who signed, as registered at the Chamber of Commerce (KvK).")
     chamber_of_commerce_number: str | None = public("The board's Chamber of Commerce (KvK) number.")
     version: str | None = public("The version of the agreement that was signed.")
+
+
+@strawberry.type(description="A school year a school file was applied for, and when its latest file came.")
+class ReceivedFile:
+    """One entry of a school's import history."""
+
+    school_year: str = public("The school year of the file, such as 2026-2027.")
+    received_at: dt.datetime = public("When the latest file for that school year was applied.")
 
 
 @strawberry.federation.type(
@@ -160,6 +172,35 @@ class School(Node):
     async def school_year_warning(self, info: Info) -> str | None:
         return await schools.school_year_warning(info.context, self.record)
 
+    @resolves_public(
+        "The start-of-year readiness check (startcheck), for the school's coordinators, its board"
+        " coordinator and the operator only (an empty list for anyone else): next year's groups, students"
+        " moved up, a teacher for every group, teachers' addresses and accounts, the location, an active"
+        " coordinator, licenses coupled, consent requests waiting, the board's DPA and the LAS coupling."
+        " Computed on the hub's date; each check has a stable code, a status and a Dutch message."
+    )
+    async def readiness(self, info: Info) -> list[ReadinessCheck]:
+        checks = await readiness.readiness_of(info.context, self.record)
+        return [ReadinessCheck.from_record(check) for check in checks]
+
+    @resolves_public(
+        "Whether the school's automatic LAS coupling is suspended (`setLasCoupling`), for the school's"
+        " coordinators, its board coordinator and the operator only (null for others)."
+    )
+    async def las_coupling_suspended(self, info: Info) -> bool | None:
+        return await schools.las_coupling_suspended(info.context, self.record)
+
+    @resolves_public(
+        "The school's import history as the hub keeps it: each school year a file (a LAS push or a hand"
+        " upload) was applied for, newest first, with when its latest file arrived (the school's"
+        " coordinators, its board coordinator and the operator only; empty for others)."
+    )
+    async def received_files(self, info: Info) -> list[ReceivedFile]:
+        return [
+            ReceivedFile(school_year=year, received_at=at)
+            for year, at in await schools.received_files(info.context, self.record)
+        ]
+
     @resolves_rows(DataCategory.STUDENT_BASIC, "The school's students (leerlingen).")
     async def students(self, info: Info, first: First = None, after: After = None) -> Connection[_Student]:
         from schema.people import Student  # noqa: PLC0415
@@ -221,6 +262,33 @@ class School(Node):
 
         page = await consent.disclosures_of_school(info.context, self.record, first, after)
         return connection(info, page, Disclosure.from_record)
+
+    @resolves_public(
+        "The address ranges that count as at school (a sign-in from anywhere else is at home); the"
+        " school's coordinators and the operator only, null for everyone else."
+    )
+    async def networks(self, info: Info) -> list[_SchoolNetwork] | None:
+        from schema.school_networks import SchoolNetwork  # noqa: PLC0415
+
+        found = await school_networks.of_school(info.context, self.record)
+        return None if found is None else [SchoolNetwork.from_record(network) for network in found]
+
+    @resolves_public(
+        "Whether the school's students may sign in at home (`setHomeLogin`); the school's coordinators and"
+        " the operator only, null for everyone else."
+    )
+    async def home_login(self, info: Info) -> bool | None:
+        return await home_logins.home_login_of(info.context, self.record.id)
+
+    @resolves_public(
+        "The network tokens of the school's update command, live and revoked, newest first (never the"
+        " tokens themselves); the school's coordinators only, null for everyone else."
+    )
+    async def network_tokens(self, info: Info) -> list[_NetworkToken] | None:
+        from schema.school_networks import NetworkToken  # noqa: PLC0415
+
+        found = await school_networks.tokens_of(info.context, self.record)
+        return None if found is None else [NetworkToken.from_record(token) for token in found]
 
     @classmethod
     async def resolve_reference(cls, info: Info, representation: dict[str, Any]) -> School | None:

@@ -36,9 +36,11 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from auth.viewer import ViewerKind
 from datasources.feed.signal import ChangeSignal
-from errors import BadUserInput, LimitExceeded, Unauthenticated
+from errors import BadUserInput, LimitExceeded, OperationNotAllowed, PublicError, Unauthenticated
 from resolvers.requests import Services, connection_viewer
+from schema import persisted
 from schema.assembly import LeerpoortSchema
 from schema.bodies import load_json
 from schema.http import MAX_REQUEST_BYTES, format_error
@@ -82,12 +84,14 @@ class Socket(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """An authenticated connection: seconds until its token expires, a context per subscription, and
-    whose subscriptions they are (the token's subject, as `OpenSubscriptions` counts them)."""
+    """An authenticated connection: seconds until its token expires, a context per subscription, whose
+    subscriptions they are (the token's subject, as `OpenSubscriptions` counts them), and the partner's
+    allow-list of operations (None: it may run any)."""
 
     expires_in: float | None
     context: Callable[[], object]
     holder: str = ""
+    allowed_operations: frozenset[str] | None = None
 
 
 class OpenSubscriptions:
@@ -146,7 +150,15 @@ def authenticator(services: Services, signal: ChangeSignal) -> Authenticate:
         # The payload's key is the header's name; clients differ in how they spell it.
         value = next((value for key, value in payload.items() if key.lower() == "authorization"), None)
         viewer, expires_in = await connection_viewer(services, value if isinstance(value, str) else "")
-        return Session(expires_in, lambda: SubscriptionContext(services, viewer, signal), viewer.subject)
+        # A partner's allow-list holds over WebSocket as over HTTP. It is read once, here: a subscribe
+        # must not wait for a database connection that the connection's running subscriptions may hold
+        # (the list changes rarely; a connection lasts at most as long as its token, 15 minutes).
+        allowed = None
+        if viewer.kind is ViewerKind.PARTNER:
+            allowed = await persisted.allow_list_of(services.engine, viewer.subject_id)
+        return Session(
+            expires_in, lambda: SubscriptionContext(services, viewer, signal), viewer.subject, allowed
+        )
 
     return authenticate
 
@@ -258,6 +270,12 @@ class Connection:
             raise _Close(BAD_REQUEST, "The subscribe payload needs a query string (and object variables)")
         if operation_id in self._operations:
             raise _Close(SUBSCRIBER_EXISTS, f"Subscriber for {operation_id} already exists")
+        if self._session.allowed_operations is not None:
+            try:
+                persisted.check_allowed(self._session.allowed_operations, query)
+            except OperationNotAllowed as refused:
+                await self._send_error(operation_id, refused)
+                return
         limits, holder = self._subscriptions, self._session.holder
         if len(self._operations) >= limits.per_connection:
             await self._refuse(
@@ -279,8 +297,11 @@ class Connection:
 
     async def _refuse(self, operation_id: str, message: str) -> None:
         """Answer a subscribe message with LIMIT_EXCEEDED; the connection and its subscriptions go on."""
-        limit = LimitExceeded(message)
-        error = GraphQLError(limit.message, original_error=limit)
+        await self._send_error(operation_id, LimitExceeded(message))
+
+    async def _send_error(self, operation_id: str, refusal: PublicError) -> None:
+        """Answer a subscribe message with an `error` of this code; the connection goes on."""
+        error = GraphQLError(refusal.message, original_error=refusal)
         await self._send({"id": operation_id, "type": "error", "payload": [format_error(error)]})
 
     async def _run(

@@ -79,6 +79,21 @@ else
     banner "federation composition check SKIPPED: npm is not installed (needs Node.js 18+)"
 fi
 
+# --- A browser for the dashboard's tests -------------------------------------------------------------------
+# tests/e2e/test_dashboard.py drives Debian's chromium through Playwright (which must never download a browser
+# of its own). Installed here when missing: CI and developers run as root on Debian.
+if [[ ! -x /usr/bin/chromium ]]; then
+    if command -v apt-get > /dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+        step "installing Debian's chromium for the browser tests (apt-get)"
+        apt-get update -qq > /dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+    elif [[ -n "${CI:-}" ]]; then
+        fail "/usr/bin/chromium is missing and cannot be installed (needs apt-get as root): the browser tests need it"
+    else
+        banner "browser tests SKIPPED: /usr/bin/chromium is missing (apt-get install chromium as root)"
+    fi
+fi
+
 # --- Lint and types ------------------------------------------------------------------------------------------
 # Every step runs even after one fails, so a single run shows every problem; the failures are summed up at the end.
 failed_steps=()

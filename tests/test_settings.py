@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+from pydantic import ValidationError
+
 from settings import Settings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pytest
 
 #: What a developer's `.env` might hold: production mode, their own database and issuer.
 HOSTILE_ENV_FILE = """\
@@ -40,3 +42,10 @@ def test_settings_in_the_suite_ignore_a_env_file_in_the_working_directory(
     assert settings.mode == "sandbox"
     assert settings.database_url == "sqlite+aiosqlite:///./leerpoort.db"
     assert settings.issuer == "http://127.0.0.1:8000"
+
+
+def test_trusted_proxies_that_are_not_addresses_stop_the_start() -> None:
+    settings = Settings(LEERPOORT_TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8")
+    assert settings.proxies == ("127.0.0.1", "10.0.0.0/8")
+    with pytest.raises(ValidationError, match=r"'proxy\.internal' is not an address or range"):
+        Settings(LEERPOORT_TRUSTED_PROXIES="127.0.0.1,proxy.internal")

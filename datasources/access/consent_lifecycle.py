@@ -45,6 +45,8 @@ GRANTED_BY_ROLE = "ICT-coördinator"
 #: The receipts' `granted_by` column holds at most this many characters.
 _GRANTED_BY_LENGTH = 200
 GRANTED, SUPERSEDED = "GRANTED", "SUPERSEDED"
+#: A request the school said no to: it leaves the coordinator's list; the partner may ask again.
+DECLINED = "DECLINED"
 
 
 def _names(categories: Iterable[DataCategory]) -> list[str]:
@@ -221,6 +223,33 @@ async def request(
             .returning(*request_columns())
         )
         return request_record(scope, inserted.one())
+
+
+async def request_school(engine: AsyncEngine, request_id: int) -> int | None:
+    """The school a consent request was sent to (its permission is decided on it), or None if unknown."""
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(CONSENT_REQUESTS.c.school_id).where(CONSENT_REQUESTS.c.id == request_id)
+        )
+    return None if found is None else int(found)
+
+
+async def decline(
+    engine: AsyncEngine, scope: Scope, *, request_id: int, now: dt.datetime
+) -> ConsentRequestRecord:
+    """Decline a pending request: nothing is granted and nothing changes for the partner, which may ask
+    again. Refused (CONFLICT, nothing changed) when the request is no longer pending."""
+    async with engine.begin() as connection:
+        declined = await connection.execute(
+            update(CONSENT_REQUESTS)
+            .where(CONSENT_REQUESTS.c.id == request_id, CONSENT_REQUESTS.c.status == PENDING)
+            .values(status=DECLINED, decided_at=now)
+            .returning(*request_columns())
+        )
+        row = declined.one_or_none()
+    if row is None:
+        raise Conflict("the request is no longer pending: it was granted, declined or asked again")
+    return request_record(scope, row)
 
 
 async def record_dpa_signature(

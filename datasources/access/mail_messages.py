@@ -104,3 +104,48 @@ def reset_message(*, sender: str, recipient: str, link: str, valid_hours: int) -
         ),
         link=link,
     )
+
+
+def home_reminder_message(
+    *, sender: str, recipient: str, logins: tuple[tuple[str, str, str], ...], valid_hours: int
+) -> str:
+    """The reminder a parent asked for on `/thuis/vergeten`: per child linked to this address its first
+    name, its home username, and a link to choose a new PIN (`logins`: first name, username, link).
+    A parent may have forgotten either, so the message always carries both."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = "Inloggen thuis bij Leerpoort / Signing in at home with Leerpoort"
+    message["Date"] = email.utils.formatdate(usegmt=True)
+    message["Message-ID"] = email.utils.make_msgid(domain="leerpoort")
+    message["Content-Language"] = "nl, en"
+    dutch_intro = (
+        "U vroeg om de gebruikersnaam of een nieuwe pincode voor inloggen thuis. Hieronder staat per kind de"
+        f" gebruikersnaam, en een link om een nieuwe pincode te kiezen (die werkt één keer en {valid_hours}"
+        " uur). Vroeg u niets, dan kunt u deze mail negeren: er verandert niets."
+    )
+    english_intro = (
+        "You asked for the username or a new PIN for signing in at home. Below are each child's username"
+        f" and a link to choose a new PIN (it works once, for {valid_hours} hours). If you did not ask,"
+        " ignore this message: nothing changes."
+    )
+    text_lines = [dutch_intro, ""]
+    for first_name, username, link in logins:
+        text_lines += [f"{first_name}: gebruikersnaam {username}", f"Nieuwe pincode: {link}", ""]
+    text_lines += [_SPAM_HINT[0], "-- English --", english_intro, ""]
+    for first_name, username, link in logins:
+        text_lines += [f"{first_name}: username {username}", f"New PIN: {link}", ""]
+    text_lines.append(_SPAM_HINT[1])
+    message.set_content("\n".join(text_lines))
+    items = "".join(
+        f"<li>{html.escape(first_name)}: <strong>{html.escape(username)}</strong>"
+        f' — <a href="{html.escape(link, quote=True)}">nieuwe pincode kiezen</a></li>'
+        for first_name, username, link in logins
+    )
+    message.add_alternative(
+        '<!DOCTYPE html><html lang="nl"><head><meta charset="utf-8"></head><body>'
+        f"<p>{html.escape(dutch_intro)}</p><ul>{items}</ul><p><small>{html.escape(_SPAM_HINT[0])}</small></p>"
+        f'<hr><div lang="en"><p>{html.escape(english_intro)}</p></div></body></html>',
+        subtype="html",
+    )
+    return message.as_string()

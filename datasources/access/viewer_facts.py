@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from auth.categories import DataCategory
 from auth.policy import PartnerFacts, SchoolConsent, StaffFacts
+from datasources.access import home_logins
 from datasources.store.tables import (
     BOARD_COORDINATORS,
     BOARDS,
@@ -17,6 +18,8 @@ from datasources.store.tables import (
     STAFF_ACCOUNT_ROLES,
     STAFF_ACCOUNTS,
     STAFF_MEMBERS,
+    STUDENT_LOGINS,
+    STUDENTS,
 )
 
 if TYPE_CHECKING:
@@ -107,3 +110,26 @@ async def staff_facts(reader: Reader, account_id: int) -> StaffFacts | None:
         | frozenset(row.school_id for row in members if COORDINATOR in row.roles),
         board_schools=board_schools,
     )
+
+
+async def student_may_sign_in(reader: Reader, student_id: int) -> bool:
+    """Whether a student (membership) still has a login (or a home login) at the school they are an active
+    member of: a leaver removed by an import, or a login taken away, ends what the student's tokens open."""
+    rows = await reader.rows(
+        select(STUDENT_LOGINS.c.student_id)
+        .join(
+            STUDENTS,
+            and_(
+                STUDENTS.c.id == STUDENT_LOGINS.c.student_id,
+                STUDENTS.c.school_id == STUDENT_LOGINS.c.school_id,
+            ),
+        )
+        .join(SCHOOLS, SCHOOLS.c.id == STUDENTS.c.school_id)
+        .where(
+            STUDENT_LOGINS.c.student_id == student_id,
+            STUDENTS.c.active.is_(True),
+            SCHOOLS.c.active.is_(True),
+        )
+    )
+    # A home login (activated by a parent) opens what a school login does, while the school allows it.
+    return bool(rows) or bool(await reader.rows(home_logins.home_login_in_force(student_id)))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, distinct, func, or_, select
 
 from auth.categories import DataCategory
+from datasources.store.calendar import school_year_of
 from datasources.store.columns import Columns
 from datasources.store.current import current_groups, current_members
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
 from datasources.store.records import LicenseRecord, Page
 from datasources.store.scoping import public_id, schools_with, visible_schools
+from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
@@ -153,6 +155,9 @@ async def _product_ids_of_members(
     valid = LICENSES.c.valid_from <= today, _not_ended(today)
     visible = _licenses(scope).where(*valid).with_only_columns(LICENSES.c.id)
     member = link.c[column]
+    # A substitute's link ends after its last day: then the group, and so its products, are no longer
+    # theirs (as `Group.staff` no longer lists them).
+    in_force = [staff_link_in_force(today)] if link is GROUP_STAFF else []
     rows = await reader.rows(
         select(member.label("member_id"), LICENSES.c.product_id)
         .distinct()
@@ -166,6 +171,7 @@ async def _product_ids_of_members(
             current_members(members, today),
             current_groups(today),
             LICENSES.c.id.in_(visible),
+            *in_force,
         )
         .order_by(LICENSES.c.product_id)
     )
@@ -208,4 +214,31 @@ async def year_levels_by_license(
     found: dict[int, list[str]] = {license_id: [] for license_id in license_ids}
     for row in rows:
         found[row.license_id].append(row.year_level)
+    return found
+
+
+async def seats_used(
+    reader: Reader, scope: Scope, license_ids: Sequence[int], today: dt.date
+) -> dict[int, int]:
+    """The seats each license's couplings take, for the licenses of schools the viewer manages: the
+    distinct students of its coupled groups in the current or a coming school year, whichever has more
+    (as datasources.store.license_rules.coupled_students counts them when it enforces the seats)."""
+    g, link, member = GROUPS.c, LICENSE_GROUPS.c, GROUP_STUDENTS.c
+    rows = await reader.rows(
+        select(
+            link.license_id,
+            LICENSES.c.school_id,
+            func.count(distinct(member.student_id)).label("students"),
+        )
+        .select_from(LICENSE_GROUPS)
+        .join(LICENSES, LICENSES.c.id == link.license_id)
+        .join(GROUPS, g.id == link.group_id)
+        .join(GROUP_STUDENTS, member.group_id == link.group_id)
+        .where(link.license_id.in_(list(license_ids)), g.school_year >= school_year_of(today))
+        .group_by(link.license_id, LICENSES.c.school_id, g.school_year)
+    )
+    found: dict[int, int] = dict.fromkeys((i for i in license_ids), 0)
+    for row in rows:
+        if scope.manages(row.school_id):
+            found[row.license_id] = max(found[row.license_id], int(row.students))
     return found

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from datasources.graph import consents, disclosures, groups, licenses, partners, people, schools
+from datasources.graph import consents, disclosures, groups, licenses, partners, people, readiness, schools
 from datasources.graph.disclosures import tally, tally_school_pages
+from datasources.graph.readiness import ReadinessFacts
 from datasources.store.pagination import PageArgs
 from datasources.store.records import (
     BoardRecord,
@@ -122,6 +123,8 @@ class Loaders:
     consents_by_school: PageLoader[ConsentRecord]
     consent_requests_by_school: PageLoader[ConsentRequestRecord]
     disclosures_by_school: PageLoader[DisclosureRecord]
+    readiness_by_school: KeyLoader[int, ReadinessFacts]
+    seats_used_by_license: KeyLoader[int, int]
 
     @classmethod
     def build(cls, reader: Reader, scope: Scope, today: dt.date) -> Loaders:
@@ -192,6 +195,9 @@ class Loaders:
             consents_by_school=paged(consents.consents_by_school),
             consent_requests_by_school=paged(consents.pending_requests_by_school),
             disclosures_by_school=paged(disclosures.disclosures_by_school),
+            # Facts about the school's own administration, for its managers only: nothing to audit.
+            seats_used_by_license=KeyLoader(lambda keys: licenses.seats_used(reader, scope, keys, today)),
+            readiness_by_school=KeyLoader(lambda keys: readiness.readiness_facts(reader, scope, keys, today)),
         )
 
 

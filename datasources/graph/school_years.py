@@ -31,6 +31,16 @@ async def current_school_year(reader: Reader, school_id: int, today: dt.date) ->
     return max(years) if years else None
 
 
+async def received_files(reader: Reader, school_id: int) -> list[tuple[str, dt.datetime]]:
+    """The school years a file (a LAS push or a hand upload) was applied for at the school, newest year
+    first, each with when its latest file arrived: the school's import history as the store keeps it."""
+    f = SCHOOL_FILE_YEARS.c
+    rows = await reader.rows(
+        select(f.school_year, f.received_at).where(f.school_id == school_id).order_by(f.school_year.desc())
+    )
+    return [(row.school_year, row.received_at) for row in rows]
+
+
 async def school_year_warning(reader: Reader, school_id: int, today: dt.date) -> str | None:
     """A warning when the school still shows an older school year's groups, else None."""
     shown, calendar = await current_school_year(reader, school_id, today), school_year_of(today)

@@ -17,6 +17,7 @@ from datasources.store.tables import (
     GROUPS,
     LICENSE_GROUPS,
     STAFF_MEMBERS,
+    STUDENT_LOGINS,
     STUDENTS,
 )
 
@@ -104,6 +105,9 @@ async def sync_students(
     if removed:
         await identities.remember_leavers(connection, "student", school_id, students.removed, now)
         await connection.execute(delete(GROUP_STUDENTS).where(GROUP_STUDENTS.c.student_id.in_(removed)))
+        # A leaver's login goes with the membership (and with it every session of it): a newcomer who
+        # later gets the same row id must not inherit it.
+        await connection.execute(delete(STUDENT_LOGINS).where(STUDENT_LOGINS.c.student_id.in_(removed)))
         await connection.execute(delete(STUDENTS).where(STUDENTS.c.id.in_(removed)))
     if not future:
         await _rekey(connection, STUDENTS, students.pairs)

@@ -43,9 +43,10 @@ from auth.categories import DataCategory
 from auth.policy import Scope
 from datasources.oneroster.queries import BadQuery, Predicate, Query
 from datasources.oneroster.vocabulary import OTHER_STAFF_ROLE, STAFF_ROLES
-from datasources.store.calendar import school_year_of
+from datasources.store.current import current_groups, current_members
 from datasources.store.reader import AnyRow
 from datasources.store.scoping import granted, internal_id, schools_with, visible_schools
+from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import (
     BOARDS,
     GROUP_STAFF,
@@ -105,14 +106,18 @@ def _restricted(scope: Scope, school: Any, category: DataCategory, only_school: 
     return conditions
 
 
-def _first_membership(scope: Scope, table: Any, category: DataCategory, only_school: int | None) -> Any:
-    """No older membership of the same person within the same restriction (the person is listed once)."""
+def _first_membership(
+    scope: Scope, table: Any, category: DataCategory, only_school: int | None, today: dt.date
+) -> Any:
+    """No older current membership of the same person within the same restriction (the person is listed
+    once)."""
     older = table.alias(f"older_{table.name}")
     return not_(
         exists().where(
             older.c.person_id == table.c.person_id,
             older.c.id < table.c.id,
             *_restricted(scope, older.c.school_id, category, only_school),
+            current_members(older, today),
         )
     )
 
@@ -128,8 +133,9 @@ def _staff_role(roles: Any) -> Any:
 
 
 def users_subquery(scope: Scope, today: dt.date, only_school: int | None = None) -> Subquery:
-    """Students and staff members as users: one row per person (within the school, for an export)."""
-    del today  # a user is not bound to a school year
+    """Students and staff members as users: one row per person (within the school, for an export), of the
+    current members only, as the graph shows them: next year's new pupils are nobody's to see before their
+    first day, leavers not after their last (`store.current`)."""
     s, m = STUDENTS.c, STAFF_MEMBERS.c
     students = select(
         literal("student").label("kind"),
@@ -146,7 +152,8 @@ def users_subquery(scope: Scope, today: dt.date, only_school: int | None = None)
         granted(scope, DEMOGRAPHICS, s.date_of_birth, s.school_id).label("birthDate"),
     ).where(
         *_restricted(scope, s.school_id, BASIC, only_school),
-        _first_membership(scope, STUDENTS, BASIC, only_school),
+        current_members(STUDENTS, today),
+        _first_membership(scope, STUDENTS, BASIC, only_school, today),
     )
     active = granted(scope, STAFF_BASIC, m.active, m.school_id)
     staff = select(
@@ -165,18 +172,16 @@ def users_subquery(scope: Scope, today: dt.date, only_school: int | None = None)
         cast(null(), Date).label("birthDate"),
     ).where(
         *_restricted(scope, m.school_id, STAFF_BASIC, only_school),
-        _first_membership(scope, STAFF_MEMBERS, STAFF_BASIC, only_school),
+        current_members(STAFF_MEMBERS, today),
+        _first_membership(scope, STAFF_MEMBERS, STAFF_BASIC, only_school, today),
     )  # fmt: skip
     return union_all(students, staff).subquery("users")
 
 
-def _current_groups(today: dt.date) -> list[Any]:
-    return [GROUPS.c.school_year == school_year_of(today), GROUPS.c.effective_from <= today]
-
-
 def classes_subquery(scope: Scope, today: dt.date, only_school: int | None = None) -> Subquery:
-    """The current school year's groups as classes: a main group (stamgroep) is a homeroom class, a
-    composite group a scheduled one."""
+    """A school's current groups as classes, as the graph shows them (those of the school year it is in,
+    or of the last one its LAS sent while this year's file is missing: `store.current`): a main group
+    (stamgroep) is a homeroom class, a composite group a scheduled one."""
     g = GROUPS.c
     group_basic = DataCategory.GROUP_BASIC
     composite = granted(scope, group_basic, g.composite, g.school_id)
@@ -190,16 +195,18 @@ def classes_subquery(scope: Scope, today: dt.date, only_school: int | None = Non
                  else_=literal("homeroom")).label("classType"),
             granted(scope, group_basic, g.school_year, g.school_id).label("school_year"),
         )
-        .where(*_restricted(scope, g.school_id, group_basic, only_school), *_current_groups(today))
+        .where(*_restricted(scope, g.school_id, group_basic, only_school), current_groups(today))
         .subquery("classes")
     )  # fmt: skip
 
 
 def enrollments_subquery(scope: Scope, today: dt.date, only_school: int | None = None) -> Subquery:
-    """Memberships of the current groups: a student's (student.basic) and a staff member's (staff.basic)."""
+    """Memberships of the current groups by current members: a student's (student.basic) and a staff
+    member's (staff.basic) while its link is in force (a substitute's ends after its last day), as the
+    graph's `Group.students` and `Group.staff` list them."""
     g, gs, gm, s, m = GROUPS.c, GROUP_STUDENTS.c, GROUP_STAFF.c, STUDENTS.c, STAFF_MEMBERS.c
     group_basic = DataCategory.GROUP_BASIC
-    in_scope = [*_restricted(scope, g.school_id, group_basic, only_school), *_current_groups(today)]
+    in_scope = [*_restricted(scope, g.school_id, group_basic, only_school), current_groups(today)]
     begin = granted(scope, group_basic, g.effective_from, g.school_id)
     students = (
         select(
@@ -213,7 +220,7 @@ def enrollments_subquery(scope: Scope, today: dt.date, only_school: int | None =
             granted(scope, group_basic, g.school_year, g.school_id).label("school_year"),
         )
         .select_from(GROUP_STUDENTS.join(GROUPS, g.id == gs.group_id).join(STUDENTS, s.id == gs.student_id))
-        .where(*in_scope, *_restricted(scope, s.school_id, BASIC, None))
+        .where(*in_scope, *_restricted(scope, s.school_id, BASIC, None), current_members(STUDENTS, today))
     )
     staff = (
         select(
@@ -227,7 +234,12 @@ def enrollments_subquery(scope: Scope, today: dt.date, only_school: int | None =
             granted(scope, group_basic, g.school_year, g.school_id).label("school_year"),
         )
         .select_from(GROUP_STAFF.join(GROUPS, g.id == gm.group_id).join(STAFF_MEMBERS, m.id == gm.staff_id))
-        .where(*in_scope, *_restricted(scope, m.school_id, STAFF_BASIC, None))
+        .where(
+            *in_scope,
+            *_restricted(scope, m.school_id, STAFF_BASIC, None),
+            current_members(STAFF_MEMBERS, today),
+            staff_link_in_force(today),
+        )
     )
     return union_all(students, staff).subquery("enrollments")
 

@@ -20,7 +20,7 @@ from datasources.store.tables import GROUPS, SCHOOL_FILE_YEARS, SCHOOL_YEARS
 if TYPE_CHECKING:
     import datetime as dt
 
-    from sqlalchemy import Table
+    from sqlalchemy import FromClause
 
 
 def later_year_started(today: dt.date, school_id: Any, school_year: Any) -> ColumnElement[bool]:
@@ -54,7 +54,7 @@ def current_groups(today: dt.date, groups: Any = GROUPS) -> ColumnElement[bool]:
     )
 
 
-def current_members(table: Table, today: dt.date) -> ColumnElement[bool]:
+def current_members(table: FromClause, today: dt.date) -> ColumnElement[bool]:
     """The condition that a student's or staff member's membership of the school is current on `today`."""
     return and_(
         or_(table.c.effective_from.is_(None), table.c.effective_from <= today),

@@ -676,6 +676,135 @@ class OperationAllowListEntry(SQLModel, table=True):
     sha256: str = Field(primary_key=True, max_length=64)
 
 
+class SchoolNetwork(SQLModel, table=True):
+    """An address range a school's network leaves the internet from: a request from it is "at school".
+    `dynamic` marks the one-address range that the school's update command keeps current."""
+
+    __tablename__ = "school_networks"
+    __table_args__ = (UniqueConstraint("school_id", "cidr"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    #: The normalised range ("192.0.2.0/24", "2001:db8:12::/48").
+    cidr: str = Field(max_length=64)
+    dynamic: bool = False
+    #: The network token that recorded a dynamic range (null for ranges a coordinator added).
+    network_token_id: int | None = Field(default=None, foreign_key="network_tokens.id")
+    added_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class NetworkToken(SQLModel, table=True):
+    """A long-lived, school-bound token with which a school's scheduled command reports the school's
+    current (dynamic) address. Only its SHA-256 is stored: the token is 32 random bytes, so a fast hash
+    loses nothing, and a lookup by hash needs no scan."""
+
+    __tablename__ = "network_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    label: str = Field(max_length=200)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in person's browser session (staff or student) behind the `leerpoort_session` cookie.
+
+    Only the SHA-256 of the cookie's value is stored, so a copy of the table opens no session; the CSRF
+    token is no secret on its own (every page of the session shows it) and is kept as is. A session ends
+    when its time is up, at sign-out, or when its account is disabled or removed
+    (datasources.access.web_sessions)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_subject", "subject_kind", "subject_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    #: "staff" or "student" (ViewerKind values), with the account's or the student's id.
+    subject_kind: str = Field(max_length=10)
+    subject_id: str = Field(max_length=64)
+    #: The scopes a `signIn` token of the same person would carry.
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    csrf_token: str = Field(max_length=64)
+    #: The school the person signed in at (a student's; a member of staff's when the page named one).
+    school_code: str | None = Field(default=None, max_length=6)
+    #: The network address the session was started from.
+    address: str = Field(max_length=64)
+    started_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    ended_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
+class StudentLogin(SQLModel, table=True):
+    """How a student signs in at their school: a username unique within the school, and a password or a
+    picture code (leerlingplaatje) or both, set by the school's coordinator (resolvers.student_logins).
+
+    Both secrets are stored as argon2id hashes (the picture code keyed with the hub's secret first, since
+    it has few values). The picture code is also kept sealed (AES-GCM under a key derived from the hub's
+    secret) so that the coordinator's printable login cards can show it; the API never reads it back."""
+
+    __tablename__ = "student_logins"
+    __table_args__ = (UniqueConstraint("school_id", "username"),)
+
+    student_id: int = Field(foreign_key="students.id", primary_key=True)
+    school_id: int = Field(foreign_key="schools.id", index=True)
+    #: Stored lower-cased, so sign-in does not depend on how the child typed it.
+    username: str = Field(max_length=40)
+    password_hash: str | None = Field(default=None, max_length=300)
+    picture_hash: str | None = Field(default=None, max_length=300)
+    picture_sealed: str | None = Field(default=None, max_length=200)
+    updated_at: dt.datetime = Field(sa_type=_TZ)
+    updated_by: str = Field(max_length=200)
+
+
+class HomeActivationCode(SQLModel, table=True):
+    """A printed code with which a parent activates home login for one student (used once). Only its
+    SHA-256 is stored (auth.home_codes); printing a group's codes again replaces the unused ones."""
+
+    __tablename__ = "home_activation_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    #: Who printed it (the coordinator's `sub`).
+    created_by: str = Field(max_length=200)
+
+
+class HomeLink(SQLModel, table=True):
+    """A student's home login, activated by a parent: a username the hub chose, the parent's e-mail
+    address (several children may share one), and the PIN (argon2id hash) the parent chose."""
+
+    __tablename__ = "home_links"
+    __table_args__ = (Index("ix_home_links_email", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: One home login per student: activating again (a new code) replaces the e-mail and the PIN.
+    student_id: int = Field(foreign_key="students.id", unique=True)
+    username: str = Field(max_length=40, unique=True)
+    #: Stored lower-cased.
+    email: str = Field(max_length=320)
+    pin_hash: str = Field(max_length=300)
+    activated_at: dt.datetime = Field(sa_type=_TZ)
+
+
+class HomePinLink(SQLModel, table=True):
+    """A one-time link in mail to choose a new PIN for a home login (only the token's SHA-256 stored)."""
+
+    __tablename__ = "home_pin_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    home_link_id: int = Field(foreign_key="home_links.id", index=True)
+    created_at: dt.datetime = Field(sa_type=_TZ)
+    expires_at: dt.datetime = Field(sa_type=_TZ)
+    used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+
+
 def _core(model: type[SQLModel]) -> Table:
     # SQLModel types `__table__` loosely; queries use SQLAlchemy Core on these typed handles instead.
     return cast("Table", model.__table__)  # type: ignore[attr-defined]
@@ -718,3 +847,10 @@ ACCOUNT_REQUESTS = _core(AccountRequest)
 ANNOUNCEMENTS = _core(Announcement)
 PERSISTED_QUERIES = _core(PersistedQuery)
 OPERATION_ALLOW_LISTS = _core(OperationAllowListEntry)
+SCHOOL_NETWORKS = _core(SchoolNetwork)
+NETWORK_TOKENS = _core(NetworkToken)
+HOME_ACTIVATION_CODES = _core(HomeActivationCode)
+HOME_LINKS = _core(HomeLink)
+HOME_PIN_LINKS = _core(HomePinLink)
+WEB_SESSIONS = _core(WebSession)
+STUDENT_LOGINS = _core(StudentLogin)

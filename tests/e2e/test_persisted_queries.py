@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from datasources.store.tables import PERSISTED_QUERIES
 from resolvers.accounts import register_partner
 from schema.relay import to_global_id
 from server import create_app
@@ -136,7 +138,46 @@ async def test_a_hash_registered_on_one_worker_runs_by_get_on_another(
     assert response.json() == {"data": {"viewer": {"kind": "OPERATOR"}}}
 
 
-async def test_a_persisted_mutation_does_not_run_on_get(
+async def _stored_documents(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        return list((await connection.execute(select(PERSISTED_QUERIES.c.query))).scalars())
+
+
+@pytest.mark.parametrize(
+    ("document", "with_token"),
+    [
+        # A password typed into the document (a literal, not a variable) must never be kept at rest.
+        (
+            'mutation { signIn(email: "els@school.example", password: "correct horse battery") { token } }',
+            False,
+        ),
+        ("mutation Renamed { __typename }", True),
+        # A document that also holds a mutation keeps its literals too, whichever operation ran.
+        (
+            'query Q { viewer { kind } } mutation M { signIn(email: "a@b.example", password: "secret") '
+            "{ token } }",
+            True,
+        ),
+        # Nobody without a token fills the table.
+        ("{ announcements { title } }", False),
+    ],
+    ids=["sign-in", "mutation", "query-next-to-a-mutation", "anonymous-query"],
+)
+async def test_only_queries_of_a_signed_in_viewer_are_registered(
+    app_client: httpx.AsyncClient, operator_token: str, engine: AsyncEngine, document: str, with_token: bool
+) -> None:
+    headers = {"Authorization": f"Bearer {operator_token}"} if with_token else {}
+    named = {"operationName": "Q"} if "query Q" in document else {}
+
+    ran = await app_client.post(
+        "/graphql", json=_persisted(_sha256(document), document) | named, headers=headers
+    )
+
+    assert "data" in ran.json(), ran.text  # it ran (a failed sign-in too: its field is null)
+    assert await _stored_documents(engine) == []
+
+
+async def test_a_persisted_mutation_is_not_found_on_get(
     app_client: httpx.AsyncClient, operator_token: str
 ) -> None:
     headers = {"Authorization": f"Bearer {operator_token}", "Accept": "application/json"}
@@ -148,8 +189,8 @@ async def test_a_persisted_mutation_does_not_run_on_get(
         "/graphql?" + urllib.parse.urlencode({"extensions": extensions}), headers=headers
     )
 
-    assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
+    assert response.status_code == 200
+    assert _code(response) == "PERSISTED_QUERY_NOT_FOUND"
 
 
 # --- a partner's allow-list -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import socket
 import subprocess
@@ -33,7 +34,7 @@ from auth.identifiers import PartnerIdentifiers
 from auth.policy import operator_scope
 from auth.tokens import PARTNER_TOKEN_LIFETIME, mint_token
 from auth.viewer import Viewer, ViewerKind
-from datasources.access import consent_lifecycle
+from datasources.access import consent_lifecycle, persisted_operations
 from datasources.access.signing_keys import load_keyset
 from datasources.feed import events, recording
 from datasources.store.tables import BOARDS, DISCLOSURES, SCHOOLS, STUDENTS
@@ -589,3 +590,21 @@ async def test_a_subscription_refuses_a_cursor_that_was_not_given_to_this_partne
         hub = await _error_code(ws, "hub")
 
     assert (another, hub) == ("BAD_USER_INPUT", "BAD_USER_INPUT")
+
+
+async def test_a_partner_with_an_allow_list_subscribes_only_to_the_operations_on_it(
+    server: Server, partner: Partner, engine: AsyncEngine
+) -> None:
+    # The allow-list is the operator's limit on what a partner may run in production: over WebSocket too.
+    allowed = hashlib.sha256(SUBSCRIPTION.encode()).hexdigest()
+    assert await persisted_operations.set_allow_list(engine, partner.id, [allowed])
+    other = SUBSCRIPTION.replace("firstName", "firstName lastName")
+    async with _connection(server, partner.token) as ws:
+        await _subscribe(ws, "other", query=other)
+        refused = await _receive(ws)
+        await _subscribe(ws, "1")
+        replayed = await _events(ws, 1)
+
+    assert (refused["type"], refused["id"]) == ("error", "other")
+    assert refused["payload"][0]["extensions"] == {"code": "OPERATION_NOT_ALLOWED"}
+    assert replayed, "the subscription on its list runs"
