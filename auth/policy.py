@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from auth.categories import ALL_CATEGORIES, DataCategory
-from auth.identifiers import HubIdentifiers, Identifiers, PartnerIdentifiers
+from auth.identifiers import HubIdentifiers, Identifiers, kept_partner_identifiers
 from auth.viewer import Viewer, ViewerKind
 
 #: Granted with every consent (DOMAIN.md): without it a partner could not tell which school it reads.
@@ -134,7 +134,7 @@ def partner_scope(viewer: Viewer, facts: PartnerFacts, *, require_dpa: bool, pse
         school_categories=visible,
         partner_id=facts.partner_id,
         sees_eck_id=facts.eck_chain,
-        identifiers=PartnerIdentifiers(facts.partner_id, pseudonym_key),
+        identifiers=kept_partner_identifiers(facts.partner_id, pseudonym_key),
     )
 
 

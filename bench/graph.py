@@ -136,6 +136,9 @@ class EngineResult:
     graphql: PassResult
     sql: PassResult
     partner: PassResult
+    #: The same two passes on a server with the compiled read path off (the general executor only).
+    graphql_general: PassResult
+    partner_general: PassResult
     server_warm_mb: float
     server_peak_mb: float
     seed_peak_mb: float
@@ -157,7 +160,14 @@ class EngineResult:
             "graphql": self.graphql.as_json(),
             "sql": self.sql.as_json(),
             "partner": self.partner.as_json(),
+            "operator_general": self.graphql_general.as_json(),
+            "partner_general": self.partner_general.as_json(),
+            # Shares of the SQL limit (rate / SQL rate, same run): issue 14's goal 1 reads the partner's.
+            "partner_share_of_sql": round(self.partner.rate / self.sql.rate, 3),
+            "partner_general_share_of_sql": round(self.partner_general.rate / self.sql.rate, 3),
+            "compiled_speedup_partner": round(self.partner.rate / self.partner_general.rate, 2),
             "policy_cost": round(self.graphql.rate / self.partner.rate, 2),
+            "policy_cost_general": round(self.graphql_general.rate / self.partner_general.rate, 2),
             # The same in server CPU per record, which a loaded machine disturbs far less than wall time.
             "policy_cost_cpu": round(self.partner.cpu_per_1000 / self.graphql.cpu_per_1000, 2)
             if self.graphql.cpu_per_1000
@@ -423,18 +433,35 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
         partner_token = asyncio.run(_partner_of_every_school(url))
         partner_runs: list[PassResult] = []
         graphql_runs: list[PassResult] = []
+        general_runs: list[PassResult] = []
+        partner_general_runs: list[PassResult] = []
         sql_runs: list[PassResult] = []
         problems: list[str] = []
-        with running_server(url) as server:
+        general_env = {"LEERPOORT_COMPILED_READS": "false"}
+        with running_server(url) as server, running_server(url, general_env) as general:
             warm_up(server.base_url, token)
+            warm_up(general.base_url, token)
             server_warm_mb = status_mb(server.pid, "VmRSS")
             per_request = max(1, PAGE // arguments.students_per_school)
             for _ in range(arguments.repeat):
+                # The general executor first, on its own server, in the same round as the compiled path.
+                general_runs.append(
+                    _timed(general.pid, lambda: graphql_pass(general.base_url, token, per_request))
+                )
+                partner_general_runs.append(
+                    _timed(
+                        general.pid,
+                        lambda: graphql_pass(general.base_url, partner_token, per_request, operator=False),
+                    )
+                )
                 graphql_runs.append(
                     _timed(server.pid, lambda: graphql_pass(server.base_url, token, per_request))
                 )
                 sql_runs.append(_timed("self", lambda: sql_pass(url, today)))
                 problems += check(expected, graphql_runs[-1], sql_runs[-1])
+                problems += check(expected, general_runs[-1], sql_runs[-1])
+                if partner_general_runs[-1].distinct != expected:
+                    problems.append(f"the general path's partner read {partner_general_runs[-1].distinct}")
                 partner_runs.append(
                     _timed(
                         server.pid,
@@ -451,6 +478,8 @@ def run_engine(engine: str, arguments: argparse.Namespace) -> EngineResult:
         graphql=max(graphql_runs, key=lambda run: run.rate),
         sql=max(sql_runs, key=lambda run: run.rate),
         partner=max(partner_runs, key=lambda run: run.rate),
+        graphql_general=max(general_runs, key=lambda run: run.rate),
+        partner_general=max(partner_general_runs, key=lambda run: run.rate),
         server_warm_mb=server_warm_mb,
         server_peak_mb=server_peak_mb,
         seed_peak_mb=seeded.peak_mb,
@@ -471,22 +500,33 @@ def print_table(result: EngineResult) -> None:
     best = f", fastest of {result.runs} runs" if result.runs > 1 else ""
     print(f"\n{result.engine}: {result.students:,} students (seeded in {result.seed_seconds:.1f} s){best}")
     print(
-        f"  {'':18} {'seconds':>8} {'records/s':>10} {'requests':>9} {'JSON MB':>8} {'bench peak MB':>14}"
+        f"  {'':19} {'seconds':>8} {'records/s':>10} {'requests':>9} {'JSON MB':>8} {'bench peak MB':>14}"
         f" {'CPU ms/1000':>12}"
     )
     sides = (
-        ("GraphQL, operator", result.graphql),
-        ("GraphQL, partner", result.partner),
+        ("compiled, operator", result.graphql),
+        ("compiled, partner", result.partner),
+        ("general, operator", result.graphql_general),
+        ("general, partner", result.partner_general),
         ("direct SQL", result.sql),
     )
     for label, side in sides:
         print(
-            f"  {label:18} {side.seconds:8.2f} {side.rate:10,.0f} {side.requests:9,} "
+            f"  {label:19} {side.seconds:8.2f} {side.rate:10,.0f} {side.requests:9,} "
             f"{side.json_bytes / 1e6:8.1f} {side.peak_mb:14.0f} {side.cpu_per_1000:12.1f}"
         )
     print(
         f"  ratio (SQL rate / GraphQL rate): {result.ratio:.1f}x operator,"
         f" {result.sql.rate / result.partner.rate:.1f}x partner"
+    )
+    print(
+        f"  partner's share of the SQL limit: {result.partner.rate / result.sql.rate:.3f} compiled,"
+        f" {result.partner_general.rate / result.sql.rate:.3f} general"
+        f" ({result.partner.rate / result.partner_general.rate:.1f}x faster compiled)"
+    )
+    print(
+        "  cost of the policy (operator rate / partner rate), general path:"
+        f" {result.graphql_general.rate / result.partner_general.rate:.2f}x"
     )
     print(
         "  cost of the policy (operator rate / partner rate):"

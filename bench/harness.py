@@ -32,7 +32,7 @@ from datasources.store.database import create_engine, migrate
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "reference" / "duo" / "vestigingen-bo-2013-drenthe-flevoland-groningen.csv"
@@ -187,8 +187,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(url: str) -> Iterator[Server]:
-    """The real server (uvicorn, one process) on a free loopback port, healthy; stopped on exit."""
+def running_server(url: str, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """The real server (uvicorn, one process) on a free loopback port, healthy; stopped on exit. `env`
+    adds settings of its own (`LEERPOORT_COMPILED_READS=false`: the general executor only)."""
     port = _free_port()
     command = [
         sys.executable, "-m", "uvicorn", "server:create_app", "--factory",
@@ -196,7 +197,7 @@ def running_server(url: str) -> Iterator[Server]:
     ]  # fmt: skip
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            command, cwd=ROOT, env=server_env(url), stdout=log, stderr=subprocess.STDOUT
+            command, cwd=ROOT, env={**server_env(url), **(env or {})}, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             base_url = f"http://127.0.0.1:{port}"

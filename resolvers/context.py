@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -42,6 +43,10 @@ class Context:
     def today(self) -> dt.date:
         """The hub's date (honouring the sandbox clock override)."""
         return self.now.date()
+
+    def with_fresh_loaders(self) -> Context:
+        """The same context with new loaders (empty caches) on the same reader, scope and date."""
+        return dataclasses.replace(self, loaders=Loaders.build(self.reader, self.scope, self.today))
 
     def page_args(self, first: int | None, after: str | None) -> PageArgs:
         """Validated page arguments under the hub's page cap (`after` must be this viewer's cursor)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auth.permissions import may_list_boards, may_read_coupling_state
-from datasources.graph import school_years, schools
+from datasources.graph import people, school_years, schools
 from datasources.graph.disclosures import tally
 from datasources.store.calendar import is_school_year
 from errors import BadUserInput, Forbidden
@@ -13,6 +13,8 @@ from errors import BadUserInput, Forbidden
 if TYPE_CHECKING:
     import datetime as dt
 
+    from datasources.graph.people import StudentIdentity
+    from datasources.store.reader import AnyRow
     from datasources.store.records import (
         BoardRecord,
         ConsentRecord,
@@ -35,10 +37,15 @@ async def schools_page(ctx: Context, first: int | None, after: str | None) -> Pa
 
 async def school_by_code(ctx: Context, code: str) -> SchoolRecord | None:
     """One visible school by its code (BRIN + location code); None when it is not visible."""
+    return await ctx.loaders.schools_by_code.get(school_code(code))
+
+
+def school_code(code: str) -> str:
+    """A school code as the store keeps it (upper case, no spaces); BAD_USER_INPUT when it is not one."""
     normalised = code.strip().upper()
     if len(normalised) != 6 or not normalised.isalnum():
         raise BadUserInput("a school code is a BRIN and a location code, six characters such as 16AH00")
-    return await ctx.loaders.schools_by_code.get(normalised)
+    return normalised
 
 
 async def boards_page(
@@ -109,6 +116,18 @@ async def students_of_school(
 ) -> Page[StudentRecord]:
     """A page of the school's students."""
     return await ctx.loaders.students_by_school.page(school.id, ctx.page_args(first, after))
+
+
+async def student_rows_of_school(
+    ctx: Context, school: SchoolRecord, first: int | None, after: str | None
+) -> Page[AnyRow]:
+    """A page of the school's students as rows (`datasources.graph.people.student_rows_by_school`)."""
+    return await ctx.loaders.student_rows_by_school.page(school.id, ctx.page_args(first, after))
+
+
+def student_identity(ctx: Context) -> StudentIdentity:
+    """What a student's record derives from its row, for this request's scope."""
+    return people.student_identity(ctx.scope)
 
 
 async def staff_of_school(

@@ -12,28 +12,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datasources.feed import numbering
 from datasources.feed.scope_changes import bring_in_line
-from datasources.graph.consents import consent_columns, consent_record
-from datasources.store.columns import Columns
-from datasources.store.pagination import PageArgs, partitioned_page, split_pages
-from datasources.store.records import ConsentRecord, ConsentRequestRecord, Page
-from datasources.store.scoping import public_id
+from datasources.graph.consents import (
+    PENDING,
+    consent_columns,
+    consent_record,
+    request_columns,
+    request_record,
+)
 from datasources.store.tables import BOARDS, CONSENT_REQUESTS, CONSENTS, SCHOOLS
 from errors import Conflict, NotFound
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable
 
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from auth.categories import DataCategory
     from auth.policy import Scope
-    from datasources.store.reader import AnyRow, Reader
+    from datasources.store.records import ConsentRecord, ConsentRequestRecord
 
 #: The version of the hub's consent policy that grants are made under (printed on every receipt).
 POLICY_VERSION = "2026-1"
@@ -42,7 +44,7 @@ POLICY_VERSION = "2026-1"
 GRANTED_BY_ROLE = "ICT-coördinator"
 #: The receipts' `granted_by` column holds at most this many characters.
 _GRANTED_BY_LENGTH = 200
-PENDING, GRANTED, SUPERSEDED = "PENDING", "GRANTED", "SUPERSEDED"
+GRANTED, SUPERSEDED = "GRANTED", "SUPERSEDED"
 #: A request the school said no to: it leaves the coordinator's list; the partner may ask again.
 DECLINED = "DECLINED"
 
@@ -186,37 +188,6 @@ async def revoke(
         return receipt
 
 
-REQUEST = Columns.of(ConsentRequestRecord, computed=["public_id"])
-
-
-def request_columns() -> tuple[ColumnElement[Any], ...]:
-    """The columns of a consent request record."""
-    r = CONSENT_REQUESTS.c
-    return REQUEST.labelled(
-        id=r.id,
-        school_id=r.school_id,
-        partner_id=r.partner_id,
-        categories=r.categories,
-        purpose=r.purpose,
-        requested_at=r.requested_at,
-        status=r.status,
-    )
-
-
-def request_record(scope: Scope, row: AnyRow) -> ConsentRequestRecord:
-    """A consent request record from a row that starts with `request_columns`."""
-    return ConsentRequestRecord(
-        id=row[REQUEST.id],
-        public_id=public_id(scope, "ConsentRequest", row[REQUEST.id]),
-        school_id=row[REQUEST.school_id],
-        partner_id=row[REQUEST.partner_id],
-        categories=tuple(row[REQUEST.categories]),
-        purpose=row[REQUEST.purpose],
-        requested_at=row[REQUEST.requested_at],
-        status=row[REQUEST.status],
-    )
-
-
 async def request(
     engine: AsyncEngine,
     scope: Scope,
@@ -279,24 +250,6 @@ async def decline(
     if row is None:
         raise Conflict("the request is no longer pending: it was granted, declined or asked again")
     return request_record(scope, row)
-
-
-async def pending_requests_by_school(
-    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
-) -> dict[int, Page[ConsentRequestRecord]]:
-    """One page of each managed school's pending consent requests, oldest first."""
-    managed = [school for school in school_ids if scope.manages(school)]
-    if not managed:
-        return {}
-    statement = select(*request_columns()).where(
-        CONSENT_REQUESTS.c.school_id.in_(managed), CONSENT_REQUESTS.c.status == PENDING
-    )
-    rows = await reader.rows(
-        partitioned_page(statement, CONSENT_REQUESTS.c.school_id, CONSENT_REQUESTS.c.id, args)
-    )
-    return split_pages(
-        ((row[REQUEST.school_id], row[REQUEST.id], request_record(scope, row)) for row in rows), managed, args
-    )
 
 
 async def record_dpa_signature(

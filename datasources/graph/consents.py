@@ -8,9 +8,9 @@ from sqlalchemy import ColumnElement, Select, select
 
 from datasources.store.columns import Columns
 from datasources.store.pagination import PageArgs, keyset_page, partitioned_page, single_page, split_pages
-from datasources.store.records import ConsentRecord, Page
+from datasources.store.records import ConsentRecord, ConsentRequestRecord, Page
 from datasources.store.scoping import public_id, visible_schools
-from datasources.store.tables import CONSENTS, SCHOOLS
+from datasources.store.tables import CONSENT_REQUESTS, CONSENTS, SCHOOLS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -88,3 +88,54 @@ async def consent_history(reader: Reader, scope: Scope, args: PageArgs) -> Page[
     statement = select(*consent_columns()).where(CONSENTS.c.partner_id == scope.partner_id)
     rows = await reader.rows(keyset_page(statement, CONSENTS.c.id, args))
     return single_page(((row[CONSENT.id], consent_record(scope, row)) for row in rows), args)
+
+
+#: A consent request that no coordinator has answered yet.
+PENDING = "PENDING"
+REQUEST = Columns.of(ConsentRequestRecord, computed=["public_id"])
+
+
+def request_columns() -> tuple[ColumnElement[Any], ...]:
+    """The columns of a consent request record."""
+    r = CONSENT_REQUESTS.c
+    return REQUEST.labelled(
+        id=r.id,
+        school_id=r.school_id,
+        partner_id=r.partner_id,
+        categories=r.categories,
+        purpose=r.purpose,
+        requested_at=r.requested_at,
+        status=r.status,
+    )
+
+
+def request_record(scope: Scope, row: AnyRow) -> ConsentRequestRecord:
+    """A consent request record from a row that starts with `request_columns`."""
+    return ConsentRequestRecord(
+        id=row[REQUEST.id],
+        public_id=public_id(scope, "ConsentRequest", row[REQUEST.id]),
+        school_id=row[REQUEST.school_id],
+        partner_id=row[REQUEST.partner_id],
+        categories=tuple(row[REQUEST.categories]),
+        purpose=row[REQUEST.purpose],
+        requested_at=row[REQUEST.requested_at],
+        status=row[REQUEST.status],
+    )
+
+
+async def pending_requests_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs
+) -> dict[int, Page[ConsentRequestRecord]]:
+    """One page of each managed school's pending consent requests, oldest first."""
+    managed = [school for school in school_ids if scope.manages(school)]
+    if not managed:
+        return {}
+    statement = select(*request_columns()).where(
+        CONSENT_REQUESTS.c.school_id.in_(managed), CONSENT_REQUESTS.c.status == PENDING
+    )
+    rows = await reader.rows(
+        partitioned_page(statement, CONSENT_REQUESTS.c.school_id, CONSENT_REQUESTS.c.id, args)
+    )
+    return split_pages(
+        ((row[REQUEST.school_id], row[REQUEST.id], request_record(scope, row)) for row in rows), managed, args
+    )

@@ -39,6 +39,14 @@ def tally(reader: Reader, scope: Scope, records: Iterable[Any]) -> None:
     )
 
 
+def tally_school_pages(reader: Reader, scope: Scope, pages: Mapping[int, Page[Any]]) -> None:
+    """Count the records of pages keyed by their school (every item of a page is that school's record):
+    what `tally` counts for them, without reading a school id per record."""
+    if scope.partner_id is None:
+        return
+    reader.disclose_counts({school: len(page.items) for school, page in pages.items() if page.items})
+
+
 async def record_disclosures(
     engine: AsyncEngine,
     *,

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from datasources.access import consent_lifecycle
 from datasources.graph import consents, disclosures, groups, licenses, partners, people, readiness, schools
-from datasources.graph.disclosures import tally
+from datasources.graph.disclosures import tally, tally_school_pages
 from datasources.graph.readiness import ReadinessFacts
 from datasources.store.pagination import PageArgs
 from datasources.store.records import (
@@ -117,6 +116,8 @@ class Loaders:
     schools_by_board: PageLoader[SchoolRecord]
     groups_by_school: PageLoader[GroupRecord]
     students_by_school: PageLoader[StudentRecord]
+    #: The same pages as rows, for the compiled read path (`schema.compiled`); tallied alike.
+    student_rows_by_school: PageLoader[Any]
     staff_by_school: PageLoader[StaffRecord]
     students_by_group: PageLoader[StudentRecord]
     staff_by_group: PageLoader[StaffRecord]
@@ -140,6 +141,11 @@ class Loaders:
         async def audited_pages(found: Awaitable[Mapping[int, Page[Any]]]) -> Mapping[int, Page[Any]]:
             pages = await found
             tally(reader, scope, (item for page in pages.values() for _, item in page.items))
+            return pages
+
+        async def audited_school_pages(found: Awaitable[Mapping[int, Page[Any]]]) -> Mapping[int, Page[Any]]:
+            pages = await found
+            tally_school_pages(reader, scope, pages)
             return pages
 
         def by_key(fetch: Callable[..., Awaitable[Mapping[Any, Any]]], *extra: Any) -> KeyLoader[Any, Any]:
@@ -180,12 +186,17 @@ class Loaders:
                 )
             ),
             students_by_school=paged(people.students_by_school, today),
+            student_rows_by_school=PageLoader(
+                lambda parents, args, _extra: audited_school_pages(
+                    people.student_rows_by_school(reader, scope, parents, args, today)
+                )
+            ),
             staff_by_school=paged(people.staff_by_school, today),
             students_by_group=paged(people.students_by_group, today),
             staff_by_group=paged(people.staff_by_group, today),
             licenses_by_school=paged(licenses.licenses_by_school),
             consents_by_school=paged(consents.consents_by_school),
-            consent_requests_by_school=paged(consent_lifecycle.pending_requests_by_school),
+            consent_requests_by_school=paged(consents.pending_requests_by_school),
             disclosures_by_school=paged(disclosures.disclosures_by_school),
             # Facts about the school's own administration, for its managers only: nothing to audit.
             seats_used_by_license=KeyLoader(lambda keys: licenses.seats_used(reader, scope, keys, today)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, and_, null, select
@@ -11,6 +13,7 @@ from datasources.graph.groups import GROUP, group_columns, group_record, group_r
 from datasources.store.columns import Columns
 from datasources.store.current import current_members
 from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.reader import AnyRow
 from datasources.store.records import Page, StaffRecord, StudentRecord
 from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
 from datasources.store.staff_links import staff_link_in_force
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from auth.policy import Scope
-    from datasources.store.reader import AnyRow, Reader
+    from datasources.store.reader import Reader
 
 STUDENT_CATEGORIES = (
     DataCategory.STUDENT_BASIC,
@@ -187,6 +190,47 @@ async def students_by_school(
         school_ids,
         args,
     )
+
+
+async def student_rows_by_school(
+    reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs, today: dt.date
+) -> dict[int, Page[AnyRow]]:
+    """One page of each school's students as the rows `students_by_school` reads (the same statement),
+    for a caller that builds its answer from the row itself (`schema.compiled`): `student_identity`
+    gives what `student_record` derives from the row, positions are those of `STUDENT` and `MAIN_GROUP`."""
+    statement = _students(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
+    rows = await reader.rows(partitioned_page(statement, STUDENTS.c.school_id, STUDENTS.c.id, args))
+    return split_pages(((row[STUDENT.school_id], row[STUDENT.id], row) for row in rows), school_ids, args)
+
+
+@dataclass(frozen=True, slots=True)
+class StudentIdentity:
+    """What `student_record` derives from a student's row, for one scope: its shown id, its pseudonym, and
+    its main group's shown id."""
+
+    public_id: Callable[[AnyRow], str]
+    pseudonym: Callable[[AnyRow], str | None]
+    group_public_id: Callable[[int], str]
+
+
+def student_identity(scope: Scope) -> StudentIdentity:
+    """The derived values of `student_record` as functions of a row (of `student_rows_by_school`)."""
+    show = scope.identifiers.show
+    hashed = scope.identifiers.pseudonym
+    row_id, school_id, person_id = STUDENT.id, STUDENT.school_id, STUDENT.person_id
+    person_derived = scope.partner_id is not None
+    granting = scope.schools_granting(DataCategory.STUDENT_BASIC)
+
+    def public_id(row: AnyRow) -> str:
+        return show("Student", row[person_id] if person_derived else row[row_id])
+
+    def pseudonym(row: AnyRow) -> str | None:
+        # As `datasources.store.scoping.pseudonym`: only where student.basic is granted at the school.
+        if granting is not None and row[school_id] not in granting:
+            return None
+        return hashed("student", row[person_id])
+
+    return StudentIdentity(public_id, pseudonym, lambda group_id: show("Group", group_id))
 
 
 async def staff_by_school(

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from sqlalchemy import Row
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -48,6 +48,10 @@ class Reader:
     def disclose(self, school_ids: Iterable[int]) -> None:
         """Count records of these schools as read (one id per record)."""
         self.disclosed.update(school_ids)
+
+    def disclose_counts(self, counts: Mapping[int, int]) -> None:
+        """Count this many records of each school as read."""
+        self.disclosed.update(counts)
 
     async def close(self) -> None:
         """Give the connection back to the pool (ending its read transaction)."""

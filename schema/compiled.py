@@ -1,0 +1,751 @@
+"""The compiled read path: operations whose whole selection the hub understands, answered without the
+general GraphQL executor.
+
+A partner's full sync asks the same few documents over and over: pages of schools, each with a page of
+its students (`bench/graph.py`). graphql-core and strawberry spend most of such a request on per-field
+work (an info object, a completion, a wrapper per field per record: issue 14's profile). For a document
+made only of the fields below, this module plans the document once (cached by its text, its operation
+name and the limits it was validated under) into plain builders, and answers a request by reading the
+very same pages through the same resolvers and per-request loaders as the general path (so the same SQL
+statements with the viewer's `Scope` compiled into them, one per connection page, the same sealed ids,
+pseudonyms and cursors, and the same disclosure tally), then building the JSON with one generated
+function per object type: a dict display per record. A page of students is read as the rows of the
+general path's own statement and built straight from them (no record objects: a frozen dataclass costs
+microseconds to make, and a full sync makes two per student), with the ids and the pseudonym derived as
+`student_record` derives them (`datasources.graph.people.student_identity`).
+
+Correctness first: anything it does not fully understand falls back to the general executor, which then
+answers it exactly as before. That is: a document that does not parse or validate (under the same depth,
+alias and token limits), several operations or an operation name it does not define, fragments,
+directives, any field or argument outside the tables below, a duplicate response key, a mutation or
+subscription, variables that do not coerce, a cost over the limit, and any argument the resolvers would
+refuse (a page size out of bounds, a cursor that is not the viewer's own, a malformed school code): the
+general path answers those with its own errors. Arguments are all checked before anything is read, so a
+fallback never counts a disclosure twice; should a read fail half way, the tally is put back and the
+general path runs on fresh loaders. `tests/schema/test_compiled.py` proves both paths give the same bytes
+and the same disclosures for drawn grants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    IntValueNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+    specified_rules,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from graphql.validation import MaxIntrospectionDepthRule
+
+from datasources.graph.people import MAIN_GROUP, STUDENT
+from errors import PublicError
+from resolvers import schools
+from schema.costs import query_cost
+from schema.limits import IntrospectionDepthRule, parse_document, shape_rule
+from schema.relay import to_global_id
+
+if TYPE_CHECKING:
+    from graphql import GraphQLSchema
+
+    from auth.policy import Scope
+    from datasources.store.records import Page, SchoolRecord
+    from resolvers.context import Context
+    from schema.assembly import LeerpoortSchema
+    from schema.graphql_requests import GraphQLRequest
+
+#: How many planned documents are kept (as many as the parse cache keeps parsed ones).
+PLAN_CACHE_SIZE: Final = 256
+
+Build: TypeAlias = Callable[[Any], Any]
+"""Turns one record into the JSON value of a selection."""
+
+
+def _date(value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
+def _list(value: Any) -> Any:
+    return None if value is None else list(value)
+
+
+#: The names the expressions below may use besides the record `r`.
+_NAMESPACE: Final[Mapping[str, Any]] = {"_gid": to_global_id, "_date": _date, "_list": _list}
+
+
+def _compile(parts: list[tuple[str, str]], namespace: Mapping[str, Any]) -> Build:
+    """One function building the dict of `parts` ((response key, Python expression over the record `r`))
+    as a dict display: a record costs one call, not one per field. The keys are GraphQL names (letters,
+    digits, underscores: the parser accepts nothing else) and the expressions come from this module's
+    tables, so the source holds nothing a client wrote but names, and those through `repr`."""
+    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
+    scope = {**_NAMESPACE, **namespace}
+    exec(f"def build(r):\n    return {{{items}}}\n", scope)  # noqa: S102 - see the docstring
+    built: Build = scope["build"]
+    return built
+
+
+def _expression(expression: str) -> Build:
+    """A function of one record from one of the tables' expressions."""
+    built: Build = eval(f"lambda r: {expression}", dict(_NAMESPACE))  # noqa: S307 - the module's own tables
+    return built
+
+
+#: The scalar fields of each object type the planner knows, as Python expressions over its record `r`. Only
+#: plain attributes of records (or values derived from them without I/O) belong here; a field the
+#: general path resolves with a resolver of its own (`groups`, `products`, `board`, `grantedCategories`
+#: …) is absent, so a document that selects it falls back.
+_SCALARS: Final[Mapping[str, Mapping[str, str]]] = {
+    "School": {
+        "id": '_gid("School", r.public_id)',
+        "code": "r.code",
+        "brin": "r.brin",
+        "locationCode": "r.location_code",
+        "name": "r.name",
+        "active": "r.active",
+    },
+    "Student": {
+        "id": '_gid("Student", r.public_id)',
+        "pseudonym": "r.pseudonym",
+        "eckId": "r.eck_id",
+        "firstName": "r.first_name",
+        "prefix": "r.prefix",
+        "lastName": "r.last_name",
+        "initials": "r.initials",
+        "dateOfBirth": "_date(r.date_of_birth)",
+        "yearLevel": "r.year_level",
+    },
+    "StaffMember": {
+        "id": '_gid("StaffMember", r.public_id)',
+        "pseudonym": "r.pseudonym",
+        "eckId": "r.eck_id",
+        "firstName": "r.first_name",
+        "prefix": "r.prefix",
+        "lastName": "r.last_name",
+        "email": "r.email",
+        "lasRoles": "_list(r.las_roles)",
+        "active": "r.active",
+    },
+    "Group": {
+        "id": '_gid("Group", r.public_id)',
+        "name": "r.name",
+        "yearLevel": "r.year_level",
+        "schoolYear": "r.school_year",
+        "composite": "r.composite",
+        "effectiveFrom": "_date(r.effective_from)",
+    },
+}
+
+#: Fields of one object type that hold another object of a record's attribute (null stays null).
+_OBJECTS: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
+    "Student": {"mainGroup": ("main_group", "Group")},
+}
+
+Fetch: TypeAlias = Callable[["Context", "SchoolRecord", Any, Any], Awaitable["Page[Any]"]]
+NodeFactory: TypeAlias = Callable[["Context"], Build]
+"""The builder of a connection's nodes for one request (a row's builder needs the request's scope)."""
+
+#: A student's fields as Python expressions over its row `r` (`datasources.graph.people.STUDENT`'s
+#: positions); `_sid`, `_ps` are the request's `StudentIdentity` (shown id, pseudonym).
+_STUDENT_ROW: Final[Mapping[str, str]] = {
+    "__typename": repr("Student"),
+    "id": '_gid("Student", _sid(r))',
+    "pseudonym": "_ps(r)",
+    "eckId": f"r[{STUDENT.eck_id}]",
+    "firstName": f"r[{STUDENT.first_name}]",
+    "prefix": f"r[{STUDENT.prefix}]",
+    "lastName": f"r[{STUDENT.last_name}]",
+    "initials": f"r[{STUDENT.initials}]",
+    "dateOfBirth": f"_date(r[{STUDENT.date_of_birth}])",
+    "yearLevel": f"r[{STUDENT.year_level}]",
+}
+#: The student's main group, from the same row (`MAIN_GROUP`'s positions; `_gpid` shows its id).
+_MAIN_GROUP_ROW: Final[Mapping[str, str]] = {
+    "__typename": repr("Group"),
+    "id": f'_gid("Group", _gpid(r[{MAIN_GROUP.id}]))',
+    "name": f"r[{MAIN_GROUP.name}]",
+    "yearLevel": f"r[{MAIN_GROUP.year_level}]",
+    "schoolYear": f"r[{MAIN_GROUP.school_year}]",
+    "composite": f"r[{MAIN_GROUP.composite}]",
+    "effectiveFrom": f"_date(r[{MAIN_GROUP.effective_from}])",
+}
+
+
+async def _groups_of_school(context: Context, school: SchoolRecord, first: Any, after: Any) -> Page[Any]:
+    # `School.groups` without `schoolYear` (a document that passes one falls back).
+    return await schools.groups_of_school(context, school, None, first, after)
+
+
+#: A school's connections the planner knows: the resolver the general path calls, and the node type.
+#: Students are read as rows (the very statement of `students_of_school`) and built from the row.
+_SCHOOL_CONNECTIONS: Final[Mapping[str, tuple[Fetch, str]]] = {
+    "students": (schools.student_rows_of_school, "Student"),
+    "staff": (schools.staff_of_school, "StaffMember"),
+    "groups": (_groups_of_school, "Group"),
+}
+_PAGE_ARGUMENTS: Final = frozenset({"first", "after"})
+_PAGE_INFO: Final = {
+    "hasNextPage": "has_next",
+    "hasPreviousPage": "has_previous",
+    "startCursor": "start",
+    "endCursor": "end",
+}
+
+
+class _NotCompiled(Exception):  # noqa: N818 - a signal inside the planner, never raised past it
+    """The document holds something the planner does not fully understand: the general path answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Argument:
+    """An argument's literal value, or the variable it comes from."""
+
+    value: Any = None
+    variable: str | None = None
+
+    def of(self, variables: Mapping[str, Any]) -> Any:
+        """The argument's value under the request's coerced variables (absent: the default, None)."""
+        return variables.get(self.variable) if self.variable is not None else self.value
+
+
+@dataclass(frozen=True, slots=True)
+class _PageInfoPlan:
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _ConnectionPlan:
+    """A connection field: its page arguments and how to build its JSON from a page and its nodes."""
+
+    first: _Argument
+    after: _Argument
+    #: (response key, what): "edges", "pageInfo" or a constant `__typename`.
+    fields: tuple[tuple[str, Any], ...]
+    #: What an edge selects: (response key, "cursor" | "node" | a typename constant).
+    edge: tuple[tuple[str, Any], ...]
+    page_info: _PageInfoPlan | None
+    #: Whether any cursor (edge or page info) is selected.
+    node_selected: bool
+
+    def build(self, scope: Scope, page: Page[Any], nodes: list[Any]) -> dict[str, Any]:
+        """The connection's JSON, its cursors sealed for the viewer as `schema.relay.connection` does."""
+        identifiers = scope.identifiers
+        out: dict[str, Any] = {}
+        for key, what in self.fields:
+            if what == "edges":
+                out[key] = self._edges(identifiers, page, nodes)
+            elif what == "pageInfo":
+                assert self.page_info is not None
+                out[key] = self._page_info(identifiers, page)
+            else:
+                out[key] = what[1]
+        return out
+
+    def _edges(self, identifiers: Any, page: Page[Any], nodes: list[Any]) -> list[dict[str, Any]]:
+        edge = self.edge
+        if len(edge) == 1 and edge[0][1] == "node":
+            only = edge[0][0]
+            return [{only: node} for node in nodes]
+        edges = []
+        for (item_key, _), node in zip(page.items, nodes, strict=True):
+            built: dict[str, Any] = {}
+            for key, what in edge:
+                if what == "node":
+                    built[key] = node
+                elif what == "cursor":
+                    built[key] = identifiers.cursor("page", item_key)
+                else:
+                    built[key] = what[1]
+            edges.append(built)
+        return edges
+
+    def _page_info(self, identifiers: Any, page: Page[Any]) -> dict[str, Any]:
+        assert self.page_info is not None
+        start = end = None
+        if page.items:
+            start = identifiers.cursor("page", page.items[0][0])
+            end = start if len(page.items) == 1 else identifiers.cursor("page", page.items[-1][0])
+        values = {"has_next": page.has_next, "has_previous": page.has_previous, "start": start, "end": end}
+        return {
+            key: values[what] if not isinstance(what, tuple) else what[1]
+            for key, what in self.page_info.fields
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _SchoolPlan:
+    """What a school selects: scalars (builders) and connections (read per page of schools)."""
+
+    fields: tuple[tuple[str, Build | None], ...]
+    connections: tuple[tuple[str, Fetch, _ConnectionPlan, NodeFactory], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _RootField:
+    key: str
+    #: "schools", "school" or a constant `__typename`.
+    kind: Any
+    arguments: Mapping[str, _Argument]
+    connection: _ConnectionPlan | None
+    school: _SchoolPlan | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A planned operation: its root fields, and what the request must still pass (variables, cost)."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    operation_name: str | None
+    fields: tuple[_RootField, ...]
+
+
+# --- planning ---------------------------------------------------------------------------------------------
+
+
+def _argument(node: ValueNode) -> _Argument:
+    if isinstance(node, VariableNode):
+        return _Argument(variable=node.name.value)
+    if isinstance(node, IntValueNode):
+        return _Argument(value=int(node.value))
+    if isinstance(node, StringValueNode):
+        return _Argument(value=node.value)
+    if isinstance(node, NullValueNode):
+        return _Argument(value=None)
+    raise _NotCompiled
+
+
+def _fields(node: FieldNode | OperationDefinitionNode) -> list[FieldNode]:
+    """The sub-fields of a selection: plain fields only, no directives, no duplicate response keys."""
+    selection_set = node.selection_set
+    if selection_set is None:
+        raise _NotCompiled
+    found: list[FieldNode] = []
+    keys: set[str] = set()
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            raise _NotCompiled
+        key = (selection.alias or selection.name).value
+        if key in keys:
+            raise _NotCompiled  # the executor merges same-named fields; not worth repeating here
+        keys.add(key)
+        found.append(selection)
+    return found
+
+
+def _key(field: FieldNode) -> str:
+    return (field.alias or field.name).value
+
+
+def _arguments(field: FieldNode, allowed: frozenset[str]) -> dict[str, _Argument]:
+    arguments = {argument.name.value: _argument(argument.value) for argument in field.arguments or ()}
+    if not set(arguments) <= allowed:
+        raise _NotCompiled
+    return arguments
+
+
+def _leaf(field: FieldNode) -> None:
+    if field.selection_set is not None or field.arguments:
+        raise _NotCompiled
+
+
+def _constant(value: str) -> Build:
+    return lambda _record: value
+
+
+def _object_builder(type_name: str, fields: list[FieldNode]) -> Build:
+    """A builder of one object of `type_name` (scalars and plain nested objects) from its record."""
+    scalars, objects = _SCALARS[type_name], _OBJECTS.get(type_name, {})
+    parts: list[tuple[str, str]] = []
+    namespace: dict[str, Any] = {}
+    for sub in fields:
+        name = sub.name.value
+        if name == "__typename":
+            _leaf(sub)
+            parts.append((_key(sub), repr(type_name)))
+        elif name in scalars:
+            _leaf(sub)
+            parts.append((_key(sub), scalars[name]))
+        elif name in objects and not sub.arguments:
+            attribute, target = objects[name]
+            inner = f"_inner{len(namespace)}"
+            namespace[inner] = _object_builder(target, _fields(sub))
+            value = f"_v{len(namespace)}"
+            parts.append((_key(sub), f"(None if ({value} := r.{attribute}) is None else {inner}({value}))"))
+        else:
+            raise _NotCompiled
+    return _compile(parts, namespace)
+
+
+def _connection(
+    schema: GraphQLSchema, connection_type: str, field: FieldNode
+) -> tuple[_ConnectionPlan, list[FieldNode]]:
+    """The plan of a connection field, and the node's fields (for the caller to plan by node type)."""
+    arguments = _arguments(field, _PAGE_ARGUMENTS)
+    parts: list[tuple[str, Any]] = []
+    edge: list[tuple[str, Any]] = []
+    page_info: _PageInfoPlan | None = None
+    node_fields: list[FieldNode] | None = None
+    for sub in _fields(field):
+        name = sub.name.value
+        if name == "__typename":
+            _leaf(sub)
+            parts.append((_key(sub), ("typename", connection_type)))
+        elif name == "edges" and not sub.arguments:
+            parts.append((_key(sub), "edges"))
+            node_fields = _edges(schema, connection_type, sub, edge)
+        elif name == "pageInfo" and not sub.arguments:
+            parts.append((_key(sub), "pageInfo"))
+            page_info = _page_info(sub)
+        else:
+            raise _NotCompiled
+    plan = _ConnectionPlan(
+        first=arguments.get("first", _Argument()),
+        after=arguments.get("after", _Argument()),
+        fields=tuple(parts),
+        edge=tuple(edge),
+        page_info=page_info,
+        node_selected=node_fields is not None,
+    )
+    return plan, node_fields or []
+
+
+def _edges(
+    schema: GraphQLSchema, connection_type: str, field: FieldNode, edge: list[tuple[str, Any]]
+) -> list[FieldNode] | None:
+    """What an edge selects (appended to `edge`); the node's fields, or None when it selects no node."""
+    node_fields = None
+    for item in _fields(field):
+        if item.name.value == "node" and not item.arguments:
+            edge.append((_key(item), "node"))
+            node_fields = _fields(item)
+        elif item.name.value == "cursor":
+            _leaf(item)
+            edge.append((_key(item), "cursor"))
+        elif item.name.value == "__typename":
+            _leaf(item)
+            edge.append((_key(item), ("typename", _field_type_name(schema, connection_type, "edges"))))
+        else:
+            raise _NotCompiled
+    return node_fields
+
+
+def _page_info(field: FieldNode) -> _PageInfoPlan:
+    info: list[tuple[str, Any]] = []
+    for item in _fields(field):
+        _leaf(item)
+        if item.name.value == "__typename":
+            info.append((_key(item), ("typename", "PageInfo")))
+        elif item.name.value in _PAGE_INFO:
+            info.append((_key(item), _PAGE_INFO[item.name.value]))
+        else:
+            raise _NotCompiled
+    return _PageInfoPlan(tuple(info))
+
+
+def _field_type_name(schema: GraphQLSchema, parent: str, name: str) -> str:
+    graphql_type: Any = schema.get_type(parent).fields[name].type  # type: ignore[union-attr]
+    while hasattr(graphql_type, "of_type"):
+        graphql_type = graphql_type.of_type
+    return str(graphql_type.name)
+
+
+def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
+    scalars = _SCALARS["School"]
+    parts: list[tuple[str, Build | None]] = []
+    connections: list[tuple[str, Fetch, _ConnectionPlan, NodeFactory]] = []
+    for sub in fields:
+        name = sub.name.value
+        if name == "__typename":
+            _leaf(sub)
+            parts.append((_key(sub), _constant("School")))
+        elif name in scalars:
+            _leaf(sub)
+            parts.append((_key(sub), _expression(scalars[name])))
+        elif name in _SCHOOL_CONNECTIONS:
+            fetch, node_type = _SCHOOL_CONNECTIONS[name]
+            plan, node_fields = _connection(schema, _field_type_name(schema, "School", name), sub)
+            node: NodeFactory
+            if not plan.node_selected:
+                node = _no_nodes
+            elif node_type == "Student":
+                node = _student_rows(node_fields)
+            else:
+                node = _same(_object_builder(node_type, node_fields))
+            parts.append((_key(sub), None))
+            connections.append((_key(sub), fetch, plan, node))
+        else:
+            raise _NotCompiled
+    return _SchoolPlan(tuple(parts), tuple(connections))
+
+
+def _nothing(record: Any) -> None:
+    del record
+
+
+def _no_nodes(context: Context) -> Build:
+    del context
+    return _nothing
+
+
+def _same(build: Build) -> NodeFactory:
+    return lambda _context: build
+
+
+def _student_rows(fields: list[FieldNode]) -> NodeFactory:
+    """A student's JSON straight from its row of `students_of_school`'s statement (no record objects):
+    the row's positions are those of `STUDENT` and `MAIN_GROUP`, and what `student_record` derives (the
+    shown id, the pseudonym, the main group's shown id) comes from the request's `StudentIdentity`.
+    Generated once per plan as a factory of the per-request builder."""
+    parts: list[tuple[str, str]] = []
+    for sub in fields:
+        name = sub.name.value
+        if name == "mainGroup" and not sub.arguments:
+            group = [(_key(item), _group_row(item)) for item in _fields(sub)]
+            items = ", ".join(f"{key!r}: {expression}" for key, expression in group)
+            parts.append((_key(sub), f"(None if r[{MAIN_GROUP.id}] is None else {{{items}}})"))
+        else:
+            _leaf(sub)
+            if name not in _STUDENT_ROW:
+                raise _NotCompiled
+            parts.append((_key(sub), _STUDENT_ROW[name]))
+    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
+    scope = dict(_NAMESPACE)
+    source = f"def make(_sid, _ps, _gpid):\n    def build(r):\n        return {{{items}}}\n    return build\n"
+    exec(source, scope)  # noqa: S102 - as in `_compile`: names through `repr`, expressions of this module
+    make = scope["make"]
+
+    def factory(context: Context) -> Build:
+        identity = schools.student_identity(context)
+        built: Build = make(identity.public_id, identity.pseudonym, identity.group_public_id)
+        return built
+
+    return factory
+
+
+def _group_row(field: FieldNode) -> str:
+    _leaf(field)
+    expression = _MAIN_GROUP_ROW.get(field.name.value)
+    if expression is None:
+        raise _NotCompiled
+    return expression
+
+
+def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan:
+    if len(document.definitions) != 1:
+        raise _NotCompiled
+    operation = document.definitions[0]
+    if (
+        not isinstance(operation, OperationDefinitionNode)
+        or operation.operation is not OperationType.QUERY
+        or operation.directives
+        or any(definition.directives for definition in operation.variable_definitions or ())
+    ):
+        raise _NotCompiled
+    name = operation.name.value if operation.name else None
+    if operation_name is not None and operation_name != name:
+        raise _NotCompiled
+    roots: list[_RootField] = []
+    for field in _fields(operation):
+        root = field.name.value
+        if root == "__typename":
+            _leaf(field)
+            roots.append(_RootField(_key(field), ("typename", "Query"), {}, None, None))
+        elif root == "schools":
+            connection, node_fields = _connection(schema, _field_type_name(schema, "Query", "schools"), field)
+            school = _school_plan(schema, node_fields) if connection.node_selected else None
+            roots.append(_RootField(_key(field), "schools", {}, connection, school))
+        elif root == "school":
+            arguments = _arguments(field, frozenset({"code"}))
+            roots.append(
+                _RootField(_key(field), "school", arguments, None, _school_plan(schema, _fields(field)))
+            )
+        else:
+            raise _NotCompiled
+    return Plan(document=document, operation=operation, operation_name=operation_name, fields=tuple(roots))
+
+
+_plans: collections.OrderedDict[tuple[str, str | None, int, int, int], Plan | None] = (
+    collections.OrderedDict()
+)
+
+
+def plan_of(schema: LeerpoortSchema, request: GraphQLRequest, context: Context) -> Plan | None:
+    """The plan of a request's document, or None when the general path must answer it; planned once per
+    document, operation name and limits (an LRU of `PLAN_CACHE_SIZE`)."""
+    settings = context.settings
+    key = (
+        request.query,
+        request.operation_name,
+        settings.max_tokens,
+        settings.max_depth,
+        settings.max_aliases,
+    )
+    if key in _plans:
+        _plans.move_to_end(key)
+        return _plans[key]
+    plan: Plan | None
+    try:
+        document = parse_document(request.query, settings.max_tokens)
+        rules = (
+            *(rule for rule in specified_rules if rule is not MaxIntrospectionDepthRule),
+            IntrospectionDepthRule,
+            shape_rule(settings.max_depth, settings.max_aliases),
+        )
+        if validate(schema._schema, document, rules):
+            raise _NotCompiled
+        plan = _plan(schema._schema, document, request.operation_name)
+    except (_NotCompiled, GraphQLError):
+        plan = None
+    _plans[key] = plan
+    if len(_plans) > PLAN_CACHE_SIZE:
+        _plans.popitem(last=False)
+    return plan
+
+
+# --- answering ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A root field's arguments, checked as the resolvers check them (before anything is read)."""
+
+    field: _RootField
+    first: Any = None
+    after: Any = None
+    code: str | None = None
+
+
+def _check(plan: Plan, context: Context, variables: Mapping[str, Any]) -> list[_Checked]:
+    """Every argument of the plan as the resolvers would take it; a PublicError when one would refuse it."""
+    checked = []
+    for field in plan.fields:
+        school = field.school
+        if field.kind == "schools":
+            assert field.connection is not None
+            first, after = field.connection.first.of(variables), field.connection.after.of(variables)
+            context.page_args(first, after)
+            checked.append(_Checked(field, first=first, after=after))
+        elif field.kind == "school":
+            checked.append(_Checked(field, code=schools.school_code(field.arguments["code"].of(variables))))
+        else:
+            checked.append(_Checked(field))
+        for _, _, connection, _ in school.connections if school is not None else ():
+            context.page_args(connection.first.of(variables), connection.after.of(variables))
+    return checked
+
+
+async def _schools_json(
+    context: Context, plan: _SchoolPlan, records: list[SchoolRecord], variables: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The JSON of a list of schools, each connection read for all of them at once (one batch of the
+    loaders, so one statement per connection and page arguments, as in the general path)."""
+    built_connections: dict[str, list[dict[str, Any]]] = {}
+    scope = context.scope
+    for key, fetch, connection, factory in plan.connections:
+        node = factory(context)
+        first, after = connection.first.of(variables), connection.after.of(variables)
+        pages = await asyncio.gather(*(fetch(context, record, first, after) for record in records))
+        built_connections[key] = [
+            connection.build(scope, page, [node(item) for _, item in page.items]) for page in pages
+        ]
+    out = []
+    for index, record in enumerate(records):
+        school: dict[str, Any] = {}
+        for key, build in plan.fields:
+            school[key] = built_connections[key][index] if build is None else build(record)
+        out.append(school)
+    return out
+
+
+async def _run(
+    plan: Plan, context: Context, checked: list[_Checked], variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for item in checked:
+        field = item.field
+        if field.kind == "schools":
+            assert field.connection is not None
+            page = await schools.schools_page(context, item.first, item.after)
+            records = [record for _, record in page.items]
+            nodes: list[Any] = (
+                await _schools_json(context, field.school, records, variables)
+                if field.school is not None
+                else [None] * len(records)
+            )
+            data[field.key] = field.connection.build(context.scope, page, nodes)
+        elif field.kind == "school":
+            assert field.school is not None
+            assert item.code is not None
+            record = await context.loaders.schools_by_code.get(item.code)
+            data[field.key] = (
+                None
+                if record is None
+                else (await _schools_json(context, field.school, [record], variables))[0]
+            )
+        else:
+            data[field.key] = field.kind[1]
+    return data
+
+
+def _prepare(
+    schema: LeerpoortSchema, plan: Plan, request: GraphQLRequest, context: Context
+) -> tuple[list[_Checked], Mapping[str, Any]] | None:
+    """The request's checked arguments and coerced variables, or None when the general path must answer
+    (it then reports the variables' errors, the cost limiter's refusal or the resolvers' errors)."""
+    graphql_schema = schema._schema
+    coerced = get_variable_values(
+        graphql_schema, plan.operation.variable_definitions or (), request.variables or {}
+    )
+    if isinstance(coerced, list):
+        return None
+    cost = query_cost(graphql_schema, plan.document, request.operation_name, request.variables)
+    if cost > context.settings.max_cost:
+        return None
+    try:
+        return _check(plan, context, coerced.coerced), coerced.coerced
+    except PublicError:
+        return None
+
+
+async def answer(
+    schema: LeerpoortSchema, request: GraphQLRequest, context: Context
+) -> tuple[dict[str, Any] | None, Context]:
+    """The response body of a request the compiled path answers, or None (and the context the general path
+    must then run on) when it does not: see the module's docstring for what falls back."""
+    if not context.settings.compiled_reads:
+        return None, context
+    plan = plan_of(schema, request, context)
+    if plan is None:
+        return None, context
+    prepared = _prepare(schema, plan, request, context)
+    if prepared is None:
+        return None, context
+    checked, coerced = prepared
+    disclosed = collections.Counter(context.reader.disclosed)
+    try:
+        data = await _run(plan, context, checked, coerced)
+    except Exception:
+        # Put the tally back and let the general path read again on loaders of its own (their caches
+        # would otherwise hand it pages without counting them): its answer (an outage, a masked error)
+        # is the one the client gets.
+        context.reader.disclosed.clear()
+        context.reader.disclosed.update(disclosed)
+        return None, context.with_fresh_loaders()
+    return {"data": data}, context
+
+
+__all__ = ["PLAN_CACHE_SIZE", "Plan", "answer", "plan_of"]
