@@ -65,7 +65,6 @@ KEY_LABEL = {
 }
 #: Loaders whose values are facts derived from counts and flags (bool, int, the latest of two years),
 #: not records whose fields are columns: tests/schema/test_readiness.py checks them against real rows.
-#: Loaders of derived facts (not records filled from labelled columns): readiness facts, seat counts, references.
 DERIVED = frozenset({"readiness_by_school", "seats_used_by_license", "instelling_refs"})
 
 
