@@ -201,6 +201,19 @@ def global_id(type_name: str, shown_id: str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{shown_id}".encode()).decode().rstrip("=")
 
 
+def decode_global_id(text: str) -> tuple[str, str] | None:
+    """The (type, identifier) inside a global id of `global_id`, or None when it is not one this hub
+    issued (not base64url, not "Type:identifier")."""
+    try:
+        decoded = base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, separator, shown_id = decoded.partition(":")
+    if not separator or not type_name.isalpha() or not shown_id:
+        return None
+    return type_name, shown_id
+
+
 def _remember(memo: dict[tuple[str, int], str], key: tuple[str, int], value: str) -> None:
     if len(memo) >= MEMO_SIZE:
         memo.clear()

@@ -20,6 +20,7 @@ from auth.categories import DataCategory
 from auth.policy import ALWAYS_GRANTED
 
 if TYPE_CHECKING:
+    from auth.networks import NetworkContext
     from auth.policy import Scope
 
 #: The kinds of signed-in person, with the category that holds their pseudonym, role and groups and the
@@ -28,7 +29,6 @@ BASIC: Final = {"student": DataCategory.STUDENT_BASIC, "staff": DataCategory.STA
 NAMES: Final = {"student": DataCategory.STUDENT_NAME, "staff": DataCategory.STAFF_NAME}
 
 #: Where the sign-in happens (the `context` claim).
-SCHOOL_CONTEXT: Final = "SCHOOL"
 
 #: RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters; §4.2: an S256 challenge is the
 #: base64url (no padding) of a SHA-256, so exactly 43 characters.
@@ -68,10 +68,11 @@ def launch_refusal(scope: Scope, school_id: int, person_kind: str, *, licensed: 
     return None if licensed else Refusal.NO_LICENSE
 
 
-def sign_in_context() -> str:
-    """Where a sign-in happens: `SCHOOL` for now. The home-access issue decides HOME here, from the
-    school's registered network addresses and whether home login is on; every caller asks this."""
-    return SCHOOL_CONTEXT
+def sign_in_context(where: NetworkContext) -> str:
+    """The `context` claim of a sign-in: `SCHOOL` from one of the school's registered networks, `HOME`
+    from anywhere else (auth.networks.network_context decides `where` from the person's address at the
+    authorize request, which the code keeps: the token exchange comes from the partner's server)."""
+    return where.value
 
 
 def disclosed_categories(

@@ -11,6 +11,7 @@ became (RFC 6749 §4.1.2: its access token stops working).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import secrets
@@ -18,12 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from auth.link_tokens import link_token_hash
+from auth.networks import NetworkContext
 from auth.sign_on import Refusal, valid_code_challenge, verifier_matches
 from auth.tokens import ACCESS_TOKEN_TYPE, InvalidToken, mint_id_token, mint_token, unverified_audience
 from auth.viewer import ViewerKind
 from datasources.access import sign_on as store
 from errors import Unauthenticated
 from resolvers.oauth import OAuthError, authenticated_client
+from resolvers.school_networks import context_at
 from resolvers.sign_on import PERSON_KINDS, Identity, audit, first_identity, identity, partner_scope
 
 if TYPE_CHECKING:
@@ -142,10 +145,13 @@ def checked_request(target: Target, parameters: Mapping[str, list[str]]) -> Auth
     return AuthorizeRequest(target, nonce, challenge, one.get("prompt"))
 
 
-async def issue_code(services: Services, request: AuthorizeRequest, session: WebSession) -> str:
+async def issue_code(
+    services: Services, request: AuthorizeRequest, session: WebSession, *, address: str
+) -> str:
     """A one-time code for the signed-in person of `session` (stored hashed, bound to the request and
     the session); `AuthorizeError` access_denied when the school's consent does not let the partner
-    know this person."""
+    know this person. `address` is the person's (the browser's): whether it lies in one of the school's
+    registered networks makes the sign-in's `context` SCHOOL or HOME, kept with the code."""
     now = services.settings.now()
     kind = PERSON_KINDS.get(session.viewer.kind)
     if kind is None:
@@ -162,6 +168,7 @@ async def issue_code(services: Services, request: AuthorizeRequest, session: Web
     found = await first_identity(services, scope, members, today=now.date())
     if not isinstance(found, Identity):
         raise AuthorizeError("access_denied", REFUSAL_DESCRIPTIONS[found])
+    where = await context_at(services.engine, found.member.school_id, address)
     code = secrets.token_urlsafe(32)
     await store.store_code(
         services.engine,
@@ -175,6 +182,7 @@ async def issue_code(services: Services, request: AuthorizeRequest, session: Web
             member=found.member,
             session_id=session.session_id,
             auth_time=session.started_at,
+            context=where.value,
             created_at=now,
             expires_at=now + CODE_LIFETIME,
         ),
@@ -230,6 +238,7 @@ async def exchange_code(
     if not isinstance(found, Identity):
         # Consent revoked (or narrowed, or the DPA withdrawn) since the code was issued.
         raise OAuthError("invalid_grant", REFUSAL_DESCRIPTIONS[found])
+    found = dataclasses.replace(found, context=NetworkContext(stored.context))
     keyset = await services.keys.current()
     token_id = secrets.token_urlsafe(16)
     access_token = mint_token(
@@ -293,5 +302,6 @@ async def userinfo(services: Services, authorization: str) -> dict[str, Any]:
     found = await identity(services, scope, grant.member, today=services.settings.now().date())
     if not isinstance(found, Identity) or found.pseudonym != claims.get("sub"):
         raise Unauthenticated("the token was refused: the school no longer lets this partner know the user")
+    found = dataclasses.replace(found, context=NetworkContext(grant.context))
     await audit(services, found, USERINFO_OPERATION)
     return found.claims()

@@ -4,8 +4,9 @@
 is `auth.launches`, the facts come from `datasources.access.launch_facts`. A tile is therefore shown exactly
 when its launch passes, and a refused launch names the same reason the rule found.
 
-`{productId}` in `/launch/{productId}` is the product's row id in decimal (`launch_path`), the same for
-every person: a product id is no personal data, and the rule, not the id, decides who may open it.
+`{productId}` in `/launch/{productId}` is the `Product.id` a signed-in person is shown (the global id of
+the product's row id: `launch_path`), the same for every person: a product id is no personal data, and
+the rule, not the id, decides who may open it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from auth.identifiers import HubIdentifiers, decode_global_id, global_id
 from auth.launches import LaunchContext, LaunchRefusal, most_telling, refusal_at_school
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import launch_facts
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from settings import Settings
 
 LAUNCH_PREFIX: Final = "/launch/"
-#: A product id is a database key: more digits than this cannot be one.
+#: A subject id is a database key: more digits than this cannot be one.
 _MAX_DIGITS: Final = 18
 
 
@@ -59,8 +61,8 @@ class LaunchableProduct:
 
 
 def launch_path(product_id: int) -> str:
-    """The path that opens a product: `/launch/12`."""
-    return f"{LAUNCH_PREFIX}{product_id}"
+    """The path that opens a product: `/launch/` and its `Product.id` as staff and students see it."""
+    return f"{LAUNCH_PREFIX}{global_id('Product', str(product_id))}"
 
 
 def launch_url(settings: Settings, product_id: int) -> str:
@@ -69,14 +71,12 @@ def launch_url(settings: Settings, product_id: int) -> str:
 
 
 def product_id_from_path(segment: str) -> int | None:
-    """The product id of a `/launch/{productId}` segment; None for anything but a canonical decimal key."""
-    if (
-        not (segment.isascii() and segment.isdigit())
-        or len(segment) > _MAX_DIGITS
-        or segment != str(int(segment))
-    ):
+    """The product row id of a `/launch/{productId}` segment (a `Product.id` of `launch_path`); None for
+    anything else, such as a partner's sealed id or another type's id."""
+    decoded = decode_global_id(segment)
+    if decoded is None or decoded[0] != "Product":
         return None
-    return int(segment)
+    return HubIdentifiers().resolve("Product", decoded[1])
 
 
 async def memberships_of(reader: Reader, viewer: Viewer, today: dt.date) -> tuple[Membership, ...]:

@@ -17,10 +17,11 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, NoReturn
 
-from auth.identifiers import HubIdentifiers
+from auth.launches import LaunchRefusal
 from auth.sign_on import Refusal, disclosed_categories, launch_refusal
 from datasources.access import sign_on as store
 from errors import NotFound, Unauthenticated
+from resolvers.launch_rules import launch_decision
 from resolvers.sign_on import PERSON_KINDS, Identity, audit, identity, partner_scope
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ LAUNCH_OPERATION: Final = "OpenID Connect launch"
 #: The reasons of a refused launch that are not the policy's.
 NOT_CONNECTED: Final = "NOT_CONNECTED"
 NOT_A_MEMBER: Final = "NOT_A_MEMBER"
+NOT_AT_HOME: Final = "NOT_AT_HOME"
 
 #: Which refusal to tell a person who has several memberships: the one nearest to success.
 _NEAREST_FIRST: Final = (Refusal.NO_LICENSE, Refusal.NOT_GRANTED, Refusal.NO_CONSENT)
@@ -40,8 +42,9 @@ _NEAREST_FIRST: Final = (Refusal.NO_LICENSE, Refusal.NOT_GRANTED, Refusal.NO_CON
 
 class LaunchRefused(Exception):  # noqa: N818 - the verdict: "launch refused"
     """The launch may not go ahead: `reason` is a refusal of the policy, `NOT_CONNECTED` for a product
-    whose partner has registered no login-initiation URI, or `NOT_A_MEMBER` for a signed-in person who is
-    no current student or staff member of a school."""
+    whose partner has registered no login-initiation URI, `NOT_A_MEMBER` for a signed-in person who is
+    no current student or staff member of a school, or `NOT_AT_HOME` for a student at home opening a
+    product that is for school only."""
 
     def __init__(self, reason: Refusal | str) -> None:
         super().__init__(str(reason))
@@ -55,18 +58,25 @@ class Launch:
     location: str
 
 
-def product_id_of(shown: str) -> int | None:
-    """The product behind the id a signed-in person was shown (`Product.id` carries the hub's own ids for
-    students and staff); None for anything else, such as a partner's sealed id."""
-    return HubIdentifiers().resolve("Product", shown)
-
-
-async def launch(services: Services, session: WebSession, product_id: int) -> Launch:
-    """The third-party initiated login of the product for the signed-in person; `NotFound` for an unknown
-    product, `LaunchRefused` when the school's consent or the coupling of licenses does not allow it."""
+async def launch(services: Services, session: WebSession, product_id: int, *, address: str) -> Launch:
+    """The third-party initiated login of the product for the signed-in person from `address`; `NotFound`
+    for an unknown product, `LaunchRefused` when the school's consent or the coupling of licenses does not
+    allow it, or (`NOT_AT_HOME`) when a student away from the school's networks opens a product that is
+    not allowed at home, or at a school without home login: the launch rule of `me` and the start page's
+    tiles (resolvers.launch_rules) decides where the person is."""
     product = await store.launched_product(services.engine, product_id)
     if product is None:
         raise NotFound("no product with this id")
+    ruled = await launch_decision(
+        services.engine,
+        services.settings,
+        session.viewer,
+        product_id,
+        now=services.settings.now(),
+        address=address,
+    )
+    if ruled is LaunchRefusal.NOT_AT_HOME:
+        _refused(product.product_id, None, NOT_AT_HOME)
     kind = PERSON_KINDS.get(session.viewer.kind)
     today = services.settings.now().date()
     members = (

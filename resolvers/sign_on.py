@@ -10,7 +10,8 @@ school granted their category to it, the graph's rules):
 - `role`: OneRoster 1.2's role vocabulary, as the hub's OneRoster binding shows the same person:
   `student`, or for staff `teacher`, `siteAdministrator` (ICT coordinator), `counselor` (internal
   supervisor) or `aide` (intern, support staff);
-- `context`: `SCHOOL` (auth.sign_on.sign_in_context, which the home-access issue extends);
+- `context`: `SCHOOL` or `HOME`, from the person's address at the authorize request and the school's
+  registered networks (auth.sign_on.sign_in_context);
 - `groups`: the global ids (`Group.id` as the partner sees it) of the person's current groups that a
   license of one of the partner's products is coupled to; only with group.basic;
 - `eck_id`: the ECK-iD, only for a partner in the ECK chain with student.basic / staff.basic, when the
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from auth.categories import DataCategory
 from auth.identifiers import global_id
+from auth.networks import NetworkContext
 from auth.policy import Scope
 from auth.sign_on import NAMES, Refusal, disclosed_categories, sign_in_context, sign_on_refusal
 from auth.viewer import Viewer, ViewerKind
@@ -63,6 +65,8 @@ class Identity:
     instelling_ref: str
     #: The person's current groups (visible to the partner) that its licensed products are coupled to.
     groups: tuple[GroupRecord, ...]
+    #: Where the person signed in to the partner from (the claims' `context`).
+    context: NetworkContext = NetworkContext.SCHOOL
 
     @property
     def pseudonym(self) -> str:
@@ -92,7 +96,7 @@ class Identity:
             "sub": self.pseudonym,
             "instelling_ref": self.instelling_ref,
             "role": role,
-            "context": sign_in_context(),
+            "context": sign_in_context(self.context),
         }
         if self.shows_groups:
             claims["groups"] = [global_id("Group", group.public_id) for group in self.groups]

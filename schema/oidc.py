@@ -25,10 +25,11 @@ from auth.sign_on import Refusal
 from errors import NotFound, Unauthenticated
 from resolvers import code_flow, launches
 from resolvers.code_flow import AuthorizeError, UnsafeRequest
+from resolvers.launch_rules import product_id_from_path
 from resolvers.sign_on import IDENTITY_CLAIMS
 from resolvers.web_sessions import session_viewer
+from schema.addresses import client_address
 from schema.pages.templates import render
-from schema.relay import from_global_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -58,6 +59,8 @@ LAUNCH_REASONS: Final[Mapping[Refusal | str, str]] = {
     " product aan een van jouw groepen gekoppeld.",
     launches.NOT_CONNECTED: "Dit product is nog niet aangesloten op inloggen met Leerpoort.",
     launches.NOT_A_MEMBER: "Je bent nu op geen school ingeschreven als leerling of medewerker.",
+    launches.NOT_AT_HOME: "Niet toegestaan thuis: dit product mag je alleen op school openen, of je school"
+    " heeft inloggen thuis niet aangezet.",
 }
 
 
@@ -131,7 +134,9 @@ def routes(services: Callable[[HTTPConnection], Services]) -> list[Route]:
                 if checked.prompt == "none":
                     raise AuthorizeError("login_required", "the user is not signed in")
                 return _login_redirect(request)
-            code = await code_flow.issue_code(hub, checked, session)
+            code = await code_flow.issue_code(
+                hub, checked, session, address=client_address(request, hub.settings)
+            )
         except AuthorizeError as error:
             answer = {"error": error.error, "error_description": error.description, "state": target.state}
             return RedirectResponse(
@@ -158,14 +163,13 @@ def routes(services: Callable[[HTTPConnection], Services]) -> list[Route]:
         session = await session_viewer(hub, request)
         if session is None:
             return _login_redirect(request)
-        decoded = from_global_id(request.path_params["product_id"])
-        product_id = (
-            None if decoded is None or decoded[0] != "Product" else launches.product_id_of(decoded[1])
-        )
+        product_id = product_id_from_path(request.path_params["product_id"])
         try:
             if product_id is None:
                 raise NotFound("no product with this id")
-            started = await launches.launch(hub, session, product_id)
+            started = await launches.launch(
+                hub, session, product_id, address=client_address(request, hub.settings)
+            )
         except NotFound:
             return _page(request, 404, "Product niet gevonden", "Dit product bestaat niet (meer).")
         except launches.LaunchRefused as refused:

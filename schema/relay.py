@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
 
-from auth.identifiers import global_id
+from auth.identifiers import decode_global_id, global_id
 from auth.policy import Scope
 from datasources.store.pagination import encode_cursor
 from datasources.store.records import Page
@@ -29,14 +27,7 @@ def to_global_id(type_name: str, shown_id: str) -> strawberry.ID:
 
 def from_global_id(global_id: str) -> tuple[str, str] | None:
     """The (type, identifier) inside a global id, or None when it is not one this hub issued."""
-    try:
-        text = base64.urlsafe_b64decode((global_id + "=" * (-len(global_id) % 4)).encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        return None
-    type_name, separator, shown_id = text.partition(":")
-    if not separator or not type_name.isalpha() or not shown_id:
-        return None
-    return type_name, shown_id
+    return decode_global_id(global_id)
 
 
 @strawberry.interface(description="An object with a global id that `node(id:)` resolves (Relay).")

@@ -79,6 +79,8 @@ class StoredCode:
     member: Member
     session_id: str
     auth_time: dt.datetime
+    #: "SCHOOL" or "HOME": where the person was at authorize.
+    context: str
     expires_at: dt.datetime
     used_at: dt.datetime | None
     revoked_at: dt.datetime | None
@@ -97,6 +99,8 @@ class NewCode:
     member: Member
     session_id: str
     auth_time: dt.datetime
+    #: "SCHOOL" or "HOME": where the person was at authorize.
+    context: str
     created_at: dt.datetime
     expires_at: dt.datetime
 
@@ -270,6 +274,7 @@ async def store_code(engine: AsyncEngine, code: NewCode) -> None:
                 school_id=code.member.school_id,
                 session_id=code.session_id,
                 auth_time=code.auth_time,
+                context=code.context,
                 created_at=code.created_at,
                 expires_at=code.expires_at,
             )
@@ -288,6 +293,7 @@ def _stored(row: AnyRow) -> StoredCode:
         member=Member(r["person_kind"], r["member_id"], r["school_id"]),
         session_id=r["session_id"],
         auth_time=r["auth_time"],
+        context=r["context"],
         expires_at=r["expires_at"],
         used_at=r["used_at"],
         revoked_at=r["revoked_at"],

@@ -849,6 +849,8 @@ class OidcCode(SQLModel, table=True):
     session_id: str = Field(max_length=64)
     #: When the person signed in (the session's start): the id_token's `auth_time`.
     auth_time: dt.datetime = Field(sa_type=_TZ)
+    #: Where the person was when the partner asked (auth.networks.NetworkContext): the claims' `context`.
+    context: str = Field(default="SCHOOL", max_length=6)
     created_at: dt.datetime = Field(sa_type=_TZ)
     expires_at: dt.datetime = Field(sa_type=_TZ)
     used_at: dt.datetime | None = Field(default=None, sa_type=_TZ)

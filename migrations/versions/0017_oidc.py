@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("school_id", sa.Integer(), nullable=False),
         sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("auth_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("context", sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),

@@ -12,6 +12,7 @@ import pytest
 
 from auth.categories import DataCategory
 from auth.key_material import KeySet, SigningKeyMaterial, generate_signing_key
+from auth.networks import NetworkContext
 from auth.policy import PartnerFacts, SchoolConsent, Scope, partner_scope
 from auth.sign_on import (
     Refusal,
@@ -82,8 +83,9 @@ def test_a_launch_needs_a_coupled_license_after_the_consent() -> None:
     assert launch_refusal(scope, OTHER, "staff", licensed=True) is Refusal.NO_CONSENT
 
 
-def test_the_sign_in_context_is_school_until_home_access_exists() -> None:
-    assert sign_in_context() == "SCHOOL"
+def test_the_sign_in_context_is_where_the_person_was() -> None:
+    assert sign_in_context(NetworkContext.SCHOOL) == "SCHOOL"
+    assert sign_in_context(NetworkContext.HOME) == "HOME"
 
 
 def test_the_audit_names_only_what_the_sign_in_disclosed() -> None:

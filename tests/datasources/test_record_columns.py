@@ -66,7 +66,7 @@ KEY_LABEL = {
 }
 #: Loaders whose values are facts derived from counts and flags (bool, int, the latest of two years),
 #: not records whose fields are columns: tests/schema/test_readiness.py checks them against real rows.
-DERIVED = frozenset({"readiness_by_school", "seats_used_by_license"})
+DERIVED = frozenset({"readiness_by_school", "seats_used_by_license", "instelling_refs"})
 
 
 class _Labels:

@@ -38,7 +38,7 @@ from auth.credentials import hash_secret
 from auth.identifiers import PartnerIdentifiers, global_id
 from auth.policy import operator_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.access import consent_lifecycle, license_admin
+from datasources.access import consent_lifecycle, license_admin, school_networks
 from datasources.access.signing_keys import load_keyset
 from datasources.access.student_logins import save_student_login
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
@@ -126,7 +126,10 @@ def server(world: SeedSummary, settings: Settings, tmp_path: Path) -> Iterator[s
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - the interpreter running this suite, fixed arguments
             [*command, "--host", "127.0.0.1", "--port", str(port)],
-            env=process_environment(settings, LEERPOORT_ISSUER=base_url),
+            # The test client stands in for a reverse proxy: X-Forwarded-For names where a person is.
+            env=process_environment(
+                settings, LEERPOORT_ISSUER=base_url, LEERPOORT_TRUSTED_PROXIES="127.0.0.1"
+            ),
             cwd=tmp_path,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -476,6 +479,39 @@ async def test_an_openid_connect_library_signs_a_child_in_with_exactly_the_liste
         ("OpenID Connect sign-in", ["SCHOOL_BASIC", "STUDENT_BASIC"]),
         ("OpenID Connect userinfo", ["SCHOOL_BASIC", "STUDENT_BASIC"]),
     ]
+
+
+SCHOOL_RANGE = "192.0.2.0/24"
+AT_SCHOOL = {"X-Forwarded-For": "192.0.2.10"}
+AT_HOME = {"X-Forwarded-For": "198.51.100.7"}
+
+
+def _browser_at(hub: Hub, where: dict[str, str]) -> httpx.AsyncClient:
+    """A browser behind the hub's proxy at school (a registered range) or at home."""
+    return httpx.AsyncClient(base_url=hub.base_url, trust_env=False, follow_redirects=False, headers=where)
+
+
+async def test_the_school_network_decides_school_or_home_and_a_home_launch_of_a_school_product_is_refused(
+    hub: Hub, engine: AsyncEngine, settings: Settings
+) -> None:
+    await school_networks.add_network(engine, hub.school_id, SCHOOL_RANGE, now=settings.now())
+    async with _browser_at(hub, AT_SCHOOL) as at_school, _browser_at(hub, AT_HOME) as at_home:
+        await sign_in_student(at_school, hub.code, "anna", password=CHILD_PASSWORD)
+        await sign_in_student(at_home, hub.code, "anna", password=CHILD_PASSWORD)
+        school_sign_in = await _code_flow(hub, hub.taalpad, at_school)
+        home_sign_in = await _code_flow(hub, hub.taalpad, at_home)
+        assert (school_sign_in.claims["context"], school_sign_in.userinfo["context"]) == ("SCHOOL", "SCHOOL")
+        assert (home_sign_in.claims["context"], home_sign_in.userinfo["context"]) == ("HOME", "HOME")
+        assert school_sign_in.claims["sub"] == home_sign_in.claims["sub"]
+        # Rekenroute is licensed to Anna's group but not allowed at home.
+        from_school = await at_school.get(f"/launch/{_product(hub.product_id)}")
+        assert from_school.status_code == 302, from_school.text
+        assert from_school.headers["location"].startswith(hub.rekenroute.login_uri.split("?")[0])
+        from_home = await at_home.get(f"/launch/{_product(hub.product_id)}")
+        assert from_home.status_code == 403
+        assert "Niet toegestaan thuis" in from_home.text
+    # A forwarded header from a client that is not a trusted proxy counts for nothing: tested in
+    # tests/auth/test_networks.py and tests/e2e/test_school_networks.py.
 
 
 def _product(product_id: int) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.credentials import hash_secret
+from auth.identifiers import global_id
 from auth.viewer import Viewer, ViewerKind
 from datasources.access.signing_keys import load_keyset
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
@@ -42,7 +43,6 @@ from resolvers.launch_rules import (
 from resolvers.requests import Services, open_request
 from resolvers.signing import Keys
 from resolvers.student_logins import set_student_login
-from schema.relay import from_global_id
 from server import create_app
 from settings import Settings
 from tests.e2e.conftest import operator_token_at
@@ -279,12 +279,6 @@ async def school(world: SeedSummary, engine: AsyncEngine, settings: Settings) ->
         yield await _build(client, settings, engine)
 
 
-def _product_row_id(global_id: str) -> int:
-    decoded = from_global_id(global_id)
-    assert decoded is not None
-    return int(decoded[1])
-
-
 async def test_me_for_a_teacher_with_two_groups_and_a_substitute_group(school: School) -> None:
     async with browser(school.settings) as client:
         token = await school.sign_in(client, ELS)
@@ -313,7 +307,7 @@ async def test_me_for_a_teacher_with_two_groups_and_a_substitute_group(school: S
     ]
     issuer = school.settings.issuer.rstrip("/")
     for product in me["products"]:
-        assert product["launchUrl"] == f"{issuer}/launch/{_product_row_id(product['id'])}"
+        assert product["launchUrl"] == f"{issuer}/launch/{product['id']}"
         assert product["allowedAtHome"] is True
 
 
@@ -624,17 +618,19 @@ async def test_the_launch_decision_that_the_launch_endpoint_calls(school: School
 @pytest.mark.parametrize(
     ("segment", "product_id"),
     [
-        ("12", 12),
-        ("0", 0),
-        ("012", None),
-        ("-1", None),
-        ("1e3", None),
-        ("١٢", None),
-        ("9" * 19, None),
+        (global_id("Product", "12"), 12),
+        (global_id("Product", "0"), 0),
+        (global_id("Product", "012"), None),
+        (global_id("Product", "-1"), None),
+        (global_id("Group", "12"), None),
+        (global_id("Product", "9" * 19), None),
+        ("12", None),
         ("", None),
     ],
 )
-def test_only_a_canonical_decimal_is_a_launch_paths_product_id(segment: str, product_id: int | None) -> None:
+def test_a_launch_paths_product_id_is_the_product_id_a_person_is_shown(
+    segment: str, product_id: int | None
+) -> None:
     assert product_id_from_path(segment) == product_id
     if product_id is not None:
         assert launch_path(product_id) == f"/launch/{segment}"
