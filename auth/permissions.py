@@ -290,3 +290,13 @@ def may_print_login_cards(viewer: Viewer, scope: Scope, school_id: int) -> bool:
     """Only the school's own coordinator prints a group's login cards (they show the picture codes): the
     cards are handed to the children at school, which the helpdesk does not do."""
     return _coordinates(viewer, scope, school_id)
+
+
+def may_register_assertion_keys(viewer: Viewer, *, own_keys: bool, network_provider: bool) -> bool:
+    """A network provider registers (and reads back) its own assertion signing keys (`own_keys`: the
+    partner the keys are for is the token's); the operator may do it for any network provider, for one
+    that asks the helpdesk. Only network providers sign people in, so a publisher has no keys to
+    register, and nobody registers keys for another partner: they would sign its users in."""
+    if not network_provider:
+        return False
+    return _is_operator(viewer) or (viewer.kind is ViewerKind.PARTNER and own_keys)

@@ -76,7 +76,10 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
     now = services.settings.now()
     if stored is None or stored.ended_at is not None or stored.expires_at <= now:
         return None
-    if not await stored_sessions.subject_may_sign_in(services.engine, stored.subject_kind, stored.subject_id):
+    by_assertion = stored.assertion_partner_id is not None
+    if not await stored_sessions.subject_may_sign_in(
+        services.engine, stored.subject_kind, stored.subject_id, by_assertion=by_assertion
+    ):
         # Disabled, removed by an import, or the student's login taken away: the session ends now, and
         # stays ended should the account come back.
         await stored_sessions.end_session(services.engine, stored.id, at=now)
@@ -86,6 +89,7 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
         stored.subject_id,
         frozenset(stored.scopes),
         expires_at=stored.expires_at,
+        via_assertion=by_assertion,
     )
     return WebSession(
         session_id=str(stored.id),
@@ -99,9 +103,17 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
 
 
 async def start_session(
-    services: Services, response: Response, viewer: Viewer, *, address: str, school_code: str | None
+    services: Services,
+    response: Response,
+    viewer: Viewer,
+    *,
+    address: str,
+    school_code: str | None,
+    assertion_partner_id: int | None = None,
 ) -> WebSession:
-    """Start a session for a signed-in staff member or student and set its cookie on `response`.
+    """Start a session for a signed-in staff member or student and set its cookie on `response`;
+    `assertion_partner_id` names the network provider whose signed assertion signed them in, if one did
+    (such a session may hold an account that was never activated: `resolvers.network_assertions`).
 
     A new cookie value (and CSRF token) every time: a value planted before sign-in never becomes a
     session (session fixation)."""
@@ -122,6 +134,7 @@ async def start_session(
         address=address,
         started_at=now,
         expires_at=expires_at,
+        assertion_partner_id=assertion_partner_id,
     )
     response.set_cookie(
         SESSION_COOKIE,
@@ -134,7 +147,13 @@ async def start_session(
     )
     return WebSession(
         session_id=str(session_id),
-        viewer=Viewer(viewer.kind, viewer.subject_id, viewer.scopes, expires_at=expires_at),
+        viewer=Viewer(
+            viewer.kind,
+            viewer.subject_id,
+            viewer.scopes,
+            expires_at=expires_at,
+            via_assertion=assertion_partner_id is not None,
+        ),
         csrf_token=csrf_token,
         school_code=school_code,
         address=address,
