@@ -41,8 +41,9 @@ from auth.assertions import (
 from auth.permissions import may_register_assertion_keys
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import network_assertions as stored
+from datasources.access.accounts import school_id_by_code
 from datasources.access.jwks_fetch import FetchFailed, check_jwks_url, fetch_jwks
-from errors import BadUserInput, Forbidden, NotFound
+from errors import BadUserInput, Forbidden, NotFound, Unauthenticated
 from resolvers.accounts import staff_scopes
 from resolvers.requests import open_request
 
@@ -273,6 +274,19 @@ def _public_keys(keys: Sequence[object]) -> list[PublicKey]:
         return []  # a stored set the code no longer accepts verifies nothing
 
 
+async def provider_sees_school(services: Services, partner_id: int, school_code: str) -> bool:
+    """Whether the partner still has consent in force at the school (the school is in its scope)."""
+    partner = await stored.partner_by_id(services.engine, partner_id)
+    school_id = await school_id_by_code(services.engine, school_code)
+    if partner is None or school_id is None:
+        return False
+    try:
+        async with open_request(services, Viewer(ViewerKind.PARTNER, partner.client_id)) as context:
+            return context.scope.can_see_school(school_id)
+    except Unauthenticated:
+        return False
+
+
 async def _person(
     services: Services, partner: stored.AssertionPartner, claims: AssertionClaims
 ) -> stored.Candidate:
@@ -308,6 +322,7 @@ __all__ = [
     "KeySetView",
     "KeyView",
     "SignInRefused",
+    "provider_sees_school",
     "read_keys",
     "register_keys",
     "sign_in",

@@ -24,6 +24,7 @@ from auth.tokens import STAFF_TOKEN_LIFETIME, STUDENT_TOKEN_LIFETIME
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import web_sessions as stored_sessions
 from errors import Forbidden
+from resolvers.network_assertions import provider_sees_school
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -84,6 +85,11 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
         # stays ended should the account come back.
         await stored_sessions.end_session(services.engine, stored.id, at=now)
         return None
+    if by_assertion and not await _provider_still_vouches(services, stored):
+        # The network provider lost the school (consent revoked, DPA withdrawn, school closed): a revoke
+        # stops every flow at once, the sessions its assertions started among them.
+        await stored_sessions.end_session(services.engine, stored.id, at=now)
+        return None
     viewer = Viewer(
         ViewerKind(stored.subject_kind),
         stored.subject_id,
@@ -100,6 +106,14 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
         started_at=stored.started_at,
         expires_at=stored.expires_at,
     )
+
+
+async def _provider_still_vouches(services: Services, stored: stored_sessions.StoredSession) -> bool:
+    """Whether the network provider whose assertion started a session still has consent in force at the
+    session's school, as the policy decides it (the school is in the provider's scope)."""
+    if stored.assertion_partner_id is None or stored.school_code is None:
+        return False
+    return await provider_sees_school(services, stored.assertion_partner_id, stored.school_code)
 
 
 async def start_session(

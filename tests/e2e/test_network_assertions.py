@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import http.server
@@ -19,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from sqlalchemy import func, select, update
 
+from datasources.access.jwks_fetch import check_jwks_url
 from datasources.access.signing_keys import load_keyset
 from datasources.store.tables import (
     ASSERTION_KEY_SETS,
@@ -33,9 +37,11 @@ from datasources.store.tables import (
     USED_ASSERTIONS,
     WEB_SESSIONS,
 )
+from resolvers import admin
 from tests.e2e.conftest import operator_token_at
 from tests.e2e.test_feed import client_token
-from tests.e2e.test_staff_roles import CODE, COORDINATOR, NOW, OTHER_CODE, Hub, _school, hub_at
+from tests.e2e.test_imports import school_file
+from tests.e2e.test_staff_roles import CODE, COORDINATOR, NOW, OTHER_CODE, YEAR, Hub, _school, hub_at
 from tests.e2e.web import graphql, session_csrf_token, sign_in_form
 
 if TYPE_CHECKING:
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from datasources.school_files.model import SchoolFile
     from settings import Settings
 
 TEACHER = "els@school.example"
@@ -504,3 +511,60 @@ async def test_two_browsers_posting_the_same_assertion_at_once_sign_in_once(
         async with engine.connect() as connection:
             sessions = await connection.scalar(select(func.count()).select_from(WEB_SESSIONS))
         assert sessions == 1
+
+
+async def test_an_import_that_removes_the_teacher_everywhere_disables_her_assertion_account(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with _world(settings, engine) as world:
+        hub = world.hub
+        async with _posted(hub, world.provider.sign(hub, email=TEACHER)) as (response, browser):
+            assert response.status_code == 303, response.text
+            csrf = await session_csrf_token(browser)
+            at = hub.settings
+            without_her = dataclasses.replace(school_file(CODE, YEAR), staff=())
+            for code in (CODE, OTHER_CODE):
+                file = dataclasses.replace(without_her, brin=code[:4], location_code=code[4:])
+                report = await admin.import_file(
+                    at, functools.partial(_same, file), dry_run=False, confirm=True
+                )
+                assert not report.held
+                # Still a member of the other school (not activated there either): the account stays.
+                expected = [(False, True)] if code == CODE else [(False, False)]
+                assert (await _teacher_state(engine))[1] == expected, code
+            ended = await graphql(browser, "{ viewer { kind } }", csrf=csrf)
+            assert ended.status_code == 401, ended.text
+        again = await _post(hub, world.provider.sign(hub, email=TEACHER))
+        assert again.status_code == 401  # nobody of that address is left: an unknown person
+
+
+def _same(file: SchoolFile) -> SchoolFile:
+    return file
+
+
+def test_a_jwks_url_is_https_outside_the_sandbox() -> None:
+    assert (
+        check_jwks_url(" https://keys.example/jwks.json ", https_only=True)
+        == "https://keys.example/jwks.json"
+    )
+    for url in ("http://keys.example/jwks.json", "https://user:pw@keys.example/", "file:///etc/passwd", ""):
+        with pytest.raises(ValueError, match="JWKS URL"):
+            check_jwks_url(url, https_only=True)
+    assert check_jwks_url("http://127.0.0.1:9/jwks.json", https_only=False)
+
+
+async def test_a_revoked_consent_ends_the_sessions_the_providers_assertions_started(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with _world(settings, engine) as world:
+        hub = world.hub
+        async with _posted(hub, world.provider.sign(hub, email=TEACHER)) as (response, browser):
+            assert response.status_code == 303, response.text
+            csrf = await session_csrf_token(browser)
+            revoke = "mutation($c: String!, $p: ID!) { revokeConsent(schoolCode: $c, partnerId: $p) { id } }"
+            _ok(await hub.graphql(revoke, {"c": CODE, "p": world.provider.partner_id}, world.coordinator))
+            ended = await graphql(browser, "{ viewer { kind } }", csrf=csrf)
+            assert ended.status_code == 401, ended.text
+        # The other provider, whose consent stands, still signs her in.
+        async with _posted(hub, world.second.sign(hub, email=TEACHER)) as (response, browser):
+            assert response.status_code == 303, response.text
