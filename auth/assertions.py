@@ -214,7 +214,8 @@ def _checked_claims(
         raise AssertionRefused("expired", "the assertion expired")
     if at < issued_at - leeway or (not_before is not None and at < not_before - leeway):
         raise AssertionRefused("not_yet_valid", "the assertion is not valid yet (iat or nbf)")
-    if expires - min(issued_at, not_before or issued_at) > MAX_ASSERTION_LIFETIME.total_seconds():
+    valid_from = issued_at if not_before is None else min(issued_at, not_before)
+    if expires - valid_from > MAX_ASSERTION_LIFETIME.total_seconds():
         minutes = int(MAX_ASSERTION_LIFETIME.total_seconds() // 60)
         raise AssertionRefused("lifetime", f"an assertion lives at most {minutes} minutes (exp - iat)")
     jti = claims.get("jti")
