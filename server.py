@@ -46,6 +46,7 @@ from schema import published as published_sdl
 from schema.addresses import client_address
 from schema.assembly import LeerpoortSchema, build_schema
 from schema.helpdesk import explorer_with_announcements
+from schema.pages import assertion as assertion_pages
 from schema.pages import dashboard as dashboard_pages
 from schema.pages import home as home_pages
 from schema.pages import signin as signin_pages
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *signin_pages.routes(lambda connection: _state(connection).services),
         *dashboard_pages.routes(lambda connection: _state(connection).services),
         *start_pages.routes(lambda connection: _state(connection).services),
+        *assertion_pages.routes(lambda connection: _state(connection).services),
         *static_pages.routes(),
         *home_pages.routes(lambda connection: _state(connection).services),
     ]

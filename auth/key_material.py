@@ -1,8 +1,8 @@
 """Signing keys: the hub's ES256 key material, the set of keys that may verify, and their JWKS.
 
-Plain `cryptography` code; the JOSE library is confined to `auth.tokens`. A key is identified by its
-`kid`, the RFC 7638 thumbprint of its public key, so the same key always gets the same id in every
-process that loads it.
+Plain `cryptography` code; the JOSE library is confined to `auth.tokens` (and `auth.assertions`). A
+key is identified by its `kid`, the RFC 7638 thumbprint of its public key, so the same key always gets
+the same id in every process that loads it.
 """
 
 from __future__ import annotations

@@ -319,3 +319,13 @@ def may_read_coupling_state(viewer: Viewer, scope: Scope, school_id: int) -> boo
     """Whether a school's automatic LAS coupling is suspended is the school's administration: its
     coordinators (who may suspend it) and the operator see it; partners do not."""
     return _is_operator(viewer) or _coordinates(viewer, scope, school_id)
+
+
+def may_register_assertion_keys(viewer: Viewer, *, own_keys: bool, network_provider: bool) -> bool:
+    """A network provider registers (and reads back) its own assertion signing keys (`own_keys`: the
+    partner the keys are for is the token's); the operator may do it for any network provider, for one
+    that asks the helpdesk. Only network providers sign people in, so a publisher has no keys to
+    register, and nobody registers keys for another partner: they would sign its users in."""
+    if not network_provider:
+        return False
+    return _is_operator(viewer) or (viewer.kind is ViewerKind.PARTNER and own_keys)

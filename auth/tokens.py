@@ -1,6 +1,7 @@
 """Hub tokens: ES256 JWTs minted and verified with the hub's signing keys.
 
-The only module of the project that imports the JOSE library (python-jose). Verification does not
+With `auth.assertions` (network providers' sign-in assertions, verified with their registered public
+keys), the only module of the project that imports the JOSE library (python-jose). Verification does not
 trust the library's defaults: the header is read and pinned to ES256 and a known `kid` before the
 library sees the token, and the time and audience claims are checked here against the hub's clock,
 because the sandbox may run on a clock override (`LEERPOORT_NOW`) that the library knows nothing of.

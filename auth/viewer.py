@@ -28,6 +28,9 @@ class Viewer:
     scopes: frozenset[str] = field(default_factory=frozenset)
     expires_at: dt.datetime | None = None
     token_id: str | None = None
+    #: Whether a network provider's signed assertion vouched for this viewer (a web session it started,
+    #: never a token): only then may a staff viewer's account be one that was never activated.
+    via_assertion: bool = False
 
     @property
     def subject(self) -> str:

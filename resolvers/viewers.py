@@ -32,7 +32,7 @@ async def scope_of(reader: Reader, viewer: Viewer, settings: Settings) -> Scope:
     if viewer.kind is ViewerKind.STAFF:
         account_id = viewer.subject_id
         staff = (
-            await staff_facts(reader, int(account_id))
+            await staff_facts(reader, int(account_id), via_assertion=viewer.via_assertion)
             if account_id.isascii() and account_id.isdigit()
             else None
         )

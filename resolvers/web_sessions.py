@@ -24,6 +24,7 @@ from auth.tokens import STAFF_TOKEN_LIFETIME, STUDENT_TOKEN_LIFETIME
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import web_sessions as stored_sessions
 from errors import Forbidden
+from resolvers.network_assertions import provider_sees_school
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -76,9 +77,17 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
     now = services.settings.now()
     if stored is None or stored.ended_at is not None or stored.expires_at <= now:
         return None
-    if not await stored_sessions.subject_may_sign_in(services.engine, stored.subject_kind, stored.subject_id):
+    by_assertion = stored.assertion_partner_id is not None
+    if not await stored_sessions.subject_may_sign_in(
+        services.engine, stored.subject_kind, stored.subject_id, by_assertion=by_assertion
+    ):
         # Disabled, removed by an import, or the student's login taken away: the session ends now, and
         # stays ended should the account come back.
+        await stored_sessions.end_session(services.engine, stored.id, at=now)
+        return None
+    if by_assertion and not await _provider_still_vouches(services, stored):
+        # The network provider lost the school (consent revoked, DPA withdrawn, school closed): a revoke
+        # stops every flow at once, the sessions its assertions started among them.
         await stored_sessions.end_session(services.engine, stored.id, at=now)
         return None
     viewer = Viewer(
@@ -86,6 +95,7 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
         stored.subject_id,
         frozenset(stored.scopes),
         expires_at=stored.expires_at,
+        via_assertion=by_assertion,
     )
     return WebSession(
         session_id=str(stored.id),
@@ -98,10 +108,26 @@ async def cookie_session(services: Services, value: str | None) -> WebSession | 
     )
 
 
+async def _provider_still_vouches(services: Services, stored: stored_sessions.StoredSession) -> bool:
+    """Whether the network provider whose assertion started a session still has consent in force at the
+    session's school, as the policy decides it (the school is in the provider's scope)."""
+    if stored.assertion_partner_id is None or stored.school_code is None:
+        return False
+    return await provider_sees_school(services, stored.assertion_partner_id, stored.school_code)
+
+
 async def start_session(
-    services: Services, response: Response, viewer: Viewer, *, address: str, school_code: str | None
+    services: Services,
+    response: Response,
+    viewer: Viewer,
+    *,
+    address: str,
+    school_code: str | None,
+    assertion_partner_id: int | None = None,
 ) -> WebSession:
-    """Start a session for a signed-in staff member or student and set its cookie on `response`.
+    """Start a session for a signed-in staff member or student and set its cookie on `response`;
+    `assertion_partner_id` names the network provider whose signed assertion signed them in, if one did
+    (such a session may hold an account that was never activated: `resolvers.network_assertions`).
 
     A new cookie value (and CSRF token) every time: a value planted before sign-in never becomes a
     session (session fixation)."""
@@ -122,6 +148,7 @@ async def start_session(
         address=address,
         started_at=now,
         expires_at=expires_at,
+        assertion_partner_id=assertion_partner_id,
     )
     response.set_cookie(
         SESSION_COOKIE,
@@ -134,7 +161,13 @@ async def start_session(
     )
     return WebSession(
         session_id=str(session_id),
-        viewer=Viewer(viewer.kind, viewer.subject_id, viewer.scopes, expires_at=expires_at),
+        viewer=Viewer(
+            viewer.kind,
+            viewer.subject_id,
+            viewer.scopes,
+            expires_at=expires_at,
+            via_assertion=assertion_partner_id is not None,
+        ),
         csrf_token=csrf_token,
         school_code=school_code,
         address=address,

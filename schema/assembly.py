@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
 from errors import PublicError
+from schema.assertion_keys import AssertionKeysMutation
 from schema.classification import category_fields, describe_categories, unclassified_fields
 from schema.costs import CostLimiter
 from schema.groups import Group
@@ -124,6 +125,7 @@ class RootMutation(
     SchoolNetworkMutation,
     OidcClientMutation,
     LifecycleMutation,
+    AssertionKeysMutation,
 ):
     """Root writes: those of `schema.mutations` and of the domain modules that keep their own."""
 

@@ -9,6 +9,7 @@ import strawberry
 
 from errors import BadUserInput, NotFound
 from resolvers import changes, consent, nodes, partners, schools
+from schema.assertion_keys import AssertionKeysQuery
 from schema.changes import ChangeConnection, feed_connection
 from schema.classification import public, resolves_public
 from schema.consent import ConsentReceipt
@@ -45,7 +46,7 @@ class Viewer:
 
 
 @strawberry.type(description="The entry points of the Leerpoort graph.")
-class Query(HelpdeskQueries, SelfCheckQueries):
+class Query(HelpdeskQueries, SelfCheckQueries, AssertionKeysQuery):
     """Root reads; every one is limited to what the viewer may see."""
 
     @resolves_public(

@@ -33,8 +33,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     **{leaf: frozenset({leaf}) for leaf in LEAVES},
 }
 
-#: The only module allowed to import the JOSE library (python-jose's import name is `jose`).
-TOKENS_MODULE = REPO_ROOT / "auth" / "tokens.py"
+#: The only modules allowed to import the JOSE library (python-jose's import name is `jose`): hub tokens, and
+#: network providers' sign-in assertions; both pin the algorithm before the library decodes anything.
+JOSE_MODULES = frozenset({REPO_ROOT / "auth" / "tokens.py", REPO_ROOT / "auth" / "assertions.py"})
 
 #: `python server.py …` hands over to the command line, which sits above the server (it builds the app). That
 #: import runs only when the file is the program, under `if __name__ == "__main__":`; elsewhere it would be an
@@ -248,17 +249,18 @@ def test_datasources_rooms_import_only_what_their_rule_allows() -> None:
     assert not gone, f"no longer crossing, remove from KNOWN_DATASOURCES_CROSSINGS: {gone}"
 
 
-def test_only_the_tokens_module_imports_jose() -> None:
+def test_only_the_token_modules_import_jose() -> None:
     scanned = [path for room in ALLOWED for path in _python_files(room)]
     offenders = [
         f"{path.relative_to(REPO_ROOT)}:{line}"
         for path in scanned
-        if path != TOKENS_MODULE
+        if path not in JOSE_MODULES
         for line, module in _file_imports(path)
         if module == "jose" or module.startswith("jose.")
     ]
     assert not offenders, (
-        "only auth/tokens.py may import the JOSE library (it pins the algorithm before decoding); "
+        "only auth/tokens.py and auth/assertions.py may import the JOSE library (they pin the algorithm "
+        "before decoding); "
         "found imports at: " + ", ".join(offenders)
     )
 

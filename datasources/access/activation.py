@@ -211,7 +211,8 @@ async def activate(engine: AsyncEngine, token_hash: str, password_hash: str, *, 
             await connection.execute(
                 update(STAFF_ACCOUNTS)
                 .where(STAFF_ACCOUNTS.c.id == account_id)
-                .values(password_hash=password_hash, active=True)
+                # An account a network provider's assertion made (assertion_only) is activated now.
+                .values(password_hash=password_hash, active=True, assertion_only=False)
             )
         await connection.execute(
             update(STAFF_MEMBERS).where(STAFF_MEMBERS.c.id == member_id).values(active=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from auth.categories import DataCategory
 from auth.policy import PartnerFacts, SchoolConsent, StaffFacts
@@ -65,15 +65,24 @@ async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
     )
 
 
-async def staff_facts(reader: Reader, account_id: int) -> StaffFacts | None:
-    """The schools an active staff account coordinates; None if the account is unknown or disabled."""
+async def staff_facts(reader: Reader, account_id: int, *, via_assertion: bool = False) -> StaffFacts | None:
+    """The schools an active staff account coordinates; None if the account is unknown or disabled.
+
+    A viewer a network provider's assertion vouched for (`via_assertion`: a web session it started) may
+    also hold an `assertion_only` account, never activated: it manages nothing, whatever roles its
+    address has, since administration needs an activated account of the hub's own."""
     account = await reader.rows(
-        select(STAFF_ACCOUNTS.c.id, STAFF_ACCOUNTS.c.email).where(
-            STAFF_ACCOUNTS.c.id == account_id, STAFF_ACCOUNTS.c.active.is_(True)
+        select(STAFF_ACCOUNTS.c.id, STAFF_ACCOUNTS.c.email, STAFF_ACCOUNTS.c.active).where(
+            STAFF_ACCOUNTS.c.id == account_id,
+            or_(STAFF_ACCOUNTS.c.active, STAFF_ACCOUNTS.c.assertion_only)
+            if via_assertion
+            else STAFF_ACCOUNTS.c.active.is_(True),
         )
     )
     if not account:
         return None
+    if not account[0].active:
+        return StaffFacts(account_id=account_id, coordinator_of=frozenset())
     rows = await reader.rows(
         select(STAFF_ACCOUNT_ROLES.c.school_id).where(
             STAFF_ACCOUNT_ROLES.c.account_id == account_id, STAFF_ACCOUNT_ROLES.c.role == COORDINATOR

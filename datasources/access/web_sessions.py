@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from datasources.access import home_logins
 from datasources.store.tables import SCHOOLS, STAFF_ACCOUNTS, STUDENT_LOGINS, STUDENTS, WEB_SESSIONS
@@ -36,6 +36,8 @@ class StoredSession:
     started_at: dt.datetime
     expires_at: dt.datetime
     ended_at: dt.datetime | None
+    #: The network provider whose assertion started the session; None for a sign-in on the hub's pages.
+    assertion_partner_id: int | None = None
 
 
 async def create_session(
@@ -50,8 +52,10 @@ async def create_session(
     address: str,
     started_at: dt.datetime,
     expires_at: dt.datetime,
+    assertion_partner_id: int | None = None,
 ) -> int:
-    """Store a new session under the hash of its cookie value; returns its id."""
+    """Store a new session under the hash of its cookie value (and the network provider whose assertion
+    started it, if one did); returns its id."""
     async with engine.begin() as connection:
         inserted = await connection.execute(
             insert(WEB_SESSIONS)
@@ -65,6 +69,7 @@ async def create_session(
                 address=address[:64],
                 started_at=started_at,
                 expires_at=expires_at,
+                assertion_partner_id=assertion_partner_id,
             )
             .returning(WEB_SESSIONS.c.id)
         )
@@ -89,6 +94,7 @@ async def session_by_hash(engine: AsyncEngine, token_hash: str) -> StoredSession
         started_at=row.started_at,
         expires_at=row.expires_at,
         ended_at=row.ended_at,
+        assertion_partner_id=row.assertion_partner_id,
     )
 
 
@@ -102,9 +108,16 @@ async def end_session(engine: AsyncEngine, session_id: int, *, at: dt.datetime) 
         )
 
 
-async def subject_may_sign_in(engine: AsyncEngine, subject_kind: str, subject_id: str) -> bool:
+async def subject_may_sign_in(
+    engine: AsyncEngine, subject_kind: str, subject_id: str, *, by_assertion: bool = False
+) -> bool:
     """Whether the person of a session may still come in: a staff account that exists and is active; a
-    student whose login still exists at the school they are (still) a member of."""
+    student whose login still exists at the school they are (still) a member of.
+
+    A session a network provider's assertion started (`by_assertion`) vouches for the person itself, so
+    it also accepts a staff account that is `assertion_only` (never activated, never disabled: the
+    member stays inactive) and a student who is still a member of an open school without a login of
+    their own. A disabled account (active and assertion_only both false) ends it all the same."""
     if not subject_id.isascii() or not subject_id.isdigit():
         return False
     identifier = int(subject_id)
@@ -112,10 +125,20 @@ async def subject_may_sign_in(engine: AsyncEngine, subject_kind: str, subject_id
         if subject_kind == STAFF:
             found = await connection.scalar(
                 select(STAFF_ACCOUNTS.c.id).where(
-                    STAFF_ACCOUNTS.c.id == identifier, STAFF_ACCOUNTS.c.active.is_(True)
+                    STAFF_ACCOUNTS.c.id == identifier,
+                    or_(STAFF_ACCOUNTS.c.active, STAFF_ACCOUNTS.c.assertion_only)
+                    if by_assertion
+                    else STAFF_ACCOUNTS.c.active.is_(True),
                 )
             )
             return found is not None
+        if subject_kind == STUDENT and by_assertion:
+            member = await connection.scalar(
+                select(STUDENTS.c.id)
+                .join(SCHOOLS, SCHOOLS.c.id == STUDENTS.c.school_id)
+                .where(STUDENTS.c.id == identifier, STUDENTS.c.active.is_(True), SCHOOLS.c.active.is_(True))
+            )
+            return member is not None
         if subject_kind == STUDENT:
             found = await connection.scalar(
                 select(STUDENT_LOGINS.c.student_id)

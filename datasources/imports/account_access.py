@@ -60,6 +60,18 @@ async def close_access(
         .scalars()
         .all()
     )
+    # An account a network provider's assertion made (never activated) goes when no membership with its
+    # address is left, active or not: disabled (both flags false), which ends its assertion sessions.
+    any_member = (
+        select(STAFF_MEMBERS.c.id)
+        .where(STAFF_MEMBERS.c.email == STAFF_ACCOUNTS.c.email, STAFF_MEMBERS.c.id.not_in(member_ids))
+        .exists()
+    )
+    await connection.execute(
+        update(STAFF_ACCOUNTS)
+        .where(STAFF_ACCOUNTS.c.email.in_(addresses), STAFF_ACCOUNTS.c.assertion_only.is_(True), ~any_member)
+        .values(assertion_only=False)
+    )
     if closing:
         await connection.execute(
             update(STAFF_ACCOUNTS).where(STAFF_ACCOUNTS.c.id.in_(closing)).values(active=False)

@@ -374,6 +374,11 @@ class StaffAccount(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)
     password_hash: str = Field(max_length=300)
     active: bool = True
+    #: An account a network provider's assertion made for a staff member who never activated one: not
+    #: active (no usable password, the member stays inactive), yet not disabled either, so that sessions
+    #: started by an assertion may use it (datasources.access.web_sessions). Activation clears it;
+    #: an import that removes the member disables it (both false).
+    assertion_only: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     created_at: dt.datetime = Field(default_factory=_utc_now, sa_type=_TZ)
     created_by: str = Field(max_length=200)
 
@@ -740,6 +745,36 @@ class WebSession(SQLModel, table=True):
     started_at: dt.datetime = Field(sa_type=_TZ)
     expires_at: dt.datetime = Field(sa_type=_TZ)
     ended_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    #: The network provider whose signed assertion started the session (null: signed in on the hub's
+    #: own pages). Only such a session may hold an account that is `assertion_only`.
+    assertion_partner_id: int | None = Field(default=None, foreign_key="partners.id")
+
+
+class AssertionKeySet(SQLModel, table=True):
+    """A network provider's public keys for its sign-in assertions (auth.assertions): registered as a
+    JWK or JWKS document, or fetched from its JWKS URL (then `keys` is the last fetch, a cache)."""
+
+    __tablename__ = "assertion_key_sets"
+
+    partner_id: int = Field(foreign_key="partners.id", primary_key=True)
+    #: The public JWKs (normalised: public members, kid, alg, use), never private material.
+    keys: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    jwks_url: str | None = Field(default=None, max_length=2000)
+    #: When the JWKS URL was last fetched (by the wall clock: it limits refetches to one a minute).
+    fetched_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    updated_at: dt.datetime = Field(sa_type=_TZ)
+    updated_by: str = Field(max_length=200)
+
+
+class UsedAssertion(SQLModel, table=True):
+    """The `jti` of every accepted assertion, kept until it expires, so each is used once: the primary
+    key refuses a concurrent replay that both requests read as unused."""
+
+    __tablename__ = "used_assertions"
+
+    partner_id: int = Field(foreign_key="partners.id", primary_key=True)
+    jti: str = Field(max_length=200, primary_key=True)
+    expires_at: dt.datetime = Field(sa_type=_TZ, index=True)
 
 
 class StudentLogin(SQLModel, table=True):
@@ -927,6 +962,8 @@ HOME_ACTIVATION_CODES = _core(HomeActivationCode)
 HOME_LINKS = _core(HomeLink)
 HOME_PIN_LINKS = _core(HomePinLink)
 WEB_SESSIONS = _core(WebSession)
+ASSERTION_KEY_SETS = _core(AssertionKeySet)
+USED_ASSERTIONS = _core(UsedAssertion)
 STUDENT_LOGINS = _core(StudentLogin)
 OIDC_CLIENTS = _core(OidcClient)
 OIDC_CODES = _core(OidcCode)

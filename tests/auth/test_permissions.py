@@ -49,6 +49,7 @@ from auth.permissions import (
     may_read_school_networks,
     may_read_shortcuts,
     may_record_dpa,
+    may_register_assertion_keys,
     may_register_oidc_client,
     may_register_partners,
     may_request_consent,
@@ -142,6 +143,12 @@ def _look_up(partner_id: int) -> Check:
 
 
 DECISIONS = (
+    Decision(
+        "register a network provider's own assertion keys",
+        lambda v, _: may_register_assertion_keys(v, own_keys=v.kind is PARTNER, network_provider=True),
+        frozenset({PARTNER, OPERATOR}),
+        (may_register_assertion_keys,),
+    ),
     Decision("list the boards", lambda v, _: may_list_boards(v), frozenset({OPERATOR}), (may_list_boards,)),
     Decision(
         "list the partners", lambda v, _: may_list_partners(v), frozenset({OPERATOR}), (may_list_partners,)
@@ -446,6 +453,24 @@ ELSEWHERE = [
         True,
     ),
     Row(PARTNER, "look up another partner by id", _look_up(ANOTHER_PARTNER), False),
+    Row(
+        PARTNER,
+        "register assertion keys for another network provider",
+        lambda v, _: may_register_assertion_keys(v, own_keys=False, network_provider=True),
+        False,
+    ),
+    Row(
+        PARTNER,
+        "register assertion keys as a publisher",
+        lambda v, _: may_register_assertion_keys(v, own_keys=True, network_provider=False),
+        False,
+    ),
+    Row(
+        OPERATOR,
+        "register assertion keys for a publisher",
+        lambda v, _: may_register_assertion_keys(v, own_keys=False, network_provider=False),
+        False,
+    ),
     Row(
         STAFF, "look up by id a partner that deals with none of its schools", _look_up(ANOTHER_PARTNER), False
     ),
