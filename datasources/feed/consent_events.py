@@ -30,6 +30,10 @@ _TYPES: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
+#: The person types whose fields refer to groups: what they show follows group.basic too.
+_RELATED_TO_GROUPS: frozenset[str] = frozenset({"Student", "StaffMember"})
+
+
 async def _entities(
     connection: AsyncConnection, entity_type: str, school_id: int, partner_id: int, today: dt.date
 ) -> list[tuple[int, int | None]]:
@@ -88,6 +92,11 @@ async def consent_changes(
             moves = [
                 (kind, touched) for kind, touched in ((LEFT_SCOPE, lost), (ENTERED_SCOPE, gained)) if touched
             ]
+            if entity_type in _RELATED_TO_GROUPS and "GROUP_BASIC" in old ^ new:
+                # A person's `groups` (and a student's `mainGroup`) show only groups the partner may read:
+                # with group.basic lost or gained they change without a category of the person's own
+                # changing, so the person's new state is told as UPDATED.
+                moves.append((UPDATED, new & categories))
         else:
             moves = []
         if moves:

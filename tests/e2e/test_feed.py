@@ -226,8 +226,13 @@ async def test_a_partner_follows_a_school_through_grant_import_narrowing_and_rev
         ("UPDATED", "School", []),
         ("LEFT_SCOPE", "Group", ["GROUP_BASIC"]),
         ("LEFT_SCOPE", "Group", ["GROUP_BASIC"]),
+        # The students stay, but their main group and groups no longer show: their new state.
+        ("UPDATED", "Student", []),
+        ("UPDATED", "Student", []),
+        ("UPDATED", "Student", []),
     ]
     assert events[1]["node"]["grantedCategories"] == ["SCHOOL_BASIC", "STUDENT_BASIC"]
+    assert {event["node"]["__typename"] for event in events[4:]} == {"Student"}
 
     await hub.revoke()
     events, cursor = await hub.feed(cursor)
