@@ -85,13 +85,20 @@ def parse_address(text: str) -> IPAddress | None:
 
 def network_context(address: str, networks: Iterable[IPNetwork]) -> NetworkContext:
     """`SCHOOL` when `address` lies in one of the school's registered ranges, else `HOME` (also for an
-    address that cannot be read: being at school must be shown, never assumed)."""
+    address that cannot be read: once a school has told where it is, being there must be shown).
+
+    A school that registered no range yet has not told the hub where it is: everything counts as at
+    school there, as before networks existed, so that no school's pupils lose their school-only products
+    on the day this arrived; registering its ranges is what makes home tell apart (the README says so)."""
+    ranges = list(networks)
+    if not ranges:
+        return NetworkContext.SCHOOL
     parsed = parse_address(address)
     if parsed is None:
         return NetworkContext.HOME
     return (
         NetworkContext.SCHOOL
-        if any(parsed.version == network.version and parsed in network for network in networks)
+        if any(parsed.version == network.version and parsed in network for network in ranges)
         else NetworkContext.HOME
     )
 

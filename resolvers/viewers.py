@@ -42,7 +42,7 @@ async def scope_of(reader: Reader, viewer: Viewer, settings: Settings) -> Scope:
     if viewer.kind is ViewerKind.STUDENT:
         student_id = viewer.subject_id
         if not (student_id.isascii() and student_id.isdigit() and len(student_id) <= 18) or not (
-            await student_may_sign_in(reader, int(student_id))
+            await student_may_sign_in(reader, int(student_id), via_assertion=viewer.via_assertion)
         ):
             raise Unauthenticated("the token's student no longer has a login at their school")
     return empty_scope(viewer)

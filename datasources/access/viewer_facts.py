@@ -121,9 +121,18 @@ async def staff_facts(reader: Reader, account_id: int, *, via_assertion: bool = 
     )
 
 
-async def student_may_sign_in(reader: Reader, student_id: int) -> bool:
+async def student_may_sign_in(reader: Reader, student_id: int, *, via_assertion: bool = False) -> bool:
     """Whether a student (membership) still has a login (or a home login) at the school they are an active
-    member of: a leaver removed by an import, or a login taken away, ends what the student's tokens open."""
+    member of: a leaver removed by an import, or a login taken away, ends what the student's tokens open.
+    A session a network provider's assertion started (`via_assertion`) needs no login of the hub's own,
+    only the active membership at an open school (the provider vouches for the person)."""
+    if via_assertion:
+        member = await reader.rows(
+            select(STUDENTS.c.id)
+            .join(SCHOOLS, SCHOOLS.c.id == STUDENTS.c.school_id)
+            .where(STUDENTS.c.id == student_id, STUDENTS.c.active.is_(True), SCHOOLS.c.active.is_(True))
+        )
+        return bool(member)
     rows = await reader.rows(
         select(STUDENT_LOGINS.c.student_id)
         .join(

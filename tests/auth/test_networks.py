@@ -66,7 +66,9 @@ def test_an_address_in_a_registered_range_is_at_school_and_any_other_at_home() -
     # Being at school must be shown: an unreadable or unknown address is at home.
     assert network_context("", ranges) is NetworkContext.HOME
     assert network_context("not-an-address", ranges) is NetworkContext.HOME
-    assert network_context("192.0.2.1", []) is NetworkContext.HOME
+    # A school that registered no range has not said where it is: at school, as before networks existed.
+    assert network_context("192.0.2.1", []) is NetworkContext.SCHOOL
+    assert network_context("", []) is NetworkContext.SCHOOL
 
 
 PROXIES = trusted_proxies(["127.0.0.1", "10.0.0.0/8"])
