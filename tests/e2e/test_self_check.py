@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.credentials import hash_secret
 from auth.identifiers import global_id
 from auth.viewer import Viewer, ViewerKind
+from datasources.access import school_networks
+from datasources.access.accounts import school_id_by_code
 from datasources.access.signing_keys import load_keyset
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
 from datasources.store.tables import GROUPS, PRODUCTS, SCHOOLS, STAFF_ACCOUNTS, STAFF_MEMBERS, STUDENTS
@@ -594,12 +596,22 @@ async def test_the_launch_decision_that_the_launch_endpoint_calls(school: School
             )
         decided = await launch_decision(engine, at, student, plus, now=T0, context=home)
         assert isinstance(decided, LaunchableProduct) if enabled else decided is LaunchRefusal.NOT_AT_HOME
-    # From an address outside the school's registered networks (it has none) the student is at home.
     async with engine.begin() as connection:
         await connection.execute(
             update(SCHOOLS).where(SCHOOLS.c.code == school.code).values(home_login=False)
         )
     outside = "203.0.113.5"
+    # A school that registered no network has not said where it is: every address counts as at school.
+    assert isinstance(
+        await launch_decision(engine, at, student, plus, now=T0, address=outside), LaunchableProduct
+    )
+    # Once it registered its range, an address outside it is at home.
+    school_id = await school_id_by_code(engine, school.code)
+    assert school_id is not None
+    await school_networks.add_network(engine, school_id, "192.0.2.0/24", now=T0)
+    assert isinstance(
+        await launch_decision(engine, at, student, plus, now=T0, address="192.0.2.9"), LaunchableProduct
+    )
     assert (
         await launch_decision(engine, at, student, plus, now=T0, address=outside) is LaunchRefusal.NOT_AT_HOME
     )
