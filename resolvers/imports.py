@@ -17,10 +17,11 @@ from datasources.access import las_clients
 from datasources.access.accounts import school_id_by_code
 from datasources.imports.report import ImportRefused, ImportReport
 from datasources.imports.sync import sync_school
+from datasources.lifecycle.guards import unfinished_at
 from datasources.school_files.csv_archive import is_zip, read_csv_archive
 from datasources.school_files.edexml import read_edexml
 from datasources.school_files.model import ImportFileError, SchoolFile
-from errors import Forbidden, PublicError
+from errors import Conflict, Forbidden, PublicError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -166,6 +167,11 @@ async def set_coupling(ctx: Context, school_code: str, suspended: bool) -> Schoo
     school_id = await school_id_by_code(ctx.engine, school_code)
     if school_id is None or not may_set_coupling(ctx.viewer, ctx.scope, school_id):
         raise Forbidden(f"you do not coordinate school {school_code}")
+    if not suspended and await unfinished_at(ctx.engine, school_code.strip().upper()):
+        raise Conflict(
+            f"school {school_code} is in a merger or split that the helpdesk has not finished; its LAS"
+            " coupling resumes when it finishes (finishLifecycle)"
+        )
     await las_clients.set_coupling_suspended(ctx.engine, school_id, suspended)
     school = await ctx.loaders.schools.get(school_id)
     if school is None:

@@ -146,3 +146,27 @@ async def _locations(connection: AsyncConnection, school_ids: list[int]) -> dict
         .with_for_update(of=SCHOOLS)
     )
     return {row.code: Location(**row._mapping) for row in rows}
+
+
+#: The operations that suspend the LAS coupling of every school they involve until `finishLifecycle`.
+_SUSPENDING = ("MERGE", "SPLIT")
+
+
+async def unfinished_at(engine: AsyncEngine, school_code: str) -> bool:
+    """Whether a merger or split involving this school has not been finished (`finishLifecycle`) since:
+    its LAS coupling then stays suspended whatever the coordinator asks. The operations are few (one row
+    each), so they are read and matched here rather than searched inside their JSON list of codes."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(
+                LIFECYCLE_OPERATIONS.c.id, LIFECYCLE_OPERATIONS.c.kind, LIFECYCLE_OPERATIONS.c.school_codes
+            )
+            .where(LIFECYCLE_OPERATIONS.c.kind.in_([*_SUSPENDING, "FINISH"]))
+            .order_by(LIFECYCLE_OPERATIONS.c.id)
+        )
+        pending = False
+        for row in rows:
+            if school_code not in (row.school_codes or ()):
+                continue
+            pending = row.kind in _SUSPENDING
+    return pending

@@ -759,3 +759,34 @@ async def test_an_import_that_waited_for_a_merger_of_its_school_is_refused(
     with pytest.raises(ImportRefused) as refused:
         await waiting
     assert refused.value.report.errors == [f"{a} was closed or merged meanwhile; nothing was changed"]
+
+
+async def test_a_coordinator_cannot_resume_the_coupling_before_the_helpdesk_finishes_a_split(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    world = await two_schools(engine, settings)
+    (a_id, a) = world["a"]
+    new_id, new = await new_school(engine, world["board"])
+    g1 = group_id((await run(SCHOOL, {"code": a}))["data"], "Groep G1")
+    assert (await run(SPLIT, {"source": a, "target": new, "groups": [g1]}))["errors"] == []
+    coordinator = staff_scope(
+        Viewer(ViewerKind.STAFF, "7"), StaffFacts(account_id=7, coordinator_of=frozenset({a_id, new_id}))
+    )
+    resume = """mutation($c: String!, $s: Boolean!) {
+        setLasCoupling(schoolCode: $c, suspended: $s) { lasCouplingSuspended } }"""
+    for code in (a, new):
+        refused = await run(resume, {"c": code, "s": False}, scope=coordinator)
+        assert [error["code"] for error in refused["errors"]] == ["CONFLICT"], refused["errors"]
+        assert "finishLifecycle" in refused["errors"][0]["message"]
+        assert (await run(SCHOOL, {"code": code}))["data"]["school"]["lasCouplingSuspended"] is True
+        # Suspending stays the coordinator's to do.
+        suspended = await run(resume, {"c": code, "s": True}, scope=coordinator)
+        assert suspended["errors"] == [], suspended["errors"]
+    # Once the helpdesk finished at the new location, its coordinator decides again there (not yet at a).
+    assert (await run(FINISH, {"code": new}))["errors"] == []
+    assert (await run(resume, {"c": new, "s": True}, scope=coordinator))["errors"] == []
+    resumed = await run(resume, {"c": new, "s": False}, scope=coordinator)
+    assert resumed["errors"] == [], resumed["errors"]
+    assert [e["code"] for e in (await run(resume, {"c": a, "s": False}, scope=coordinator))["errors"]] == [
+        "CONFLICT"
+    ]
