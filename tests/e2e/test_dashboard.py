@@ -264,10 +264,13 @@ async def _axe(page: Page, name: str) -> None:
 async def _visit(page: Page, hub: Hub, name: str) -> None:
     """Open a page of the dashboard by its navigation link and wait for its content."""
     await page.get_by_role("navigation", name="Beheer").get_by_role("link", name=name, exact=True).click()
+    # The click changes the hash; the page is drawn on the hashchange event that follows, so until then the
+    # previous page is still on screen. Wait for this page's title and for its content to have loaded.
     await page.wait_for_function(
-        "() => !document.querySelector('#inhoud')?.textContent.startsWith('Even geduld')"
+        """(name) => document.querySelector('#pagina-titel')?.textContent === name
+            && !document.querySelector('#inhoud')?.textContent.startsWith('Even geduld')""",
+        arg=name,
     )
-    assert await page.locator("#pagina-titel").text_content() == name
 
 
 async def _snapshot(page: Page, name: str) -> Path:
