@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     #: a request from anywhere else is taken to come from its peer address, whatever headers it sends.
     trusted_proxies: str = Field(default="", alias="LEERPOORT_TRUSTED_PROXIES")
 
+    #: Hosts a network provider's JWKS URL may point to although they are not public internet addresses
+    #: (host names, addresses or CIDR ranges, comma-separated): an on-premises provider, or a test's
+    #: local server. Everything else that resolves to a loopback, private, link-local, multicast or
+    #: reserved address is refused.
+    jwks_allowed_hosts: str = Field(default="", alias="LEERPOORT_JWKS_ALLOWED_HOSTS")
+
     @field_validator("trusted_proxies")
     @classmethod
     def _readable_proxies(cls, value: str) -> str:
@@ -120,6 +126,11 @@ class Settings(BaseSettings):
     def proxies(self) -> tuple[str, ...]:
         """The trusted proxies, one address or range each."""
         return tuple(text.strip() for text in self.trusted_proxies.split(",") if text.strip())
+
+    @property
+    def jwks_hosts(self) -> tuple[str, ...]:
+        """The hosts and ranges a JWKS URL may point to besides public addresses."""
+        return tuple(text.strip() for text in self.jwks_allowed_hosts.split(",") if text.strip())
 
     @field_validator("database_url")
     @classmethod

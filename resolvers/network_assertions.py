@@ -42,8 +42,14 @@ from auth.permissions import may_register_assertion_keys
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import network_assertions as stored
 from datasources.access.accounts import school_id_by_code
-from datasources.access.jwks_fetch import FetchFailed, check_jwks_url, fetch_jwks
-from errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from datasources.access.jwks_fetch import (
+    URL_REFUSED,
+    FetchFailed,
+    FetchPolicy,
+    check_jwks_url,
+    fetch_jwks,
+)
+from errors import BadUserInput, Forbidden, NotFound, RefusedInput, Unauthenticated
 from resolvers.accounts import staff_scopes
 from resolvers.requests import open_request
 
@@ -52,6 +58,7 @@ if TYPE_CHECKING:
 
     from resolvers.context import Context
     from resolvers.requests import Services
+    from settings import Settings
 
 NETWORK_PROVIDER: Final = "NETWORK_PROVIDER"
 #: A JWKS URL is asked again at most this often (when an assertion names a kid the cache lacks).
@@ -119,13 +126,13 @@ async def register_keys(
             try:
                 url = check_jwks_url(jwks_url or "", https_only=not ctx.settings.sandbox)
             except ValueError as error:
-                raise BadUserInput(str(error)) from None
-            keys = parse_keys(await fetch_jwks(url))
+                raise RefusedInput(str(error), URL_REFUSED) from None
+            keys = parse_keys(await fetch_jwks(url, _fetch_policy(ctx.settings)))
             fetched_at = dt.datetime.now(dt.UTC)
     except InvalidKeys as error:
         raise BadUserInput(f"the keys were refused: {error}") from None
     except FetchFailed as error:
-        raise BadUserInput(str(error)) from None
+        raise RefusedInput(str(error), error.reason) from None
     await stored.store_key_set(
         ctx.engine,
         partner.partner_id,
@@ -257,7 +264,7 @@ async def _refetched(services: Services, registered: stored.StoredKeySet) -> lis
     ):
         raise unknown
     try:
-        keys = parse_keys(await fetch_jwks(registered.jwks_url))
+        keys = parse_keys(await fetch_jwks(registered.jwks_url, _fetch_policy(services.settings)))
     except (FetchFailed, InvalidKeys):
         await stored.mark_fetch_attempt(services.engine, registered.partner_id, at=wall)
         raise unknown from None
@@ -265,6 +272,11 @@ async def _refetched(services: Services, registered: stored.StoredKeySet) -> lis
         services.engine, registered.partner_id, registered.jwks_url, [key.jwk for key in keys], at=wall
     )
     return keys
+
+
+def _fetch_policy(settings: Settings) -> FetchPolicy:
+    """Where JWKS URLs may lead besides public addresses (`LEERPOORT_JWKS_ALLOWED_HOSTS`)."""
+    return FetchPolicy.of(settings.jwks_hosts)
 
 
 def _public_keys(keys: Sequence[object]) -> list[PublicKey]:

@@ -472,7 +472,9 @@ def _jwks_server(documents: list[dict[str, Any]]) -> Iterator[str]:
 async def test_a_jwks_url_is_fetched_cached_and_refetched_on_an_unknown_kid(
     settings: Settings, engine: AsyncEngine
 ) -> None:
-    async with _world(settings, engine) as world:
+    # The test's JWKS server is on loopback, which only an allow-listed host may be.
+    local = settings.model_copy(update={"jwks_allowed_hosts": "127.0.0.1"})
+    async with _world(local, engine) as world:
         hub, provider = world.hub, world.provider
         documents = [{"keys": [provider.public_jwk()]}]
         with _jwks_server(documents) as url:
