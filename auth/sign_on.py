@@ -1,5 +1,6 @@
-"""Single sign-on (toegang): whether a signed-in person may sign in to a partner, or launch its product,
-and which data categories the sign-in discloses; the PKCE check of the code flow.
+"""Single sign-on (toegang): whether a signed-in person may sign in to a partner, and which data
+categories the sign-in discloses; the PKCE check of the code flow. (Whether they may launch a product is
+the launch rule's: auth.launches.)
 
 Plain synchronous code over the partner's `Scope` (auth.policy), so the rules are the graph's rules: a
 person may sign in to a partner exactly when that partner may read the person in the graph (the school
@@ -57,15 +58,6 @@ def sign_on_refusal(scope: Scope, school_id: int, person_kind: str) -> Refusal |
     if BASIC[person_kind] not in scope.categories_for(school_id):
         return Refusal.NOT_GRANTED
     return None
-
-
-def launch_refusal(scope: Scope, school_id: int, person_kind: str, *, licensed: bool) -> Refusal | None:
-    """Why the person may not open a product of the partner of `scope`: the sign-in's refusal, or no
-    license of the product coupled to one of the person's groups (`licensed`); None when they may."""
-    refused = sign_on_refusal(scope, school_id, person_kind)
-    if refused is not None:
-        return refused
-    return None if licensed else Refusal.NO_LICENSE
 
 
 def sign_in_context(where: NetworkContext) -> str:

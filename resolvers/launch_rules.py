@@ -1,8 +1,9 @@
 """The launch rule, in one place: which products a signed-in teacher or student may open.
 
-`me.products` (and so the tiles on `/`) and `GET /launch/{productId}` both come here; the decision itself
-is `auth.launches`, the facts come from `datasources.access.launch_facts`. A tile is therefore shown exactly
-when its launch passes, and a refused launch names the same reason the rule found.
+`me.products` (and so the tiles on `/`) and `GET /launch/{productId}` (resolvers.launches) both come here,
+and nowhere else decides: the decision itself is `auth.launches.refusal_at_school`, the facts come from
+`datasources.access.launch_facts`. A tile is therefore shown exactly when its launch passes, and a refused
+launch names the reason the rule found.
 
 `{productId}` in `/launch/{productId}` is the `Product.id` a signed-in person is shown (the global id of
 the product's row id: `launch_path`), the same for every person: a product id is no personal data, and
@@ -48,6 +49,9 @@ class LaunchableProduct:
     allowed_at_home: bool
     #: The product's own address (where the partner's login starts), as the publisher set it.
     target_url: str | None
+    #: The partner's OAuth client id and its login-initiation URI (where the launch sends the browser).
+    client_id: str
+    login_initiation_uri: str | None
     school_id: int
     school_code: str
     instelling_ref: str
@@ -102,18 +106,24 @@ async def _decide(
     only_product: int | None,
     memberships: tuple[Membership, ...] | None = None,
     address: str | None = None,
+    school_code: str | None = None,
 ) -> tuple[list[LaunchableProduct], LaunchRefusal]:
     """The launchable products of the viewer (or of one product), and the most telling refusal otherwise;
-    `memberships` are the viewer's, when the caller has read them already."""
+    `memberships` are the viewer's, when the caller has read them already; `school_code` keeps only the
+    membership at that school (a session a network provider started vouches for that school alone)."""
+    if only_product is not None and not await launch_facts.products_by_id(reader, {only_product}):
+        return [], LaunchRefusal.UNKNOWN_PRODUCT  # whoever asks: an unknown product is not found
     if memberships is None:
         memberships = await memberships_of(reader, viewer, today)
+    if school_code is not None:
+        wanted = school_code.strip().upper()
+        at = await launch_facts.schools_by_id(reader, {membership.school_id for membership in memberships})
+        memberships = tuple(m for m in memberships if m.school_id in at and at[m.school_id].code == wanted)
     if not memberships:
         return [], LaunchRefusal.NOT_A_MEMBER
     coupled = await launch_facts.coupled_groups(reader, memberships, today)
     product_ids = {product for product, _ in coupled} if only_product is None else {only_product}
     products = await launch_facts.products_by_id(reader, product_ids)
-    if only_product is not None and only_product not in products:
-        return [], LaunchRefusal.UNKNOWN_PRODUCT
     by_school = {membership.school_id: membership for membership in memberships}
     consents = await launch_facts.consents_in_force(
         reader, by_school, {product.partner_id for product in products.values()}
@@ -140,6 +150,7 @@ async def _decide(
                 home_login=school.home_login,
                 student=membership.kind == "student",
                 context=context,
+                connected=product.connected,
             )
             if refusal is not None:
                 refusals.append(refusal)
@@ -152,6 +163,8 @@ async def _decide(
                     partner_name=product.partner_name,
                     allowed_at_home=product.allowed_at_home,
                     target_url=product.target_url,
+                    client_id=product.client_id,
+                    login_initiation_uri=product.login_initiation_uri,
                     school_id=school_id,
                     school_code=school.code,
                     instelling_ref=school.instelling_ref,
@@ -221,14 +234,23 @@ async def launch_decision(
     now: dt.datetime,
     context: LaunchContext = LaunchContext.SCHOOL,
     address: str | None = None,
+    school_code: str | None = None,
 ) -> LaunchableProduct | LaunchRefusal:
     """Whether the viewer may open this product now: the product at the first school where the rule lets
     them, or the refusal that came furthest through the rule at their schools. `address` as for
-    `launchable_products` (pass the client's address so the launch decides as `me` does)."""
+    `launchable_products` (pass the client's address so the launch decides as `me` does); `school_code`
+    (a session's school) keeps only the membership there."""
     reader = Reader(engine)
     try:
         allowed, refusal = await _decide(
-            reader, settings, viewer, now.date(), context=context, only_product=product_id, address=address
+            reader,
+            settings,
+            viewer,
+            now.date(),
+            context=context,
+            only_product=product_id,
+            address=address,
+            school_code=school_code,
         )
     finally:
         await reader.close()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from auth.sign_on import Refusal
+from auth.launches import LaunchRefusal
 from errors import NotFound, Unauthenticated
 from resolvers import code_flow, launches
 from resolvers.code_flow import AuthorizeError, UnsafeRequest
@@ -50,17 +50,18 @@ LAUNCH_PATH: Final = "/launch/{product_id}"
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 #: Why a launch is refused, for the person (Dutch).
-LAUNCH_REASONS: Final[Mapping[Refusal | str, str]] = {
-    Refusal.NO_CONSENT: "Geen toestemming van de school: je school heeft deze aanbieder geen toestemming"
-    " gegeven om gegevens te ontvangen.",
-    Refusal.NOT_GRANTED: "Geen toestemming van de school: je school heeft deze aanbieder niet toegestaan"
-    " te weten wie je bent.",
-    Refusal.NO_LICENSE: "Geen licentie gekoppeld aan jouw groep: je school heeft geen licentie van dit"
+LAUNCH_REASONS: Final[Mapping[LaunchRefusal, str]] = {
+    LaunchRefusal.UNKNOWN_PRODUCT: "Dit product bestaat niet (meer).",
+    LaunchRefusal.NO_CONSENT: "Geen toestemming van de school: je school heeft deze aanbieder geen"
+    " toestemming gegeven om gegevens te ontvangen.",
+    LaunchRefusal.NOT_GRANTED: "Geen toestemming van de school: je school heeft deze aanbieder niet"
+    " toegestaan te weten wie je bent.",
+    LaunchRefusal.NO_LICENSE: "Geen licentie gekoppeld aan jouw groep: je school heeft geen licentie van dit"
     " product aan een van jouw groepen gekoppeld.",
-    launches.NOT_CONNECTED: "Dit product is nog niet aangesloten op inloggen met Leerpoort.",
-    launches.NOT_A_MEMBER: "Je bent nu op geen school ingeschreven als leerling of medewerker.",
-    launches.NOT_AT_HOME: "Niet toegestaan thuis: dit product mag je alleen op school openen, of je school"
-    " heeft inloggen thuis niet aangezet.",
+    LaunchRefusal.NOT_CONNECTED: "Dit product is nog niet aangesloten op inloggen met Leerpoort.",
+    LaunchRefusal.NOT_A_MEMBER: "Je bent nu op geen school ingeschreven als leerling of medewerker.",
+    LaunchRefusal.NOT_AT_HOME: "Niet toegestaan thuis: dit product mag je alleen op school openen, of je"
+    " school heeft inloggen thuis niet aangezet.",
 }
 
 
@@ -171,7 +172,7 @@ def routes(services: Callable[[HTTPConnection], Services]) -> list[Route]:
                 hub, session, product_id, address=client_address(request, hub.settings)
             )
         except NotFound:
-            return _page(request, 404, "Product niet gevonden", "Dit product bestaat niet (meer).")
+            return _page(request, 404, "Product niet gevonden", LAUNCH_REASONS[LaunchRefusal.UNKNOWN_PRODUCT])
         except launches.LaunchRefused as refused:
             return _page(request, 403, "Dit product kun je niet openen", LAUNCH_REASONS[refused.reason])
         return RedirectResponse(started.location, status_code=302, headers=_NO_STORE)

@@ -24,6 +24,7 @@ from datasources.store.tables import (
     GROUPS,
     LICENSE_GROUPS,
     LICENSES,
+    OIDC_CLIENTS,
     PARTNERS,
     PRODUCTS,
     SCHOOLS,
@@ -49,6 +50,16 @@ class ProductFacts:
     allowed_at_home: bool
     #: The product's own address (where the partner's login starts), as the publisher set it.
     target_url: str | None
+    #: The partner's OAuth client id (its scope is the one policy's reading of the consents).
+    client_id: str
+    #: The partner's registered login-initiation URI, where a launch sends the browser; None without one.
+    login_initiation_uri: str | None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a launch has somewhere to go: the partner's login-initiation URI and the product's
+        address are both registered."""
+        return self.login_initiation_uri is not None and self.target_url is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +107,7 @@ async def coupled_groups(
 
 
 async def products_by_id(reader: Reader, product_ids: Collection[int]) -> dict[int, ProductFacts]:
-    """The products among `product_ids`, with their partners."""
+    """The products among `product_ids`, with their partners and where their partners' logins start."""
     if not product_ids:
         return {}
     p, partner = PRODUCTS.c, PARTNERS.c
@@ -109,8 +120,11 @@ async def products_by_id(reader: Reader, product_ids: Collection[int]) -> dict[i
             p.launch_url,
             partner.name.label("partner_name"),
             partner.declared_categories,
+            partner.client_id,
+            OIDC_CLIENTS.c.login_initiation_uri,
         )
         .join(PARTNERS, partner.id == p.partner_id)
+        .outerjoin(OIDC_CLIENTS, OIDC_CLIENTS.c.partner_id == p.partner_id)
         .where(p.id.in_(sorted(product_ids)))
     )
     return {
@@ -122,6 +136,8 @@ async def products_by_id(reader: Reader, product_ids: Collection[int]) -> dict[i
             declared=categories(row.declared_categories),
             allowed_at_home=bool(row.allowed_at_home),
             target_url=row.launch_url,
+            client_id=row.client_id,
+            login_initiation_uri=row.login_initiation_uri,
         )
         for row in rows
     }

@@ -44,11 +44,16 @@ async def staff_memberships(reader: Reader, account_id: int, today: dt.date) -> 
 
 
 async def student_memberships(reader: Reader, student_id: int, today: dt.date) -> tuple[Membership, ...]:
-    """The student's membership, when it is current and its school open (else none)."""
+    """The student's membership, when it is active and current and its school open (else none)."""
     student = STUDENTS.c
     rows = await reader.rows(
         select(student.id, student.person_id, student.school_id)
         .join(SCHOOLS, SCHOOLS.c.id == student.school_id)
-        .where(student.id == student_id, SCHOOLS.c.active.is_(True), current_members(STUDENTS, today))
+        .where(
+            student.id == student_id,
+            student.active.is_(True),
+            SCHOOLS.c.active.is_(True),
+            current_members(STUDENTS, today),
+        )
     )
     return tuple(Membership("student", row.id, row.person_id, row.school_id) for row in rows)

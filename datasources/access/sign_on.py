@@ -105,16 +105,6 @@ class NewCode:
     expires_at: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
-class LaunchedProduct:
-    """A product as a launch needs it: its partner, the partner's client and where the product opens."""
-
-    product_id: int
-    partner_id: int
-    client_id: str
-    launch_url: str | None
-
-
 def _client_columns() -> tuple[ColumnElement[Any], ...]:
     c = OIDC_CLIENTS.c
     return (c.partner_id, PARTNERS.c.client_id, c.redirect_uris, c.login_initiation_uri, c.registered_at)
@@ -243,19 +233,6 @@ async def licensed_group_ids(
         statement = statement.where(in_force)
     async with engine.connect() as connection:
         return [row[0] for row in await connection.execute(statement)]
-
-
-async def launched_product(engine: AsyncEngine, product_id: int) -> LaunchedProduct | None:
-    """The product with this id, its partner and the partner's client id; None when there is none."""
-    async with engine.connect() as connection:
-        row = (
-            await connection.execute(
-                select(PRODUCTS.c.id, PRODUCTS.c.partner_id, PARTNERS.c.client_id, PRODUCTS.c.launch_url)
-                .join(PARTNERS, PARTNERS.c.id == PRODUCTS.c.partner_id)
-                .where(PRODUCTS.c.id == product_id)
-            )
-        ).one_or_none()
-    return None if row is None else LaunchedProduct(row[0], row[1], row[2], row[3])
 
 
 async def store_code(engine: AsyncEngine, code: NewCode) -> None:

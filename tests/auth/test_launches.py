@@ -10,12 +10,15 @@ from auth.categories import DataCategory
 from auth.launches import LaunchContext, LaunchRefusal, most_telling, refusal_at_school
 from auth.policy import Membership, SchoolConsent, own_view
 from auth.viewer import Viewer, ViewerKind
+from schema.oidc import LAUNCH_REASONS
 
-DECLARED = frozenset({DataCategory.STUDENT_BASIC, DataCategory.LICENSE})
+DECLARED = frozenset({DataCategory.STUDENT_BASIC, DataCategory.STAFF_BASIC, DataCategory.LICENSE})
 
 
-def _consent(*, active: bool = True, dpa: bool = True) -> SchoolConsent:
-    return SchoolConsent(school_id=1, granted=DECLARED, school_active=active, dpa_signed=dpa)
+def _consent(
+    *, active: bool = True, dpa: bool = True, granted: frozenset[DataCategory] = DECLARED
+) -> SchoolConsent:
+    return SchoolConsent(school_id=1, granted=granted, school_active=active, dpa_signed=dpa)
 
 
 def _refusal(consent: SchoolConsent | None, **changes: object) -> LaunchRefusal | None:
@@ -26,6 +29,7 @@ def _refusal(consent: SchoolConsent | None, **changes: object) -> LaunchRefusal 
         "home_login": False,
         "student": True,
         "context": LaunchContext.SCHOOL,
+        "connected": True,
         **changes,
     }
     return refusal_at_school(consent, DECLARED, **options)  # type: ignore[arg-type]
@@ -47,6 +51,19 @@ def test_without_consent_a_closed_school_or_an_unsigned_dpa_the_reason_is_no_con
 
 def test_a_license_not_coupled_to_the_persons_groups_is_no_license() -> None:
     assert _refusal(_consent(), coupled=False) is LaunchRefusal.NO_LICENSE
+
+
+def test_a_consent_without_the_category_that_identifies_the_person_is_not_granted() -> None:
+    only_students = _consent(granted=frozenset({DataCategory.STUDENT_BASIC, DataCategory.LICENSE}))
+    assert _refusal(only_students) is None
+    assert _refusal(only_students, student=False) is LaunchRefusal.NOT_GRANTED
+    # Not granted comes before the license: the partner could not be told who it is either way.
+    assert _refusal(only_students, student=False, coupled=False) is LaunchRefusal.NOT_GRANTED
+
+
+def test_a_product_its_partner_has_not_connected_is_refused_last() -> None:
+    assert _refusal(_consent(), connected=False) is LaunchRefusal.NOT_CONNECTED
+    assert _refusal(_consent(), connected=False, coupled=False) is LaunchRefusal.NO_LICENSE
 
 
 @pytest.mark.parametrize(
@@ -76,7 +93,10 @@ def test_the_reason_shown_is_the_one_that_came_furthest_and_every_reason_is_dutc
     assert most_telling([]) is LaunchRefusal.NOT_A_MEMBER
     assert most_telling([LaunchRefusal.NO_CONSENT, LaunchRefusal.NO_LICENSE]) is LaunchRefusal.NO_LICENSE
     assert most_telling([LaunchRefusal.NOT_AT_HOME, LaunchRefusal.NO_CONSENT]) is LaunchRefusal.NOT_AT_HOME
-    reasons = [refusal.reason_nl for refusal in LaunchRefusal]
+    assert (
+        most_telling([LaunchRefusal.NOT_CONNECTED, LaunchRefusal.NOT_GRANTED]) is LaunchRefusal.NOT_CONNECTED
+    )
+    reasons = [LAUNCH_REASONS[refusal] for refusal in LaunchRefusal]
     assert len(set(reasons)) == len(reasons)
     assert all(reason.endswith(".") and "license" not in reason for reason in reasons)
 

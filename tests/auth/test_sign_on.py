@@ -1,5 +1,6 @@
-"""Single sign-on's rules: who may sign in to a partner or launch its product, what is disclosed, PKCE;
-and the tokens of the code flow (an id_token with exactly its claims, an access token of its own type)."""
+"""Single sign-on's rules: who may sign in to a partner, what is disclosed, PKCE; and the tokens of the
+code flow (an id_token with exactly its claims, an access token of its own type).
+The launch rule is auth.launches' (tests/auth/test_launches.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from auth.policy import PartnerFacts, SchoolConsent, Scope, partner_scope
 from auth.sign_on import (
     Refusal,
     disclosed_categories,
-    launch_refusal,
     sign_in_context,
     sign_on_refusal,
     valid_code_challenge,
@@ -74,13 +74,6 @@ def test_a_consent_without_the_persons_basic_category_is_not_enough() -> None:
     scope = _scope({DataCategory.STUDENT_BASIC, DataCategory.STUDENT_NAME})
     assert sign_on_refusal(scope, SCHOOL, "student") is None
     assert sign_on_refusal(scope, SCHOOL, "staff") is Refusal.NOT_GRANTED
-
-
-def test_a_launch_needs_a_coupled_license_after_the_consent() -> None:
-    scope = _scope({DataCategory.STAFF_BASIC})
-    assert launch_refusal(scope, SCHOOL, "staff", licensed=False) is Refusal.NO_LICENSE
-    assert launch_refusal(scope, SCHOOL, "staff", licensed=True) is None
-    assert launch_refusal(scope, OTHER, "staff", licensed=True) is Refusal.NO_CONSENT
 
 
 def test_the_sign_in_context_is_where_the_person_was() -> None:

@@ -221,6 +221,17 @@ async def _build(client: httpx.AsyncClient, settings: Settings, engine: AsyncEng
                 token=keyset_token,
             )
         )["createPartner"]
+        # A connected partner (a login-initiation URI): a product of an unconnected one shows no tile.
+        _ok(
+            await graphql(
+                client,
+                """mutation($p: ID!) { registerOidcClient(partnerId: $p, redirectUris:
+            ["https://product.example/callback"], loginInitiationUri: "https://product.example/login")
+            { name } }""",
+                {"p": created["partner"]["id"]},
+                token=keyset_token,
+            )
+        )
         if consent:
             _ok(
                 await graphql(
