@@ -14,6 +14,9 @@
 #                                skipped, loudly.
 #   CI                           when set, a PostgreSQL server or Node.js that cannot be reached is a failure,
 #                                and property tests draw their full counts (locally a tenth: tests/conftest.py).
+#   LEERPOORT_TEST_WORKERS       pytest-xdist workers (default 2; 0 runs in this process, for a debugger). Each
+#                                worker has its own PostgreSQL database and SQLite files; a module's tests stay
+#                                on one worker (--dist loadscope), so module fixtures are built once.
 #   LEERPOORT_VENV               the virtual environment to use or create (default: .venv in the repo root).
 #   PYTHON                       the interpreter that creates it (default: python3, 3.11 or newer).
 #
@@ -133,7 +136,8 @@ fi
 if [[ -n "$postgres_skipped" ]]; then engines="SQLite only"; else engines="SQLite and PostgreSQL"; fi
 step "pytest ($engines, with coverage)"
 set +e
-"$py" -m pytest --cov --cov-report=term:skip-covered "$@"
+workers="${LEERPOORT_TEST_WORKERS:-2}"
+"$py" -m pytest -n "$workers" --dist loadscope --cov --cov-report=term:skip-covered "$@"
 pytest_status=$?
 set -e
 [[ -n "$postgres_skipped" ]] && banner "$postgres_skipped"

@@ -61,7 +61,6 @@ _KEPT: Final = frozenset(
     | {"geboortedatum", "emailadres", "schooljaar", "peildatum", "brincode", "dependancecode"}
 )
 _XSI_TYPE: Final = "{http://www.w3.org/2001/XMLSchema-instance}type"
-_DOCTYPE_TOKENS: Final = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
 #: A file without xsdversie is read as the newer version, which accepts every valid 2.0 file too.
 _UNSTATED: Final[tuple[str, tuple[str, ...]]] = (
     "2.1",
@@ -323,7 +322,7 @@ def _first_look(stream: _Source) -> tuple[str, tuple[str, ...], int | None]:
             else:
                 parser.close()
         except etree.XMLSyntaxError as error:
-            found, line = _doctype(stream.kept())
+            found, line = safe_xml.declared_doctype(stream.kept())
             failure = ImportFileError(DOCTYPE_REFUSED, line) if found and root is None else None
             failure = failure or parser_error(error)
         if failure is not None:
@@ -355,7 +354,7 @@ def _version_at(
 
 def _checked_root(root: etree._Element, stream: _Source) -> etree._Element:
     if safe_xml.has_doctype(root):
-        raise ImportFileError(DOCTYPE_REFUSED, _doctype(stream.kept())[1])
+        raise ImportFileError(DOCTYPE_REFUSED, safe_xml.declared_doctype(stream.kept())[1])
     if root.tag != "EDEX":
         raise ImportFileError(
             f"the root element is {shown(root.tag)} where EDEXML has EDEX (without a namespace):"
@@ -372,15 +371,6 @@ def _stated_version(stated: etree._Element) -> tuple[str, tuple[str, ...]]:
     raise ImportFileError(
         f"the file is EDEXML version (xsdversie) {shown(value)}; the hub reads 2.0 and 2.1", stated.sourceline
     )
-
-
-def _doctype(prefix: bytes) -> tuple[bool, int | None]:
-    """Whether the bytes read so far hold a DOCTYPE, and its line (counted for ASCII-based encodings)."""
-    for index, token in enumerate(_DOCTYPE_TOKENS):
-        at = prefix.find(token)
-        if at >= 0:
-            return True, prefix.count(b"\n", 0, at) + 1 if index == 0 else None
-    return False, None
 
 
 class _Source:
