@@ -252,6 +252,7 @@ async def _run_graphql(
             authorization,
             session_cookie=request.cookies.get(web_sessions.SESSION_COOKIE),
             csrf_header=request.headers.get(web_sessions.CSRF_HEADER),
+            address=_client_address(request),
         )
     except (Unauthenticated, Forbidden) as refused:
         return _response(http.refused(refused, media_type, authorization=authorization))

@@ -157,7 +157,12 @@ async def issue_code(
     if kind is None:
         raise AuthorizeError("access_denied", "only students and staff sign in to partners")
     members = await store.members_of(
-        services.engine, kind, session.viewer.subject_id, school_code=session.school_code, today=now.date()
+        services.engine,
+        kind,
+        session.viewer.subject_id,
+        school_code=session.school_code,
+        today=now.date(),
+        by_assertion=session.viewer.via_assertion,
     )
     try:
         scope = await partner_scope(services, request.target.client.client_id)
@@ -279,7 +284,8 @@ async def exchange_code(
 
 async def userinfo(services: Services, authorization: str) -> dict[str, Any]:
     """The claims of the person an access token of the code flow was issued for, computed again now (a
-    consent revoked since ends the answers); `Unauthenticated` for anything else (RFC 6750 invalid_token)."""
+    consent revoked since, a sign-out or a disabled account ends the answers); `Unauthenticated` for
+    anything else (RFC 6750 invalid_token)."""
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -295,6 +301,12 @@ async def userinfo(services: Services, authorization: str) -> dict[str, Any]:
     grant = await store.grant_of_access_token(services.engine, str(claims.get("jti")))
     if grant is None or grant.revoked_at is not None or grant.partner_id != client.partner_id:
         raise Unauthenticated("the token was refused: its grant was revoked")
+    if not await store.session_in_force(services.engine, grant.session_id, now=services.settings.now()):
+        # The access token outlives a sign-out or a disabled account by at most its lifetime; the person's
+        # data does not: userinfo answers only while the session the code was issued in is on.
+        raise Unauthenticated(
+            "the token was refused: the user signed out, or the account may no longer sign in"
+        )
     try:
         scope = await partner_scope(services, client_id)
     except Unauthenticated:

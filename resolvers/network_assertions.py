@@ -38,6 +38,7 @@ from auth.assertions import (
     parse_keys_json,
     verify_assertion,
 )
+from auth.categories import DataCategory
 from auth.permissions import may_register_assertion_keys
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import network_assertions as stored
@@ -49,6 +50,7 @@ from datasources.access.jwks_fetch import (
     check_jwks_url,
     fetch_jwks,
 )
+from datasources.graph.disclosures import record_disclosures
 from errors import BadUserInput, Forbidden, NotFound, RefusedInput, Unauthenticated
 from resolvers.accounts import staff_scopes
 from resolvers.requests import open_request
@@ -218,6 +220,7 @@ async def sign_in(services: Services, assertion: str) -> AssertionSignIn:
         raise SignInRefused("replayed", "this assertion was used before (jti)") from None
     if person.kind == stored.STUDENT:
         viewer = Viewer(ViewerKind.STUDENT, str(person.member_id), frozenset({"student"}))
+        await _audit(services, partner, person)
         return AssertionSignIn(viewer, person.school_code, partner.partner_id)
     try:
         account = await stored.account_for_assertion(
@@ -229,7 +232,22 @@ async def sign_in(services: Services, assertion: str) -> AssertionSignIn:
     # An activated account gets what `signIn` would give it; an assertion-only one is plain staff.
     scopes = await staff_scopes(engine, account.account_id) if account.activated else ["staff"]
     viewer = Viewer(ViewerKind.STAFF, str(account.account_id), frozenset(scopes))
+    await _audit(services, partner, person)
     return AssertionSignIn(viewer, person.school_code, partner.partner_id)
+
+
+async def _audit(services: Services, partner: stored.AssertionPartner, person: stored.Candidate) -> None:
+    """Record the sign-in in the school's disclosure audit, as every sign-in through a partner is: the
+    provider learnt that the hub knows this person at this school (their basic category), nothing more."""
+    category = DataCategory.STUDENT_BASIC if person.kind == stored.STUDENT else DataCategory.STAFF_BASIC
+    await record_disclosures(
+        services.engine,
+        partner_id=partner.partner_id,
+        operation_name=SIGN_IN_OPERATION,
+        records_by_school={person.school_id: 1},
+        categories_by_school={person.school_id: {category}},
+        at=services.settings.now(),
+    )
 
 
 async def _verified(
@@ -329,7 +347,11 @@ async def _person(
     return person
 
 
+#: The operation name of an assertion sign-in in the school's disclosure audit.
+SIGN_IN_OPERATION: Final = "Network provider sign-in"
+
 __all__ = [
+    "SIGN_IN_OPERATION",
     "AssertionSignIn",
     "KeySetView",
     "KeyView",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from starlette.requests import HTTPConnection
 
     from datasources.access.school_networks import NetworkRecord
     from datasources.store.records import SchoolRecord
@@ -133,6 +134,13 @@ async def context_at(engine: AsyncEngine, school_id: int, address: str) -> Netwo
     """`SCHOOL` when `address` is in one of the school's registered ranges, else `HOME`."""
     ranges = (await school_networks.networks_of_schools(engine, [school_id]))[school_id]
     return network_context(address, [school_network(network.cidr) for network in ranges])
+
+
+def connection_address(settings: Settings, connection: HTTPConnection) -> str:
+    """The client's address of a request: the peer's, or what a trusted proxy says in `X-Forwarded-For`;
+    "" when the server does not know the peer (a test transport without one)."""
+    peer = connection.client.host if connection.client else ""
+    return request_address(settings, peer, connection.headers.getlist("x-forwarded-for"))
 
 
 def request_address(settings: Settings, peer: str, forwarded_for: Sequence[str]) -> str:

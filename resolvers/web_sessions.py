@@ -20,16 +20,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from auth.link_tokens import link_token_hash, new_link_token
+from auth.permissions import may_set_coupling
 from auth.tokens import STAFF_TOKEN_LIFETIME, STUDENT_TOKEN_LIFETIME
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import web_sessions as stored_sessions
-from errors import Forbidden
+from datasources.access.accounts import school_id_by_code
+from errors import Forbidden, Unauthenticated
 from resolvers.network_assertions import provider_sees_school
+from resolvers.school_networks import connection_address
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
     from starlette.responses import Response
 
+    from resolvers.context import Context
     from resolvers.requests import Services
     from settings import Settings
 
@@ -49,6 +53,17 @@ SESSION_LIFETIMES: Final = {
 _MAX_COOKIE_LENGTH: Final = 128
 
 
+class AddressChanged(Unauthenticated):
+    """The session ended because a request came from another address than the one it started from, at a
+    school that binds sessions to their start address (`setSessionBinding`): sign in again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the session ended: your school binds sessions to the network address they started from, and"
+            " this request came from another one (for instance Wi-Fi to 4G); sign in again"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class WebSession:
     """A signed-in person's session: who (a STAFF or STUDENT viewer with the scopes a `signIn` token
@@ -65,18 +80,53 @@ class WebSession:
 
 async def session_viewer(services: Services, connection: HTTPConnection) -> WebSession | None:
     """The session of a request's cookie: None when there is none, or it is unknown, expired or ended,
-    or its account was disabled or removed since (which ends the session for good)."""
-    return await cookie_session(services, connection.cookies.get(SESSION_COOKIE))
+    or its account was disabled or removed since (which ends the session for good), or it came from
+    another address than the session started from at a school that binds sessions (which ends it too:
+    `ended_by_address_change` tells the sign-in page)."""
+    try:
+        return await _request_session(services, connection)
+    except AddressChanged:
+        return None
 
 
-async def cookie_session(services: Services, value: str | None) -> WebSession | None:
-    """The session of a cookie's value (`session_viewer` without the request)."""
+async def ended_by_address_change(services: Services, connection: HTTPConnection) -> bool:
+    """Whether the request's cookie is of a session that ended (and has not expired since) because a
+    request of it came from another address: the sign-in page says why the person must sign in again."""
+    try:
+        await _request_session(services, connection)
+    except AddressChanged:
+        return True
+    return False
+
+
+async def _request_session(services: Services, connection: HTTPConnection) -> WebSession | None:
+    address = connection_address(services.settings, connection)
+    return await cookie_session(services, connection.cookies.get(SESSION_COOKIE), address=address)
+
+
+async def cookie_session(services: Services, value: str | None, *, address: str) -> WebSession | None:
+    """The session of a cookie's value for a request from `address` (`session_viewer` without the request).
+
+    Raises `AddressChanged` when the session's school binds sessions to their start address and `address`
+    is another one (the session ends here, for good), and for as long as such an ended session would have
+    lasted, so that every later request of the cookie learns why."""
     if not value or len(value) > _MAX_COOKIE_LENGTH:
         return None
     stored = await stored_sessions.session_by_hash(services.engine, link_token_hash(value))
     now = services.settings.now()
-    if stored is None or stored.ended_at is not None or stored.expires_at <= now:
+    if stored is None or stored.expires_at <= now:
         return None
+    if stored.ended_at is not None:
+        if stored.end_reason == stored_sessions.ADDRESS_CHANGED:
+            raise AddressChanged
+        return None
+    if stored.bound_to_address and address != stored.address:
+        # Compared as the addresses were recorded (`request_address`, the same text for the same client):
+        # any other address, even one of the school's own ranges, ends the session.
+        await stored_sessions.end_session(
+            services.engine, stored.id, at=now, reason=stored_sessions.ADDRESS_CHANGED
+        )
+        raise AddressChanged
     by_assertion = stored.assertion_partner_id is not None
     if not await stored_sessions.subject_may_sign_in(
         services.engine, stored.subject_kind, stored.subject_id, by_assertion=by_assertion
@@ -201,6 +251,25 @@ def require_csrf(session: WebSession | None, submitted: str | None) -> None:
         raise Forbidden("the CSRF token is missing or does not match the session")
 
 
+async def set_session_binding(ctx: Context, school_code: str, enabled: bool) -> bool:
+    """The coordinator binds the school's sessions to their start address, or stops doing so; answers the
+    new state. Sessions already running are judged by the new rule on their next request."""
+    school_id = await school_id_by_code(ctx.engine, school_code)
+    # The same decision as home login: the school's own coordinator decides how its people get in.
+    if school_id is None or not may_set_coupling(ctx.viewer, ctx.scope, school_id):
+        raise Forbidden(f"you do not coordinate school {school_code}")
+    await stored_sessions.set_sessions_bound(ctx.engine, school_id, enabled)
+    return enabled
+
+
+async def session_binding_of(ctx: Context, school_id: int) -> bool | None:
+    """Whether the school binds sessions to their start address, for its coordinators and the operator;
+    None for others."""
+    if not (may_set_coupling(ctx.viewer, ctx.scope, school_id) or ctx.viewer.kind is ViewerKind.OPERATOR):
+        return None
+    return await stored_sessions.sessions_bound(ctx.engine, school_id)
+
+
 def tokens_match(expected: str | None, submitted: str | None) -> bool:
     """Whether a submitted CSRF token equals the expected one (compared in constant time)."""
     if not expected or not submitted:
@@ -233,14 +302,18 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "SESSION_COOKIE",
+    "AddressChanged",
     "WebSession",
     "cookie_session",
     "end_session",
     "end_stored_session",
+    "ended_by_address_change",
     "pre_session_csrf",
     "require_csrf",
+    "session_binding_of",
     "session_viewer",
     "set_pre_session_csrf",
+    "set_session_binding",
     "start_session",
     "tokens_match",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from resolvers.school_networks import request_address
+from resolvers.school_networks import connection_address
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -19,5 +19,4 @@ if TYPE_CHECKING:
 def client_address(connection: HTTPConnection, settings: Settings) -> str:
     """The client's address: the peer's, or what a trusted proxy says in `X-Forwarded-For`; "" when the
     server does not know the peer (a test transport without one)."""
-    peer = connection.client.host if connection.client else ""
-    return request_address(settings, peer, connection.headers.getlist("x-forwarded-for"))
+    return connection_address(settings, connection)

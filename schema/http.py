@@ -142,6 +142,7 @@ async def token_viewer(
     *,
     session_cookie: str | None = None,
     csrf_header: str | None = None,
+    address: str,
 ) -> Viewer | None:
     """The viewer of a request's bearer token, checked before its body is read, so that a refused caller
     costs the hub no large read: `Unauthenticated` or `Forbidden` as `request_viewer` refuses.
@@ -150,10 +151,11 @@ async def token_viewer(
     token, but only with the session's CSRF token in the `X-CSRF-Token` header (`csrf_header`;
     `Forbidden` otherwise): a cookie is sent by the browser on any site's request, a header only by the
     hub's own pages. None for a request with neither (or with a session that expired or ended): the
-    body then shows whether it only signs in."""
+    body then shows whether it only signs in. A session that came from another `address` than it started
+    from, at a school that binds sessions, is refused (`AddressChanged`, an `Unauthenticated`: 401)."""
     if authorization:
         return await request_viewer(services.keys, authorization, anonymous_allowed=False)
-    session = await cookie_session(services, session_cookie)
+    session = await cookie_session(services, session_cookie, address=address)
     if session is None:
         return None
     try:

@@ -12,7 +12,7 @@ import strawberry
 
 from datasources.access.school_networks import NetworkRecord, NetworkTokenRecord
 from errors import BadUserInput
-from resolvers import home_logins, school_networks
+from resolvers import home_logins, school_networks, web_sessions
 from schema.classification import public, resolves_public
 from schema.context import Info
 from schema.relay import from_global_id, to_global_id
@@ -82,7 +82,7 @@ class NewNetworkToken:
     )
 
 
-@strawberry.type(description="A school's network ranges, network tokens and home login.")
+@strawberry.type(description="A school's network ranges, network tokens, home login and session binding.")
 class SchoolNetworkMutation:
     """The coordinator's changes to which addresses count as "at school"."""
 
@@ -112,6 +112,22 @@ class SchoolNetworkMutation:
         ],
     ) -> bool:
         return await home_logins.set_home_login(info.context, school_code, enabled)
+
+    @resolves_public(
+        "Bind your school's sessions to the network address they started from, or stop doing so"
+        " (coordinator). On: a request of a session from another address (Wi-Fi to 4G, a copied cookie)"
+        " ends that session, and the person is asked to sign in again (a GraphQL request gets 401"
+        " UNAUTHENTICATED). Applies to running sessions from their next request. Answers the new state."
+    )
+    async def set_session_binding(
+        self,
+        info: Info,
+        school_code: _SchoolCode,
+        enabled: Annotated[
+            bool, strawberry.argument(description="True to bind sessions to their start address.")
+        ],
+    ) -> bool:
+        return await web_sessions.set_session_binding(info.context, school_code, enabled)
 
     @resolves_public(
         "Create a network token for your school's update command (coordinator); the token is shown once."

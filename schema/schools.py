@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datasources.store.records import BoardRecord, SchoolRecord
-from resolvers import changes, consent, home_logins, readiness, school_networks, schools, shortcuts
+from resolvers import (
+    changes,
+    consent,
+    home_logins,
+    readiness,
+    school_networks,
+    schools,
+    shortcuts,
+    web_sessions,
+)
 from schema.classification import public, resolves_public, resolves_rows, rows
 from schema.context import After, First, Info
 from schema.entities import lookup
@@ -298,6 +307,13 @@ class School(Node):
     )
     async def home_login(self, info: Info) -> bool | None:
         return await home_logins.home_login_of(info.context, self.record.id)
+
+    @resolves_public(
+        "Whether the school's sessions are bound to the network address they started from"
+        " (`setSessionBinding`); the school's coordinators and the operator only, null for everyone else."
+    )
+    async def session_binding(self, info: Info) -> bool | None:
+        return await web_sessions.session_binding_of(info.context, self.record.id)
 
     @resolves_public(
         "The network tokens of the school's update command, live and revoked, newest first (never the"

@@ -167,11 +167,21 @@ async def clients_by_partner(reader: Reader, partner_ids: Sequence[int]) -> dict
 
 
 async def members_of(
-    engine: AsyncEngine, kind: str, subject_id: str, *, school_code: str | None, today: dt.date
+    engine: AsyncEngine,
+    kind: str,
+    subject_id: str,
+    *,
+    school_code: str | None,
+    today: dt.date,
+    by_assertion: bool = False,
 ) -> list[Member]:
     """The current school memberships of a signed-in subject (a student row id, or a staff account id
     whose address is that of active staff members), at the named school only when `school_code` is
-    given; the oldest first."""
+    given; the oldest first.
+
+    A session a network provider's assertion started (`by_assertion`) may hold a staff account that only
+    ever signs in that way: its members stay inactive (never activated in the hub), and the provider
+    vouched for the person with the member's address, so their memberships count all the same."""
     if not (subject_id.isascii() and subject_id.isdigit()):
         return []
     table: Table = STUDENTS if kind == STUDENT else STAFF_MEMBERS
@@ -179,12 +189,15 @@ async def members_of(
     if kind == STUDENT:
         statement = statement.where(STUDENTS.c.id == int(subject_id), STUDENTS.c.active.is_(True))
     else:
-        email = select(STAFF_ACCOUNTS.c.email).where(
-            STAFF_ACCOUNTS.c.id == int(subject_id), STAFF_ACCOUNTS.c.active.is_(True)
+        usable = (
+            or_(STAFF_ACCOUNTS.c.active, STAFF_ACCOUNTS.c.assertion_only)
+            if by_assertion
+            else STAFF_ACCOUNTS.c.active.is_(True)
         )
-        statement = statement.where(
-            STAFF_MEMBERS.c.email == email.scalar_subquery(), STAFF_MEMBERS.c.active.is_(True)
-        )
+        email = select(STAFF_ACCOUNTS.c.email).where(STAFF_ACCOUNTS.c.id == int(subject_id), usable)
+        statement = statement.where(STAFF_MEMBERS.c.email == email.scalar_subquery())
+        if not by_assertion:
+            statement = statement.where(STAFF_MEMBERS.c.active.is_(True))
     if school_code is not None:
         statement = statement.join(SCHOOLS, SCHOOLS.c.id == table.c.school_id).where(
             SCHOOLS.c.code == school_code.strip().upper()
@@ -310,20 +323,28 @@ async def revoke_code(engine: AsyncEngine, code_id: int, *, now: dt.datetime) ->
 
 async def session_in_force(engine: AsyncEngine, session_id: str, *, now: dt.datetime) -> bool:
     """Whether the web session a code was issued in is still on: not ended (signed out), not expired,
-    and its person may still sign in (an account disabled or a login removed since ends it)."""
+    and its person may still sign in (an account disabled or a login removed since ends it), judged as the
+    session's own requests are: a session a network provider's assertion started may hold an account that
+    only ever signs in that way (`subject_may_sign_in(by_assertion=True)`)."""
     if not (session_id.isascii() and session_id.isdigit()):
         return False
     async with engine.connect() as connection:
         row = (
             await connection.execute(
-                select(WEB_SESSIONS.c.subject_kind, WEB_SESSIONS.c.subject_id).where(
+                select(
+                    WEB_SESSIONS.c.subject_kind,
+                    WEB_SESSIONS.c.subject_id,
+                    WEB_SESSIONS.c.assertion_partner_id,
+                ).where(
                     WEB_SESSIONS.c.id == int(session_id),
                     WEB_SESSIONS.c.ended_at.is_(None),
                     WEB_SESSIONS.c.expires_at > now,
                 )
             )
         ).one_or_none()
-    return row is not None and await subject_may_sign_in(engine, row[0], row[1])
+    return row is not None and await subject_may_sign_in(
+        engine, row.subject_kind, row.subject_id, by_assertion=row.assertion_partner_id is not None
+    )
 
 
 async def grant_of_access_token(engine: AsyncEngine, access_token_id: str) -> StoredCode | None:

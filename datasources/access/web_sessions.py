@@ -7,19 +7,30 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 
 from datasources.access import home_logins
-from datasources.store.tables import SCHOOLS, STAFF_ACCOUNTS, STUDENT_LOGINS, STUDENTS, WEB_SESSIONS
+from datasources.store.tables import (
+    SCHOOLS,
+    STAFF_ACCOUNT_ROLES,
+    STAFF_ACCOUNTS,
+    STAFF_MEMBERS,
+    STUDENT_LOGINS,
+    STUDENTS,
+    WEB_SESSIONS,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 #: The subject kinds a session may hold (ViewerKind values).
 STAFF = "staff"
 STUDENT = "student"
+#: `end_reason` of a session ended because a request came from another address than it started from, at
+#: a school that binds sessions to their start address.
+ADDRESS_CHANGED = "address_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +49,10 @@ class StoredSession:
     ended_at: dt.datetime | None
     #: The network provider whose assertion started the session; None for a sign-in on the hub's pages.
     assertion_partner_id: int | None = None
+    #: Whether the session's school binds sessions to their start address (`schools.sessions_bound`).
+    bound_to_address: bool = False
+    #: Why the hub ended it (ADDRESS_CHANGED), None for sign-out, expiry or a session still on.
+    end_reason: str | None = None
 
 
 async def create_session(
@@ -77,12 +92,20 @@ async def create_session(
 
 
 async def session_by_hash(engine: AsyncEngine, token_hash: str) -> StoredSession | None:
-    """The session stored under this cookie hash, ended or not (the caller judges)."""
+    """The session stored under this cookie hash, ended or not (the caller judges), with whether it is
+    bound to its start address (`bound_to_address`, see `_staff_bound`)."""
     async with engine.connect() as connection:
-        found = await connection.execute(select(WEB_SESSIONS).where(WEB_SESSIONS.c.token_hash == token_hash))
+        found = await connection.execute(
+            select(WEB_SESSIONS, SCHOOLS.c.sessions_bound)
+            .outerjoin(SCHOOLS, SCHOOLS.c.code == WEB_SESSIONS.c.school_code)
+            .where(WEB_SESSIONS.c.token_hash == token_hash)
+        )
         row = found.one_or_none()
-    if row is None:
-        return None
+        if row is None:
+            return None
+        bound = bool(row.sessions_bound)
+        if not bound and row.ended_at is None and row.subject_kind == STAFF:
+            bound = await _staff_bound(connection, row.subject_id)
     return StoredSession(
         id=row.id,
         subject_kind=row.subject_kind,
@@ -95,16 +118,62 @@ async def session_by_hash(engine: AsyncEngine, token_hash: str) -> StoredSession
         expires_at=row.expires_at,
         ended_at=row.ended_at,
         assertion_partner_id=row.assertion_partner_id,
+        bound_to_address=bound,
+        end_reason=row.end_reason,
     )
 
 
-async def end_session(engine: AsyncEngine, session_id: int, *, at: dt.datetime) -> None:
-    """Mark a session ended (kept for the record; its cookie opens nothing any more)."""
+async def _staff_bound(connection: AsyncConnection, subject_id: str) -> bool:
+    """Whether a staff account works at (a staff member with its address) or coordinates a school
+    that binds sessions: a staff session names no school of its own, and a school that binds sessions
+    wants that of every one of its staff, wherever else they also work."""
+    if not subject_id.isascii() or not subject_id.isdigit():
+        return False
+    account_id = int(subject_id)
+    bound = SCHOOLS.c.sessions_bound.is_(True)
+    coordinated = (
+        select(STAFF_ACCOUNT_ROLES.c.school_id)
+        .join(SCHOOLS, SCHOOLS.c.id == STAFF_ACCOUNT_ROLES.c.school_id)
+        .where(STAFF_ACCOUNT_ROLES.c.account_id == account_id, bound)
+    )
+    working = (
+        select(STAFF_MEMBERS.c.school_id)
+        .join(STAFF_ACCOUNTS, STAFF_ACCOUNTS.c.email == STAFF_MEMBERS.c.email)
+        .join(SCHOOLS, SCHOOLS.c.id == STAFF_MEMBERS.c.school_id)
+        # Inactive members count too: an assertion-only account's never activate, and binding more
+        # sessions than needed only asks for a new sign-in.
+        .where(STAFF_ACCOUNTS.c.id == account_id, bound)
+    )
+    found = await connection.scalar(select(exists(coordinated.union_all(working).subquery().select())))
+    return bool(found)
+
+
+async def end_session(
+    engine: AsyncEngine, session_id: int, *, at: dt.datetime, reason: str | None = None
+) -> None:
+    """Mark a session ended (kept for the record; its cookie opens nothing any more), with the reason a
+    page should tell (ADDRESS_CHANGED) if there is one."""
     async with engine.begin() as connection:
         await connection.execute(
             update(WEB_SESSIONS)
             .where(WEB_SESSIONS.c.id == session_id, WEB_SESSIONS.c.ended_at.is_(None))
-            .values(ended_at=at)
+            .values(ended_at=at, end_reason=reason)
+        )
+
+
+async def set_sessions_bound(engine: AsyncEngine, school_id: int, enabled: bool) -> None:
+    """Bind the school's sessions to their start address, or stop doing so."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(SCHOOLS).where(SCHOOLS.c.id == school_id).values(sessions_bound=enabled)
+        )
+
+
+async def sessions_bound(engine: AsyncEngine, school_id: int) -> bool:
+    """Whether the school binds its sessions to their start address."""
+    async with engine.connect() as connection:
+        return bool(
+            await connection.scalar(select(SCHOOLS.c.sessions_bound).where(SCHOOLS.c.id == school_id))
         )
 
 

@@ -89,6 +89,10 @@ class School(SQLModel, table=True):
     active: bool = True
     merged_into_id: int | None = Field(default=None, foreign_key="schools.id")
     home_login: bool = False
+    #: Whether a session started at this school ends when a request of it comes from another address than
+    #: the one it started from (`setSessionBinding`): a stolen cookie is of no use elsewhere, at the price
+    #: of a new sign-in after a switch from Wi-Fi to 4G.
+    sessions_bound: bool = False
     #: "automatic" (LAS push) or "manual" (hand uploads).
     las_coupling: str = Field(default="automatic", max_length=10)
     las_coupling_suspended: bool = False
@@ -745,6 +749,9 @@ class WebSession(SQLModel, table=True):
     started_at: dt.datetime = Field(sa_type=_TZ)
     expires_at: dt.datetime = Field(sa_type=_TZ)
     ended_at: dt.datetime | None = Field(default=None, sa_type=_TZ)
+    #: Why the hub ended it, when a page should say so ("address_changed": the school binds sessions to
+    #: their start address and a request came from another one); null for sign-out and expiry.
+    end_reason: str | None = Field(default=None, max_length=20)
     #: The network provider whose signed assertion started the session (null: signed in on the hub's
     #: own pages). Only such a session may hold an account that is `assertion_only`.
     assertion_partner_id: int | None = Field(default=None, foreign_key="partners.id")

@@ -29,6 +29,7 @@ from resolvers.web_sessions import (
     WebSession,
     end_session,
     end_stored_session,
+    ended_by_address_change,
     pre_session_csrf,
     require_csrf,
     session_viewer,
@@ -56,6 +57,11 @@ EXPIRED_FORM: Final = (
 UNKNOWN_SCHOOL: Final = "Deze school kennen we niet. Controleer de schoolcode of zoek de school op naam."
 CHOOSE_PICTURES: Final = f"Kies {PICTURE_CODE_LENGTH} plaatjes, in de goede volgorde."
 PASSWORD_OR_PICTURES: Final = "Vul je wachtwoord in of kies je plaatjes (niet allebei)."  # noqa: S105
+#: Why a session at a school that binds sessions to their start address ended (`setSessionBinding`).
+ADDRESS_CHANGED: Final = (
+    "Je bent afgemeld omdat je verbinding is gewisseld (bijvoorbeeld van wifi naar 4G). Je school laat een"
+    " sessie alleen werken op het netwerk waar je je aanmeldde. Meld je opnieuw aan."
+)
 BAD_FORM: Final = "Het formulier is niet goed verstuurd. Laad de pagina opnieuw en probeer het nog eens."
 
 
@@ -147,8 +153,15 @@ class _SignInPages:
                 school_text=school_text,
             )
         results = await student_logins.search_schools(the_services.engine, search) if search else []
+        moved = await ended_by_address_change(the_services, request)
         return await self.page(
-            request, next_path=next_path, school=school, search=search, results=results, searched=bool(search)
+            request,
+            next_path=next_path,
+            school=school,
+            search=search,
+            results=results,
+            searched=bool(search),
+            error=ADDRESS_CHANGED if moved else None,
         )
 
     async def login_post(self, request: Request) -> Response:

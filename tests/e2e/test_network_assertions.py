@@ -30,6 +30,8 @@ from datasources.access.jwks_fetch import check_jwks_url
 from datasources.access.signing_keys import load_keyset
 from datasources.store.tables import (
     ASSERTION_KEY_SETS,
+    DISCLOSURES,
+    PARTNERS,
     SCHOOLS,
     STAFF_ACCOUNTS,
     STAFF_MEMBERS,
@@ -38,6 +40,7 @@ from datasources.store.tables import (
     WEB_SESSIONS,
 )
 from resolvers import admin
+from resolvers.network_assertions import SIGN_IN_OPERATION
 from tests.e2e.conftest import operator_token_at
 from tests.e2e.test_feed import client_token
 from tests.e2e.test_imports import school_file
@@ -570,3 +573,54 @@ async def test_a_revoked_consent_ends_the_sessions_the_providers_assertions_star
         # The other provider, whose consent stands, still signs her in.
         async with _posted(hub, world.second.sign(hub, email=TEACHER)) as (response, browser):
             assert response.status_code == 303, response.text
+
+
+async def _sign_in_audit(engine: AsyncEngine) -> list[tuple[str, str, list[str], int]]:
+    """(partner client id, school code, categories, records) of the audit's assertion sign-ins."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(PARTNERS.c.client_id, SCHOOLS.c.code, DISCLOSURES.c.categories, DISCLOSURES.c.records)
+            .join(PARTNERS, PARTNERS.c.id == DISCLOSURES.c.partner_id)
+            .join(SCHOOLS, SCHOOLS.c.id == DISCLOSURES.c.school_id)
+            .where(DISCLOSURES.c.operation_name == SIGN_IN_OPERATION)
+            .order_by(DISCLOSURES.c.id)
+        )
+        return [(row[0], row[1], sorted(row[2]), row[3]) for row in rows]
+
+
+async def test_every_assertion_sign_in_is_in_the_schools_disclosure_audit_and_a_refused_one_is_not(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with _world(settings, engine) as world:
+        hub = world.hub
+        async with engine.begin() as connection:
+            student_id = await connection.scalar(
+                select(func.min(STUDENTS.c.id))
+                .select_from(STUDENTS)
+                .join(SCHOOLS, SCHOOLS.c.id == STUDENTS.c.school_id)
+                .where(SCHOOLS.c.code == CODE)
+            )
+            await connection.execute(
+                update(STUDENTS)
+                .where(STUDENTS.c.id == student_id)
+                .values(eck_id="https://ketenid.nl/201703/x")
+            )
+        assert (await _post(hub, world.provider.sign(hub, email=TEACHER))).status_code == 303
+        assert (
+            await _post(hub, world.second.sign(hub, eck_id="https://ketenid.nl/201703/x"))
+        ).status_code == 303
+        # Refused: no consent, a replay, an unknown person. The provider learnt nothing: nothing recorded.
+        replayed = world.provider.sign(hub, email=TEACHER, jti="once")
+        assert (await _post(hub, replayed)).status_code == 303
+        for refused in (
+            world.stranger.sign(hub, email=TEACHER),
+            replayed,
+            world.provider.sign(hub, email="niemand@school.example"),
+        ):
+            assert (await _post(hub, refused)).status_code in {401, 403}
+
+    assert await _sign_in_audit(engine) == [
+        (world.provider.client_id, CODE, ["STAFF_BASIC"], 1),
+        (world.second.client_id, CODE, ["STUDENT_BASIC"], 1),
+        (world.provider.client_id, CODE, ["STAFF_BASIC"], 1),
+    ]

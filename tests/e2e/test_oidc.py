@@ -16,6 +16,7 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import secrets
 import socket
 import subprocess
@@ -27,10 +28,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import jwt as pyjwt
 import pytest
 from authlib.deprecate import AuthlibDeprecationWarning
+from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from jwt.algorithms import ECAlgorithm
 from sqlalchemy import insert, select, update
 
 from auth.categories import DataCategory
@@ -39,6 +43,7 @@ from auth.identifiers import PartnerIdentifiers, global_id
 from auth.policy import operator_scope
 from auth.viewer import Viewer, ViewerKind
 from datasources.access import consent_lifecycle, license_admin, school_networks
+from datasources.access.network_assertions import store_key_set
 from datasources.access.signing_keys import load_keyset
 from datasources.access.student_logins import save_student_login
 from datasources.school_files.model import ImportedGroup, ImportedStaff, ImportedStudent, SchoolFile
@@ -48,6 +53,7 @@ from datasources.store.tables import (
     DISCLOSURES,
     OIDC_CLIENTS,
     OIDC_CODES,
+    PARTNERS,
     SCHOOLS,
     STAFF_ACCOUNTS,
     STAFF_MEMBERS,
@@ -392,7 +398,7 @@ async def _code_flow(hub: Hub, client: Client, browser: httpx.AsyncClient, **ext
         assert location.startswith(client.redirect_uri + "?"), location
         returned = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
         assert returned["state"] == state
-        assert set(returned) == {"code", "state"}
+        assert set(returned) == {"code", "state"}, returned
         token = await relying_party.fetch_token(
             metadata["token_endpoint"], authorization_response=location, code_verifier=verifier
         )
@@ -873,3 +879,98 @@ async def test_discovery_describes_the_provider(hub: Hub) -> None:
     assert {"sub", "instelling_ref", "role", "context", "groups", "eck_id"} <= set(
         metadata["claims_supported"]
     )
+
+
+async def _userinfo(hub: Hub, access_token: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=hub.base_url, trust_env=False) as client:
+        return await client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+async def test_userinfo_stops_answering_when_the_user_signs_out_or_the_account_is_disabled(
+    hub: Hub, engine: AsyncEngine
+) -> None:
+    async with _browser(hub) as child:
+        await sign_in_student(child, hub.code, "anna", password=CHILD_PASSWORD)
+        signed_in = await _code_flow(hub, hub.taalpad, child)
+        child_token = signed_in.token["access_token"]
+        assert (await _userinfo(hub, child_token)).json()["sub"] == signed_in.claims["sub"]
+        csrf = await session_csrf_token(child)
+        assert (await child.post("/logout", data={"csrf_token": csrf})).status_code == 303
+    signed_out = await _userinfo(hub, child_token)
+    assert signed_out.status_code == 401
+    assert "signed out" in signed_out.headers["www-authenticate"] + signed_out.text
+
+    async with _browser(hub) as teacher:
+        await sign_in_staff(teacher, ELS, PASSWORD)
+        teacher_token = (await _code_flow(hub, hub.taalpad, teacher)).token["access_token"]
+        assert (await _userinfo(hub, teacher_token)).status_code == 200
+        async with engine.begin() as connection:  # the coordinator disables her account
+            await connection.execute(
+                update(STAFF_ACCOUNTS).where(STAFF_ACCOUNTS.c.email == ELS).values(active=False)
+            )
+        assert (await _userinfo(hub, teacher_token)).status_code == 401
+
+
+async def test_a_teacher_signed_in_by_a_network_provider_signs_on_to_a_product_and_stays_inactive(
+    hub: Hub, engine: AsyncEngine, settings: Settings
+) -> None:
+    # Piet Mol has no account of his own: he only ever signs in through the school's network provider.
+    piet = "piet.netwerk@school.example"
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(STAFF_MEMBERS).where(STAFF_MEMBERS.c.email == PIET).values(email=piet, active=False)
+        )
+    provider_id, provider_client, _secret = await _partner(
+        engine, settings, "Schoolnetwerk", [DataCategory.STAFF_BASIC], eck_chain=False
+    )
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(PARTNERS).where(PARTNERS.c.id == provider_id).values(kind="NETWORK_PROVIDER")
+        )
+    await consent_lifecycle.grant(
+        engine,
+        _OPERATOR,
+        school_id=hub.school_id,
+        partner_id=provider_id,
+        categories=[DataCategory.SCHOOL_BASIC, DataCategory.STAFF_BASIC],
+        now=settings.now(),
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = {**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "netwerk-1", "alg": "ES256"}
+    await store_key_set(
+        engine, provider_id, keys=[public], jwks_url=None, fetched_at=None, now=settings.now(), by="test"
+    )
+    issued = int(settings.now().timestamp())
+    assertion = pyjwt.encode(
+        {
+            "iss": provider_client,
+            "aud": hub.base_url,
+            "iat": issued,
+            "exp": issued + 120,
+            "jti": secrets.token_urlsafe(12),
+            "email": piet,
+        },
+        key,
+        algorithm="ES256",
+        headers={"kid": "netwerk-1"},
+    )
+    async with _browser(hub) as browser:
+        posted = await browser.post("/login/assertion", data={"assertion": assertion})
+        assert posted.status_code == 303, posted.text
+        # The whole code flow, the token exchange included: the session an assertion started holds him.
+        signed_in = await _code_flow(hub, hub.taalpad, browser)
+
+    assert signed_in.claims["role"] == "teacher"
+    assert signed_in.userinfo["sub"] == signed_in.claims["sub"]
+    async with engine.connect() as connection:
+        account = (
+            await connection.execute(
+                select(STAFF_ACCOUNTS.c.active, STAFF_ACCOUNTS.c.assertion_only).where(
+                    STAFF_ACCOUNTS.c.email == piet
+                )
+            )
+        ).one()
+        member_active = await connection.scalar(
+            select(STAFF_MEMBERS.c.active).where(STAFF_MEMBERS.c.email == piet)
+        )
+    assert (tuple(account), member_active) == ((False, True), False)
