@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import math
 import secrets
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,6 +46,9 @@ OPENID: Final = "openid"
 
 #: The audit's operation names.
 SIGN_IN_OPERATION: Final = "OpenID Connect sign-in"
+#: The parameter the hub adds to an authorize request that needs a sign-in after a moment (see
+#: `AuthorizeRequest.login_after`).
+LOGIN_AFTER: Final = "login_after"
 USERINFO_OPERATION: Final = "OpenID Connect userinfo"
 
 #: Why a person may not sign in, as the `error_description` of `access_denied`.
@@ -91,6 +95,26 @@ class AuthorizeRequest:
     nonce: str | None
     code_challenge: str
     prompt: str | None
+    #: OIDC Core's max_age: the most seconds since the person signed in that the client accepts.
+    max_age: int | None = None
+    #: `login_after` (the hub's own parameter, which it adds on the way back from a fresh sign-in that
+    #: prompt=login or max_age asked for): the sign-in must have happened at or after this time, in
+    #: milliseconds since the epoch. A client may send it too; it can only ask for a newer sign-in.
+    login_after: int | None = None
+
+    def needs_fresh_sign_in(self, started_at: dt.datetime, now: dt.datetime) -> bool:
+        """Whether a session started at `started_at` is too old for this request (prompt=login, max_age,
+        login_after): the person signs in again first (OIDC Core §3.1.2.1)."""
+        if "login" in self.prompts:
+            return True
+        if self.max_age is not None and (now - started_at).total_seconds() > self.max_age:
+            return True
+        return self.login_after is not None and _milliseconds(started_at) < self.login_after
+
+    @property
+    def prompts(self) -> frozenset[str]:
+        """The values of `prompt` (a space-separated list)."""
+        return frozenset((self.prompt or "").split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +166,44 @@ def checked_request(target: Target, parameters: Mapping[str, list[str]]) -> Auth
     nonce = one.get("nonce")
     if nonce is not None and not 1 <= len(nonce) <= 500:
         raise AuthorizeError("invalid_request", "nonce must be 1 to 500 characters")
-    return AuthorizeRequest(target, nonce, challenge, one.get("prompt"))
+    prompts = set(one.get("prompt", "").split())
+    if "none" in prompts and len(prompts) > 1:
+        raise AuthorizeError("invalid_request", "prompt=none cannot be combined with another prompt value")
+    return AuthorizeRequest(
+        target,
+        nonce,
+        challenge,
+        one.get("prompt"),
+        max_age=_whole_number(one, "max_age"),
+        login_after=_whole_number(one, LOGIN_AFTER),
+    )
+
+
+def _whole_number(one: Mapping[str, str], name: str) -> int | None:
+    """A parameter that must be a non-negative whole number (max_age, login_after), None when absent."""
+    text = one.get(name)
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 15:
+        raise AuthorizeError("invalid_request", f"{name} must be a non-negative whole number")
+    return int(text)
+
+
+def _milliseconds(moment: dt.datetime) -> int:
+    return math.floor(moment.timestamp() * 1000)
+
+
+def fresh_sign_in_return(path: str, query: Mapping[str, list[str]], now: dt.datetime) -> str:
+    """The authorize request to come back to after the fresh sign-in `needs_fresh_sign_in` asked for:
+    the same request without prompt and max_age (which a new session satisfies, and max_age=0 never
+    would), and with `login_after` now, so that only a sign-in after this moment lets it through."""
+    kept = [
+        (name, value)
+        for name, values in query.items()
+        if name not in {"prompt", "max_age", LOGIN_AFTER}
+        for value in values
+    ]
+    return f"{path}?{urllib.parse.urlencode([*kept, (LOGIN_AFTER, str(_milliseconds(now)))])}"
 
 
 async def issue_code(

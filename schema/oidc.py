@@ -14,6 +14,7 @@ error codes. The work is done in resolvers.code_flow and resolvers.launches.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Final
@@ -29,6 +30,7 @@ from resolvers.launch_rules import product_id_from_path
 from resolvers.sign_on import IDENTITY_CLAIMS
 from resolvers.web_sessions import session_viewer
 from schema.addresses import client_address
+from schema.pages.signin import SIGN_IN_AGAIN
 from schema.pages.templates import render
 
 if TYPE_CHECKING:
@@ -105,6 +107,20 @@ def _login_redirect(request: Request) -> Response:
     )
 
 
+def _fresh_login_redirect(request: Request, now: dt.datetime, school_code: str | None) -> Response:
+    """To the sign-in form even though the person is signed in (prompt=login, max_age): a shared
+    classroom computer may hold someone else's session. The form names the session's school (for the
+    students' form); it comes back to the same request, which then accepts only a sign-in from now on
+    (`code_flow.fresh_sign_in_return`)."""
+    query: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        query.setdefault(name, []).append(value)
+    login = {"next": code_flow.fresh_sign_in_return(request.url.path, query, now), SIGN_IN_AGAIN: "1"}
+    if school_code:
+        login["school"] = school_code
+    return RedirectResponse("/login?" + urllib.parse.urlencode(login), status_code=302, headers=_NO_STORE)
+
+
 def _page(request: Request, status: int, title: str, reason: str) -> Response:
     response = render(request, "sign_on_refused.html", status_code=status, title=title, reason=reason)
     response.headers.update(_NO_STORE)
@@ -132,9 +148,14 @@ def routes(services: Callable[[HTTPConnection], Services]) -> list[Route]:
             checked = code_flow.checked_request(target, parameters)
             session = await session_viewer(hub, request)
             if session is None:
-                if checked.prompt == "none":
+                if "none" in checked.prompts:
                     raise AuthorizeError("login_required", "the user is not signed in")
                 return _login_redirect(request)
+            now = hub.settings.now()
+            if checked.needs_fresh_sign_in(session.started_at, now):
+                if "none" in checked.prompts:
+                    raise AuthorizeError("login_required", "the request needs a newer sign-in (max_age)")
+                return _fresh_login_redirect(request, now, session.school_code)
             code = await code_flow.issue_code(
                 hub, checked, session, address=client_address(request, hub.settings)
             )

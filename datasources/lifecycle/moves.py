@@ -23,12 +23,16 @@ from datasources.store.tables import (
     GROUP_STAFF,
     GROUP_STUDENTS,
     GROUPS,
+    HOME_ACTIVATION_CODES,
+    HOME_LINKS,
+    HOME_PIN_LINKS,
     LICENSE_GROUPS,
     LICENSES,
     PENDING_CHANGES,
     SCHOOL_FILE_YEARS,
     STAFF_ACCOUNT_ROLES,
     STAFF_MEMBERS,
+    STUDENT_LOGINS,
     STUDENTS,
 )
 
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
     from datasources.lifecycle.guards import Location
 
 _KEY_MAX = 100
+#: A student login's username is at most this long (`student_logins.username`).
+_USERNAME_MAX = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +187,67 @@ async def move_members(
     await _repoint(connection, links, column, folded, None)
     await _repoint(connection, links, column, {old: mapping[old] for old in copying}, set(copy_groups))
     gone = list(folded)
+    if kind == "student":
+        carried = [entity.row_id for entity in moved if entity.row_id not in mapping.values()]
+        await move_logins(connection, carried, gone, target_id)
     if gone:
         if kind == "staff":
             await connection.execute(delete(ACCOUNT_LINKS).where(ACCOUNT_LINKS.c.staff_member_id.in_(gone)))
         await connection.execute(delete(table).where(table.c.id.in_(gone)))
     return moved
+
+
+async def move_logins(
+    connection: AsyncConnection, student_ids: Sequence[int], folded_ids: Sequence[int], target_id: int
+) -> list[tuple[str, str]]:
+    """Take the hub logins of moved students (`student_ids`, now at the target) along: the username, the
+    password or picture code and the home login stay the child's, so the printed login cards and the
+    parents' PINs keep working. A username the target already uses gets a number (anna -> anna2); returns
+    those renames (old, new), for the coordinator to print new cards. The logins of `folded_ids` (rows of
+    people who are students of the target already, which are removed) go with their rows: the person
+    keeps the target's own login."""
+    if folded_ids:
+        links = select(HOME_LINKS.c.id).where(HOME_LINKS.c.student_id.in_(folded_ids))
+        await connection.execute(delete(HOME_PIN_LINKS).where(HOME_PIN_LINKS.c.home_link_id.in_(links)))
+        for table in (HOME_LINKS, HOME_ACTIVATION_CODES, STUDENT_LOGINS):
+            await connection.execute(delete(table).where(table.c.student_id.in_(folded_ids)))
+    if not student_ids:
+        return []
+    moving = (
+        await connection.execute(
+            select(STUDENT_LOGINS.c.student_id, STUDENT_LOGINS.c.username)
+            .where(STUDENT_LOGINS.c.student_id.in_(student_ids))
+            .order_by(STUDENT_LOGINS.c.student_id)
+        )
+    ).all()
+    taken = set(
+        await connection.scalars(
+            select(STUDENT_LOGINS.c.username).where(STUDENT_LOGINS.c.school_id == target_id)
+        )
+    )
+    renamed: list[tuple[str, str]] = []
+    for student_id, username in moving:
+        name = username if username not in taken else _free_username(username, taken)
+        taken.add(name)
+        if name != username:
+            renamed.append((username, name))
+        await connection.execute(
+            update(STUDENT_LOGINS)
+            .where(STUDENT_LOGINS.c.student_id == student_id)
+            .values(school_id=target_id, username=name)
+        )
+    return renamed
+
+
+def _free_username(username: str, taken: set[str]) -> str:
+    """`username` with the first number from 2 that makes it unused at the school."""
+    number = 2
+    while True:
+        suffix = str(number)
+        candidate = username[: _USERNAME_MAX - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        number += 1
 
 
 async def _repoint(

@@ -57,6 +57,13 @@ EXPIRED_FORM: Final = (
 UNKNOWN_SCHOOL: Final = "Deze school kennen we niet. Controleer de schoolcode of zoek de school op naam."
 CHOOSE_PICTURES: Final = f"Kies {PICTURE_CODE_LENGTH} plaatjes, in de goede volgorde."
 PASSWORD_OR_PICTURES: Final = "Vul je wachtwoord in of kies je plaatjes (niet allebei)."  # noqa: S105
+#: The query parameter of `/login` that shows the form even to a signed-in person (a partner's prompt=login
+#: or max_age asked for a fresh sign-in: `schema.oidc`).
+SIGN_IN_AGAIN: Final = "opnieuw"
+#: What the form says then.
+SIGN_IN_AGAIN_MESSAGE: Final = (
+    "Meld je opnieuw aan om verder te gaan. Ben jij het niet? Meld je dan aan met je eigen gegevens."
+)
 #: Why a session at a school that binds sessions to their start address ended (`setSessionBinding`).
 ADDRESS_CHANGED: Final = (
     "Je bent afgemeld omdat je verbinding is gewisseld (bijvoorbeeld van wifi naar 4G). Je school laat een"
@@ -136,7 +143,8 @@ class _SignInPages:
         the_services = self.services(request)
         next_path = safe_next(request.query_params.get("next"))
         session = await session_viewer(the_services, request)
-        if session is not None:
+        again = request.query_params.get(SIGN_IN_AGAIN) == "1"
+        if session is not None and not again:
             return render(
                 request, "signed_in.html", csrf_token=session.csrf_token, next=next_path, session=session
             )
@@ -162,6 +170,7 @@ class _SignInPages:
             results=results,
             searched=bool(search),
             error=ADDRESS_CHANGED if moved else None,
+            notice=SIGN_IN_AGAIN_MESSAGE if again else None,
         )
 
     async def login_post(self, request: Request) -> Response:

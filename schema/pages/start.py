@@ -29,6 +29,7 @@ from resolvers.launch_rules import LaunchableProduct, launch_url
 from resolvers.requests import open_request
 from resolvers.self_check import self_check
 from resolvers.web_sessions import session_viewer
+from schema.addresses import client_address
 from schema.pages.signin import login_redirect
 from schema.pages.templates import PAGE_HEADERS, render
 
@@ -151,8 +152,10 @@ class _StartPages:
         session = await session_viewer(the_services, request)
         if session is None:
             return login_redirect(request)
+        # Where the person is now decides SCHOOL or HOME, as on /graphql and /launch (not sign-in's place).
+        address = client_address(request, the_services.settings)
         try:
-            async with open_request(the_services, session.viewer, client_address=session.address) as ctx:
+            async with open_request(the_services, session.viewer, client_address=address) as ctx:
                 check = await self_check(ctx)
                 if check is None:
                     return login_redirect(request)
@@ -198,7 +201,8 @@ class _StartPages:
             return login_redirect(request)
         code, file_name = request.path_params["code"], request.path_params["file_name"]
         try:
-            async with open_request(the_services, session.viewer, client_address=session.address) as ctx:
+            address = client_address(request, the_services.settings)
+            async with open_request(the_services, session.viewer, client_address=address) as ctx:
                 school = await schools.school_by_code(ctx, code)
                 files = [] if school is None else await shortcuts.shortcuts(ctx, school)
         except PublicError:

@@ -62,7 +62,7 @@ from datasources.store.tables import (
 from resolvers import admin
 from resolvers.accounts import register_partner
 from tests.e2e.conftest import operator_token_at, process_environment
-from tests.e2e.web import session_csrf_token, sign_in_staff, sign_in_student
+from tests.e2e.web import form_csrf_token, session_csrf_token, sign_in_staff, sign_in_student, student_fields
 
 with warnings.catch_warnings():
     # Authlib 1.9 warns that it prefers the `httpx2` package name over httpx; the client is the same.
@@ -516,6 +516,13 @@ async def test_the_school_network_decides_school_or_home_and_a_home_launch_of_a_
         from_home = await at_home.get(f"/launch/{_product(hub.product_id)}")
         assert from_home.status_code == 403
         assert "Niet toegestaan thuis" in from_home.text
+        # The start page judges where the person is now, as /launch does: Anna's session from school,
+        # taken home, shows no tile of the school-only product.
+        tile = f"/launch/{_product(hub.product_id)}"
+        assert tile in (await at_school.get("/")).text
+        at_school.headers.update(AT_HOME)
+        assert tile not in (await at_school.get("/")).text
+        assert (await at_school.get(tile)).status_code == 403
     # A forwarded header from a client that is not a trusted proxy counts for nothing: tested in
     # tests/auth/test_networks.py and tests/e2e/test_school_networks.py.
 
@@ -974,3 +981,69 @@ async def test_a_teacher_signed_in_by_a_network_provider_signs_on_to_a_product_a
             select(STAFF_MEMBERS.c.active).where(STAFF_MEMBERS.c.email == piet)
         )
     assert (tuple(account), member_active) == ((False, True), False)
+
+
+def _query(location: str) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+async def test_prompt_login_and_max_age_ask_a_signed_in_person_to_sign_in_again_first(
+    hub: Hub, engine: AsyncEngine
+) -> None:
+    # A shared classroom computer: Anna's session is still open when the product asks who is there.
+    async with _browser(hub) as browser:
+        await sign_in_student(browser, hub.code, "anna", password=CHILD_PASSWORD)
+        verifier = "w" * 50
+        before = await _codes(engine)
+        for asked in ({"prompt": "login"}, {"max_age": "0"}):
+            answer = await browser.get(
+                _authorize_url(hub, hub.taalpad, code_challenge=_challenge(verifier), **asked)
+            )
+            assert answer.status_code == 302
+            login = urllib.parse.urlsplit(answer.headers["location"])
+            assert login.path == "/login"
+            assert await _codes(engine) == before  # no code for the old session
+        form = await browser.get(answer.headers["location"])
+        # The form, not "you are signed in", with the school filled in for the students' form.
+        assert form.status_code == 200
+        assert "Meld je opnieuw aan om verder te gaan" in form.text
+        assert 'name="gebruikersnaam"' in form.text
+        back = _query(answer.headers["location"])["next"]
+        assert "max_age" not in _query(back)
+        assert "login_after" in _query(back)
+        # The old session does not pass the way back either: only a sign-in after the request does.
+        assert (await browser.get(hub.base_url + back)).headers["location"].startswith("/login?")
+        signed_in_at = time.time()
+        signed_in = await browser.post(
+            "/login",
+            data={
+                "csrf_token": form_csrf_token(form.text),
+                **student_fields(hub.code, "anna", password=CHILD_PASSWORD),
+                "next": back,
+            },
+        )
+        assert (signed_in.status_code, signed_in.headers["location"]) == (303, back)
+        issued = await browser.get(hub.base_url + back)
+        location = issued.headers["location"]
+        assert location.startswith(hub.taalpad.redirect_uri + "?"), location
+        token = await _exchange(hub, hub.taalpad, _query(location)["code"], verifier)
+        assert token.status_code == 200, token.text
+        claims = jwt.decode(token.json()["id_token"], KeySet.import_key_set(await _jwks(hub))).claims
+        assert claims["auth_time"] >= int(signed_in_at) - 1
+
+        # A recent enough sign-in passes max_age; prompt=none never shows a form, it says login_required.
+        recent = await browser.get(_authorize_url(hub, hub.taalpad, max_age="3600"))
+        assert set(_query(recent.headers["location"])) == {"code", "state"}
+        for asked, error in (
+            ({"prompt": "none", "max_age": "0"}, "login_required"),
+            ({"prompt": "none login"}, "invalid_request"),
+            ({"max_age": "-1"}, "invalid_request"),
+        ):
+            refused = await browser.get(_authorize_url(hub, hub.taalpad, **asked))
+            assert _query(refused.headers["location"])["error"] == error, asked
+
+
+async def _jwks(hub: Hub) -> Any:
+    """The hub's JWKS document, as JSON (joserfc's KeySet reads it)."""
+    async with httpx.AsyncClient(base_url=hub.base_url, trust_env=False) as client:
+        return (await client.get("/.well-known/jwks.json")).json()

@@ -14,16 +14,19 @@ from sqlalchemy import delete, insert, select, update
 from sqlmodel import SQLModel
 
 from auth.categories import DataCategory
+from auth.credentials import hash_secret
 from auth.policy import Scope, StaffFacts, staff_scope
 from auth.viewer import Viewer, ViewerKind
 from datasources.access.consent_lifecycle import record_dpa_signature
+from datasources.access.student_logins import save_student_login
 from datasources.imports.identities import persons_for
 from datasources.imports.report import ImportRefused
 from datasources.imports.sync import import_lock
 from datasources.registry.locations import set_school_active
 from datasources.store.tables import BOARDS, GROUP_STUDENTS, SCHOOLS, STUDENTS
-from errors import Conflict
+from errors import Conflict, Unauthenticated
 from resolvers.lifecycle import purge_due
+from resolvers.student_logins import authenticate_student
 from schema.relay import to_global_id
 from tests.schema.conftest import TODAY
 from tests.schema.test_feed import (
@@ -790,3 +793,64 @@ async def test_a_coordinator_cannot_resume_the_coupling_before_the_helpdesk_fini
     assert [e["code"] for e in (await run(resume, {"c": a, "s": False}, scope=coordinator))["errors"]] == [
         "CONFLICT"
     ]
+
+
+async def _login(engine: AsyncEngine, student_id: int, school_id: int, username: str) -> None:
+    await save_student_login(
+        engine,
+        student_id=student_id,
+        school_id=school_id,
+        username=username,
+        password_hash=hash_secret(f"wachtwoord-{username}-{student_id}"),
+        picture_hash=None,
+        picture_sealed=None,
+        now=now_on(TODAY),
+        by="test",
+    )
+
+
+async def _signs_in(
+    engine: AsyncEngine, settings: Settings, code: str, username: str, secret: str
+) -> str | None:
+    """The student id a password sign-in at the school gives, None when it is refused."""
+    try:
+        viewer, _school = await authenticate_student(
+            engine, settings, code, username, password=secret, picture_code=None, address="192.0.2.1"
+        )
+    except Unauthenticated:
+        return None
+    return viewer.subject_id
+
+
+async def test_children_who_move_in_a_merger_keep_their_logins_and_a_taken_username_gets_a_number(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    world = await two_schools(engine, settings)
+    (a_id, a), (b_id, b) = world["a"], world["b"]
+    async with engine.connect() as connection:
+        ids = {
+            school_id: list(
+                await connection.scalars(
+                    select(STUDENTS.c.id).where(STUDENTS.c.school_id == school_id).order_by(STUDENTS.c.id)
+                )
+            )
+            for school_id in (a_id, b_id)
+        }
+    anna_a, bram_a = ids[a_id][:2]
+    anna_b = ids[b_id][0]
+    await _login(engine, anna_a, a_id, "anna")
+    await _login(engine, bram_a, a_id, "bram")
+    await _login(engine, anna_b, b_id, "anna")  # B has an "anna" of its own
+
+    result = await run(MERGE, {"sources": [a], "target": b})
+
+    assert result["errors"] == [], result["errors"]
+    at = settings.model_copy(update={"now_override": now_on(TODAY)})
+    # Bram signs in at the merged school with the login he had; A's Anna with the next free name.
+    assert await _signs_in(engine, at, b, "bram", f"wachtwoord-bram-{bram_a}") == str(bram_a)
+    assert await _signs_in(engine, at, b, "anna2", f"wachtwoord-anna-{anna_a}") == str(anna_a)
+    assert await _signs_in(engine, at, b, "anna", f"wachtwoord-anna-{anna_b}") == str(anna_b)
+    # A's printed cards name A, which now answers as the merged school: Bram's card keeps working, and
+    # the "anna" on A's Anna's card is B's Anna now, whose password hers is not.
+    assert await _signs_in(engine, at, a, "bram", f"wachtwoord-bram-{bram_a}") == str(bram_a)
+    assert await _signs_in(engine, at, a, "anna", f"wachtwoord-anna-{anna_a}") is None
