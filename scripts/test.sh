@@ -15,8 +15,8 @@
 #   CI                           when set, a PostgreSQL server or Node.js that cannot be reached is a failure,
 #                                and property tests draw their full counts (locally a tenth: tests/conftest.py).
 #   LEERPOORT_TEST_WORKERS       pytest-xdist workers (default 2; 0 runs in this process, for a debugger). Each
-#                                worker has its own PostgreSQL database and SQLite files; a module's tests stay
-#                                on one worker (--dist loadscope), so module fixtures are built once.
+#                                worker has its own PostgreSQL database and SQLite files; tests are spread by
+#                                work stealing (--dist worksteal), so one slow module does not hold up the end.
 #   LEERPOORT_VENV               the virtual environment to use or create (default: .venv in the repo root).
 #   PYTHON                       the interpreter that creates it (default: python3, 3.11 or newer).
 #
@@ -137,7 +137,7 @@ if [[ -n "$postgres_skipped" ]]; then engines="SQLite only"; else engines="SQLit
 step "pytest ($engines, with coverage)"
 set +e
 workers="${LEERPOORT_TEST_WORKERS:-2}"
-"$py" -m pytest -n "$workers" --dist loadscope --cov --cov-report=term:skip-covered "$@"
+"$py" -m pytest -n "$workers" --dist worksteal --cov --cov-report=term:skip-covered "$@"
 pytest_status=$?
 set -e
 [[ -n "$postgres_skipped" ]] && banner "$postgres_skipped"
