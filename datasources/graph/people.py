@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import ColumnElement, Select, and_, null, select
 
@@ -134,7 +134,6 @@ def _students(scope: Scope, today: dt.date) -> Select[Any]:
     # The main group comes in the same statement: every page of students needs it, and a loader per
     # student would cost an awaitable per row on the hottest path of the graph. It is joined only where
     # group.basic is granted, like every other way to a group.
-    school = STUDENTS.c.school_id
     main = GROUPS.alias("main_group")
     return (
         select(*student_columns(scope), *group_columns(scope, main, MAIN_GROUP))
@@ -144,13 +143,60 @@ def _students(scope: Scope, today: dt.date) -> Select[Any]:
                 and_(main.c.id == main_group_id(today, STUDENTS.c.id), group_rows(scope, main.c.school_id)),
             )
         )
-        .where(
-            visible_schools(scope, school),
-            schools_with(scope, [DataCategory.STUDENT_BASIC], school),
-            # Next year's new pupils are nobody's to see before their first day, leavers not after
-            # their last (datasources.store.current).
-            current_members(STUDENTS, today),
+        .where(*_student_rows(scope, today))
+    )
+
+
+def _student_rows(scope: Scope, today: dt.date) -> tuple[ColumnElement[bool], ...]:
+    school = STUDENTS.c.school_id
+    return (
+        visible_schools(scope, school),
+        schools_with(scope, [DataCategory.STUDENT_BASIC], school),
+        # Next year's new pupils are nobody's to see before their first day, leavers not after
+        # their last (datasources.store.current).
+        current_members(STUDENTS, today),
+    )
+
+
+#: The label of a page's main-group id, computed before the page is ranked (`_paged_students`).
+_MAIN_GROUP_REF: Final = "main_group_ref"
+
+
+def _students_to_page(scope: Scope, today: dt.date) -> Select[Any]:
+    """The students of `_students` with only their main group's id (`_MAIN_GROUP_REF`), for
+    `_paged_students` to rank and then join the group to."""
+    return select(*student_columns(scope), main_group_id(today, STUDENTS.c.id).label(_MAIN_GROUP_REF)).where(
+        *_student_rows(scope, today)
+    )
+
+
+def _paged_students(
+    scope: Scope,
+    statement: Select[Any],
+    parent: ColumnElement[int],
+    args: PageArgs,
+    *,
+    after: tuple[str, ...] = (),
+) -> Select[Any]:
+    """One page per `parent` of `statement` (`_students_to_page`, narrowed), with the columns of `_students`
+    (then the `after` labels). The main group's id is a column of the ranked rows, so PostgreSQL runs its
+    subquery once per student; joined on the group itself, as `_students` does, it ran twice (as the hash
+    join's key and again as its condition)."""
+    page = partitioned_page(statement, parent, STUDENTS.c.id, args).subquery("page")
+    main = GROUPS.alias("main_group")
+    return (
+        select(
+            *(page.c[label] for label in STUDENT.sql_labels),
+            *group_columns(scope, main, MAIN_GROUP),
+            *(page.c[label] for label in after),
         )
+        .select_from(
+            page.outerjoin(
+                main,
+                and_(main.c.id == page.c[_MAIN_GROUP_REF], group_rows(scope, main.c.school_id)),
+            )
+        )
+        .order_by(page.c[str(parent.key)], page.c[STUDENT.sql_labels[STUDENT.id]])
     )
 
 
@@ -183,8 +229,8 @@ async def students_by_school(
     reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs, today: dt.date
 ) -> dict[int, Page[StudentRecord]]:
     """One page of each school's students."""
-    statement = _students(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    rows = await reader.rows(partitioned_page(statement, STUDENTS.c.school_id, STUDENTS.c.id, args))
+    statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
+    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args))
     return split_pages(
         ((row[STUDENT.school_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
         school_ids,
@@ -198,8 +244,8 @@ async def student_rows_by_school(
     """One page of each school's students as the rows `students_by_school` reads (the same statement),
     for a caller that builds its answer from the row itself (`schema.compiled`): `student_identity`
     gives what `student_record` derives from the row, positions are those of `STUDENT` and `MAIN_GROUP`."""
-    statement = _students(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    rows = await reader.rows(partitioned_page(statement, STUDENTS.c.school_id, STUDENTS.c.id, args))
+    statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
+    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args))
     return split_pages(((row[STUDENT.school_id], row[STUDENT.id], row) for row in rows), school_ids, args)
 
 
@@ -250,12 +296,14 @@ async def students_by_group(
     """One page of each group's students."""
     link = GROUP_STUDENTS.c
     statement = (
-        _students(scope, today)
+        _students_to_page(scope, today)
         .add_columns(*_GROUP_OF_STUDENT.labelled(group_id=link.group_id))
         .join(GROUP_STUDENTS, link.student_id == STUDENTS.c.id)
         .where(link.group_id.in_(group_ids))
     )
-    rows = await reader.rows(partitioned_page(statement, link.group_id, STUDENTS.c.id, args))
+    rows = await reader.rows(
+        _paged_students(scope, statement, link.group_id, args, after=_GROUP_OF_STUDENT.sql_labels)
+    )
     return split_pages(
         ((row[_GROUP_OF_STUDENT.group_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
         group_ids,
