@@ -29,6 +29,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from auth.key_material import jwks
+from datasources.access import expired
 from datasources.feed import retention
 from datasources.feed.signal import ChangeSignal
 from datasources.school_files.edexml import read_edexml
@@ -177,14 +178,20 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def _prune_feed_periodically(engine: AsyncEngine, settings: Settings) -> None:
-    """Drop change events older than the retention period, and the personal data of locations closed
-    longer than theirs ago, now and then every hour."""
+    """Drop change events older than the retention period, sign-in rows that open nothing any more
+    (`datasources.access.expired`), and the personal data of locations closed longer than their retention
+    ago: now, and then every hour."""
     while True:
         try:
             older_than = settings.now() - dt.timedelta(days=settings.feed_retention_days)
             await retention.prune(engine, older_than)
         except Exception as error:
             logger.warning("pruning the change feed failed: %s", type(error).__name__)
+        try:
+            # Codes, sessions, used assertions and links that open nothing any more (a margin kept).
+            await expired.prune_expired(engine, settings.now())
+        except Exception as error:
+            logger.warning("pruning expired sign-in rows failed: %s", type(error).__name__)
         try:
             # Closed locations' personal data goes once their retention period has passed (recorded).
             for report in await lifecycle.purge_due(engine, settings, settings.now()):
