@@ -38,7 +38,7 @@ _S256_CHALLENGE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class Refusal(enum.Enum):
-    """Why a sign-in or a launch is refused."""
+    """Why a sign-in is refused (a launch's reasons are `auth.launches.LaunchRefusal`)."""
 
     #: The school has not consented to the partner (or revoked it), is closed, or its board has not
     #: signed the DPA: the partner may read nothing of the school.
@@ -46,8 +46,6 @@ class Refusal(enum.Enum):
     #: The school consented, but not to the category that identifies this person (student.basic or
     #: staff.basic): the partner could not tell who signed in.
     NOT_GRANTED = "NOT_GRANTED"
-    #: No license of the product is coupled to one of the person's current groups.
-    NO_LICENSE = "NO_LICENSE"
 
 
 def sign_on_refusal(scope: Scope, school_id: int, person_kind: str) -> Refusal | None:

@@ -55,7 +55,6 @@ USERINFO_OPERATION: Final = "OpenID Connect userinfo"
 REFUSAL_DESCRIPTIONS: Final = {
     Refusal.NO_CONSENT: "the school has not consented to this partner",
     Refusal.NOT_GRANTED: "the school has not granted this partner the category that identifies this user",
-    Refusal.NO_LICENSE: "no license of the product is coupled to one of the user's groups",
 }
 
 

@@ -156,9 +156,7 @@ async def identity(
     if person is None or person.pseudonym is None:
         return Refusal.NOT_GRANTED
     licensed = set(
-        await store.licensed_group_ids(
-            services.engine, member, partner_id=scope.partner_id, product_id=None, today=today
-        )
+        await store.licensed_group_ids(services.engine, member, partner_id=scope.partner_id, today=today)
     )
     groups = tuple(group for group in memberships[member.member_id].groups if group.id in licensed)
     reference = await store.instelling_ref(services.engine, member.school_id)

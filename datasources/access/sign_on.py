@@ -215,17 +215,15 @@ async def instelling_ref(engine: AsyncEngine, school_id: int) -> str:
 
 
 async def licensed_group_ids(
-    engine: AsyncEngine, member: Member, *, partner_id: int, product_id: int | None, today: dt.date
+    engine: AsyncEngine, member: Member, *, partner_id: int, today: dt.date
 ) -> list[int]:
     """The member's current groups that a license valid today is coupled to, of one of the partner's
-    products (or of `product_id` only); ordered by id."""
+    products; ordered by id (the id_token's `groups`)."""
     if member.kind == STUDENT:
         link, member_column, in_force = GROUP_STUDENTS, GROUP_STUDENTS.c.student_id, None
     else:
         link, member_column, in_force = GROUP_STAFF, GROUP_STAFF.c.staff_id, staff_link_in_force(today)
     products = select(PRODUCTS.c.id).where(PRODUCTS.c.partner_id == partner_id)
-    if product_id is not None:
-        products = products.where(PRODUCTS.c.id == product_id)
     statement = (
         select(link.c.group_id)
         .distinct()
