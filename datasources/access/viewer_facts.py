@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
@@ -30,7 +31,17 @@ COORDINATOR = "ICT_COORDINATOR"
 
 def categories(names: list[str] | tuple[str, ...]) -> frozenset[DataCategory]:
     """Stored category names as categories (names the code no longer knows are ignored, never granted)."""
-    return frozenset(DataCategory[name] for name in names if name in DataCategory.__members__)
+    return _categories(tuple(names))
+
+
+@functools.lru_cache(maxsize=1024)
+def _categories(names: tuple[str, ...]) -> frozenset[DataCategory]:
+    # Every partner request reads every consent in force of the partner: the same few lists of names,
+    # parsed once (a pure function of the names; the cache holds no data of a school or a person).
+    return frozenset(DataCategory[name] for name in names if name in _KNOWN)
+
+
+_KNOWN: frozenset[str] = frozenset(DataCategory.__members__)
 
 
 async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
