@@ -31,6 +31,10 @@ class Viewer:
     #: Whether a network provider's signed assertion vouched for this viewer (a web session it started,
     #: never a token): only then may a staff viewer's account be one that was never activated.
     via_assertion: bool = False
+    #: For a viewer a network provider vouched for: the one school the assertion signed them in at. Such a
+    #: viewer acts there only (its memberships elsewhere do not count) and manages nothing: the provider
+    #: has consent at that school, which says nothing of the person's other schools.
+    school_code: str | None = None
 
     @property
     def subject(self) -> str:

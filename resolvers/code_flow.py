@@ -29,6 +29,7 @@ from errors import Unauthenticated
 from resolvers.oauth import OAuthError, authenticated_client
 from resolvers.school_networks import context_at
 from resolvers.sign_on import PERSON_KINDS, Identity, audit, first_identity, identity, partner_scope
+from resolvers.web_sessions import session_on
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -291,7 +292,7 @@ async def exchange_code(
         raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request's")
     if not verifier_matches(verifier, stored.code_challenge):
         raise OAuthError("invalid_grant", "the code_verifier does not match the code_challenge")
-    if not await store.session_in_force(services.engine, stored.session_id, now=now):
+    if not await session_on(services, stored.session_id):
         raise OAuthError(
             "invalid_grant", "the user signed out (or the session ended) since the code was issued"
         )
@@ -361,7 +362,7 @@ async def userinfo(services: Services, authorization: str) -> dict[str, Any]:
     grant = await store.grant_of_access_token(services.engine, str(claims.get("jti")))
     if grant is None or grant.revoked_at is not None or grant.partner_id != client.partner_id:
         raise Unauthenticated("the token was refused: its grant was revoked")
-    if not await store.session_in_force(services.engine, grant.session_id, now=services.settings.now()):
+    if not await session_on(services, grant.session_id):
         # The access token outlives a sign-out or a disabled account by at most its lifetime; the person's
         # data does not: userinfo answers only while the session the code was issued in is on.
         raise Unauthenticated(

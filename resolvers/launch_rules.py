@@ -85,15 +85,33 @@ def product_id_from_path(segment: str) -> int | None:
 
 async def memberships_of(reader: Reader, viewer: Viewer, today: dt.date) -> tuple[Membership, ...]:
     """The current school memberships of a signed-in teacher (every activated staff member with the
-    account's address) or student; none for any other viewer, or a subject that names nothing."""
+    account's address) or student; none for any other viewer, or a subject that names nothing; for a
+    viewer a network provider vouched for, only those at its school (`Viewer.school_code`)."""
     subject = viewer.subject_id
     if not (subject.isascii() and subject.isdigit()) or len(subject) > _MAX_DIGITS:
         return ()
     if viewer.kind is ViewerKind.STAFF:
-        return await staff_memberships(reader, int(subject), today)
-    if viewer.kind is ViewerKind.STUDENT:
-        return await student_memberships(reader, int(subject), today)
-    return ()
+        found = await staff_memberships(reader, int(subject), today)
+    elif viewer.kind is ViewerKind.STUDENT:
+        found = await student_memberships(reader, int(subject), today)
+    else:
+        return ()
+    if viewer.via_assertion:
+        # A network provider vouched for the person at one school: their memberships elsewhere (of the
+        # same address, or the same student id) are not its to open.
+        return await _at_school(reader, found, viewer.school_code)
+    return found
+
+
+async def _at_school(
+    reader: Reader, memberships: tuple[Membership, ...], school_code: str | None
+) -> tuple[Membership, ...]:
+    """The memberships at the school of `school_code` (none without a code)."""
+    if not school_code or not memberships:
+        return ()
+    wanted = school_code.strip().upper()
+    at = await launch_facts.schools_by_id(reader, {membership.school_id for membership in memberships})
+    return tuple(m for m in memberships if m.school_id in at and at[m.school_id].code == wanted)
 
 
 async def _decide(
@@ -116,9 +134,7 @@ async def _decide(
     if memberships is None:
         memberships = await memberships_of(reader, viewer, today)
     if school_code is not None:
-        wanted = school_code.strip().upper()
-        at = await launch_facts.schools_by_id(reader, {membership.school_id for membership in memberships})
-        memberships = tuple(m for m in memberships if m.school_id in at and at[m.school_id].code == wanted)
+        memberships = await _at_school(reader, memberships, school_code)
     if not memberships:
         return [], LaunchRefusal.NOT_A_MEMBER
     coupled = await launch_facts.coupled_groups(reader, memberships, today)

@@ -52,7 +52,6 @@ from datasources.access.jwks_fetch import (
 )
 from datasources.graph.disclosures import record_disclosures
 from errors import BadUserInput, Forbidden, NotFound, RefusedInput, Unauthenticated
-from resolvers.accounts import staff_scopes
 from resolvers.requests import open_request
 
 if TYPE_CHECKING:
@@ -229,9 +228,9 @@ async def sign_in(services: Services, assertion: str) -> AssertionSignIn:
     except stored.DisabledAccount:
         await stored.forget_assertion(engine, partner.partner_id, claims.jti)
         raise SignInRefused("disabled", "the person's account is disabled") from None
-    # An activated account gets what `signIn` would give it; an assertion-only one is plain staff.
-    scopes = await staff_scopes(engine, account.account_id) if account.activated else ["staff"]
-    viewer = Viewer(ViewerKind.STAFF, str(account.account_id), frozenset(scopes))
+    # Plain staff, whatever the account may do after a sign-in of the hub's own: the provider vouches for
+    # the person at one school it has consent at (viewer_facts.staff_facts: such a viewer manages nothing).
+    viewer = Viewer(ViewerKind.STAFF, str(account.account_id), frozenset({"staff"}))
     await _audit(services, partner, person)
     return AssertionSignIn(viewer, person.school_code, partner.partner_id)
 

@@ -23,6 +23,7 @@ from auth.link_tokens import link_token_hash, new_link_token
 from auth.permissions import may_set_coupling
 from auth.tokens import STAFF_TOKEN_LIFETIME, STUDENT_TOKEN_LIFETIME
 from auth.viewer import Viewer, ViewerKind
+from datasources.access import sign_on as sign_on_store
 from datasources.access import web_sessions as stored_sessions
 from datasources.access.accounts import school_id_by_code
 from errors import Forbidden, Unauthenticated
@@ -146,6 +147,7 @@ async def cookie_session(services: Services, value: str | None, *, address: str)
         frozenset(stored.scopes),
         expires_at=stored.expires_at,
         via_assertion=by_assertion,
+        school_code=stored.school_code if by_assertion else None,
     )
     return WebSession(
         session_id=str(stored.id),
@@ -164,6 +166,20 @@ async def _provider_still_vouches(services: Services, stored: stored_sessions.St
     if stored.assertion_partner_id is None or stored.school_code is None:
         return False
     return await provider_sees_school(services, stored.assertion_partner_id, stored.school_code)
+
+
+async def session_on(services: Services, session_id: str) -> bool:
+    """Whether the web session of an authorization code (by its id) is still on, for the token exchange
+    and userinfo, which the session's cookie never reaches: ended, expired, its account disabled, or
+    started by a network provider that has since lost the school's consent all say no."""
+    found = await sign_on_store.session_in_force(services.engine, session_id, now=services.settings.now())
+    if found is None:
+        return False
+    if found.assertion_partner_id is None:
+        return True
+    return found.school_code is not None and await provider_sees_school(
+        services, found.assertion_partner_id, found.school_code
+    )
 
 
 async def start_session(
@@ -217,6 +233,7 @@ async def start_session(
             viewer.scopes,
             expires_at=expires_at,
             via_assertion=assertion_partner_id is not None,
+            school_code=school_code if assertion_partner_id is not None else None,
         ),
         csrf_token=csrf_token,
         school_code=school_code,
@@ -311,6 +328,7 @@ __all__ = [
     "pre_session_csrf",
     "require_csrf",
     "session_binding_of",
+    "session_on",
     "session_viewer",
     "set_pre_session_csrf",
     "set_session_binding",

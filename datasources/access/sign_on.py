@@ -319,13 +319,25 @@ async def revoke_code(engine: AsyncEngine, code_id: int, *, now: dt.datetime) ->
         )
 
 
-async def session_in_force(engine: AsyncEngine, session_id: str, *, now: dt.datetime) -> bool:
-    """Whether the web session a code was issued in is still on: not ended (signed out), not expired,
-    and its person may still sign in (an account disabled or a login removed since ends it), judged as the
+@dataclass(frozen=True, slots=True)
+class SessionInForce:
+    """A web session that is still on, with what a caller must check beyond the store: the network
+    provider whose assertion started it (None: a sign-in on the hub's pages) and the session's school."""
+
+    assertion_partner_id: int | None
+    school_code: str | None
+
+
+async def session_in_force(
+    engine: AsyncEngine, session_id: str, *, now: dt.datetime
+) -> SessionInForce | None:
+    """The web session a code was issued in, when it is still on: not ended (signed out), not expired, and
+    its person may still sign in (an account disabled or a login removed since ends it), judged as the
     session's own requests are: a session a network provider's assertion started may hold an account that
-    only ever signs in that way (`subject_may_sign_in(by_assertion=True)`)."""
+    only ever signs in that way (`subject_may_sign_in(by_assertion=True)`). Whether that provider still
+    has consent is the policy's to say (`resolvers.web_sessions.session_on`)."""
     if not (session_id.isascii() and session_id.isdigit()):
-        return False
+        return None
     async with engine.connect() as connection:
         row = (
             await connection.execute(
@@ -333,6 +345,7 @@ async def session_in_force(engine: AsyncEngine, session_id: str, *, now: dt.date
                     WEB_SESSIONS.c.subject_kind,
                     WEB_SESSIONS.c.subject_id,
                     WEB_SESSIONS.c.assertion_partner_id,
+                    WEB_SESSIONS.c.school_code,
                 ).where(
                     WEB_SESSIONS.c.id == int(session_id),
                     WEB_SESSIONS.c.ended_at.is_(None),
@@ -340,9 +353,12 @@ async def session_in_force(engine: AsyncEngine, session_id: str, *, now: dt.date
                 )
             )
         ).one_or_none()
-    return row is not None and await subject_may_sign_in(
-        engine, row.subject_kind, row.subject_id, by_assertion=row.assertion_partner_id is not None
-    )
+    by_assertion = row is not None and row.assertion_partner_id is not None
+    if row is None or not await subject_may_sign_in(
+        engine, row.subject_kind, row.subject_id, by_assertion=by_assertion
+    ):
+        return None
+    return SessionInForce(row.assertion_partner_id, row.school_code)
 
 
 async def grant_of_access_token(engine: AsyncEngine, access_token_id: str) -> StoredCode | None:

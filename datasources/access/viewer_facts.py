@@ -80,8 +80,9 @@ async def staff_facts(reader: Reader, account_id: int, *, via_assertion: bool = 
     """The schools an active staff account coordinates; None if the account is unknown or disabled.
 
     A viewer a network provider's assertion vouched for (`via_assertion`: a web session it started) may
-    also hold an `assertion_only` account, never activated: it manages nothing, whatever roles its
-    address has, since administration needs an activated account of the hub's own."""
+    also hold an `assertion_only` account, never activated. Such a viewer manages nothing, whatever its
+    account: the provider vouched for the person at one school it has consent at, which is no ground to
+    administer that school or any other (a coordinator signs in on the hub's own pages for that)."""
     account = await reader.rows(
         select(STAFF_ACCOUNTS.c.id, STAFF_ACCOUNTS.c.email, STAFF_ACCOUNTS.c.active).where(
             STAFF_ACCOUNTS.c.id == account_id,
@@ -92,7 +93,7 @@ async def staff_facts(reader: Reader, account_id: int, *, via_assertion: bool = 
     )
     if not account:
         return None
-    if not account[0].active:
+    if via_assertion or not account[0].active:
         return StaffFacts(account_id=account_id, coordinator_of=frozenset())
     rows = await reader.rows(
         select(STAFF_ACCOUNT_ROLES.c.school_id).where(

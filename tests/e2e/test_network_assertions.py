@@ -24,7 +24,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from datasources.access.jwks_fetch import check_jwks_url
 from datasources.access.signing_keys import load_keyset
@@ -624,3 +624,39 @@ async def test_every_assertion_sign_in_is_in_the_schools_disclosure_audit_and_a_
         (world.second.client_id, CODE, ["STUDENT_BASIC"], 1),
         (world.provider.client_id, CODE, ["STAFF_BASIC"], 1),
     ]
+
+
+async def test_a_provider_consented_at_one_school_signs_nobody_in_as_more_than_staff_of_that_school(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    # Found by the security review: a member row at CODE carrying the address of OTHER_CODE's coordinator
+    # (an import or a hand-added member; she never activated it) let CODE's network provider open a
+    # session with her coordinator rights at OTHER_CODE, a school that gave the provider no consent.
+    victim = f"{OTHER_CODE.lower()}-{COORDINATOR}"
+    async with _world(settings, engine) as world:
+        hub = world.hub
+        async with engine.begin() as connection:
+            school_id = await connection.scalar(select(SCHOOLS.c.id).where(SCHOOLS.c.code == CODE))
+            person_id = await connection.scalar(
+                select(STAFF_MEMBERS.c.person_id).where(STAFF_MEMBERS.c.school_id == school_id).limit(1)
+            )
+            await connection.execute(
+                insert(STAFF_MEMBERS).values(
+                    person_id=person_id, school_id=school_id, las_key="planted", last_name="Planted",
+                    email=victim, roles=[], las_roles=[], active=False, source="hub",
+                )
+            )  # fmt: skip
+        async with _posted(hub, world.provider.sign(hub, email=victim)) as (response, browser):
+            assert response.status_code == 303, response.text
+            csrf = await session_csrf_token(browser)
+            viewer = (await graphql(browser, "{ viewer { scopes } }", csrf=csrf)).json()["data"]["viewer"]
+            other = (await graphql(browser, OTHER_STAFF, {"c": OTHER_CODE}, csrf=csrf)).json()
+            me = (await graphql(browser, "{ me { schools { code } } }", csrf=csrf)).json()
+
+    # The provider vouched for someone at CODE only: no coordinator scopes, nothing of OTHER_CODE.
+    assert viewer["scopes"] == ["staff"]
+    assert other["data"]["school"] is None
+    assert OTHER_CODE not in json.dumps(me), me
+
+
+OTHER_STAFF = "query($c: String!) { school(code: $c) { staff(first: 5) { edges { node { email } } } } }"

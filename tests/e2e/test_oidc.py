@@ -918,14 +918,18 @@ async def test_userinfo_stops_answering_when_the_user_signs_out_or_the_account_i
         assert (await _userinfo(hub, teacher_token)).status_code == 401
 
 
-async def test_a_teacher_signed_in_by_a_network_provider_signs_on_to_a_product_and_stays_inactive(
-    hub: Hub, engine: AsyncEngine, settings: Settings
-) -> None:
-    # Piet Mol has no account of his own: he only ever signs in through the school's network provider.
-    piet = "piet.netwerk@school.example"
+#: Piet Mol's address when he has no account of his own and only signs in through a network provider.
+PIET_BY_NETWORK = "piet.netwerk@school.example"
+
+
+async def _network_provider_of_piet(hub: Hub, engine: AsyncEngine, settings: Settings) -> tuple[int, str]:
+    """Piet without an account (a new address); a network provider with consent at the school and its
+    registered key; its partner id and a fresh assertion for Piet."""
     async with engine.begin() as connection:
         await connection.execute(
-            update(STAFF_MEMBERS).where(STAFF_MEMBERS.c.email == PIET).values(email=piet, active=False)
+            update(STAFF_MEMBERS)
+            .where(STAFF_MEMBERS.c.email == PIET)
+            .values(email=PIET_BY_NETWORK, active=False)
         )
     provider_id, provider_client, _secret = await _partner(
         engine, settings, "Schoolnetwerk", [DataCategory.STAFF_BASIC], eck_chain=False
@@ -948,19 +952,22 @@ async def test_a_teacher_signed_in_by_a_network_provider_signs_on_to_a_product_a
         engine, provider_id, keys=[public], jwks_url=None, fetched_at=None, now=settings.now(), by="test"
     )
     issued = int(settings.now().timestamp())
-    assertion = pyjwt.encode(
-        {
-            "iss": provider_client,
-            "aud": hub.base_url,
-            "iat": issued,
-            "exp": issued + 120,
-            "jti": secrets.token_urlsafe(12),
-            "email": piet,
-        },
-        key,
-        algorithm="ES256",
-        headers={"kid": "netwerk-1"},
-    )
+    claims = {
+        "iss": provider_client,
+        "aud": hub.base_url,
+        "iat": issued,
+        "exp": issued + 120,
+        "jti": secrets.token_urlsafe(12),
+        "email": PIET_BY_NETWORK,
+    }
+    return provider_id, pyjwt.encode(claims, key, algorithm="ES256", headers={"kid": "netwerk-1"})
+
+
+async def test_a_teacher_signed_in_by_a_network_provider_signs_on_to_a_product_and_stays_inactive(
+    hub: Hub, engine: AsyncEngine, settings: Settings
+) -> None:
+    _provider_id, assertion = await _network_provider_of_piet(hub, engine, settings)
+    piet = PIET_BY_NETWORK
     async with _browser(hub) as browser:
         posted = await browser.post("/login/assertion", data={"assertion": assertion})
         assert posted.status_code == 303, posted.text
@@ -1047,3 +1054,26 @@ async def _jwks(hub: Hub) -> Any:
     """The hub's JWKS document, as JSON (joserfc's KeySet reads it)."""
     async with httpx.AsyncClient(base_url=hub.base_url, trust_env=False) as client:
         return (await client.get("/.well-known/jwks.json")).json()
+
+
+async def test_a_revoked_network_provider_ends_the_sign_ons_its_sessions_gave(
+    hub: Hub, engine: AsyncEngine, settings: Settings
+) -> None:
+    # Found by the security review: the product's token outlived the provider's consent.
+    provider_id, assertion = await _network_provider_of_piet(hub, engine, settings)
+    async with _browser(hub) as browser:
+        assert (await browser.post("/login/assertion", data={"assertion": assertion})).status_code == 303
+        token = (await _code_flow(hub, hub.taalpad, browser)).token["access_token"]
+        pending = await browser.get(_authorize_url(hub, hub.taalpad, code_challenge=_challenge("p" * 50)))
+        code = _query(pending.headers["location"])["code"]
+        assert (await _userinfo(hub, token)).status_code == 200
+
+        await consent_lifecycle.revoke(
+            engine, _OPERATOR, school_id=hub.school_id, partner_id=provider_id, now=settings.now()
+        )
+
+        # Piet is in the hub only through that provider: the product's token and a code issued before
+        # the revoke open nothing any more.
+        assert (await _userinfo(hub, token)).status_code == 401
+        exchanged = await _exchange(hub, hub.taalpad, code, "p" * 50)
+        assert _error(exchanged)[:2] == (400, "invalid_grant")
