@@ -95,9 +95,12 @@ async def _merge_one(
     group_ids = list(await connection.scalars(select(GROUPS.c.id).where(GROUPS.c.school_id == source.id)))
     moved = await move_groups(connection, group_ids, source, target.id)
     members: tuple[tuple[Kind, Table], ...] = (("student", STUDENTS), ("staff", STAFF_MEMBERS))
+    renamed: list[tuple[str, str]] = []
     for kind, table in members:
         ids = list(await connection.scalars(select(table.c.id).where(table.c.school_id == source.id)))
-        moved += await move_members(connection, kind, ids, source, target.id, now=now)
+        moved += await move_members(connection, kind, ids, source, target.id, now=now, renamed=renamed)
+    # Their login cards show the old username: the coordinator prints those groups' cards again.
+    report.add("studentLoginsRenamed", len(renamed))
     moved += await move_licenses(connection, source, target.id)
     report.add("roles", await move_roles(connection, source.id, target.id))
     await carry_file_years(connection, source.id, target.id)

@@ -117,10 +117,12 @@ async def move_members(
     now: dt.datetime,
     copy_ids: Sequence[int] = (),
     copy_groups: Iterable[int] = (),
+    renamed: list[tuple[str, str]] | None = None,
 ) -> list[Moved]:
     """Move the memberships `row_ids` (students or staff of `source`) to the target; `copy_ids` are staff
     who stay at the source and also become members of the target, taking their links to `copy_groups`
-    along (a teacher of a group that moves and of one that stays). Returns the rows at the target."""
+    along (a teacher of a group that moves and of one that stays). Returns the rows at the target; the
+    student logins whose username the target used already are added to `renamed` (old, new)."""
     table = STUDENTS if kind == "student" else STAFF_MEMBERS
     entity_type = "Student" if kind == "student" else "StaffMember"
     wanted = sorted(set(row_ids) | set(copy_ids))
@@ -189,7 +191,9 @@ async def move_members(
     gone = list(folded)
     if kind == "student":
         carried = [entity.row_id for entity in moved if entity.row_id not in mapping.values()]
-        await move_logins(connection, carried, gone, target_id)
+        (renamed if renamed is not None else []).extend(
+            await move_logins(connection, carried, gone, target_id)
+        )
     if gone:
         if kind == "staff":
             await connection.execute(delete(ACCOUNT_LINKS).where(ACCOUNT_LINKS.c.staff_member_id.in_(gone)))

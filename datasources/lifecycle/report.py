@@ -25,8 +25,9 @@ class ConsentOutcome:
 class LifecycleReport:
     """The report of one operation. `counts` uses stable names (scripts read them): `groups`,
     `students`, `staff`, `licenses`, `roles` (hub roles moved or ended), `couplings` (license couplings
-    ended), `consentsKept`, `consentsCopied`, `consentsEnded`, `feedEvents`, and for the deletion of a
-    closed school's data the rows deleted per table (`deleted.<table>`)."""
+    ended), `consentsKept`, `consentsCopied`, `consentsEnded`, `feedEvents`, `studentLoginsRenamed`
+    (moved students whose username the target used already: it got a number, print their cards again),
+    and for the deletion of a closed school's data the rows deleted per table (`deleted.<table>`)."""
 
     operation: str
     dry_run: bool

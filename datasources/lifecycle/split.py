@@ -67,7 +67,11 @@ async def split_school(
         announcer = Announcer([origin.id, into.id], require_dpa=require_dpa, now=now)
         await announcer.start(connection)
         moved = await move_groups(connection, chosen, origin, into.id)
-        moved += await move_members(connection, "student", students, origin, into.id, now=now)
+        renamed: list[tuple[str, str]] = []
+        moved += await move_members(
+            connection, "student", students, origin, into.id, now=now, renamed=renamed
+        )
+        report.add("studentLoginsRenamed", len(renamed))
         moved += await move_members(
             connection, "staff", staff, origin, into.id, now=now, copy_ids=partly, copy_groups=chosen
         )

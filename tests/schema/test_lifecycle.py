@@ -845,6 +845,8 @@ async def test_children_who_move_in_a_merger_keep_their_logins_and_a_taken_usern
     result = await run(MERGE, {"sources": [a], "target": b})
 
     assert result["errors"] == [], result["errors"]
+    # The report tells the coordinator whose cards to print again.
+    assert counts(result["data"]["mergeSchools"])["studentLoginsRenamed"] == 1
     at = settings.model_copy(update={"now_override": now_on(TODAY)})
     # Bram signs in at the merged school with the login he had; A's Anna with the next free name.
     assert await _signs_in(engine, at, b, "bram", f"wachtwoord-bram-{bram_a}") == str(bram_a)
