@@ -12,7 +12,7 @@ from auth.categories import DataCategory
 from datasources.graph.groups import GROUP, group_columns, group_record, group_rows, main_group_id
 from datasources.store.columns import Columns
 from datasources.store.current import current_members
-from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.pagination import PageArgs, keyset_page, partitioned_page, split_pages
 from datasources.store.reader import AnyRow
 from datasources.store.records import Page, StaffRecord, StudentRecord
 from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
@@ -176,13 +176,21 @@ def _paged_students(
     parent: ColumnElement[int],
     args: PageArgs,
     *,
+    single: bool,
     after: tuple[str, ...] = (),
 ) -> Select[Any]:
     """One page per `parent` of `statement` (`_students_to_page`, narrowed), with the columns of `_students`
     (then the `after` labels). The main group's id is a column of the ranked rows, so PostgreSQL runs its
     subquery once per student; joined on the group itself, as `_students` does, it ran twice (as the hash
     join's key and again as its condition)."""
-    page = partitioned_page(statement, parent, STUDENTS.c.id, args).subquery("page")
+    # One parent (a `school(code:)`, one group): a plain keyset page, which the database can stop reading
+    # after `first` + 1 rows; several: ranked per parent in one statement.
+    paged = (
+        keyset_page(statement, STUDENTS.c.id, args)
+        if single
+        else partitioned_page(statement, parent, STUDENTS.c.id, args)
+    )
+    page = paged.subquery("page")
     main = GROUPS.alias("main_group")
     return (
         select(
@@ -230,7 +238,8 @@ async def students_by_school(
 ) -> dict[int, Page[StudentRecord]]:
     """One page of each school's students."""
     statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args))
+    single = len(school_ids) == 1
+    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, single=single))
     return split_pages(
         ((row[STUDENT.school_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
         school_ids,
@@ -245,7 +254,8 @@ async def student_rows_by_school(
     for a caller that builds its answer from the row itself (`schema.compiled`): `student_identity`
     gives what `student_record` derives from the row, positions are those of `STUDENT` and `MAIN_GROUP`."""
     statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args))
+    single = len(school_ids) == 1
+    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, single=single))
     return split_pages(((row[STUDENT.school_id], row[STUDENT.id], row) for row in rows), school_ids, args)
 
 
@@ -302,7 +312,14 @@ async def students_by_group(
         .where(link.group_id.in_(group_ids))
     )
     rows = await reader.rows(
-        _paged_students(scope, statement, link.group_id, args, after=_GROUP_OF_STUDENT.sql_labels)
+        _paged_students(
+            scope,
+            statement,
+            link.group_id,
+            args,
+            single=len(group_ids) == 1,
+            after=_GROUP_OF_STUDENT.sql_labels,
+        )
     )
     return split_pages(
         ((row[_GROUP_OF_STUDENT.group_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
