@@ -51,7 +51,7 @@ def _statements(today: dt.date) -> dict[str, Callable[[Sequence[int]], Select[An
 
     def the_hubs(schools: Sequence[int]) -> Select[Any]:
         statement = people._students_to_page(scope, today).where(STUDENTS.c.school_id.in_(schools))
-        return people._paged_students(scope, statement, STUDENTS.c.school_id, _PAGE, single=len(schools) == 1)
+        return people._paged_students(scope, statement, STUDENTS.c.school_id, _PAGE, schools)
 
     return {"joined before ranking": joined_before_ranking, "the hub's (joined to the page)": the_hubs}
 

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, select
 
 from datasources.store.columns import Columns
-from datasources.store.pagination import PageArgs, keyset_page, partitioned_page, single_page, split_pages
+from datasources.store.pagination import (
+    PageArgs,
+    keyset_page,
+    parent_pages,
+    partitioned_page,
+    single_page,
+    split_pages,
+)
 from datasources.store.records import ConsentRecord, ConsentRequestRecord, Page
 from datasources.store.scoping import public_id, visible_schools
 from datasources.store.tables import CONSENT_REQUESTS, CONSENTS, SCHOOLS
@@ -71,7 +78,7 @@ async def consents_by_school(
 ) -> dict[int, Page[ConsentRecord]]:
     """One page of each school's consent receipts, oldest first."""
     statement = _consents(scope).where(CONSENTS.c.school_id.in_(school_ids))
-    rows = await reader.rows(partitioned_page(statement, CONSENTS.c.school_id, CONSENTS.c.id, args))
+    rows = await reader.rows(parent_pages(statement, CONSENTS.c.school_id, CONSENTS.c.id, args, school_ids))
     return split_pages(
         ((row[CONSENT.school_id], row[CONSENT.id], consent_record(scope, row)) for row in rows),
         school_ids,

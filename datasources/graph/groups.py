@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, select, true
 from auth.categories import DataCategory
 from datasources.store.columns import Columns
 from datasources.store.current import current_groups
-from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.records import GroupRecord, MemberGroups, Page
 from datasources.store.scoping import granted, public_id, schools_with, visible_schools
 from datasources.store.staff_links import staff_link_in_force
@@ -130,7 +130,7 @@ async def groups_by_school(
 ) -> dict[int, Page[GroupRecord]]:
     """One page of each school's groups of a school year (by default the current one)."""
     statement = _groups(scope).where(GROUPS.c.school_id.in_(school_ids), _current(scope, today, school_year))
-    rows = await reader.rows(partitioned_page(statement, GROUPS.c.school_id, GROUPS.c.id, args))
+    rows = await reader.rows(parent_pages(statement, GROUPS.c.school_id, GROUPS.c.id, args, school_ids))
     return split_pages(
         ((row[GROUP.school_id], row[GROUP.id], _group(scope, row)) for row in rows), school_ids, args
     )

@@ -10,7 +10,7 @@ from auth.categories import DataCategory
 from datasources.store.calendar import school_year_of
 from datasources.store.columns import Columns
 from datasources.store.current import current_groups, current_members
-from datasources.store.pagination import PageArgs, partitioned_page, split_pages
+from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.records import LicenseRecord, Page
 from datasources.store.scoping import public_id, schools_with, visible_schools
 from datasources.store.staff_links import staff_link_in_force
@@ -83,7 +83,7 @@ async def licenses_by_school(
 ) -> dict[int, Page[LicenseRecord]]:
     """One page of each school's licenses."""
     statement = _licenses(scope).where(LICENSES.c.school_id.in_(school_ids))
-    rows = await reader.rows(partitioned_page(statement, LICENSES.c.school_id, LICENSES.c.id, args))
+    rows = await reader.rows(parent_pages(statement, LICENSES.c.school_id, LICENSES.c.id, args, school_ids))
     return split_pages(
         ((row[LICENSE.school_id], row[LICENSE.id], license_record(scope, row)) for row in rows),
         school_ids,

@@ -12,7 +12,7 @@ from auth.categories import DataCategory
 from datasources.graph.groups import GROUP, group_columns, group_record, group_rows, main_group_id
 from datasources.store.columns import Columns
 from datasources.store.current import current_members
-from datasources.store.pagination import PageArgs, keyset_page, partitioned_page, split_pages
+from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.reader import AnyRow
 from datasources.store.records import Page, StaffRecord, StudentRecord
 from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
@@ -175,8 +175,8 @@ def _paged_students(
     statement: Select[Any],
     parent: ColumnElement[int],
     args: PageArgs,
+    parents: Sequence[int],
     *,
-    single: bool,
     after: tuple[str, ...] = (),
 ) -> Select[Any]:
     """One page per `parent` of `statement` (`_students_to_page`, narrowed), with the columns of `_students`
@@ -185,12 +185,7 @@ def _paged_students(
     join's key and again as its condition)."""
     # One parent (a `school(code:)`, one group): a plain keyset page, which the database can stop reading
     # after `first` + 1 rows; several: ranked per parent in one statement.
-    paged = (
-        keyset_page(statement, STUDENTS.c.id, args)
-        if single
-        else partitioned_page(statement, parent, STUDENTS.c.id, args)
-    )
-    page = paged.subquery("page")
+    page = parent_pages(statement, parent, STUDENTS.c.id, args, parents).subquery("page")
     main = GROUPS.alias("main_group")
     return (
         select(
@@ -238,8 +233,7 @@ async def students_by_school(
 ) -> dict[int, Page[StudentRecord]]:
     """One page of each school's students."""
     statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    single = len(school_ids) == 1
-    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, single=single))
+    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, school_ids))
     return split_pages(
         ((row[STUDENT.school_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
         school_ids,
@@ -254,8 +248,7 @@ async def student_rows_by_school(
     for a caller that builds its answer from the row itself (`schema.compiled`): `student_identity`
     gives what `student_record` derives from the row, positions are those of `STUDENT` and `MAIN_GROUP`."""
     statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    single = len(school_ids) == 1
-    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, single=single))
+    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, school_ids))
     return split_pages(((row[STUDENT.school_id], row[STUDENT.id], row) for row in rows), school_ids, args)
 
 
@@ -294,7 +287,9 @@ async def staff_by_school(
 ) -> dict[int, Page[StaffRecord]]:
     """One page of each school's staff."""
     statement = _staff_members(scope, today).where(STAFF_MEMBERS.c.school_id.in_(school_ids))
-    rows = await reader.rows(partitioned_page(statement, STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.id, args))
+    rows = await reader.rows(
+        parent_pages(statement, STAFF_MEMBERS.c.school_id, STAFF_MEMBERS.c.id, args, school_ids)
+    )
     return split_pages(
         ((row[STAFF.school_id], row[STAFF.id], staff_record(scope, row)) for row in rows), school_ids, args
     )
@@ -317,7 +312,7 @@ async def students_by_group(
             statement,
             link.group_id,
             args,
-            single=len(group_ids) == 1,
+            group_ids,
             after=_GROUP_OF_STUDENT.sql_labels,
         )
     )
@@ -339,7 +334,7 @@ async def staff_by_group(
         .join(GROUP_STAFF, link.staff_id == STAFF_MEMBERS.c.id)
         .where(link.group_id.in_(group_ids), staff_link_in_force(today))
     )
-    rows = await reader.rows(partitioned_page(statement, link.group_id, STAFF_MEMBERS.c.id, args))
+    rows = await reader.rows(parent_pages(statement, link.group_id, STAFF_MEMBERS.c.id, args, group_ids))
     return split_pages(
         ((row[_GROUP_OF_STAFF.group_id], row[STAFF.id], staff_record(scope, row)) for row in rows),
         group_ids,

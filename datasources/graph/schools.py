@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, select
 
 from datasources.store.columns import Columns
-from datasources.store.pagination import PageArgs, keyset_page, partitioned_page, single_page, split_pages
+from datasources.store.pagination import (
+    PageArgs,
+    keyset_page,
+    parent_pages,
+    single_page,
+    split_pages,
+)
 from datasources.store.records import BoardRecord, Page, SchoolRecord
 from datasources.store.scoping import public_id, visible_schools
 from datasources.store.tables import BOARDS, SCHOOLS
@@ -106,8 +112,12 @@ async def schools_by_board(
     reader: Reader, scope: Scope, board_ids: Sequence[int], args: PageArgs
 ) -> dict[int, Page[SchoolRecord]]:
     """One page of visible schools for each board."""
-    statement = partitioned_page(
-        _schools(scope).where(SCHOOLS.c.board_id.in_(board_ids)), SCHOOLS.c.board_id, SCHOOLS.c.id, args
+    statement = parent_pages(
+        _schools(scope).where(SCHOOLS.c.board_id.in_(board_ids)),
+        SCHOOLS.c.board_id,
+        SCHOOLS.c.id,
+        args,
+        board_ids,
     )
     rows = await reader.rows(statement)
     return split_pages(

@@ -100,6 +100,21 @@ def partitioned_page(
     )
 
 
+def parent_pages(
+    statement: Select[Any],
+    parent: ColumnElement[int],
+    key: ColumnElement[int],
+    args: PageArgs,
+    parents: Sequence[int],
+) -> Select[Any]:
+    """One page for each of `parents` (`statement` already narrowed to them): a plain keyset page when
+    there is one (a `school(code:)`, one group: the database stops reading after `first` + 1 rows), else
+    every parent's page in one statement (`partitioned_page`). Rows are ordered by parent, then key."""
+    if len(parents) == 1:
+        return keyset_page(statement, key, args)
+    return partitioned_page(statement, parent, key, args)
+
+
 def split_pages(
     rows: Iterable[tuple[int, int, R]], parents: Sequence[int], args: PageArgs
 ) -> dict[int, Page[R]]:
