@@ -9,7 +9,6 @@ import functools
 import http.server
 import ipaddress
 import json
-import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +20,7 @@ from datasources.access.jwks_fetch import (
     fetch_jwks,
     public_address,
 )
+from tests.e2e.local_http import serving
 from tests.e2e.test_network_assertions import READ_KEYS, REGISTER, _world
 
 if TYPE_CHECKING:
@@ -50,14 +50,8 @@ def _server(answer: tuple[int, dict[str, str], bytes]) -> Iterator[tuple[int, li
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], hosts
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield port, hosts
 
 
 def _jwks(world_key: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -15,7 +15,6 @@ import hmac
 import http.server
 import json
 import secrets
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from datasources.store.tables import (
 from resolvers import admin
 from resolvers.network_assertions import SIGN_IN_OPERATION
 from tests.e2e.conftest import operator_token_at
+from tests.e2e.local_http import serving
 from tests.e2e.test_feed import client_token
 from tests.e2e.test_imports import school_file
 from tests.e2e.test_staff_roles import CODE, COORDINATOR, NOW, OTHER_CODE, YEAR, Hub, _school, hub_at
@@ -462,14 +462,8 @@ def _jwks_server(documents: list[dict[str, Any]]) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield f"http://127.0.0.1:{port}/jwks.json"
 
 
 async def test_a_jwks_url_is_fetched_cached_and_refetched_on_an_unknown_kid(
