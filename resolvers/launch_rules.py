@@ -131,9 +131,12 @@ async def _decide(
     membership at that school (a session a network provider started vouches for that school alone)."""
     if only_product is not None and not await launch_facts.products_by_id(reader, {only_product}):
         return [], LaunchRefusal.UNKNOWN_PRODUCT  # whoever asks: an unknown product is not found
+    read_here = memberships is None
     if memberships is None:
         memberships = await memberships_of(reader, viewer, today)
-    if school_code is not None:
+    # A network provider's viewer is confined to its school by `memberships_of` already (the same code as
+    # its session's); anyone else's session school narrows here.
+    if school_code is not None and not (read_here and viewer.via_assertion):
         memberships = await _at_school(reader, memberships, school_code)
     if not memberships:
         return [], LaunchRefusal.NOT_A_MEMBER

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 
 from datasources.store.tables import (
     ACCOUNT_LINKS,
@@ -56,9 +56,6 @@ async def prune_expired(engine: AsyncEngine, now: dt.datetime) -> dict[str, int]
     deleted: dict[str, int] = {}
     for table, expired in _rules(now):
         async with engine.begin() as connection:
-            # Counted first: rowcount of a DELETE is not reliable on every driver.
-            count = int(await connection.scalar(select(func.count()).select_from(table).where(expired)) or 0)
-            if count:
-                await connection.execute(delete(table).where(expired))
-        deleted[table.name] = count
+            result = await connection.execute(delete(table).where(expired))
+        deleted[table.name] = int(result.rowcount or 0)
     return deleted
