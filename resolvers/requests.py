@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.permissions import may_push_school_files, may_query_graph
 from auth.tokens import InvalidToken, viewer_from_claims
 from auth.viewer import Viewer, ViewerKind
-from datasources.graph.disclosures import record_disclosures
+from datasources.graph.disclosures import disclosures_write
 from datasources.graph.loaders import Loaders
 from datasources.store.reader import Reader
 from errors import Forbidden, Unauthenticated
@@ -145,18 +145,19 @@ async def open_request(
 
 
 async def _close(context: Context, operation_name: str | None) -> None:
-    """Give the request's connection back, then audit what it disclosed to a partner (one row a school)."""
+    """Give the request's connection back, committing with it the audit of what it disclosed to a partner
+    (one row a school)."""
     reader, scope = context.reader, context.scope
-    await reader.close()
+    audit = None
     if scope.partner_id is not None and reader.disclosed:
-        await record_disclosures(
-            context.engine,
+        audit = disclosures_write(
             partner_id=scope.partner_id,
             operation_name=operation_name,
             records_by_school=reader.disclosed,
             categories_by_school={school: scope.categories_for(school) for school in reader.disclosed},
             at=context.now,
         )
+    await reader.close(audit)
 
 
 __all__ = [

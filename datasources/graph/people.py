@@ -17,6 +17,7 @@ from datasources.store.reader import AnyRow
 from datasources.store.records import Page, StaffRecord, StudentRecord
 from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
 from datasources.store.staff_links import staff_link_in_force
+from datasources.store.statements import remembered, scope_key
 from datasources.store.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS, STAFF_MEMBERS, STUDENTS
 
 if TYPE_CHECKING:
@@ -232,8 +233,7 @@ async def students_by_school(
     reader: Reader, scope: Scope, school_ids: Sequence[int], args: PageArgs, today: dt.date
 ) -> dict[int, Page[StudentRecord]]:
     """One page of each school's students."""
-    statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, school_ids))
+    rows = await reader.rows(_school_students_page(scope, school_ids, args, today))
     return split_pages(
         ((row[STUDENT.school_id], row[STUDENT.id], student_record(scope, row)) for row in rows),
         school_ids,
@@ -247,9 +247,20 @@ async def student_rows_by_school(
     """One page of each school's students as the rows `students_by_school` reads (the same statement),
     for a caller that builds its answer from the row itself (`schema.compiled`): `student_identity`
     gives what `student_record` derives from the row, positions are those of `STUDENT` and `MAIN_GROUP`."""
-    statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
-    rows = await reader.rows(_paged_students(scope, statement, STUDENTS.c.school_id, args, school_ids))
+    rows = await reader.rows(_school_students_page(scope, school_ids, args, today))
     return split_pages(((row[STUDENT.school_id], row[STUDENT.id], row) for row in rows), school_ids, args)
+
+
+def _school_students_page(
+    scope: Scope, school_ids: Sequence[int], args: PageArgs, today: dt.date
+) -> Select[Any]:
+    """The statement of `students_by_school`, built once per distinct input (`remembered`)."""
+
+    def build() -> Select[Any]:
+        statement = _students_to_page(scope, today).where(STUDENTS.c.school_id.in_(school_ids))
+        return _paged_students(scope, statement, STUDENTS.c.school_id, args, school_ids)
+
+    return remembered(("students_by_school", scope_key(scope), tuple(school_ids), args, today), build)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from datasources.store.pagination import (
 )
 from datasources.store.records import BoardRecord, Page, SchoolRecord
 from datasources.store.scoping import public_id, visible_schools
+from datasources.store.statements import remembered, scope_key
 from datasources.store.tables import BOARDS, SCHOOLS
 
 if TYPE_CHECKING:
@@ -104,7 +105,11 @@ async def schools_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dic
 
 async def schools_by_code(reader: Reader, scope: Scope, codes: Sequence[str]) -> dict[str, SchoolRecord]:
     """The visible schools among `codes` (BRIN + location code)."""
-    rows = await reader.rows(_schools(scope).where(SCHOOLS.c.code.in_(codes)))
+    statement = remembered(
+        ("schools_by_code", scope_key(scope), tuple(codes)),
+        lambda: _schools(scope).where(SCHOOLS.c.code.in_(codes)),
+    )
+    rows = await reader.rows(statement)
     return {row[SCHOOL.code]: school_record(scope, row) for row in rows}
 
 

@@ -53,9 +53,20 @@ class Reader:
         """Count this many records of each school as read."""
         self.disclosed.update(counts)
 
-    async def close(self) -> None:
-        """Give the connection back to the pool (ending its read transaction)."""
+    async def close(self, write: tuple[Executable, Sequence[Mapping[str, Any]]] | None = None) -> None:
+        """Give the connection back to the pool, ending its transaction: rolled back, or, given a `write`
+        (a statement and its rows: the disclosure audit), committed with that write. The audit so costs a
+        request no second connection, pool check and transaction; the write is committed before this
+        returns, so before the request's answer leaves."""
         async with self._lock:
-            if self._connection is not None:
-                await self._connection.close()
-                self._connection = None
+            try:
+                if write is not None:
+                    if self._connection is None:
+                        self._connection = await self._engine.connect()
+                    statement, rows = write
+                    await self._connection.execute(statement, rows)
+                    await self._connection.commit()
+            finally:
+                if self._connection is not None:
+                    await self._connection.close()
+                    self._connection = None

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, false, literal, null, true
 
+from datasources.store.id_lists import among
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -24,7 +26,7 @@ def visible_schools(scope: Scope, school_id: ColumnElement[Any]) -> ColumnElemen
         return true()
     if not ids:
         return false()
-    return school_id.in_(sorted(ids))
+    return among(school_id, ids)
 
 
 def granted(
@@ -38,7 +40,7 @@ def granted(
         return column.label(label)
     if not schools:
         return null().label(label)
-    return case((school_id.in_(sorted(schools)), column), else_=null()).label(label)
+    return case((among(school_id, schools), column), else_=null()).label(label)
 
 
 def granted_flag(
@@ -50,7 +52,7 @@ def granted_flag(
         return literal(True).label(label)
     if not schools:
         return literal(False).label(label)
-    return case((school_id.in_(sorted(schools)), True), else_=False).label(label)
+    return case((among(school_id, schools), True), else_=False).label(label)
 
 
 def public_id(scope: Scope, entity_type: str, row_id: int) -> str:
@@ -88,4 +90,4 @@ def schools_with(
     ids = set().union(*(scope.schools_granting(category) or () for category in categories))
     if not ids:
         return false()
-    return school_id.in_(sorted(ids))
+    return among(school_id, ids)
