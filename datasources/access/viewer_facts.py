@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from auth.categories import DataCategory
 from auth.policy import PartnerFacts, SchoolConsent, StaffFacts
@@ -44,22 +44,25 @@ def _categories(names: tuple[str, ...]) -> frozenset[DataCategory]:
 _KNOWN: frozenset[str] = frozenset(DataCategory.__members__)
 
 
+#: The two statements of `partner_facts`, built once: every partner request runs them.
+_PARTNER = select(PARTNERS.c.id, PARTNERS.c.declared_categories, PARTNERS.c.eck_chain).where(
+    PARTNERS.c.client_id == bindparam("client_id")
+)
+_CONSENTS_IN_FORCE = (
+    select(CONSENTS.c.school_id, CONSENTS.c.categories, SCHOOLS.c.active, BOARDS.c.dpa_signed_at)
+    .join(SCHOOLS, SCHOOLS.c.id == CONSENTS.c.school_id)
+    .join(BOARDS, BOARDS.c.id == SCHOOLS.c.board_id)
+    .where(CONSENTS.c.partner_id == bindparam("partner_id"), CONSENTS.c.revoked_at.is_(None))
+)
+
+
 async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
     """A partner's declarations and the consents in force with their schools' state; None if unknown."""
-    found = await reader.rows(
-        select(PARTNERS.c.id, PARTNERS.c.declared_categories, PARTNERS.c.eck_chain).where(
-            PARTNERS.c.client_id == client_id
-        )
-    )
+    found = await reader.rows(_PARTNER, {"client_id": client_id})
     if not found:
         return None
     partner = found[0]
-    rows = await reader.rows(
-        select(CONSENTS.c.school_id, CONSENTS.c.categories, SCHOOLS.c.active, BOARDS.c.dpa_signed_at)
-        .join(SCHOOLS, SCHOOLS.c.id == CONSENTS.c.school_id)
-        .join(BOARDS, BOARDS.c.id == SCHOOLS.c.board_id)
-        .where(CONSENTS.c.partner_id == partner.id, CONSENTS.c.revoked_at.is_(None))
-    )
+    rows = await reader.rows(_CONSENTS_IN_FORCE, {"partner_id": partner.id})
     return PartnerFacts(
         partner_id=partner.id,
         declared=categories(partner.declared_categories),

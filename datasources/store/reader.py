@@ -37,12 +37,14 @@ class Reader:
         """The engine this reader reads from (for a read that needs a connection of its own)."""
         return self._engine
 
-    async def rows(self, statement: Executable) -> Sequence[AnyRow]:
-        """All rows of a read statement."""
+    async def rows(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[AnyRow]:
+        """All rows of a read statement (with values for its named bind parameters)."""
         async with self._lock:
             if self._connection is None:
                 self._connection = await self._engine.connect()
-            result = await self._connection.execute(statement)
+            result = await self._connection.execute(statement, parameters)
             return result.all()
 
     def disclose(self, school_ids: Iterable[int]) -> None:

@@ -105,7 +105,7 @@ class _OneRowReader(Reader):
         super().__init__(engine=None)  # type: ignore[arg-type]  # never connects
         self._value = value
 
-    async def rows(self, statement: Any) -> Sequence[Any]:
+    async def rows(self, statement: Any, parameters: Any = None) -> Sequence[Any]:
         select: Select[Any] = statement
         labels = tuple(select.selected_columns.keys())
         row = _Row(self._value(label) for label in labels)

@@ -7,6 +7,7 @@ minted with the signing keys the application itself loads from that database.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import io
@@ -164,6 +165,16 @@ def run_cli_in_process(*arguments: str, settings: Settings, cwd: Path, **environ
         patch.chdir(cwd)
         returncode = thread.submit(_exit_code, list(arguments)).result()
     return CommandResult(returncode, stdout.getvalue(), stderr.getvalue())
+
+
+async def run_cli_beside_app(
+    *arguments: str, settings: Settings, cwd: Path, **environment: str
+) -> CommandResult:
+    """`run_cli_in_process` for an async test whose application is running (`app_client`): the command
+    runs while the event loop goes on. Waiting for it on the loop would stop the application's background
+    work (the hourly pruning's first pass, the mail sender) in the middle of a SQLite write transaction,
+    and the command's own write would then wait for that lock until it times out ("database is locked")."""
+    return await asyncio.to_thread(run_cli_in_process, *arguments, settings=settings, cwd=cwd, **environment)
 
 
 def _exit_code(arguments: list[str]) -> int:

@@ -40,7 +40,7 @@ from datasources.store.tables import (
     STAFF_ACCOUNTS,
 )
 from resolvers import admin, registry_commands
-from tests.e2e.conftest import REPO_ROOT, process_environment, run_cli_in_process, sqlite_copy
+from tests.e2e.conftest import REPO_ROOT, process_environment, run_cli_beside_app, sqlite_copy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -201,7 +201,7 @@ async def school(settings: Settings, engine: AsyncEngine, tmp_path: Path) -> Non
 @pytest.fixture
 async def partner(settings: Settings, engine: AsyncEngine, tmp_path: Path, school: None) -> Partner:
     """A publisher declaring three categories, with a license of its product at the school, uncoupled."""
-    created = run_cli_in_process(
+    created = await run_cli_beside_app(
         "partner", "create", "Uitgeverij <b>Rekenrijk</b>", "--kind", "publisher",
         "--categories", "GROUP_BASIC,STUDENT_BASIC,STUDENT_NAME", settings=settings, cwd=tmp_path,
     )  # fmt: skip

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from datasources.store.tables import ACCOUNT_REQUESTS, SCHOOLS, STAFF_ACCOUNTS
 from resolvers.registry_commands import add_location
-from tests.e2e.conftest import run_cli_in_process
+from tests.e2e.conftest import run_cli_beside_app, run_cli_in_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -92,7 +92,7 @@ async def test_location_rename_and_end_change_a_managed_location(
     settings: Settings, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     await add_location(settings, CODE, "Testlocatie", "42")
-    renamed = run_cli_in_process(
+    renamed = await run_cli_beside_app(
         "location", "rename", CODE, "--name", "Nieuwe naam", settings=settings, cwd=tmp_path
     )
     assert renamed.returncode == 0, renamed.stderr
@@ -102,9 +102,9 @@ async def test_location_rename_and_end_change_a_managed_location(
         "board_number": "00042",
         "active": True,
     }
-    ended = run_cli_in_process("location", "end", CODE, settings=settings, cwd=tmp_path)
+    ended = await run_cli_beside_app("location", "end", CODE, settings=settings, cwd=tmp_path)
     assert json.loads(ended.stdout)["active"] is False
-    again = run_cli_in_process("location", "end", CODE, settings=settings, cwd=tmp_path)
+    again = await run_cli_beside_app("location", "end", CODE, settings=settings, cwd=tmp_path)
     assert again.returncode == 2
     assert "has ended" in again.stderr
     async with engine.connect() as connection:

@@ -25,7 +25,7 @@ from datasources.access.signing_keys import load_keyset
 from datasources.store.tables import BOARDS, DISCLOSURES, SCHOOLS, STUDENTS
 from resolvers.accounts import register_partner
 from schema.relay import from_global_id, to_global_id
-from tests.e2e.conftest import run_cli_in_process
+from tests.e2e.conftest import run_cli_beside_app
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -608,7 +608,7 @@ async def test_the_export_command_writes_the_partners_zip_and_refuses_a_school_w
 ) -> None:
     partner, (_, code), (_, other) = partners.reader, partners.schools[0], partners.schools[1]
     output = tmp_path / "roster.zip"
-    done = run_cli_in_process(
+    done = await run_cli_beside_app(
         "export", "oneroster", code, "--partner", partner.global_id, "--output", str(output),
         settings=settings, cwd=tmp_path,
     )  # fmt: skip
@@ -618,7 +618,7 @@ async def test_the_export_command_writes_the_partners_zip_and_refuses_a_school_w
     assert '"users.csv": ' in done.stdout
 
     refused = tmp_path / "refused.zip"
-    denied = run_cli_in_process(
+    denied = await run_cli_beside_app(
         "export", "oneroster", other, "--partner", partner.global_id, "--output", str(refused),
         settings=settings, cwd=tmp_path,
     )  # fmt: skip
@@ -626,7 +626,7 @@ async def test_the_export_command_writes_the_partners_zip_and_refuses_a_school_w
     assert denied.stderr.startswith("error: ")
     assert denied.stderr.count("\n") == 1
     assert not refused.exists()
-    unknown = run_cli_in_process(
+    unknown = await run_cli_beside_app(
         "export", "oneroster", code, "--partner", "99999", settings=settings, cwd=tmp_path
     )
     assert unknown.returncode == 2

@@ -16,7 +16,7 @@ from datasources.store.tables import PERSISTED_QUERIES
 from resolvers.accounts import register_partner
 from schema.relay import to_global_id
 from server import create_app
-from tests.e2e.conftest import run_cli_in_process
+from tests.e2e.conftest import run_cli_beside_app, run_cli_in_process
 from tests.e2e.test_hostile import _token
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ async def test_a_partner_with_an_allow_list_runs_only_the_operations_on_it(
     other = "query Other { viewer { kind subject } }"
 
     before = await app_client.post("/graphql", json={"query": other}, headers=headers)
-    listed = run_cli_in_process(
+    listed = await run_cli_beside_app(
         "partner", "allow-operations", partner_id, _sha256(QUERY), settings=settings, cwd=tmp_path
     )
     registered = await app_client.post("/graphql", json=_persisted(_sha256(QUERY), QUERY), headers=headers)
@@ -230,7 +230,9 @@ async def test_a_partner_with_an_allow_list_runs_only_the_operations_on_it(
     operator = await app_client.post(
         "/graphql", json={"query": other}, headers={"Authorization": f"Bearer {operator_token}"}
     )
-    cleared = run_cli_in_process("partner", "allow-operations", partner_id, settings=settings, cwd=tmp_path)
+    cleared = await run_cli_beside_app(
+        "partner", "allow-operations", partner_id, settings=settings, cwd=tmp_path
+    )
     after_clearing = await app_client.post("/graphql", json={"query": other}, headers=headers)
 
     assert before.json()["data"]["viewer"]["kind"] == "PARTNER"

@@ -34,7 +34,7 @@ from resolvers import admin
 from resolvers.activation import RESET_ANSWER_SECONDS
 from server import create_app
 from settings import Settings
-from tests.e2e.conftest import run_cli_in_process
+from tests.e2e.conftest import run_cli_beside_app
 from tests.e2e.test_imports import school_file
 
 if TYPE_CHECKING:
@@ -395,7 +395,7 @@ async def test_without_an_smtp_server_mail_goes_to_the_outbox_folder(
             headers={"Authorization": f"Bearer {token}"},
         )
         assert sent.json() == {"data": {"sendActivationMails": 1}}
-    result = run_cli_in_process("mail", "send-queued", settings=settings, cwd=tmp_path)
+    result = await run_cli_beside_app("mail", "send-queued", settings=settings, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert '"sent": 1' in result.stdout
     outbox = list((settings.data_dir / "outbox").glob("*.eml"))
