@@ -61,6 +61,11 @@ class Among(ColumnElement[bool]):
         self.column = column
         self.ids = bindparam(None, ids, type_=_ID_LIST)
 
+    @property
+    def _from_objects(self) -> list[Any]:
+        # The column's table, so that a statement filtered by `among` alone still selects FROM it.
+        return self.column._from_objects
+
 
 def among(column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
     """`column IN ids` as one bind parameter (sorted, so equal sets bind equal values)."""
