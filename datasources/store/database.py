@@ -3,6 +3,7 @@ to tell that it is out of reach (so callers answer 503 UNAVAILABLE instead of an
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -22,6 +24,15 @@ _MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 CONNECT_TIMEOUT_SECONDS = 3.0
 #: How long a request waits for a pooled connection when all are in use (SQLAlchemy's default is 30 s).
 POOL_TIMEOUT_SECONDS = 5.0
+#: A PostgreSQL pool keeps this many connections open and opens up to `MAX_OVERFLOW` more under load.
+POOL_SIZE = 10
+MAX_OVERFLOW = 20
+#: Pooled connections that requests' readers leave free for everything else: background work, a
+#: mutation's own write transaction, a sign-in's audit (`reader_capacity`).
+RESERVED_CONNECTIONS = 4
+#: A pooled connection given back less than this many seconds ago is handed out without a ping.
+UNPINGED_SECONDS = 2.0
+_LAST_USED = "leerpoort_last_used"
 #: SQLSTATE classes and codes that say the server is out of reach rather than the statement wrong:
 #: connection exceptions (08), operator intervention such as a shutdown or a start-up in progress (57P),
 #: and too many connections (53300).
@@ -31,24 +42,61 @@ _OUTAGE_SQLSTATES = ("08", "57P", "53300")
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for `database_url`: aiosqlite for files, asyncpg for PostgreSQL.
 
-    The PostgreSQL pool checks a connection before handing it out (`pool_pre_ping`), so connections that
-    a database restart or a network cut broke are replaced by themselves, and it bounds the time to
-    connect and to wait for a free connection, so that an outage is answered at once.
+    The PostgreSQL pool checks a connection that has been idle a while before handing it out
+    (`_ping_when_idle`), so connections that a database restart or a network cut broke are replaced by
+    themselves, and it bounds the time to connect and to wait for a free connection, so that an outage is
+    answered at once.
     """
     if database_url.startswith("sqlite"):
         _ensure_sqlite_folder(database_url)
         engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         echo=echo,
-        pool_size=10,
-        max_overflow=20,
-        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
     )
+    event.listen(engine.sync_engine, "connect", _note_in_use)
+    event.listen(engine.sync_engine, "checkin", _note_in_use)
+    event.listen(engine.sync_engine, "checkout", _ping_when_idle)
+    return engine
+
+
+def _note_in_use(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    record.info[_LAST_USED] = time.monotonic()
+
+
+def _ping_when_idle(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """The pool's check before it hands out a connection, for connections idle a while only.
+
+    SQLAlchemy's `pool_pre_ping` costs three round trips on asyncpg (BEGIN, an empty statement, ROLLBACK)
+    at every checkout, a third of a small partner request's. A connection given back moments ago is as
+    good as pinged. If the database went away since, the request's first statement fails as an outage (503
+    UNAVAILABLE, `is_outage`) and SQLAlchemy then replaces every pooled connection older than the failure,
+    so the requests after it reconnect by themselves.
+    """
+    last_used = record.info.get(_LAST_USED)
+    if last_used is not None and time.monotonic() - last_used < UNPINGED_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()  # the asyncpg adapter's own check
+    except Exception as error:
+        # The pool discards this connection and checks out (or opens) another.
+        raise exc.DisconnectionError("a pooled connection no longer answers") from error
+
+
+def reader_capacity(engine: AsyncEngine) -> int | None:
+    """How many request readers may hold a connection of `engine`'s pool at once (None: no bound): the
+    pool's size and overflow, less `RESERVED_CONNECTIONS`."""
+    pool = engine.sync_engine.pool
+    if not isinstance(pool, QueuePool):
+        return None
+    overflow = max(0, int(getattr(pool, "_max_overflow", 0)))
+    return max(1, pool.size() + overflow - RESERVED_CONNECTIONS)
 
 
 def is_outage(error: BaseException | None) -> bool:

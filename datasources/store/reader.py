@@ -2,13 +2,25 @@
 
 Loaders of one request dispatch their batches concurrently; a connection runs one statement at a time,
 so statements queue on a lock. One connection per request also bounds how many a single request can hold.
+
+Readers take their connections in the order they asked for them: a reader first waits for one of the
+engine's reader slots (`database.reader_capacity`, a first-come-first-served semaphore), and only then
+takes a connection from the pool, which then always has one free. The pool's own queue is not fair under
+load: a connection given back goes to whichever request asks next, and with more requests in flight than
+connections a waiting request could lose that race again and again until it timed out (seen at 32
+concurrent partner requests: most answered in half a second, some waited five and failed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import Counter
 from typing import TYPE_CHECKING, Any, TypeAlias
+
+from sqlalchemy import exc
+
+from datasources.store.database import POOL_TIMEOUT_SECONDS, reader_capacity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -22,12 +34,31 @@ if TYPE_CHECKING:
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
 
 
+#: Per engine: its reader slots and the event loop they belong to (a command's own loop gets its own).
+_slots: weakref.WeakKeyDictionary[AsyncEngine, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _reader_slots(engine: AsyncEngine) -> asyncio.Semaphore | None:
+    capacity = reader_capacity(engine)
+    if capacity is None:
+        return None
+    loop = asyncio.get_running_loop()
+    found = _slots.get(engine)
+    if found is None or found[0] is not loop:
+        found = (loop, asyncio.Semaphore(capacity))
+        _slots[engine] = found
+    return found[1]
+
+
 class Reader:
     """Runs read statements for one request on one lazily opened connection."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._slot: asyncio.Semaphore | None = None
         self._lock = asyncio.Lock()
         #: Records read per school during this request, for the disclosure audit of partner reads.
         self.disclosed: Counter[int] = Counter()
@@ -42,9 +73,15 @@ class Reader:
     ) -> Sequence[AnyRow]:
         """All rows of a read statement (with values for its named bind parameters)."""
         async with self._lock:
-            if self._connection is None:
-                self._connection = await self._engine.connect()
-            result = await self._connection.execute(statement, parameters)
+            connection = self._connection or await self._connect()
+            try:
+                result = await connection.execute(statement, parameters)
+            except exc.DBAPIError as error:
+                if error.connection_invalidated:
+                    # The database went away under this connection: give it up, so that the request's
+                    # next statement asks for another and fails (or succeeds) as an outage does.
+                    await self._give_back()
+                raise
             return result.all()
 
     def disclose(self, school_ids: Iterable[int]) -> None:
@@ -63,12 +100,45 @@ class Reader:
         async with self._lock:
             try:
                 if write is not None:
-                    if self._connection is None:
-                        self._connection = await self._engine.connect()
+                    connection = self._connection or await self._connect()
+                    transaction = connection.get_transaction()
+                    if transaction is not None and not transaction.is_valid:
+                        # A statement of the request failed: its transaction can only be rolled back.
+                        await connection.rollback()
                     statement, rows = write
-                    await self._connection.execute(statement, rows)
-                    await self._connection.commit()
+                    await connection.execute(statement, rows)
+                    await connection.commit()
             finally:
-                if self._connection is not None:
-                    await self._connection.close()
-                    self._connection = None
+                await self._give_back()
+
+    async def _give_back(self) -> None:
+        try:
+            if self._connection is not None:
+                await self._connection.close()
+        finally:
+            self._connection = None
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
+
+    async def _connect(self) -> AsyncConnection:
+        slots = _reader_slots(self._engine)
+        if slots is not None:
+            try:
+                await asyncio.wait_for(slots.acquire(), POOL_TIMEOUT_SECONDS)
+            except TimeoutError:
+                # As the pool's own timeout, which `database.is_outage` answers with 503 UNAVAILABLE.
+                raise exc.TimeoutError("every reader slot stayed in use") from None
+            self._slot = slots
+        try:
+            connection = await self._engine.connect()
+            # Each statement on its own (PostgreSQL's READ COMMITTED gives a statement its own snapshot
+            # in a transaction too): no BEGIN and ROLLBACK round trips around a request's reads, and the
+            # audit's one INSERT is durable when it returns.
+            self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        except BaseException:
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
+            raise
+        return self._connection
