@@ -123,21 +123,22 @@ async def open_request(
             await before_scope(reader)
         if scope is None:
             scope = await scope_of(reader, viewer, services.settings)
+        now = now or services.settings.now()
+        context = Context(
+            settings=services.settings,
+            viewer=viewer,
+            scope=scope,
+            reader=reader,
+            loaders=Loaders.build(reader, scope, now.date()),
+            now=now,
+            engine=services.engine,
+            keys=services.keys,
+            client_address=client_address,
+        )
     except BaseException:
+        # Nothing was disclosed yet: give the connection (and its reader slot) back.
         await reader.close()
         raise
-    now = now or services.settings.now()
-    context = Context(
-        settings=services.settings,
-        viewer=viewer,
-        scope=scope,
-        reader=reader,
-        loaders=Loaders.build(reader, scope, now.date()),
-        now=now,
-        engine=services.engine,
-        keys=services.keys,
-        client_address=client_address,
-    )
     try:
         yield context
     finally:

@@ -52,13 +52,18 @@ def _reader_slots(engine: AsyncEngine) -> asyncio.Semaphore | None:
     return found[1]
 
 
+class ReaderClosedError(RuntimeError):
+    """A statement was sent to a reader after its request ended."""
+
+
 class Reader:
-    """Runs read statements for one request on one lazily opened connection."""
+    """Runs read statements for one request on one lazily opened connection; closing it is final."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._slot: asyncio.Semaphore | None = None
+        self._closed = False
         self._lock = asyncio.Lock()
         #: Records read per school during this request, for the disclosure audit of partner reads.
         self.disclosed: Counter[int] = Counter()
@@ -73,6 +78,10 @@ class Reader:
     ) -> Sequence[AnyRow]:
         """All rows of a read statement (with values for its named bind parameters)."""
         async with self._lock:
+            if self._closed:
+                # A loader's batch still running after its request ended (the request was cancelled while
+                # the batch waited): it must not open a connection and take a slot that nobody gives back.
+                raise ReaderClosedError("the request's reader is closed")
             connection = self._connection or await self._connect()
             try:
                 result = await connection.execute(statement, parameters)
@@ -98,6 +107,7 @@ class Reader:
         request no second connection, pool check and transaction; the write is committed before this
         returns, so before the request's answer leaves."""
         async with self._lock:
+            self._closed = True
             try:
                 if write is not None:
                     connection = self._connection or await self._connect()
