@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from datasources.store.reader import Reader
 from datasources.store.tables import OPERATION_ALLOW_LISTS, PARTNERS, PERSISTED_QUERIES
 
 if TYPE_CHECKING:
@@ -94,8 +95,13 @@ async def allow_list(engine: AsyncEngine, client_id: str) -> frozenset[str] | No
         .join(PARTNERS, PARTNERS.c.id == OPERATION_ALLOW_LISTS.c.partner_id)
         .where(PARTNERS.c.client_id == client_id)
     )
-    async with engine.connect() as connection:
-        hashes = frozenset((await connection.execute(query)).scalars())
+    # Through a reader of its own: it waits its turn for a connection as the request's reads do
+    # (datasources.store.reader), one round trip, given back before the request's reader asks for one.
+    reader = Reader(engine)
+    try:
+        hashes = frozenset(row[0] for row in await reader.rows(query))
+    finally:
+        await reader.close()
     return hashes or None
 
 
