@@ -204,12 +204,17 @@ def running_server(url: str, env: Mapping[str, str] | None = None) -> Iterator[S
             _wait_healthy(process, base_url, log)
             yield Server(process.pid, base_url)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End a child server: asked to stop, killed if it has not within 15 seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], base_url: str, log: IO[bytes]) -> None:

@@ -61,6 +61,7 @@ from bench.harness import (
     running_server,
     seed,
     status_mb,
+    stop,
 )
 from datasources.store.database import create_engine
 
@@ -220,12 +221,7 @@ def running_postgraphile(url: str) -> Iterator[Peer]:
                 time.sleep(0.2)
             yield Peer(process.pid, base_url)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def peer_pass(
