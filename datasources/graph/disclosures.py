@@ -7,7 +7,7 @@ audit has no write path in the graph, so a partner can neither add to it nor hid
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, insert, select
 
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Iterable, Mapping, Sequence
 
+    from sqlalchemy import Insert
     from sqlalchemy.ext.asyncio import AsyncEngine
-    from sqlalchemy.sql import Executable
 
     from auth.categories import DataCategory
     from auth.policy import Scope
@@ -48,10 +48,6 @@ def tally_school_pages(reader: Reader, scope: Scope, pages: Mapping[int, Page[An
     reader.disclose_counts({school: len(page.items) for school, page in pages.items() if page.items})
 
 
-#: A write for `Reader.close`: a statement and its rows.
-Write: TypeAlias = tuple["Executable", list[dict[str, Any]]]
-
-
 def disclosures_write(
     *,
     partner_id: int,
@@ -59,9 +55,10 @@ def disclosures_write(
     records_by_school: Mapping[int, int],
     categories_by_school: Mapping[int, Iterable[DataCategory]],
     at: dt.datetime,
-) -> Write | None:
-    """The audit rows of one partner request, one per school it read from (None: it read nothing), for
-    the request's own reader to write as it closes (`Reader.close`)."""
+) -> Insert | None:
+    """The audit rows of one partner request, one per school it read from (None: it read nothing), as one
+    INSERT of several rows (all or none, also on an autocommitted connection), for the request's own
+    reader to write as it closes (`Reader.close`)."""
     if not records_by_school:
         return None
     rows = [
@@ -75,7 +72,7 @@ def disclosures_write(
         }
         for school_id, count in sorted(records_by_school.items())
     ]
-    return insert(DISCLOSURES), rows
+    return insert(DISCLOSURES).values(rows)
 
 
 async def record_disclosures(
@@ -89,18 +86,17 @@ async def record_disclosures(
 ) -> None:
     """Write one audit row per school that a partner request read from, in a transaction of its own
     (for a read that has no request reader; a request's reader writes `disclosures_write` as it closes)."""
-    write = disclosures_write(
+    statement = disclosures_write(
         partner_id=partner_id,
         operation_name=operation_name,
         records_by_school=records_by_school,
         categories_by_school=categories_by_school,
         at=at,
     )
-    if write is None:
+    if statement is None:
         return
-    statement, rows = write
     async with engine.begin() as connection:
-        await connection.execute(statement, rows)
+        await connection.execute(statement)
 
 
 DISCLOSURE = Columns.of(DisclosureRecord, computed=["public_id"])
