@@ -14,7 +14,7 @@
 #                                skipped, loudly.
 #   CI                           when set, a PostgreSQL server or Node.js that cannot be reached is a failure,
 #                                and property tests draw their full counts (locally a tenth: tests/conftest.py).
-#   LEERPOORT_TEST_WORKERS       pytest-xdist workers (default 2; 0 runs in this process, for a debugger). Each
+#   LEERPOORT_TEST_WORKERS       pytest-xdist workers (default 3; 0 runs in this process, for a debugger). Each
 #                                worker has its own PostgreSQL database and SQLite files; tests are spread by
 #                                work stealing (--dist worksteal), so one slow module does not hold up the end.
 #   LEERPOORT_VENV               the virtual environment to use or create (default: .venv in the repo root).
@@ -136,7 +136,7 @@ fi
 if [[ -n "$postgres_skipped" ]]; then engines="SQLite only"; else engines="SQLite and PostgreSQL"; fi
 step "pytest ($engines, with coverage)"
 set +e
-workers="${LEERPOORT_TEST_WORKERS:-2}"
+workers="${LEERPOORT_TEST_WORKERS:-3}"
 "$py" -m pytest -n "$workers" --dist worksteal --cov --cov-report=term:skip-covered "$@"
 pytest_status=$?
 set -e

@@ -134,7 +134,10 @@ class Reader:
         slots = _reader_slots(self._engine)
         if slots is not None:
             try:
-                await asyncio.wait_for(slots.acquire(), POOL_TIMEOUT_SECONDS)
+                # Not `asyncio.wait_for`: on Python 3.11 it can swallow a cancellation that arrives as the
+                # slot is granted, and a completed subscription then kept running (and its place).
+                async with asyncio.timeout(POOL_TIMEOUT_SECONDS):
+                    await slots.acquire()
             except TimeoutError:
                 # As the pool's own timeout, which `database.is_outage` answers with 503 UNAVAILABLE.
                 raise exc.TimeoutError("every reader slot stayed in use") from None
