@@ -238,7 +238,12 @@ async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:
 
 @contextlib.asynccontextmanager
 async def _socket(server: Server) -> AsyncIterator[ClientConnection]:
-    async with connect(server.ws_url, subprotocols=[PROTOCOL], proxy=None, open_timeout=10) as ws:
+    # No cap on the client's queue of unread messages: with one (websockets' default is 16), a test that
+    # reads one event of a replayed backlog and leaves makes the library stop reading the socket, so it
+    # never sees the server's reply to its close frame and waits out its 10 s close timeout.
+    async with connect(
+        server.ws_url, subprotocols=[PROTOCOL], proxy=None, open_timeout=10, max_queue=None
+    ) as ws:
         yield ws
 
 
