@@ -38,13 +38,8 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
-    IntValueNode,
-    NullValueNode,
     OperationDefinitionNode,
     OperationType,
-    StringValueNode,
-    ValueNode,
-    VariableNode,
     specified_rules,
     validate,
 )
@@ -54,9 +49,25 @@ from graphql.validation import MaxIntrospectionDepthRule
 from datasources.graph.people import MAIN_GROUP, STUDENT
 from errors import PublicError
 from resolvers import schools
+from schema.compiled_selection import (
+    NAMESPACE,
+    SCALARS,
+    Argument,
+    Build,
+    NotCompiled,
+    PageInfoPlan,
+    arguments_of,
+    constant,
+    expression_of,
+    field_type_name,
+    leaf,
+    object_builder,
+    page_info_plan,
+    response_key,
+    sub_fields,
+)
 from schema.costs import query_cost
 from schema.limits import IntrospectionDepthRule, parse_document, shape_rule
-from schema.relay import to_global_id
 
 if TYPE_CHECKING:
     from graphql import GraphQLSchema
@@ -69,90 +80,6 @@ if TYPE_CHECKING:
 
 #: How many planned documents are kept (as many as the parse cache keeps parsed ones).
 PLAN_CACHE_SIZE: Final = 256
-
-Build: TypeAlias = Callable[[Any], Any]
-"""Turns one record into the JSON value of a selection."""
-
-
-def _date(value: Any) -> Any:
-    return None if value is None else value.isoformat()
-
-
-def _list(value: Any) -> Any:
-    return None if value is None else list(value)
-
-
-#: The names the expressions below may use besides the record `r`.
-_NAMESPACE: Final[Mapping[str, Any]] = {"_gid": to_global_id, "_date": _date, "_list": _list}
-
-
-def _compile(parts: list[tuple[str, str]], namespace: Mapping[str, Any]) -> Build:
-    """One function building the dict of `parts` ((response key, Python expression over the record `r`))
-    as a dict display: a record costs one call, not one per field. The keys are GraphQL names (letters,
-    digits, underscores: the parser accepts nothing else) and the expressions come from this module's
-    tables, so the source holds nothing a client wrote but names, and those through `repr`."""
-    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
-    scope = {**_NAMESPACE, **namespace}
-    exec(f"def build(r):\n    return {{{items}}}\n", scope)  # noqa: S102 - see the docstring
-    built: Build = scope["build"]
-    return built
-
-
-def _expression(expression: str) -> Build:
-    """A function of one record from one of the tables' expressions."""
-    built: Build = eval(f"lambda r: {expression}", dict(_NAMESPACE))  # noqa: S307 - the module's own tables
-    return built
-
-
-#: The scalar fields of each object type the planner knows, as Python expressions over its record `r`. Only
-#: plain attributes of records (or values derived from them without I/O) belong here; a field the
-#: general path resolves with a resolver of its own (`groups`, `products`, `board`, `grantedCategories`
-#: …) is absent, so a document that selects it falls back.
-_SCALARS: Final[Mapping[str, Mapping[str, str]]] = {
-    "School": {
-        "id": '_gid("School", r.public_id)',
-        "code": "r.code",
-        "brin": "r.brin",
-        "locationCode": "r.location_code",
-        "name": "r.name",
-        "active": "r.active",
-    },
-    "Student": {
-        "id": '_gid("Student", r.public_id)',
-        "pseudonym": "r.pseudonym",
-        "eckId": "r.eck_id",
-        "firstName": "r.first_name",
-        "prefix": "r.prefix",
-        "lastName": "r.last_name",
-        "initials": "r.initials",
-        "dateOfBirth": "_date(r.date_of_birth)",
-        "yearLevel": "r.year_level",
-    },
-    "StaffMember": {
-        "id": '_gid("StaffMember", r.public_id)',
-        "pseudonym": "r.pseudonym",
-        "eckId": "r.eck_id",
-        "firstName": "r.first_name",
-        "prefix": "r.prefix",
-        "lastName": "r.last_name",
-        "email": "r.email",
-        "lasRoles": "_list(r.las_roles)",
-        "active": "r.active",
-    },
-    "Group": {
-        "id": '_gid("Group", r.public_id)',
-        "name": "r.name",
-        "yearLevel": "r.year_level",
-        "schoolYear": "r.school_year",
-        "composite": "r.composite",
-        "effectiveFrom": "_date(r.effective_from)",
-    },
-}
-
-#: Fields of one object type that hold another object of a record's attribute (null stays null).
-_OBJECTS: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
-    "Student": {"mainGroup": ("main_group", "Group")},
-}
 
 Fetch: TypeAlias = Callable[["Context", "SchoolRecord", Any, Any], Awaitable["Page[Any]"]]
 NodeFactory: TypeAlias = Callable[["Context"], Build]
@@ -197,46 +124,19 @@ _SCHOOL_CONNECTIONS: Final[Mapping[str, tuple[Fetch, str]]] = {
     "groups": (_groups_of_school, "Group"),
 }
 _PAGE_ARGUMENTS: Final = frozenset({"first", "after"})
-_PAGE_INFO: Final = {
-    "hasNextPage": "has_next",
-    "hasPreviousPage": "has_previous",
-    "startCursor": "start",
-    "endCursor": "end",
-}
-
-
-class _NotCompiled(Exception):  # noqa: N818 - a signal inside the planner, never raised past it
-    """The document holds something the planner does not fully understand: the general path answers."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Argument:
-    """An argument's literal value, or the variable it comes from."""
-
-    value: Any = None
-    variable: str | None = None
-
-    def of(self, variables: Mapping[str, Any]) -> Any:
-        """The argument's value under the request's coerced variables (absent: the default, None)."""
-        return variables.get(self.variable) if self.variable is not None else self.value
-
-
-@dataclass(frozen=True, slots=True)
-class _PageInfoPlan:
-    fields: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class _ConnectionPlan:
     """A connection field: its page arguments and how to build its JSON from a page and its nodes."""
 
-    first: _Argument
-    after: _Argument
+    first: Argument
+    after: Argument
     #: (response key, what): "edges", "pageInfo" or a constant `__typename`.
     fields: tuple[tuple[str, Any], ...]
     #: What an edge selects: (response key, "cursor" | "node" | a typename constant).
     edge: tuple[tuple[str, Any], ...]
-    page_info: _PageInfoPlan | None
+    page_info: PageInfoPlan | None
     #: Whether any cursor (edge or page info) is selected.
     node_selected: bool
 
@@ -298,7 +198,7 @@ class _RootField:
     key: str
     #: "schools", "school" or a constant `__typename`.
     kind: Any
-    arguments: Mapping[str, _Argument]
+    arguments: Mapping[str, Argument]
     connection: _ConnectionPlan | None
     school: _SchoolPlan | None
 
@@ -316,105 +216,31 @@ class Plan:
 # --- planning ---------------------------------------------------------------------------------------------
 
 
-def _argument(node: ValueNode) -> _Argument:
-    if isinstance(node, VariableNode):
-        return _Argument(variable=node.name.value)
-    if isinstance(node, IntValueNode):
-        return _Argument(value=int(node.value))
-    if isinstance(node, StringValueNode):
-        return _Argument(value=node.value)
-    if isinstance(node, NullValueNode):
-        return _Argument(value=None)
-    raise _NotCompiled
-
-
-def _fields(node: FieldNode | OperationDefinitionNode) -> list[FieldNode]:
-    """The sub-fields of a selection: plain fields only, no directives, no duplicate response keys."""
-    selection_set = node.selection_set
-    if selection_set is None:
-        raise _NotCompiled
-    found: list[FieldNode] = []
-    keys: set[str] = set()
-    for selection in selection_set.selections:
-        if not isinstance(selection, FieldNode) or selection.directives:
-            raise _NotCompiled
-        key = (selection.alias or selection.name).value
-        if key in keys:
-            raise _NotCompiled  # the executor merges same-named fields; not worth repeating here
-        keys.add(key)
-        found.append(selection)
-    return found
-
-
-def _key(field: FieldNode) -> str:
-    return (field.alias or field.name).value
-
-
-def _arguments(field: FieldNode, allowed: frozenset[str]) -> dict[str, _Argument]:
-    arguments = {argument.name.value: _argument(argument.value) for argument in field.arguments or ()}
-    if not set(arguments) <= allowed:
-        raise _NotCompiled
-    return arguments
-
-
-def _leaf(field: FieldNode) -> None:
-    if field.selection_set is not None or field.arguments:
-        raise _NotCompiled
-
-
-def _constant(value: str) -> Build:
-    return lambda _record: value
-
-
-def _object_builder(type_name: str, fields: list[FieldNode]) -> Build:
-    """A builder of one object of `type_name` (scalars and plain nested objects) from its record."""
-    scalars, objects = _SCALARS[type_name], _OBJECTS.get(type_name, {})
-    parts: list[tuple[str, str]] = []
-    namespace: dict[str, Any] = {}
-    for sub in fields:
-        name = sub.name.value
-        if name == "__typename":
-            _leaf(sub)
-            parts.append((_key(sub), repr(type_name)))
-        elif name in scalars:
-            _leaf(sub)
-            parts.append((_key(sub), scalars[name]))
-        elif name in objects and not sub.arguments:
-            attribute, target = objects[name]
-            inner = f"_inner{len(namespace)}"
-            namespace[inner] = _object_builder(target, _fields(sub))
-            value = f"_v{len(namespace)}"
-            parts.append((_key(sub), f"(None if ({value} := r.{attribute}) is None else {inner}({value}))"))
-        else:
-            raise _NotCompiled
-    return _compile(parts, namespace)
-
-
 def _connection(
     schema: GraphQLSchema, connection_type: str, field: FieldNode
 ) -> tuple[_ConnectionPlan, list[FieldNode]]:
     """The plan of a connection field, and the node's fields (for the caller to plan by node type)."""
-    arguments = _arguments(field, _PAGE_ARGUMENTS)
+    arguments = arguments_of(field, _PAGE_ARGUMENTS)
     parts: list[tuple[str, Any]] = []
     edge: list[tuple[str, Any]] = []
-    page_info: _PageInfoPlan | None = None
+    page_info: PageInfoPlan | None = None
     node_fields: list[FieldNode] | None = None
-    for sub in _fields(field):
+    for sub in sub_fields(field):
         name = sub.name.value
         if name == "__typename":
-            _leaf(sub)
-            parts.append((_key(sub), ("typename", connection_type)))
+            leaf(sub)
+            parts.append((response_key(sub), ("typename", connection_type)))
         elif name == "edges" and not sub.arguments:
-            parts.append((_key(sub), "edges"))
+            parts.append((response_key(sub), "edges"))
             node_fields = _edges(schema, connection_type, sub, edge)
         elif name == "pageInfo" and not sub.arguments:
-            parts.append((_key(sub), "pageInfo"))
-            page_info = _page_info(sub)
+            parts.append((response_key(sub), "pageInfo"))
+            page_info = page_info_plan(sub)
         else:
-            raise _NotCompiled
+            raise NotCompiled
     plan = _ConnectionPlan(
-        first=arguments.get("first", _Argument()),
-        after=arguments.get("after", _Argument()),
+        first=arguments.get("first", Argument()),
+        after=arguments.get("after", Argument()),
         fields=tuple(parts),
         edge=tuple(edge),
         page_info=page_info,
@@ -428,67 +254,47 @@ def _edges(
 ) -> list[FieldNode] | None:
     """What an edge selects (appended to `edge`); the node's fields, or None when it selects no node."""
     node_fields = None
-    for item in _fields(field):
+    for item in sub_fields(field):
         if item.name.value == "node" and not item.arguments:
-            edge.append((_key(item), "node"))
-            node_fields = _fields(item)
+            edge.append((response_key(item), "node"))
+            node_fields = sub_fields(item)
         elif item.name.value == "cursor":
-            _leaf(item)
-            edge.append((_key(item), "cursor"))
+            leaf(item)
+            edge.append((response_key(item), "cursor"))
         elif item.name.value == "__typename":
-            _leaf(item)
-            edge.append((_key(item), ("typename", _field_type_name(schema, connection_type, "edges"))))
+            leaf(item)
+            edge.append((response_key(item), ("typename", field_type_name(schema, connection_type, "edges"))))
         else:
-            raise _NotCompiled
+            raise NotCompiled
     return node_fields
 
 
-def _page_info(field: FieldNode) -> _PageInfoPlan:
-    info: list[tuple[str, Any]] = []
-    for item in _fields(field):
-        _leaf(item)
-        if item.name.value == "__typename":
-            info.append((_key(item), ("typename", "PageInfo")))
-        elif item.name.value in _PAGE_INFO:
-            info.append((_key(item), _PAGE_INFO[item.name.value]))
-        else:
-            raise _NotCompiled
-    return _PageInfoPlan(tuple(info))
-
-
-def _field_type_name(schema: GraphQLSchema, parent: str, name: str) -> str:
-    graphql_type: Any = schema.get_type(parent).fields[name].type  # type: ignore[union-attr]
-    while hasattr(graphql_type, "of_type"):
-        graphql_type = graphql_type.of_type
-    return str(graphql_type.name)
-
-
 def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
-    scalars = _SCALARS["School"]
+    scalars = SCALARS["School"]
     parts: list[tuple[str, Build | None]] = []
     connections: list[tuple[str, Fetch, _ConnectionPlan, NodeFactory]] = []
     for sub in fields:
         name = sub.name.value
         if name == "__typename":
-            _leaf(sub)
-            parts.append((_key(sub), _constant("School")))
+            leaf(sub)
+            parts.append((response_key(sub), constant("School")))
         elif name in scalars:
-            _leaf(sub)
-            parts.append((_key(sub), _expression(scalars[name])))
+            leaf(sub)
+            parts.append((response_key(sub), expression_of(scalars[name])))
         elif name in _SCHOOL_CONNECTIONS:
             fetch, node_type = _SCHOOL_CONNECTIONS[name]
-            plan, node_fields = _connection(schema, _field_type_name(schema, "School", name), sub)
+            plan, node_fields = _connection(schema, field_type_name(schema, "School", name), sub)
             node: NodeFactory
             if not plan.node_selected:
                 node = _no_nodes
             elif node_type == "Student":
                 node = _student_rows(node_fields)
             else:
-                node = _same(_object_builder(node_type, node_fields))
-            parts.append((_key(sub), None))
-            connections.append((_key(sub), fetch, plan, node))
+                node = _same(object_builder(node_type, node_fields))
+            parts.append((response_key(sub), None))
+            connections.append((response_key(sub), fetch, plan, node))
         else:
-            raise _NotCompiled
+            raise NotCompiled
     return _SchoolPlan(tuple(parts), tuple(connections))
 
 
@@ -514,18 +320,18 @@ def _student_rows(fields: list[FieldNode]) -> NodeFactory:
     for sub in fields:
         name = sub.name.value
         if name == "mainGroup" and not sub.arguments:
-            group = [(_key(item), _group_row(item)) for item in _fields(sub)]
+            group = [(response_key(item), _group_row(item)) for item in sub_fields(sub)]
             items = ", ".join(f"{key!r}: {expression}" for key, expression in group)
-            parts.append((_key(sub), f"(None if r[{MAIN_GROUP.id}] is None else {{{items}}})"))
+            parts.append((response_key(sub), f"(None if r[{MAIN_GROUP.id}] is None else {{{items}}})"))
         else:
-            _leaf(sub)
+            leaf(sub)
             if name not in _STUDENT_ROW:
-                raise _NotCompiled
-            parts.append((_key(sub), _STUDENT_ROW[name]))
+                raise NotCompiled
+            parts.append((response_key(sub), _STUDENT_ROW[name]))
     items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
-    scope = dict(_NAMESPACE)
+    scope = dict(NAMESPACE)
     source = f"def make(_sid, _ps, _gpid):\n    def build(r):\n        return {{{items}}}\n    return build\n"
-    exec(source, scope)  # noqa: S102 - as in `_compile`: names through `repr`, expressions of this module
+    exec(source, scope)  # noqa: S102 - as in `compile_dict`: names through `repr`, expressions of this module
     make = scope["make"]
 
     def factory(context: Context) -> Build:
@@ -537,16 +343,16 @@ def _student_rows(fields: list[FieldNode]) -> NodeFactory:
 
 
 def _group_row(field: FieldNode) -> str:
-    _leaf(field)
+    leaf(field)
     expression = _MAIN_GROUP_ROW.get(field.name.value)
     if expression is None:
-        raise _NotCompiled
+        raise NotCompiled
     return expression
 
 
 def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan:
     if len(document.definitions) != 1:
-        raise _NotCompiled
+        raise NotCompiled
     operation = document.definitions[0]
     if (
         not isinstance(operation, OperationDefinitionNode)
@@ -554,27 +360,29 @@ def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
         or operation.directives
         or any(definition.directives for definition in operation.variable_definitions or ())
     ):
-        raise _NotCompiled
+        raise NotCompiled
     name = operation.name.value if operation.name else None
     if operation_name is not None and operation_name != name:
-        raise _NotCompiled
+        raise NotCompiled
     roots: list[_RootField] = []
-    for field in _fields(operation):
+    for field in sub_fields(operation):
         root = field.name.value
         if root == "__typename":
-            _leaf(field)
-            roots.append(_RootField(_key(field), ("typename", "Query"), {}, None, None))
+            leaf(field)
+            roots.append(_RootField(response_key(field), ("typename", "Query"), {}, None, None))
         elif root == "schools":
-            connection, node_fields = _connection(schema, _field_type_name(schema, "Query", "schools"), field)
+            connection, node_fields = _connection(schema, field_type_name(schema, "Query", "schools"), field)
             school = _school_plan(schema, node_fields) if connection.node_selected else None
-            roots.append(_RootField(_key(field), "schools", {}, connection, school))
+            roots.append(_RootField(response_key(field), "schools", {}, connection, school))
         elif root == "school":
-            arguments = _arguments(field, frozenset({"code"}))
+            arguments = arguments_of(field, frozenset({"code"}))
             roots.append(
-                _RootField(_key(field), "school", arguments, None, _school_plan(schema, _fields(field)))
+                _RootField(
+                    response_key(field), "school", arguments, None, _school_plan(schema, sub_fields(field))
+                )
             )
         else:
-            raise _NotCompiled
+            raise NotCompiled
     return Plan(document=document, operation=operation, operation_name=operation_name, fields=tuple(roots))
 
 
@@ -606,9 +414,9 @@ def plan_of(schema: LeerpoortSchema, request: GraphQLRequest, context: Context) 
             shape_rule(settings.max_depth, settings.max_aliases),
         )
         if validate(schema._schema, document, rules):
-            raise _NotCompiled
+            raise NotCompiled
         plan = _plan(schema._schema, document, request.operation_name)
-    except (_NotCompiled, GraphQLError):
+    except (NotCompiled, GraphQLError):
         plan = None
     _plans[key] = plan
     if len(_plans) > PLAN_CACHE_SIZE:

@@ -1,0 +1,253 @@
+"""The pieces the compiled read path plans with (`schema.compiled`, `schema.compiled_feed`): reading a
+selection (plain fields only, their arguments as literals or variables), and building a record's JSON with
+one generated function per selection from the tables of the fields the planner knows.
+
+Whatever a planner meets that these tables do not hold raises `NotCompiled`: the general executor then
+answers the whole document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+from graphql import (
+    FieldNode,
+    IntValueNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+)
+
+from schema.relay import to_global_id
+
+if TYPE_CHECKING:
+    from graphql import GraphQLSchema
+
+
+Build: TypeAlias = Callable[[Any], Any]
+"""Turns one record into the JSON value of a selection."""
+
+
+def _date(value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
+def _list(value: Any) -> Any:
+    return None if value is None else list(value)
+
+
+#: The names the expressions below may use besides the record `r`.
+NAMESPACE: Final[Mapping[str, Any]] = {"_gid": to_global_id, "_date": _date, "_list": _list}
+
+
+def compile_dict(parts: list[tuple[str, str]], namespace: Mapping[str, Any]) -> Build:
+    """One function building the dict of `parts` ((response key, Python expression over the record `r`))
+    as a dict display: a record costs one call, not one per field. The keys are GraphQL names (letters,
+    digits, underscores: the parser accepts nothing else) and the expressions come from this module's
+    tables, so the source holds nothing a client wrote but names, and those through `repr`."""
+    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
+    scope = {**NAMESPACE, **namespace}
+    exec(f"def build(r):\n    return {{{items}}}\n", scope)  # noqa: S102 - see the docstring
+    built: Build = scope["build"]
+    return built
+
+
+def expression_of(expression: str) -> Build:
+    """A function of one record from one of the tables' expressions."""
+    built: Build = eval(f"lambda r: {expression}", dict(NAMESPACE))  # noqa: S307 - the module's own tables
+    return built
+
+
+#: The scalar fields of each object type the planner knows, as Python expressions over its record `r`. Only
+#: plain attributes of records (or values derived from them without I/O) belong here; a field the
+#: general path resolves with a resolver of its own (`groups`, `products`, `board`, `grantedCategories`
+#: …) is absent, so a document that selects it falls back.
+SCALARS: Final[Mapping[str, Mapping[str, str]]] = {
+    "School": {
+        "id": '_gid("School", r.public_id)',
+        "code": "r.code",
+        "brin": "r.brin",
+        "locationCode": "r.location_code",
+        "name": "r.name",
+        "active": "r.active",
+    },
+    "Student": {
+        "id": '_gid("Student", r.public_id)',
+        "pseudonym": "r.pseudonym",
+        "eckId": "r.eck_id",
+        "firstName": "r.first_name",
+        "prefix": "r.prefix",
+        "lastName": "r.last_name",
+        "initials": "r.initials",
+        "dateOfBirth": "_date(r.date_of_birth)",
+        "yearLevel": "r.year_level",
+    },
+    "StaffMember": {
+        "id": '_gid("StaffMember", r.public_id)',
+        "pseudonym": "r.pseudonym",
+        "eckId": "r.eck_id",
+        "firstName": "r.first_name",
+        "prefix": "r.prefix",
+        "lastName": "r.last_name",
+        "email": "r.email",
+        "lasRoles": "_list(r.las_roles)",
+        "active": "r.active",
+    },
+    "Group": {
+        "id": '_gid("Group", r.public_id)',
+        "name": "r.name",
+        "yearLevel": "r.year_level",
+        "schoolYear": "r.school_year",
+        "composite": "r.composite",
+        "effectiveFrom": "_date(r.effective_from)",
+    },
+    "License": {
+        "id": '_gid("License", r.public_id)',
+        "seats": "r.seats",
+        "validFrom": "_date(r.valid_from)",
+        "validUntil": "_date(r.valid_until)",
+    },
+}
+
+#: Fields of one object type that hold another object of a record's attribute (null stays null).
+OBJECTS: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
+    "Student": {"mainGroup": ("main_group", "Group")},
+}
+
+
+PAGE_INFO: Final = {
+    "hasNextPage": "has_next",
+    "hasPreviousPage": "has_previous",
+    "startCursor": "start",
+    "endCursor": "end",
+}
+
+
+class NotCompiled(Exception):  # noqa: N818 - a signal inside the planner, never raised past it
+    """The document holds something the planner does not fully understand: the general path answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """An argument's literal value, or the variable it comes from."""
+
+    value: Any = None
+    variable: str | None = None
+
+    def of(self, variables: Mapping[str, Any]) -> Any:
+        """The argument's value under the request's coerced variables (absent: the default, None)."""
+        return variables.get(self.variable) if self.variable is not None else self.value
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfoPlan:
+    """What a `pageInfo` selects: (response key, what) pairs."""
+
+    fields: tuple[tuple[str, str], ...]
+
+
+def argument(node: ValueNode) -> Argument:
+    """An argument as the plan keeps it: a literal (int, string, null) or the variable it names."""
+    if isinstance(node, VariableNode):
+        return Argument(variable=node.name.value)
+    if isinstance(node, IntValueNode):
+        return Argument(value=int(node.value))
+    if isinstance(node, StringValueNode):
+        return Argument(value=node.value)
+    if isinstance(node, NullValueNode):
+        return Argument(value=None)
+    raise NotCompiled
+
+
+def sub_fields(node: FieldNode | OperationDefinitionNode) -> list[FieldNode]:
+    """The sub-fields of a selection: plain fields only, no directives, no duplicate response keys."""
+    selection_set = node.selection_set
+    if selection_set is None:
+        raise NotCompiled
+    found: list[FieldNode] = []
+    keys: set[str] = set()
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            raise NotCompiled
+        key = (selection.alias or selection.name).value
+        if key in keys:
+            raise NotCompiled  # the executor merges same-named fields; not worth repeating here
+        keys.add(key)
+        found.append(selection)
+    return found
+
+
+def response_key(field: FieldNode) -> str:
+    """The key a field answers under: its alias, else its name."""
+    return (field.alias or field.name).value
+
+
+def arguments_of(field: FieldNode, allowed: frozenset[str]) -> dict[str, Argument]:
+    """A field's arguments by name; NotCompiled when it passes one outside `allowed`."""
+    arguments = {given.name.value: argument(given.value) for given in field.arguments or ()}
+    if not set(arguments) <= allowed:
+        raise NotCompiled
+    return arguments
+
+
+def leaf(field: FieldNode) -> None:
+    """A scalar field: no sub-selection and no arguments, else NotCompiled."""
+    if field.selection_set is not None or field.arguments:
+        raise NotCompiled
+
+
+def constant(value: str) -> Build:
+    """A builder that gives `value` whatever the record (a `__typename`)."""
+    return lambda _record: value
+
+
+def object_builder(type_name: str, fields: list[FieldNode]) -> Build:
+    """A builder of one object of `type_name` (scalars and plain nested objects) from its record."""
+    scalars, objects = SCALARS[type_name], OBJECTS.get(type_name, {})
+    parts: list[tuple[str, str]] = []
+    namespace: dict[str, Any] = {}
+    for sub in fields:
+        name = sub.name.value
+        if name == "__typename":
+            leaf(sub)
+            parts.append((response_key(sub), repr(type_name)))
+        elif name in scalars:
+            leaf(sub)
+            parts.append((response_key(sub), scalars[name]))
+        elif name in objects and not sub.arguments:
+            attribute, target = objects[name]
+            inner = f"_inner{len(namespace)}"
+            namespace[inner] = object_builder(target, sub_fields(sub))
+            value = f"_v{len(namespace)}"
+            parts.append(
+                (response_key(sub), f"(None if ({value} := r.{attribute}) is None else {inner}({value}))")
+            )
+        else:
+            raise NotCompiled
+    return compile_dict(parts, namespace)
+
+
+def page_info_plan(field: FieldNode) -> PageInfoPlan:
+    """What a `pageInfo` selects, as (response key, `PAGE_INFO` value or a typename constant)."""
+    info: list[tuple[str, Any]] = []
+    for item in sub_fields(field):
+        leaf(item)
+        if item.name.value == "__typename":
+            info.append((response_key(item), ("typename", "PageInfo")))
+        elif item.name.value in PAGE_INFO:
+            info.append((response_key(item), PAGE_INFO[item.name.value]))
+        else:
+            raise NotCompiled
+    return PageInfoPlan(tuple(info))
+
+
+def field_type_name(schema: GraphQLSchema, parent: str, name: str) -> str:
+    """The named type (lists and non-nulls unwrapped) of field `name` of type `parent`."""
+    graphql_type: Any = schema.get_type(parent).fields[name].type  # type: ignore[union-attr]
+    while hasattr(graphql_type, "of_type"):
+        graphql_type = graphql_type.of_type
+    return str(graphql_type.name)
