@@ -2,7 +2,8 @@
 general GraphQL executor.
 
 A partner's full sync asks the same few documents over and over: pages of schools, each with a page of
-its students (`bench/graph.py`). graphql-core and strawberry spend most of such a request on per-field
+its students (`bench/graph.py`), then pages of its change feed (`bench/feed.py`; the `changes` root field is
+planned by `schema.compiled_feed`). graphql-core and strawberry spend most of such a request on per-field
 work (an info object, a completion, a wrapper per field per record: issue 14's profile). For a document
 made only of the fields below, this module plans the document once (cached by its text, its operation
 name and the limits it was validated under) into plain builders, and answers a request by reading the
@@ -49,6 +50,8 @@ from graphql.validation import MaxIntrospectionDepthRule
 from datasources.graph.people import MAIN_GROUP, STUDENT
 from errors import PublicError
 from resolvers import schools
+from schema import compiled_feed
+from schema.compiled_feed import FeedPlan
 from schema.compiled_selection import (
     NAMESPACE,
     SCALARS,
@@ -196,11 +199,12 @@ class _SchoolPlan:
 @dataclass(frozen=True, slots=True)
 class _RootField:
     key: str
-    #: "schools", "school" or a constant `__typename`.
+    #: "schools", "school", "changes" or a constant `__typename`.
     kind: Any
     arguments: Mapping[str, Argument]
     connection: _ConnectionPlan | None
     school: _SchoolPlan | None
+    feed: FeedPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +385,9 @@ def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
                     response_key(field), "school", arguments, None, _school_plan(schema, sub_fields(field))
                 )
             )
+        elif root == "changes":
+            feed = compiled_feed.plan(field)
+            roots.append(_RootField(response_key(field), "changes", {}, None, None, feed))
         else:
             raise NotCompiled
     return Plan(document=document, operation=operation, operation_name=operation_name, fields=tuple(roots))
@@ -449,6 +456,10 @@ def _check(plan: Plan, context: Context, variables: Mapping[str, Any]) -> list[_
             checked.append(_Checked(field, first=first, after=after))
         elif field.kind == "school":
             checked.append(_Checked(field, code=schools.school_code(field.arguments["code"].of(variables))))
+        elif field.kind == "changes":
+            assert field.feed is not None
+            field.feed.check(context, variables)
+            checked.append(_Checked(field))
         else:
             checked.append(_Checked(field))
         for _, _, connection, _ in school.connections if school is not None else ():
@@ -504,6 +515,9 @@ async def _run(
                 if record is None
                 else (await _schools_json(context, field.school, [record], variables))[0]
             )
+        elif field.kind == "changes":
+            assert field.feed is not None
+            data[field.key] = await field.feed.answer(context, variables)
         else:
             data[field.key] = field.kind[1]
     return data

@@ -1,0 +1,280 @@
+"""The compiled path of the change feed: `changes(after:, first:)` answered without the general executor.
+
+A partner that follows its feed reads pages of 1,000 events, most with their `node`; the general executor
+spends ~90% of such a request on per-field work (issue 14's profile of `bench/feed.py`: an info object, a
+completion and a wrapper per field per event). For a `changes` selection made only of the fields below,
+`plan` builds one function per selection of `Change` and one per selection of each node type; `answer`
+reads the page through the very same resolvers as the general path (`resolvers.changes.feed`: the
+permission, the page size, the cursor, the events due first, `reading.feed_page` with the viewer's
+`Scope`) and the page's nodes through the same loaders (`resolvers.changes.nodes`: one statement per
+entity type, the same disclosure tally), and builds the JSON straight from the records.
+
+It gives what `schema.changes` gives, field by field: the event's cursor sealed for the viewer, the entity
+id as the viewer sees it, `lostCategories` for LEFT_SCOPE only, the node only for CREATED, UPDATED and
+ENTERED_SCOPE, null when its entity has gone or its row now holds someone else (the node's id differs from
+the event's), the page's cursors as `schema.changes.connection_of` sets them. A node's selection may use
+inline fragments on `Node` or the five types the feed names (no directives, no named fragments, no field
+twice under one key); anything else falls back to the general path (`schema.compiled`'s rules).
+`tests/schema/test_compiled_feed.py` proves both paths give the same bytes and the same disclosures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from graphql import FieldNode, InlineFragmentNode
+
+from auth.categories import DataCategory
+from auth.permissions import may_read_feed
+from datasources.feed.events import LEFT_SCOPE
+from datasources.store.pagination import FEED, decode_cursor
+from errors import Forbidden
+from resolvers import changes
+from schema.compiled_selection import (
+    NAMESPACE,
+    Argument,
+    Build,
+    NotCompiled,
+    PageInfoPlan,
+    arguments_of,
+    leaf,
+    object_builder,
+    page_info_plan,
+    response_key,
+    sub_fields,
+)
+
+if TYPE_CHECKING:
+    from datasources.feed.reading import ChangeRecord, FeedPage
+    from resolvers.context import Context
+
+#: The entity types a feed's event names, each with a node (`resolvers.changes._node_loader`).
+NODE_TYPES: Final = ("School", "Group", "Student", "StaffMember", "License")
+
+#: A `Change`'s scalar fields as Python expressions over its record `r` and the entity's id `e` as the
+#: viewer sees it (computed once per event, only when selected or needed to check a node).
+_CHANGE: Final[Mapping[str, str]] = {
+    "__typename": repr("Change"),
+    "cursor": "_cursor(r.seq)",
+    "kind": "r.kind",
+    "entityType": "r.entity_type",
+    "entityId": "_gid(r.entity_type, e)",
+    "schoolCode": "r.school_code",
+    "lostCategories": f"([_category(name) for name in r.categories] if r.kind == {LEFT_SCOPE!r} else [])",
+    "occurredAt": "r.occurred_at.isoformat()",
+}
+
+NodeBuild = Callable[[Any, str], Any]
+"""The JSON of an event's node from its record (or None) and the event's entity id."""
+
+
+def _category(name: str) -> str:
+    # As `DataCategory[name]` in `schema.changes.change_of`: a name the policy does not know fails alike.
+    return DataCategory[name].name
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPlan:
+    """A `changes` field: its arguments and how to build its JSON from a page of events."""
+
+    first: Argument
+    after: Argument
+    #: (response key, what): "edges", "pageInfo" or a typename constant.
+    fields: tuple[tuple[str, Any], ...]
+    #: What an edge selects: (response key, "cursor" | "node" | a typename constant).
+    edge: tuple[tuple[str, Any], ...]
+    page_info: PageInfoPlan | None
+    #: Makes the per-request builder of one event: (cursor sealer, node builders) -> build(record, id).
+    change: Callable[..., Callable[[Any, str | None], dict[str, Any]]] | None
+    #: Per selection of `node` (in the order the change's builder names them): a builder per node type.
+    nodes: tuple[Mapping[str, Build], ...]
+    #: Whether the change's builder needs the entity id as the viewer sees it.
+    needs_entity_id: bool
+
+    def check(self, context: Context, variables: Mapping[str, Any]) -> None:
+        """Refuse (with the resolver's error) what `changes.feed` would refuse, before anything is read."""
+        if not may_read_feed(context.viewer):
+            raise Forbidden("the change feed is for partners, coordinators and the operator")
+        context.page_args(self.first.of(variables), None)
+        after = self.after.of(variables)
+        if after:
+            decode_cursor(context.scope, after, FEED)
+
+    async def answer(self, context: Context, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """The field's JSON: the page read as the general path reads it, built from its records."""
+        after = self.after.of(variables)
+        page = await changes.feed(context, after, self.first.of(variables))
+        out: dict[str, Any] = {}
+        for key, what in self.fields:
+            if what == "edges":
+                out[key] = await self._edges(context, page)
+            elif what == "pageInfo":
+                out[key] = self._page_info(context, page, after)
+            else:
+                out[key] = what[1]
+        return out
+
+    async def _edges(self, context: Context, page: FeedPage) -> list[dict[str, Any]]:
+        events = page.events
+        scope = context.scope
+        cursor = scope.identifiers.cursor
+        built: list[dict[str, Any]] = []
+        changes_json: list[dict[str, Any] | None] = [None] * len(events)
+        if self.change is not None:
+            found = await changes.nodes(context, events) if self.nodes else {}
+            build = self.change(
+                lambda seq: cursor(FEED, seq), tuple(self._node_builder(types, found) for types in self.nodes)
+            )
+            entity_id = changes.entity_id
+            needs_id = self.needs_entity_id
+            changes_json = [build(event, entity_id(context, event) if needs_id else None) for event in events]
+        for event, change in zip(events, changes_json, strict=True):
+            edge: dict[str, Any] = {}
+            for key, what in self.edge:
+                if what == "node":
+                    edge[key] = change
+                elif what == "cursor":
+                    edge[key] = cursor(FEED, event.seq)
+                else:
+                    edge[key] = what[1]
+            built.append(edge)
+        return built
+
+    @staticmethod
+    def _node_builder(types: Mapping[str, Build], found: Mapping[int, Any]) -> Callable[[Any, str], Any]:
+        """An event's node as `schema.changes.Change.node` gives it from the page's records."""
+
+        def build(event: ChangeRecord, entity_id: str) -> Any:
+            record = found.get(event.seq)
+            # The row may hold someone else by now (`Change._as_node`): then it is not this event's node.
+            if record is None or record.public_id != entity_id:
+                return None
+            return types[event.entity_type](record)
+
+        return build
+
+    def _page_info(self, context: Context, page: FeedPage, after: str | None) -> dict[str, Any]:
+        """As `schema.changes.connection_of` sets it: the end cursor moves past everything the page read."""
+        assert self.page_info is not None
+        scope = context.scope
+        start = end = after
+        if page.events:
+            start = scope.identifiers.cursor(FEED, page.events[0].seq)
+        if page.last_seq > (decode_cursor(scope, after, FEED) if after else 0):
+            end = scope.identifiers.cursor(FEED, page.last_seq)
+        values = {"has_next": page.has_next, "has_previous": after is not None, "start": start, "end": end}
+        fields = self.page_info.fields
+        return {key: values[what] if not isinstance(what, tuple) else what[1] for key, what in fields}
+
+
+# --- planning ---------------------------------------------------------------------------------------------
+
+
+def plan(field: FieldNode) -> FeedPlan:
+    """The plan of a `changes` field; NotCompiled when it selects what this module does not build."""
+    arguments = arguments_of(field, frozenset({"first", "after"}))
+    parts: list[tuple[str, Any]] = []
+    edge: list[tuple[str, Any]] = []
+    page_info: PageInfoPlan | None = None
+    change_fields: list[FieldNode] | None = None
+    for sub in sub_fields(field):
+        name = sub.name.value
+        if name == "__typename":
+            leaf(sub)
+            parts.append((response_key(sub), ("typename", "ChangeConnection")))
+        elif name == "edges" and not sub.arguments:
+            parts.append((response_key(sub), "edges"))
+            for item in sub_fields(sub):
+                if item.name.value == "node" and not item.arguments:
+                    edge.append((response_key(item), "node"))
+                    change_fields = sub_fields(item)
+                elif item.name.value == "cursor":
+                    leaf(item)
+                    edge.append((response_key(item), "cursor"))
+                elif item.name.value == "__typename":
+                    leaf(item)
+                    edge.append((response_key(item), ("typename", "ChangeEdge")))
+                else:
+                    raise NotCompiled
+        elif name == "pageInfo" and not sub.arguments:
+            parts.append((response_key(sub), "pageInfo"))
+            page_info = page_info_plan(sub)
+        else:
+            raise NotCompiled
+    if len([key for key, what in parts if what == "edges"]) > 1:
+        raise NotCompiled  # two `edges` may select different changes: not worth a second builder
+    change, nodes, needs_id = _change(change_fields) if change_fields is not None else (None, (), False)
+    return FeedPlan(
+        first=arguments.get("first", Argument()),
+        after=arguments.get("after", Argument()),
+        fields=tuple(parts),
+        edge=tuple(edge),
+        page_info=page_info,
+        change=change,
+        nodes=nodes,
+        needs_entity_id=needs_id,
+    )
+
+
+def _change(
+    fields: list[FieldNode],
+) -> tuple[Callable[..., Callable[[Any, str | None], dict[str, Any]]], tuple[Mapping[str, Build], ...], bool]:
+    """The maker of a change's builder, the node builders its `node` selections use, and whether it needs
+    the entity id. The builder is one dict display (one call per event, as `schema.compiled._compile`)."""
+    parts: list[tuple[str, str]] = []
+    nodes: list[Mapping[str, Build]] = []
+    needs_id = False
+    for sub in fields:
+        name = sub.name.value
+        needs_id = needs_id or name in ("node", "entityId")
+        if name == "node" and not sub.arguments:
+            parts.append((response_key(sub), f"_nodes[{len(nodes)}](r, e)"))
+            nodes.append({type_name: _node_of_type(type_name, sub) for type_name in NODE_TYPES})
+        else:
+            leaf(sub)
+            if name not in _CHANGE:
+                raise NotCompiled
+            parts.append((response_key(sub), _CHANGE[name]))
+    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
+    scope = {**NAMESPACE, "_category": _category}
+    source = (
+        f"def make(_cursor, _nodes):\n    def build(r, e):\n        return {{{items}}}\n    return build\n"
+    )
+    exec(source, scope)  # noqa: S102 - names through `repr`, expressions of this module's table
+    make: Callable[..., Callable[[Any, str | None], dict[str, Any]]] = scope["make"]
+    return make, tuple(nodes), needs_id
+
+
+def _node_of_type(type_name: str, node: FieldNode) -> Build:
+    """The builder of `node`'s selection for a node of `type_name`: its own fields and those of the inline
+    fragments that apply to the type, in document order, as graphql-core collects them."""
+    if node.selection_set is None:
+        raise NotCompiled
+    return object_builder(type_name, _collect(type_name, node.selection_set.selections, set()))
+
+
+def _collect(type_name: str, selections: Any, keys: set[str]) -> list[FieldNode]:
+    found: list[FieldNode] = []
+    for selection in selections:
+        if selection.directives:
+            raise NotCompiled
+        if isinstance(selection, FieldNode):
+            key = response_key(selection)
+            if key in keys:
+                raise NotCompiled  # the executor merges same-named fields; not worth repeating here
+            keys.add(key)
+            found.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition.name.value if selection.type_condition else None
+            if condition in (None, "Node", type_name):
+                found += _collect(type_name, selection.selection_set.selections, keys)
+            elif condition not in NODE_TYPES:
+                raise NotCompiled  # an interface or union the planner does not know
+        else:
+            raise NotCompiled  # a named fragment
+    return found
+
+
+__all__ = ["NODE_TYPES", "FeedPlan", "plan"]
