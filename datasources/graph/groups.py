@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, select, true
 from auth.categories import DataCategory
 from datasources.store.columns import Columns
 from datasources.store.current import current_groups
+from datasources.store.id_lists import among
 from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.records import GroupRecord, MemberGroups, Page
 from datasources.store.scoping import granted, public_id, schools_with, visible_schools
@@ -115,7 +116,7 @@ def _groups(scope: Scope) -> Select[Any]:
 
 async def groups_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, GroupRecord]:
     """The visible groups among `ids` (of any school year)."""
-    rows = await reader.rows(_groups(scope).where(GROUPS.c.id.in_(ids)))
+    rows = await reader.rows(_groups(scope).where(among(GROUPS.c.id, ids)))
     return {row[GROUP.id]: _group(scope, row) for row in rows}
 
 

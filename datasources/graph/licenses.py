@@ -10,6 +10,7 @@ from auth.categories import DataCategory
 from datasources.store.calendar import school_year_of
 from datasources.store.columns import Columns
 from datasources.store.current import current_groups, current_members
+from datasources.store.id_lists import among
 from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.records import LicenseRecord, Page
 from datasources.store.scoping import public_id, schools_with, visible_schools
@@ -93,7 +94,7 @@ async def licenses_by_school(
 
 async def licenses_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, LicenseRecord]:
     """The visible licenses among `ids`."""
-    rows = await reader.rows(_licenses(scope).where(LICENSES.c.id.in_(ids)))
+    rows = await reader.rows(_licenses(scope).where(among(LICENSES.c.id, ids)))
     return {row[LICENSE.id]: license_record(scope, row) for row in rows}
 
 

@@ -12,6 +12,7 @@ from auth.categories import DataCategory
 from datasources.graph.groups import GROUP, group_columns, group_record, group_rows, main_group_id
 from datasources.store.columns import Columns
 from datasources.store.current import current_members
+from datasources.store.id_lists import among
 from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.reader import AnyRow
 from datasources.store.records import Page, StaffRecord, StudentRecord
@@ -217,7 +218,7 @@ async def students_by_id(
     reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
 ) -> dict[int, StudentRecord]:
     """The visible students among `ids`."""
-    rows = await reader.rows(_students(scope, today).where(STUDENTS.c.id.in_(ids)))
+    rows = await reader.rows(_students(scope, today).where(among(STUDENTS.c.id, ids)))
     return {row[STUDENT.id]: student_record(scope, row) for row in rows}
 
 
@@ -225,7 +226,7 @@ async def staff_by_id(
     reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
 ) -> dict[int, StaffRecord]:
     """The visible staff members among `ids`."""
-    rows = await reader.rows(_staff_members(scope, today).where(STAFF_MEMBERS.c.id.in_(ids)))
+    rows = await reader.rows(_staff_members(scope, today).where(among(STAFF_MEMBERS.c.id, ids)))
     return {row[STAFF.id]: staff_record(scope, row) for row in rows}
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, select
 
 from datasources.store.columns import Columns
+from datasources.store.id_lists import among
 from datasources.store.pagination import (
     PageArgs,
     keyset_page,
@@ -99,7 +100,7 @@ async def schools_page(reader: Reader, scope: Scope, args: PageArgs) -> Page[Sch
 
 async def schools_by_id(reader: Reader, scope: Scope, ids: Sequence[int]) -> dict[int, SchoolRecord]:
     """The visible schools among `ids`."""
-    rows = await reader.rows(_schools(scope).where(SCHOOLS.c.id.in_(ids)))
+    rows = await reader.rows(_schools(scope).where(among(SCHOOLS.c.id, ids)))
     return {row[SCHOOL.id]: school_record(scope, row) for row in rows}
 
 
