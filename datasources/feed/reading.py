@@ -34,7 +34,10 @@ ROW_CATEGORY: dict[str, DataCategory] = {
     "License": DataCategory.LICENSE,
 }
 
-_BATCH = 1000
+#: The fewest events a statement of `feed_page` asks for: a page needs `first` visible events and one
+#: more (to tell whether more follow), so it asks for that many; when some of them are not the viewer's,
+#: the next statement asks for what is still missing, but never fewer than this.
+_SMALLEST_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,8 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
             statement = statement.where(e.partner_id.is_(None), e.school_id.in_(visible))
         else:
             statement = statement.where(e.partner_id.is_(None))
-        rows = await reader.rows(statement.order_by(e.seq).limit(_BATCH))
+        batch = max(first + 1 - len(page.events), _SMALLEST_BATCH)
+        rows = await reader.rows(statement.order_by(e.seq).limit(batch))
         for row in rows:
             event = ChangeRecord(
                 seq=row.seq,
@@ -145,7 +149,7 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
                 page.events.append(event)
                 if len(page.events) > first:
                     break
-        if len(rows) < _BATCH:
+        if len(rows) < batch:
             break
     page.has_next = len(page.events) > first
     page.events = page.events[:first]

@@ -559,6 +559,29 @@ async def test_the_end_cursor_moves_past_events_the_partner_may_not_see(
     assert (await read_feed(run, scope, page["pageInfo"]["endCursor"]))[0] == []
 
 
+async def test_a_page_reads_past_many_events_the_partner_may_not_see_in_several_statements(
+    engine: AsyncEngine, run: Run, settings: Settings
+) -> None:
+    """A page asks for `first` + 1 events at a time; behind 350 events the partner may not see (updates of
+    names it was not granted), it reads on until it has its page, and says whether more follow."""
+    school_id, _, partner_id, client_id = await world(engine)
+    await grant(engine, school_id, partner_id, [DataCategory.STUDENT_BASIC])
+    scope = await scope_of_partner(engine, settings, client_id)
+    _, cursor = await read_feed(run, scope)
+    hidden = events.ChangeEntry(school_id, "School", school_id, events.UPDATED, ("STUDENT_NAME",))
+    seen = events.ChangeEntry(school_id, "School", school_id, events.UPDATED, ("SCHOOL_BASIC",))
+    async with engine.begin() as connection:
+        await recording.record(connection, [hidden] * 350 + [seen] + [hidden] * 350 + [seen], now_on(TODAY))
+    first = await run(FEED, {"after": cursor, "first": 1}, scope=scope)
+    page = first["data"]["changes"]
+    assert [edge["node"]["kind"] for edge in page["edges"]] == ["UPDATED"]
+    assert page["pageInfo"]["hasNextPage"]
+    rest = await run(FEED, {"after": page["pageInfo"]["endCursor"], "first": 5}, scope=scope)
+    assert len(rest["data"]["changes"]["edges"]) == 1
+    assert not rest["data"]["changes"]["pageInfo"]["hasNextPage"]
+    assert (await read_feed(run, scope, rest["data"]["changes"]["pageInfo"]["endCursor"]))[0] == []
+
+
 async def test_a_malformed_cursor_is_bad_user_input(
     engine: AsyncEngine, run: Run, settings: Settings
 ) -> None:
