@@ -43,12 +43,13 @@ def entity_id(ctx: Context, event: ChangeRecord) -> str:
     return public_id(ctx.scope, event.entity_type, event.entity_id)
 
 
-def _node_loader(ctx: Context, entity_type: str) -> KeyLoader[int, Any] | None:
-    """The loader of an entity type the feed names (None for a type without a node)."""
+def _node_loader(ctx: Context, entity_type: str, *, student_rows: bool = False) -> KeyLoader[int, Any] | None:
+    """The loader of an entity type the feed names (None for a type without a node); students as rows when
+    `student_rows` (the compiled feed builds their JSON from the rows)."""
     loaders: dict[str, KeyLoader[int, Any]] = {
         "School": ctx.loaders.schools,
         "Group": ctx.loaders.groups,
-        "Student": ctx.loaders.students,
+        "Student": ctx.loaders.student_rows if student_rows else ctx.loaders.students,
         "StaffMember": ctx.loaders.staff,
         "License": ctx.loaders.licenses,
     }
@@ -63,15 +64,22 @@ async def node(ctx: Context, event: ChangeRecord) -> Any | None:
     return None if loader is None else await loader.get(event.entity_id)
 
 
-async def nodes(ctx: Context, page: Sequence[ChangeRecord]) -> dict[int, Any | None]:
+async def nodes(
+    ctx: Context, page: Sequence[ChangeRecord], *, student_rows: bool = False
+) -> dict[int, Any | None]:
     """The current state of every entity a page of events names, by event number, as `node` gives it one
     by one: read through the same loaders (so within the same scope, and tallied for the audit alike),
-    with one statement per entity type for the whole page whatever its size."""
+    with one statement per entity type for the whole page whatever its size. Students come as the rows
+    of their records when `student_rows`."""
     wanted: dict[str, list[int]] = defaultdict(list)
     for event in page:
         if event.kind in WITH_NODE:
             wanted[event.entity_type].append(event.entity_id)
-    loaders = {name: loader for name in wanted if (loader := _node_loader(ctx, name)) is not None}
+    loaders = {
+        name: loader
+        for name in wanted
+        if (loader := _node_loader(ctx, name, student_rows=student_rows)) is not None
+    }
     # All types in one gather, so that their loaders dispatch in the same tick (concurrently).
     loaded = await asyncio.gather(*(_load_all(loader, wanted[name]) for name, loader in loaders.items()))
     by_type = dict(zip(loaders, loaded, strict=True))

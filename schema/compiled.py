@@ -47,16 +47,15 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.validation import MaxIntrospectionDepthRule
 
-from datasources.graph.people import MAIN_GROUP, STUDENT
 from errors import PublicError
 from resolvers import schools
 from schema import compiled_feed
 from schema.compiled_feed import FeedPlan
 from schema.compiled_selection import (
-    NAMESPACE,
     SCALARS,
     Argument,
     Build,
+    NodeFactory,
     NotCompiled,
     PageInfoPlan,
     arguments_of,
@@ -67,6 +66,8 @@ from schema.compiled_selection import (
     object_builder,
     page_info_plan,
     response_key,
+    same,
+    student_row_builder,
     sub_fields,
 )
 from schema.costs import query_cost
@@ -85,33 +86,6 @@ if TYPE_CHECKING:
 PLAN_CACHE_SIZE: Final = 256
 
 Fetch: TypeAlias = Callable[["Context", "SchoolRecord", Any, Any], Awaitable["Page[Any]"]]
-NodeFactory: TypeAlias = Callable[["Context"], Build]
-"""The builder of a connection's nodes for one request (a row's builder needs the request's scope)."""
-
-#: A student's fields as Python expressions over its row `r` (`datasources.graph.people.STUDENT`'s
-#: positions); `_sid`, `_ps` are the request's `StudentIdentity` (shown id, pseudonym).
-_STUDENT_ROW: Final[Mapping[str, str]] = {
-    "__typename": repr("Student"),
-    "id": '_gid("Student", _sid(r))',
-    "pseudonym": "_ps(r)",
-    "eckId": f"r[{STUDENT.eck_id}]",
-    "firstName": f"r[{STUDENT.first_name}]",
-    "prefix": f"r[{STUDENT.prefix}]",
-    "lastName": f"r[{STUDENT.last_name}]",
-    "initials": f"r[{STUDENT.initials}]",
-    "dateOfBirth": f"_date(r[{STUDENT.date_of_birth}])",
-    "yearLevel": f"r[{STUDENT.year_level}]",
-}
-#: The student's main group, from the same row (`MAIN_GROUP`'s positions; `_gpid` shows its id).
-_MAIN_GROUP_ROW: Final[Mapping[str, str]] = {
-    "__typename": repr("Group"),
-    "id": f'_gid("Group", _gpid(r[{MAIN_GROUP.id}]))',
-    "name": f"r[{MAIN_GROUP.name}]",
-    "yearLevel": f"r[{MAIN_GROUP.year_level}]",
-    "schoolYear": f"r[{MAIN_GROUP.school_year}]",
-    "composite": f"r[{MAIN_GROUP.composite}]",
-    "effectiveFrom": f"_date(r[{MAIN_GROUP.effective_from}])",
-}
 
 
 async def _groups_of_school(context: Context, school: SchoolRecord, first: Any, after: Any) -> Page[Any]:
@@ -292,9 +266,9 @@ def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
             if not plan.node_selected:
                 node = _no_nodes
             elif node_type == "Student":
-                node = _student_rows(node_fields)
+                node = student_row_builder(node_fields)
             else:
-                node = _same(object_builder(node_type, node_fields))
+                node = same(object_builder(node_type, node_fields))
             parts.append((response_key(sub), None))
             connections.append((response_key(sub), fetch, plan, node))
         else:
@@ -309,49 +283,6 @@ def _nothing(record: Any) -> None:
 def _no_nodes(context: Context) -> Build:
     del context
     return _nothing
-
-
-def _same(build: Build) -> NodeFactory:
-    return lambda _context: build
-
-
-def _student_rows(fields: list[FieldNode]) -> NodeFactory:
-    """A student's JSON straight from its row of `students_of_school`'s statement (no record objects):
-    the row's positions are those of `STUDENT` and `MAIN_GROUP`, and what `student_record` derives (the
-    shown id, the pseudonym, the main group's shown id) comes from the request's `StudentIdentity`.
-    Generated once per plan as a factory of the per-request builder."""
-    parts: list[tuple[str, str]] = []
-    for sub in fields:
-        name = sub.name.value
-        if name == "mainGroup" and not sub.arguments:
-            group = [(response_key(item), _group_row(item)) for item in sub_fields(sub)]
-            items = ", ".join(f"{key!r}: {expression}" for key, expression in group)
-            parts.append((response_key(sub), f"(None if r[{MAIN_GROUP.id}] is None else {{{items}}})"))
-        else:
-            leaf(sub)
-            if name not in _STUDENT_ROW:
-                raise NotCompiled
-            parts.append((response_key(sub), _STUDENT_ROW[name]))
-    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
-    scope = dict(NAMESPACE)
-    source = f"def make(_sid, _ps, _gpid):\n    def build(r):\n        return {{{items}}}\n    return build\n"
-    exec(source, scope)  # noqa: S102 - as in `compile_dict`: names through `repr`, expressions of this module
-    make = scope["make"]
-
-    def factory(context: Context) -> Build:
-        identity = schools.student_identity(context)
-        built: Build = make(identity.public_id, identity.pseudonym, identity.group_public_id)
-        return built
-
-    return factory
-
-
-def _group_row(field: FieldNode) -> str:
-    leaf(field)
-    expression = _MAIN_GROUP_ROW.get(field.name.value)
-    if expression is None:
-        raise NotCompiled
-    return expression
 
 
 def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan:

@@ -31,11 +31,12 @@ from auth.permissions import may_read_feed
 from datasources.feed.events import LEFT_SCOPE
 from datasources.store.pagination import FEED, decode_cursor
 from errors import Forbidden
-from resolvers import changes
+from resolvers import changes, schools
 from schema.compiled_selection import (
     NAMESPACE,
     Argument,
     Build,
+    NodeFactory,
     NotCompiled,
     PageInfoPlan,
     arguments_of,
@@ -43,6 +44,8 @@ from schema.compiled_selection import (
     object_builder,
     page_info_plan,
     response_key,
+    same,
+    student_row_builder,
     sub_fields,
 )
 
@@ -88,8 +91,9 @@ class FeedPlan:
     page_info: PageInfoPlan | None
     #: Makes the per-request builder of one event: (cursor sealer, node builders) -> build(record, id).
     change: Callable[..., Callable[[Any, str | None], dict[str, Any]]] | None
-    #: Per selection of `node` (in the order the change's builder names them): a builder per node type.
-    nodes: tuple[Mapping[str, Build], ...]
+    #: Per selection of `node` (in the order the change's builder names them): a builder per node type
+    #: (students' from their rows: `student_row_builder`).
+    nodes: tuple[Mapping[str, NodeFactory], ...]
     #: Whether the change's builder needs the entity id as the viewer sees it.
     needs_entity_id: bool
 
@@ -123,9 +127,14 @@ class FeedPlan:
         built: list[dict[str, Any]] = []
         changes_json: list[dict[str, Any] | None] = [None] * len(events)
         if self.change is not None:
-            found = await changes.nodes(context, events) if self.nodes else {}
+            found = await changes.nodes(context, events, student_rows=True) if self.nodes else {}
+            shown = _shown_ids(context)
             build = self.change(
-                lambda seq: cursor(FEED, seq), tuple(self._node_builder(types, found) for types in self.nodes)
+                lambda seq: cursor(FEED, seq),
+                tuple(
+                    self._node_builder({name: make(context) for name, make in types.items()}, shown, found)
+                    for types in self.nodes
+                ),
             )
             entity_id = changes.entity_id
             needs_id = self.needs_entity_id
@@ -143,13 +152,15 @@ class FeedPlan:
         return built
 
     @staticmethod
-    def _node_builder(types: Mapping[str, Build], found: Mapping[int, Any]) -> Callable[[Any, str], Any]:
-        """An event's node as `schema.changes.Change.node` gives it from the page's records."""
+    def _node_builder(
+        types: Mapping[str, Build], shown: Mapping[str, Callable[[Any], str]], found: Mapping[int, Any]
+    ) -> Callable[[Any, str], Any]:
+        """An event's node as `schema.changes.Change.node` gives it from the page's records (and rows)."""
 
         def build(event: ChangeRecord, entity_id: str) -> Any:
             record = found.get(event.seq)
             # The row may hold someone else by now (`Change._as_node`): then it is not this event's node.
-            if record is None or record.public_id != entity_id:
+            if record is None or shown[event.entity_type](record) != entity_id:
                 return None
             return types[event.entity_type](record)
 
@@ -247,12 +258,26 @@ def _change(
     return make, tuple(nodes), needs_id
 
 
-def _node_of_type(type_name: str, node: FieldNode) -> Build:
+def _node_of_type(type_name: str, node: FieldNode) -> NodeFactory:
     """The builder of `node`'s selection for a node of `type_name`: its own fields and those of the inline
     fragments that apply to the type, in document order, as graphql-core collects them."""
     if node.selection_set is None:
         raise NotCompiled
-    return object_builder(type_name, _collect(type_name, node.selection_set.selections, set()))
+    fields = _collect(type_name, node.selection_set.selections, set())
+    if type_name == "Student":
+        return student_row_builder(fields)
+    return same(object_builder(type_name, fields))
+
+
+def _record_id(record: Any) -> str:
+    return str(record.public_id)
+
+
+def _shown_ids(context: Context) -> Mapping[str, Callable[[Any], str]]:
+    """Per node type, the id a node shows this viewer, from what `changes.nodes` read (a student's row)."""
+    shown: dict[str, Callable[[Any], str]] = dict.fromkeys(NODE_TYPES, _record_id)
+    shown["Student"] = schools.student_identity(context).public_id
+    return shown
 
 
 def _collect(type_name: str, selections: Any, keys: set[str]) -> list[FieldNode]:

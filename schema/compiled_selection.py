@@ -22,10 +22,14 @@ from graphql import (
     VariableNode,
 )
 
+from datasources.graph.people import MAIN_GROUP, STUDENT
+from resolvers import schools
 from schema.relay import to_global_id
 
 if TYPE_CHECKING:
     from graphql import GraphQLSchema
+
+    from resolvers.context import Context
 
 
 Build: TypeAlias = Callable[[Any], Any]
@@ -251,3 +255,79 @@ def field_type_name(schema: GraphQLSchema, parent: str, name: str) -> str:
     while hasattr(graphql_type, "of_type"):
         graphql_type = graphql_type.of_type
     return str(graphql_type.name)
+
+
+# --- students straight from their rows ---------------------------------------------------------------
+
+
+NodeFactory: TypeAlias = Callable[["Context"], Build]
+"""The builder of a connection's nodes for one request (a row's builder needs the request's scope)."""
+
+#: A student's fields as Python expressions over its row `r` (`datasources.graph.people.STUDENT`'s
+#: positions); `_sid`, `_ps` are the request's `StudentIdentity` (shown id, pseudonym).
+STUDENT_ROW: Final[Mapping[str, str]] = {
+    "__typename": repr("Student"),
+    "id": '_gid("Student", _sid(r))',
+    "pseudonym": "_ps(r)",
+    "eckId": f"r[{STUDENT.eck_id}]",
+    "firstName": f"r[{STUDENT.first_name}]",
+    "prefix": f"r[{STUDENT.prefix}]",
+    "lastName": f"r[{STUDENT.last_name}]",
+    "initials": f"r[{STUDENT.initials}]",
+    "dateOfBirth": f"_date(r[{STUDENT.date_of_birth}])",
+    "yearLevel": f"r[{STUDENT.year_level}]",
+}
+#: The student's main group, from the same row (`MAIN_GROUP`'s positions; `_gpid` shows its id).
+MAIN_GROUP_ROW: Final[Mapping[str, str]] = {
+    "__typename": repr("Group"),
+    "id": f'_gid("Group", _gpid(r[{MAIN_GROUP.id}]))',
+    "name": f"r[{MAIN_GROUP.name}]",
+    "yearLevel": f"r[{MAIN_GROUP.year_level}]",
+    "schoolYear": f"r[{MAIN_GROUP.school_year}]",
+    "composite": f"r[{MAIN_GROUP.composite}]",
+    "effectiveFrom": f"_date(r[{MAIN_GROUP.effective_from}])",
+}
+
+
+def same(build: Build) -> NodeFactory:
+    """The factory of a builder that needs nothing of the request."""
+    return lambda _context: build
+
+
+def student_row_builder(fields: list[FieldNode]) -> NodeFactory:
+    """A student's JSON straight from its row of `students_of_school`'s statement (no record objects):
+    the row's positions are those of `STUDENT` and `MAIN_GROUP`, and what `student_record` derives (the
+    shown id, the pseudonym, the main group's shown id) comes from the request's `StudentIdentity`.
+    Generated once per plan as a factory of the per-request builder."""
+    parts: list[tuple[str, str]] = []
+    for sub in fields:
+        name = sub.name.value
+        if name == "mainGroup" and not sub.arguments:
+            group = [(response_key(item), _group_row(item)) for item in sub_fields(sub)]
+            items = ", ".join(f"{key!r}: {expression}" for key, expression in group)
+            parts.append((response_key(sub), f"(None if r[{MAIN_GROUP.id}] is None else {{{items}}})"))
+        else:
+            leaf(sub)
+            if name not in STUDENT_ROW:
+                raise NotCompiled
+            parts.append((response_key(sub), STUDENT_ROW[name]))
+    items = ", ".join(f"{key!r}: {expression}" for key, expression in parts)
+    scope = dict(NAMESPACE)
+    source = f"def make(_sid, _ps, _gpid):\n    def build(r):\n        return {{{items}}}\n    return build\n"
+    exec(source, scope)  # noqa: S102 - as in `compile_dict`: names through `repr`, expressions of this module
+    make = scope["make"]
+
+    def factory(context: Context) -> Build:
+        identity = schools.student_identity(context)
+        built: Build = make(identity.public_id, identity.pseudonym, identity.group_public_id)
+        return built
+
+    return factory
+
+
+def _group_row(field: FieldNode) -> str:
+    leaf(field)
+    expression = MAIN_GROUP_ROW.get(field.name.value)
+    if expression is None:
+        raise NotCompiled
+    return expression

@@ -40,6 +40,14 @@ def tally(reader: Reader, scope: Scope, records: Iterable[Any]) -> None:
     )
 
 
+def tally_rows(reader: Reader, scope: Scope, rows: Iterable[Any], school_position: int) -> None:
+    """Count rows handed to a partner by the school id at `school_position` of each: what `tally` counts
+    for the records built from them."""
+    if scope.partner_id is None:
+        return
+    reader.disclose(row[school_position] for row in rows)
+
+
 def tally_school_pages(reader: Reader, scope: Scope, pages: Mapping[int, Page[Any]]) -> None:
     """Count the records of pages keyed by their school (every item of a page is that school's record):
     what `tally` counts for them, without reading a school id per record."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from aiodataloader import DataLoader
 
 from datasources.graph import consents, disclosures, groups, licenses, partners, people, readiness, schools
-from datasources.graph.disclosures import tally, tally_school_pages
+from datasources.graph.disclosures import tally, tally_rows, tally_school_pages
 from datasources.graph.readiness import ReadinessFacts
 from datasources.store.pagination import PageArgs
 from datasources.store.records import (
@@ -100,6 +100,8 @@ class Loaders:
     boards: KeyLoader[int, BoardRecord]
     groups: KeyLoader[int, GroupRecord]
     students: KeyLoader[int, StudentRecord]
+    #: The same students as rows, for the compiled feed (`schema.compiled_feed`); tallied alike.
+    student_rows: KeyLoader[int, Any]
     staff: KeyLoader[int, StaffRecord]
     students_by_person: KeyLoader[int, StudentRecord]
     staff_by_person: KeyLoader[int, StaffRecord]
@@ -143,6 +145,11 @@ class Loaders:
             tally(reader, scope, (item for page in pages.values() for _, item in page.items))
             return pages
 
+        async def audited_student_rows(found: Awaitable[Mapping[int, Any]]) -> Mapping[int, Any]:
+            rows = await found
+            tally_rows(reader, scope, rows.values(), people.STUDENT.school_id)
+            return rows
+
         async def audited_school_pages(found: Awaitable[Mapping[int, Page[Any]]]) -> Mapping[int, Page[Any]]:
             pages = await found
             tally_school_pages(reader, scope, pages)
@@ -164,6 +171,9 @@ class Loaders:
             boards=by_key(schools.boards_by_id),
             groups=by_key(groups.groups_by_id),
             students=by_key(people.students_by_id, today),
+            student_rows=KeyLoader(
+                lambda keys: audited_student_rows(people.student_rows_by_id(reader, scope, keys, today))
+            ),
             staff=by_key(people.staff_by_id, today),
             students_by_person=by_key(people.students_by_person, today),
             staff_by_person=by_key(people.staff_by_person, today),

@@ -218,8 +218,17 @@ async def students_by_id(
     reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
 ) -> dict[int, StudentRecord]:
     """The visible students among `ids`."""
+    rows = await student_rows_by_id(reader, scope, ids, today)
+    return {key: student_record(scope, row) for key, row in rows.items()}
+
+
+async def student_rows_by_id(
+    reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
+) -> dict[int, AnyRow]:
+    """The rows of `students_by_id`'s records (positions of `STUDENT` and `MAIN_GROUP`), for the compiled
+    feed, which builds the JSON from them with `student_identity`."""
     rows = await reader.rows(_students(scope, today).where(among(STUDENTS.c.id, ids)))
-    return {row[STUDENT.id]: student_record(scope, row) for row in rows}
+    return {row[STUDENT.id]: row for row in rows}
 
 
 async def staff_by_id(
