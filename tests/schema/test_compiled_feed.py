@@ -176,11 +176,11 @@ async def _follow(both: Both, scope: Scope, query: str, first: int) -> int:
 
 
 @settings(
-    max_examples=examples(100),
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(query=documents(), first=st.integers(min_value=4, max_value=40), viewer=st.integers(0, 3))
+@given(query=documents(), first=st.integers(min_value=6, max_value=60), viewer=st.integers(0, 3))
 async def test_the_compiled_feed_answers_as_the_executor_for_drawn_documents(
     query: str, first: int, viewer: int, feed_world: FeedWorld, both: Both
 ) -> None:
