@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import Select, and_, or_, select, true
 
 from auth.categories import DataCategory
 from datasources.feed.events import LEFT_SCOPE, UPDATED
@@ -88,6 +88,28 @@ def _visible(scope: Scope, event: ChangeRecord) -> bool:
     return True
 
 
+def _events_after(scope: Scope, columns: tuple[Any, ...], position: int) -> Select[Any]:
+    """The statement of the events after `position` that the viewer's scope may hold (in order, unlimited)."""
+    e = CHANGE_EVENTS.c
+    statement = select(*columns).join(SCHOOLS, SCHOOLS.c.id == e.school_id).where(e.seq > position)
+    if scope.partner_id is not None:
+        # Its own events, and those of the schools it ever had in scope: read (and skipped by `feed_page` when
+        # out of scope then or now) so that the end cursor moves past them.
+        ever = select(SCOPE_PERIODS.c.school_id).where(SCOPE_PERIODS.c.partner_id == scope.partner_id)
+        statement = statement.where(
+            or_(
+                e.partner_id == scope.partner_id,
+                and_(e.partner_id.is_(None), e.school_id.in_(ever)),
+            )
+        )
+    elif not scope.is_unrestricted:
+        visible = sorted(scope.visible_school_ids or ())
+        statement = statement.where(e.partner_id.is_(None), e.school_id.in_(visible))
+    else:
+        statement = statement.where(e.partner_id.is_(None))
+    return statement.order_by(e.seq)
+
+
 async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> FeedPage:
     """The next events after `after` that this viewer may see, at most `first` (plus whether more follow)."""
     pruned = await reader.rows(select(CHANGE_COUNTER.c.pruned_through).where(CHANGE_COUNTER.c.id == 1))
@@ -112,25 +134,13 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
         columns += (true().label("in_scope_then"),)
     page = FeedPage(last_seq=after)
     position = after
+    # `_visible` depends on nothing but these fields of an event, and a page repeats few combinations of
+    # them (a school's students' updates): decided once per combination, not once per event.
+    verdicts: dict[tuple[Any, ...], bool] = {}
     while len(page.events) <= first:
-        statement = select(*columns).join(SCHOOLS, SCHOOLS.c.id == e.school_id).where(e.seq > position)
-        if scope.partner_id is not None:
-            # Its own events, and those of the schools it ever had in scope: read (and skipped below when
-            # out of scope then or now) so that the end cursor moves past them.
-            ever = select(SCOPE_PERIODS.c.school_id).where(SCOPE_PERIODS.c.partner_id == scope.partner_id)
-            statement = statement.where(
-                or_(
-                    e.partner_id == scope.partner_id,
-                    and_(e.partner_id.is_(None), e.school_id.in_(ever)),
-                )
-            )
-        elif not scope.is_unrestricted:
-            visible = sorted(scope.visible_school_ids or ())
-            statement = statement.where(e.partner_id.is_(None), e.school_id.in_(visible))
-        else:
-            statement = statement.where(e.partner_id.is_(None))
+        statement = _events_after(scope, columns, position)
         batch = max(first + 1 - len(page.events), _SMALLEST_BATCH)
-        rows = await reader.rows(statement.order_by(e.seq).limit(batch))
+        rows = await reader.rows(statement.limit(batch))
         for row in rows:
             event = ChangeRecord(
                 seq=row.seq,
@@ -145,7 +155,13 @@ async def feed_page(reader: Reader, scope: Scope, after: int, first: int) -> Fee
                 partner_id=row.partner_id,
             )
             position = event.seq
-            if row.in_scope_then and _visible(scope, event):
+            if not row.in_scope_then:
+                continue
+            verdict_key = (event.school_id, event.entity_type, event.kind, event.categories, event.partner_id)
+            visible = verdicts.get(verdict_key)
+            if visible is None:
+                visible = verdicts[verdict_key] = _visible(scope, event)
+            if visible:
                 page.events.append(event)
                 if len(page.events) > first:
                     break
