@@ -12,7 +12,7 @@ from auth.categories import DataCategory
 from datasources.graph.groups import GROUP, group_columns, group_record, group_rows, main_group_id
 from datasources.store.columns import Columns
 from datasources.store.current import current_members
-from datasources.store.id_lists import among
+from datasources.store.id_lists import among_bound
 from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.reader import AnyRow
 from datasources.store.records import Page, StaffRecord, StudentRecord
@@ -227,7 +227,12 @@ async def student_rows_by_id(
 ) -> dict[int, AnyRow]:
     """The rows of `students_by_id`'s records (positions of `STUDENT` and `MAIN_GROUP`), for the compiled
     feed, which builds the JSON from them with `student_identity`."""
-    rows = await reader.rows(_students(scope, today).where(among(STUDENTS.c.id, ids)))
+    # Built once per scope and day (a feed page's nodes ask for it every page), the ids bound at each run.
+    statement = remembered(
+        ("students_by_id", scope_key(scope), today),
+        lambda: _students(scope, today).where(among_bound(STUDENTS.c.id, "ids")),
+    )
+    rows = await reader.rows(statement, {"ids": sorted(ids)})
     return {row[STUDENT.id]: row for row in rows}
 
 
@@ -235,7 +240,11 @@ async def staff_by_id(
     reader: Reader, scope: Scope, ids: Sequence[int], today: dt.date
 ) -> dict[int, StaffRecord]:
     """The visible staff members among `ids`."""
-    rows = await reader.rows(_staff_members(scope, today).where(among(STAFF_MEMBERS.c.id, ids)))
+    statement = remembered(
+        ("staff_by_id", scope_key(scope), today),
+        lambda: _staff_members(scope, today).where(among_bound(STAFF_MEMBERS.c.id, "ids")),
+    )
+    rows = await reader.rows(statement, {"ids": sorted(ids)})
     return {row[STAFF.id]: staff_record(scope, row) for row in rows}
 
 

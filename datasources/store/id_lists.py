@@ -57,9 +57,10 @@ class Among(ColumnElement[bool]):
         ("ids", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, column: ColumnElement[Any], ids: list[int]) -> None:
+    def __init__(self, column: ColumnElement[Any], ids: list[int] | None, name: str | None = None) -> None:
         self.column = column
-        self.ids = bindparam(None, ids, type_=_ID_LIST)
+        # Anonymous with its value (`among`), or named and bound when the statement runs (`among_bound`).
+        self.ids = bindparam(None, ids, type_=_ID_LIST) if name is None else bindparam(name, type_=_ID_LIST)
 
     @property
     def _from_objects(self) -> list[Any]:
@@ -70,6 +71,12 @@ class Among(ColumnElement[bool]):
 def among(column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
     """`column IN ids` as one bind parameter (sorted, so equal sets bind equal values)."""
     return Among(column, sorted(ids))
+
+
+def among_bound(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column IN :name`, the ids given when the statement runs (`{name: sorted(ids)}`): for a statement
+    built once and kept (`datasources.store.statements.remembered`) whatever ids it is asked for."""
+    return Among(column, None, name)
 
 
 @compiles(Among, "postgresql")

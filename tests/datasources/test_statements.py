@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from auth.categories import DataCategory
 from auth.policy import ALWAYS_GRANTED, Scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.graph.people import students_by_school
+from datasources.graph.people import students_by_id, students_by_school
 from datasources.registry.duo import read_registry
 from datasources.sandbox.world import seed_world
 from datasources.store.id_lists import among
@@ -101,6 +101,40 @@ async def test_a_kept_statement_never_answers_another_scope(engine: AsyncEngine)
     assert schools[0] not in narrowed or not narrowed[schools[0]].items
     assert {school for school, page in narrowed.items() if page.items} == set(schools[1:])
     assert named_again == named
+
+
+async def test_a_kept_statement_by_id_answers_the_ids_and_the_scope_of_each_call(engine: AsyncEngine) -> None:
+    """`students_by_id` keeps its statement per scope and binds the ids at each run: each call gets the
+    students it asked for (and only those of its visible schools), with its own scope's columns."""
+    schools = await _school_ids(engine)
+    names = frozenset({DataCategory.STUDENT_BASIC, DataCategory.STUDENT_NAME}) | ALWAYS_GRANTED
+    no_names = frozenset({DataCategory.STUDENT_BASIC}) | ALWAYS_GRANTED
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(select(STUDENTS.c.id, STUDENTS.c.school_id).order_by(STUDENTS.c.id))
+        ).all()
+    by_school = {school: [row.id for row in rows if row.school_id == school] for school in schools}
+    calls = [
+        (dict.fromkeys(schools, names), by_school[schools[0]][:2]),
+        (dict.fromkeys(schools, names), by_school[schools[1]]),
+        (dict.fromkeys(schools, no_names), by_school[schools[1]]),
+        (dict.fromkeys(schools[1:], names), by_school[schools[0]] + by_school[schools[2]][:1]),
+    ]
+    answers = []
+    for grants, ids in calls:
+        reader = Reader(engine)
+        try:
+            answers.append(await students_by_id(reader, _partner_scope(grants), ids, TODAY))
+        finally:
+            await reader.close()
+    two, named, unnamed, narrowed = answers
+
+    assert sorted(two) == by_school[schools[0]][:2]
+    assert sorted(named) == by_school[schools[1]]
+    assert all(student.last_name for student in named.values())
+    assert sorted(unnamed) == by_school[schools[1]]
+    assert all(student.last_name is None for student in unnamed.values())
+    assert sorted(narrowed) == by_school[schools[2]][:1]  # the first school's consent is gone
 
 
 def test_the_scope_key_tells_apart_every_field_that_reaches_sql() -> None:
