@@ -18,7 +18,8 @@ microseconds to make, and a full sync makes two per student), with the ids and t
 Correctness first: anything it does not fully understand falls back to the general executor, which then
 answers it exactly as before. That is: a document that does not parse or validate (under the same depth,
 alias and token limits), several operations or an operation name it does not define, fragments,
-directives, any field or argument outside the tables below, a duplicate response key, a mutation or
+directives, any field or argument outside the tables below, a duplicate response key, a field that holds a
+selection (`edges`, `node`, `pageInfo`) asked twice under two keys, a mutation or
 subscription, variables that do not coerce, a cost over the limit, and any argument the resolvers would
 refuse (a page size out of bounds, a cursor that is not the viewer's own, a malformed school code): the
 general path answers those with its own errors. Arguments are all checked before anything is read, so a
@@ -64,6 +65,7 @@ from schema.compiled_selection import (
     field_type_name,
     leaf,
     object_builder,
+    once,
     page_info_plan,
     response_key,
     same,
@@ -203,7 +205,7 @@ def _connection(
     edge: list[tuple[str, Any]] = []
     page_info: PageInfoPlan | None = None
     node_fields: list[FieldNode] | None = None
-    for sub in sub_fields(field):
+    for sub in once(sub_fields(field), "edges", "pageInfo"):
         name = sub.name.value
         if name == "__typename":
             leaf(sub)
@@ -232,7 +234,7 @@ def _edges(
 ) -> list[FieldNode] | None:
     """What an edge selects (appended to `edge`); the node's fields, or None when it selects no node."""
     node_fields = None
-    for item in sub_fields(field):
+    for item in once(sub_fields(field), "node"):
         if item.name.value == "node" and not item.arguments:
             edge.append((response_key(item), "node"))
             node_fields = sub_fields(item)

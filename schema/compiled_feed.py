@@ -42,6 +42,7 @@ from schema.compiled_selection import (
     arguments_of,
     leaf,
     object_builder,
+    once,
     page_info_plan,
     response_key,
     same,
@@ -190,14 +191,14 @@ def plan(field: FieldNode) -> FeedPlan:
     edge: list[tuple[str, Any]] = []
     page_info: PageInfoPlan | None = None
     change_fields: list[FieldNode] | None = None
-    for sub in sub_fields(field):
+    for sub in once(sub_fields(field), "edges", "pageInfo"):
         name = sub.name.value
         if name == "__typename":
             leaf(sub)
             parts.append((response_key(sub), ("typename", "ChangeConnection")))
         elif name == "edges" and not sub.arguments:
             parts.append((response_key(sub), "edges"))
-            for item in sub_fields(sub):
+            for item in once(sub_fields(sub), "node"):
                 if item.name.value == "node" and not item.arguments:
                     edge.append((response_key(item), "node"))
                     change_fields = sub_fields(item)
@@ -214,8 +215,6 @@ def plan(field: FieldNode) -> FeedPlan:
             page_info = page_info_plan(sub)
         else:
             raise NotCompiled
-    if len([key for key, what in parts if what == "edges"]) > 1:
-        raise NotCompiled  # two `edges` may select different changes: not worth a second builder
     change, nodes, needs_id = _change(change_fields) if change_fields is not None else (None, (), False)
     return FeedPlan(
         first=arguments.get("first", Argument()),

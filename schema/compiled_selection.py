@@ -185,6 +185,16 @@ def sub_fields(node: FieldNode | OperationDefinitionNode) -> list[FieldNode]:
     return found
 
 
+def once(fields: list[FieldNode], *names: str) -> list[FieldNode]:
+    """`fields`, refusing (NotCompiled) a level that asks for one of `names` twice under two keys: a plan
+    keeps one selection of each (an edge's `node`, a connection's `edges` and `pageInfo`), and a second
+    one may select something else (found by the attacker review of the compiled feed)."""
+    asked = [field.name.value for field in fields]
+    if any(asked.count(name) > 1 for name in names):
+        raise NotCompiled
+    return fields
+
+
 def response_key(field: FieldNode) -> str:
     """The key a field answers under: its alias, else its name."""
     return (field.alias or field.name).value

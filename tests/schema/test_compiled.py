@@ -88,6 +88,12 @@ NOT_COMPILED = [
     "{ viewer { kind } }",
     "mutation { __typename }",
     "{ schools(first: 2) { edges { node { ... on School { code } } } } }",
+    # A field that holds a selection asked twice under two keys (the plan keeps one selection of each).
+    "{ schools(first: 5) { edges { a: node { name } b: node { code } } } }",
+    "{ schools(first: 5) { edges { node { code } } e2: edges { cursor } } }",
+    "{ schools(first: 5) { p: pageInfo { hasNextPage } q: pageInfo { endCursor } } }",
+    "{ schools(first: 5) { edges { node { students(first: 5) { edges { a: node { firstName }"
+    " b: node { id } } } } } } }",
 ]
 
 
