@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=5000, alias="LEERPOORT_MAX_TOKENS")
     max_page_size: int = Field(default=1000, alias="LEERPOORT_MAX_PAGE_SIZE")
     max_cost: int = Field(default=100_000, alias="LEERPOORT_MAX_COST")
-    #: Whether reads whose whole selection the hub understands (a partner's full sync) skip the general
-    #: GraphQL executor (`schema.compiled`); off only to measure the general path against it.
+    #: Whether reads whose whole selection the hub understands (a partner's full sync and its feed) skip
+    #: the general GraphQL executor (`schema.compiled`); off only to measure the general path against it.
     compiled_reads: bool = Field(default=True, alias="LEERPOORT_COMPILED_READS")
     #: Subscriptions one WebSocket connection may hold at a time.
     max_subscriptions_per_connection: int = Field(
