@@ -47,6 +47,34 @@ HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ
 hypothesis.settings.load_profile(HYPOTHESIS_PROFILE)
 
 
+# --- the longest tests first -----------------------------------------------------------------------------
+
+#: Tests that run for half a minute to two minutes on CI (`--durations`), longest first. They are started
+#: before everything else: pytest-xdist hands each worker a contiguous share of the collection and lets idle
+#: workers steal from the end of the others' shares, so a long test that starts late is the last thing the
+#: whole run waits for (on 6 December the feed replay ran alone for its last two minutes).
+LONG_TESTS = (
+    "tests/schema/test_feed_replay.py::",
+    "tests/e2e/test_lifecycle.py::test_the_school_commands_print_their_report",
+    "tests/schema/test_compiled_feed.py::test_the_compiled_feed_answers_as_the_executor",
+    "tests/schema/test_compiled.py::test_the_compiled_path_answers_as_the_executor",
+    "tests/datasources/test_edexml_writer.py::test_any_school_the_readers_accept",
+    "tests/e2e/test_kill_import.py::",
+)
+
+
+def _started_at(item: pytest.Item) -> int:
+    return next(
+        (rank for rank, prefix in enumerate(LONG_TESTS) if item.nodeid.startswith(prefix)), len(LONG_TESTS)
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (in `LONG_TESTS` order), the rest in collection order (a stable sort: every
+    worker sorts the same collection alike, as pytest-xdist requires)."""
+    items.sort(key=_started_at)
+
+
 def examples(full: int) -> int:
     """How many examples a property test declared with `full` draws in this run: all of them under the `ci`
     profile, a tenth (at least five) under `dev`. Use as `@settings(max_examples=examples(150))`."""
