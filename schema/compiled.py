@@ -60,13 +60,12 @@ from schema.compiled_selection import (
     NotCompiled,
     PageInfoPlan,
     arguments_of,
+    connection_shape,
     constant,
     expression_of,
     field_type_name,
     leaf,
     object_builder,
-    once,
-    page_info_plan,
     response_key,
     same,
     student_row_builder,
@@ -102,7 +101,6 @@ _SCHOOL_CONNECTIONS: Final[Mapping[str, tuple[Fetch, str]]] = {
     "staff": (schools.staff_of_school, "StaffMember"),
     "groups": (_groups_of_school, "Group"),
 }
-_PAGE_ARGUMENTS: Final = frozenset({"first", "after"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,53 +198,16 @@ def _connection(
     schema: GraphQLSchema, connection_type: str, field: FieldNode
 ) -> tuple[_ConnectionPlan, list[FieldNode]]:
     """The plan of a connection field, and the node's fields (for the caller to plan by node type)."""
-    arguments = arguments_of(field, _PAGE_ARGUMENTS)
-    parts: list[tuple[str, Any]] = []
-    edge: list[tuple[str, Any]] = []
-    page_info: PageInfoPlan | None = None
-    node_fields: list[FieldNode] | None = None
-    for sub in once(sub_fields(field), "edges", "pageInfo"):
-        name = sub.name.value
-        if name == "__typename":
-            leaf(sub)
-            parts.append((response_key(sub), ("typename", connection_type)))
-        elif name == "edges" and not sub.arguments:
-            parts.append((response_key(sub), "edges"))
-            node_fields = _edges(schema, connection_type, sub, edge)
-        elif name == "pageInfo" and not sub.arguments:
-            parts.append((response_key(sub), "pageInfo"))
-            page_info = page_info_plan(sub)
-        else:
-            raise NotCompiled
+    shape = connection_shape(schema, connection_type, field)
     plan = _ConnectionPlan(
-        first=arguments.get("first", Argument()),
-        after=arguments.get("after", Argument()),
-        fields=tuple(parts),
-        edge=tuple(edge),
-        page_info=page_info,
-        node_selected=node_fields is not None,
+        first=shape.first,
+        after=shape.after,
+        fields=shape.fields,
+        edge=shape.edge,
+        page_info=shape.page_info,
+        node_selected=shape.node_fields is not None,
     )
-    return plan, node_fields or []
-
-
-def _edges(
-    schema: GraphQLSchema, connection_type: str, field: FieldNode, edge: list[tuple[str, Any]]
-) -> list[FieldNode] | None:
-    """What an edge selects (appended to `edge`); the node's fields, or None when it selects no node."""
-    node_fields = None
-    for item in once(sub_fields(field), "node"):
-        if item.name.value == "node" and not item.arguments:
-            edge.append((response_key(item), "node"))
-            node_fields = sub_fields(item)
-        elif item.name.value == "cursor":
-            leaf(item)
-            edge.append((response_key(item), "cursor"))
-        elif item.name.value == "__typename":
-            leaf(item)
-            edge.append((response_key(item), ("typename", field_type_name(schema, connection_type, "edges"))))
-        else:
-            raise NotCompiled
-    return node_fields
+    return plan, shape.node_fields or []
 
 
 def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
@@ -319,7 +280,7 @@ def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
                 )
             )
         elif root == "changes":
-            feed = compiled_feed.plan(field)
+            feed = compiled_feed.plan(schema, field)
             roots.append(_RootField(response_key(field), "changes", {}, None, None, feed))
         else:
             raise NotCompiled

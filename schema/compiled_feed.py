@@ -39,18 +39,17 @@ from schema.compiled_selection import (
     NodeFactory,
     NotCompiled,
     PageInfoPlan,
-    arguments_of,
+    connection_shape,
     leaf,
     object_builder,
-    once,
-    page_info_plan,
     response_key,
     same,
     student_row_builder,
-    sub_fields,
 )
 
 if TYPE_CHECKING:
+    from graphql import GraphQLSchema
+
     from datasources.feed.reading import ChangeRecord, FeedPage
     from resolvers.context import Context
 
@@ -184,44 +183,17 @@ class FeedPlan:
 # --- planning ---------------------------------------------------------------------------------------------
 
 
-def plan(field: FieldNode) -> FeedPlan:
+def plan(schema: GraphQLSchema, field: FieldNode) -> FeedPlan:
     """The plan of a `changes` field; NotCompiled when it selects what this module does not build."""
-    arguments = arguments_of(field, frozenset({"first", "after"}))
-    parts: list[tuple[str, Any]] = []
-    edge: list[tuple[str, Any]] = []
-    page_info: PageInfoPlan | None = None
-    change_fields: list[FieldNode] | None = None
-    for sub in once(sub_fields(field), "edges", "pageInfo"):
-        name = sub.name.value
-        if name == "__typename":
-            leaf(sub)
-            parts.append((response_key(sub), ("typename", "ChangeConnection")))
-        elif name == "edges" and not sub.arguments:
-            parts.append((response_key(sub), "edges"))
-            for item in once(sub_fields(sub), "node"):
-                if item.name.value == "node" and not item.arguments:
-                    edge.append((response_key(item), "node"))
-                    change_fields = sub_fields(item)
-                elif item.name.value == "cursor":
-                    leaf(item)
-                    edge.append((response_key(item), "cursor"))
-                elif item.name.value == "__typename":
-                    leaf(item)
-                    edge.append((response_key(item), ("typename", "ChangeEdge")))
-                else:
-                    raise NotCompiled
-        elif name == "pageInfo" and not sub.arguments:
-            parts.append((response_key(sub), "pageInfo"))
-            page_info = page_info_plan(sub)
-        else:
-            raise NotCompiled
-    change, nodes, needs_id = _change(change_fields) if change_fields is not None else (None, (), False)
+    shape = connection_shape(schema, "ChangeConnection", field)
+    fields = shape.node_fields
+    change, nodes, needs_id = _change(fields) if fields is not None else (None, (), False)
     return FeedPlan(
-        first=arguments.get("first", Argument()),
-        after=arguments.get("after", Argument()),
-        fields=tuple(parts),
-        edge=tuple(edge),
-        page_info=page_info,
+        first=shape.first,
+        after=shape.after,
+        fields=shape.fields,
+        edge=shape.edge,
+        page_info=shape.page_info,
         change=change,
         nodes=nodes,
         needs_entity_id=needs_id,

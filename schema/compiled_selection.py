@@ -259,6 +259,74 @@ def page_info_plan(field: FieldNode) -> PageInfoPlan:
     return PageInfoPlan(tuple(info))
 
 
+#: The arguments of a connection field the planners know.
+PAGE_ARGUMENTS: Final = frozenset({"first", "after"})
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionShape:
+    """What a connection field selects, as both planners read it (the schools' pages, the feed)."""
+
+    first: Argument
+    after: Argument
+    #: (response key, what): "edges", "pageInfo" or a typename constant.
+    fields: tuple[tuple[str, Any], ...]
+    #: What an edge selects: (response key, "cursor" | "node" | a typename constant).
+    edge: tuple[tuple[str, Any], ...]
+    page_info: PageInfoPlan | None
+    #: The node's fields, or None when no edge selects its node.
+    node_fields: list[FieldNode] | None
+
+
+def connection_shape(schema: GraphQLSchema, connection_type: str, field: FieldNode) -> ConnectionShape:
+    """The shape of a connection field of type `connection_type`; NotCompiled for anything else than its
+    `first` and `after`, `__typename`, `edges { cursor node __typename }` and `pageInfo`, each once."""
+    arguments = arguments_of(field, PAGE_ARGUMENTS)
+    parts: list[tuple[str, Any]] = []
+    edge: list[tuple[str, Any]] = []
+    page_info: PageInfoPlan | None = None
+    node_fields: list[FieldNode] | None = None
+    for sub in once(sub_fields(field), "edges", "pageInfo"):
+        name = sub.name.value
+        if name == "__typename":
+            leaf(sub)
+            parts.append((response_key(sub), ("typename", connection_type)))
+        elif name == "edges" and not sub.arguments:
+            parts.append((response_key(sub), "edges"))
+            node_fields = _edges(field_type_name(schema, connection_type, "edges"), sub, edge)
+        elif name == "pageInfo" and not sub.arguments:
+            parts.append((response_key(sub), "pageInfo"))
+            page_info = page_info_plan(sub)
+        else:
+            raise NotCompiled
+    return ConnectionShape(
+        first=arguments.get("first", Argument()),
+        after=arguments.get("after", Argument()),
+        fields=tuple(parts),
+        edge=tuple(edge),
+        page_info=page_info,
+        node_fields=node_fields,
+    )
+
+
+def _edges(edge_type: str, field: FieldNode, edge: list[tuple[str, Any]]) -> list[FieldNode] | None:
+    """What an edge selects (appended to `edge`); the node's fields, or None when it selects no node."""
+    node_fields = None
+    for item in once(sub_fields(field), "node"):
+        if item.name.value == "node" and not item.arguments:
+            edge.append((response_key(item), "node"))
+            node_fields = sub_fields(item)
+        elif item.name.value == "cursor":
+            leaf(item)
+            edge.append((response_key(item), "cursor"))
+        elif item.name.value == "__typename":
+            leaf(item)
+            edge.append((response_key(item), ("typename", edge_type)))
+        else:
+            raise NotCompiled
+    return node_fields
+
+
 def field_type_name(schema: GraphQLSchema, parent: str, name: str) -> str:
     """The named type (lists and non-nulls unwrapped) of field `name` of type `parent`."""
     graphql_type: Any = schema.get_type(parent).fields[name].type  # type: ignore[union-attr]
