@@ -26,13 +26,20 @@ if TYPE_CHECKING:
 WITH_NODE = frozenset({events.CREATED, events.UPDATED, events.ENTERED_SCOPE})
 
 
-async def feed(ctx: Context, after: str | None, first: int | None) -> FeedPage:
-    """The viewer's next events. Changes that fell due (a school year's groups) are published first."""
+def feed_arguments(ctx: Context, after: str | None, first: int | None) -> tuple[PageArgs, int]:
+    """The feed's page size and the event number it continues after, as `feed` takes them; refused
+    (FORBIDDEN, BAD_USER_INPUT) before anything is read or published. The compiled path checks a request
+    with it before it reads anything (`schema.compiled_feed`)."""
     if not may_read_feed(ctx.viewer):
         raise Forbidden("the change feed is for partners, coordinators and the operator")
     args: PageArgs = ctx.page_args(first, None)
+    return args, decode_cursor(ctx.scope, after, FEED) if after else 0
+
+
+async def feed(ctx: Context, after: str | None, first: int | None) -> FeedPage:
+    """The viewer's next events. Changes that fell due (a school year's groups) are published first."""
+    args, after_seq = feed_arguments(ctx, after, first)
     await schedule.publish_due(ctx.engine, ctx.today, ctx.now)
-    after_seq = decode_cursor(ctx.scope, after, FEED) if after else 0
     return await reading.feed_page(ctx.reader, ctx.scope, after_seq, args.first)
 
 

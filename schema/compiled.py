@@ -56,9 +56,9 @@ from schema.compiled_selection import (
     SCALARS,
     Argument,
     Build,
+    ConnectionShape,
     NodeFactory,
     NotCompiled,
-    PageInfoPlan,
     arguments_of,
     connection_shape,
     constant,
@@ -107,32 +107,30 @@ _SCHOOL_CONNECTIONS: Final[Mapping[str, tuple[Fetch, str]]] = {
 class _ConnectionPlan:
     """A connection field: its page arguments and how to build its JSON from a page and its nodes."""
 
-    first: Argument
-    after: Argument
-    #: (response key, what): "edges", "pageInfo" or a constant `__typename`.
-    fields: tuple[tuple[str, Any], ...]
-    #: What an edge selects: (response key, "cursor" | "node" | a typename constant).
-    edge: tuple[tuple[str, Any], ...]
-    page_info: PageInfoPlan | None
-    #: Whether any cursor (edge or page info) is selected.
-    node_selected: bool
+    #: Its arguments and what the connection, an edge and `pageInfo` select.
+    shape: ConnectionShape
+
+    @property
+    def node_selected(self) -> bool:
+        """Whether an edge selects its node."""
+        return self.shape.node_fields is not None
 
     def build(self, scope: Scope, page: Page[Any], nodes: list[Any]) -> dict[str, Any]:
         """The connection's JSON, its cursors sealed for the viewer as `schema.relay.connection` does."""
         identifiers = scope.identifiers
         out: dict[str, Any] = {}
-        for key, what in self.fields:
+        for key, what in self.shape.fields:
             if what == "edges":
                 out[key] = self._edges(identifiers, page, nodes)
             elif what == "pageInfo":
-                assert self.page_info is not None
+                assert self.shape.page_info is not None
                 out[key] = self._page_info(identifiers, page)
             else:
                 out[key] = what[1]
         return out
 
     def _edges(self, identifiers: Any, page: Page[Any], nodes: list[Any]) -> list[dict[str, Any]]:
-        edge = self.edge
+        edge = self.shape.edge
         if len(edge) == 1 and edge[0][1] == "node":
             only = edge[0][0]
             return [{only: node} for node in nodes]
@@ -150,7 +148,7 @@ class _ConnectionPlan:
         return edges
 
     def _page_info(self, identifiers: Any, page: Page[Any]) -> dict[str, Any]:
-        assert self.page_info is not None
+        assert self.shape.page_info is not None
         start = end = None
         if page.items:
             start = identifiers.cursor("page", page.items[0][0])
@@ -158,7 +156,7 @@ class _ConnectionPlan:
         values = {"has_next": page.has_next, "has_previous": page.has_previous, "start": start, "end": end}
         return {
             key: values[what] if not isinstance(what, tuple) else what[1]
-            for key, what in self.page_info.fields
+            for key, what in self.shape.page_info.fields
         }
 
 
@@ -199,15 +197,7 @@ def _connection(
 ) -> tuple[_ConnectionPlan, list[FieldNode]]:
     """The plan of a connection field, and the node's fields (for the caller to plan by node type)."""
     shape = connection_shape(schema, connection_type, field)
-    plan = _ConnectionPlan(
-        first=shape.first,
-        after=shape.after,
-        fields=shape.fields,
-        edge=shape.edge,
-        page_info=shape.page_info,
-        node_selected=shape.node_fields is not None,
-    )
-    return plan, shape.node_fields or []
+    return _ConnectionPlan(shape), shape.node_fields or []
 
 
 def _school_plan(schema: GraphQLSchema, fields: list[FieldNode]) -> _SchoolPlan:
@@ -345,7 +335,7 @@ def _check(plan: Plan, context: Context, variables: Mapping[str, Any]) -> list[_
         school = field.school
         if field.kind == "schools":
             assert field.connection is not None
-            first, after = field.connection.first.of(variables), field.connection.after.of(variables)
+            first, after = field.connection.shape.page(variables)
             context.page_args(first, after)
             checked.append(_Checked(field, first=first, after=after))
         elif field.kind == "school":
@@ -357,7 +347,7 @@ def _check(plan: Plan, context: Context, variables: Mapping[str, Any]) -> list[_
         else:
             checked.append(_Checked(field))
         for _, _, connection, _ in school.connections if school is not None else ():
-            context.page_args(connection.first.of(variables), connection.after.of(variables))
+            context.page_args(*connection.shape.page(variables))
     return checked
 
 
@@ -370,7 +360,7 @@ async def _schools_json(
     scope = context.scope
     for key, fetch, connection, factory in plan.connections:
         node = factory(context)
-        first, after = connection.first.of(variables), connection.after.of(variables)
+        first, after = connection.shape.page(variables)
         pages = await asyncio.gather(*(fetch(context, record, first, after) for record in records))
         built_connections[key] = [
             connection.build(scope, page, [node(item) for _, item in page.items]) for page in pages

@@ -27,18 +27,15 @@ from typing import TYPE_CHECKING, Any, Final
 from graphql import FieldNode, InlineFragmentNode
 
 from auth.categories import DataCategory
-from auth.permissions import may_read_feed
 from datasources.feed.events import LEFT_SCOPE
 from datasources.store.pagination import FEED, decode_cursor
-from errors import Forbidden
 from resolvers import changes, schools
 from schema.compiled_selection import (
     NAMESPACE,
-    Argument,
     Build,
+    ConnectionShape,
     NodeFactory,
     NotCompiled,
-    PageInfoPlan,
     connection_shape,
     leaf,
     object_builder,
@@ -69,9 +66,6 @@ _CHANGE: Final[Mapping[str, str]] = {
     "occurredAt": "r.occurred_at.isoformat()",
 }
 
-NodeBuild = Callable[[Any, str], Any]
-"""The JSON of an event's node from its record (or None) and the event's entity id."""
-
 
 def _category(name: str) -> str:
     # As `DataCategory[name]` in `schema.changes.change_of`: a name the policy does not know fails alike.
@@ -82,13 +76,8 @@ def _category(name: str) -> str:
 class FeedPlan:
     """A `changes` field: its arguments and how to build its JSON from a page of events."""
 
-    first: Argument
-    after: Argument
-    #: (response key, what): "edges", "pageInfo" or a typename constant.
-    fields: tuple[tuple[str, Any], ...]
-    #: What an edge selects: (response key, "cursor" | "node" | a typename constant).
-    edge: tuple[tuple[str, Any], ...]
-    page_info: PageInfoPlan | None
+    #: Its arguments and what the connection, an edge and `pageInfo` select.
+    shape: ConnectionShape
     #: Makes the per-request builder of one event: (cursor sealer, node builders) -> build(record, id).
     change: Callable[..., Callable[[Any, str | None], dict[str, Any]]] | None
     #: Per selection of `node` (in the order the change's builder names them): a builder per node type
@@ -99,19 +88,15 @@ class FeedPlan:
 
     def check(self, context: Context, variables: Mapping[str, Any]) -> None:
         """Refuse (with the resolver's error) what `changes.feed` would refuse, before anything is read."""
-        if not may_read_feed(context.viewer):
-            raise Forbidden("the change feed is for partners, coordinators and the operator")
-        context.page_args(self.first.of(variables), None)
-        after = self.after.of(variables)
-        if after:
-            decode_cursor(context.scope, after, FEED)
+        first, after = self.shape.page(variables)
+        changes.feed_arguments(context, after, first)
 
     async def answer(self, context: Context, variables: Mapping[str, Any]) -> dict[str, Any]:
         """The field's JSON: the page read as the general path reads it, built from its records."""
-        after = self.after.of(variables)
-        page = await changes.feed(context, after, self.first.of(variables))
+        first, after = self.shape.page(variables)
+        page = await changes.feed(context, after, first)
         out: dict[str, Any] = {}
-        for key, what in self.fields:
+        for key, what in self.shape.fields:
             if what == "edges":
                 out[key] = await self._edges(context, page)
             elif what == "pageInfo":
@@ -141,7 +126,7 @@ class FeedPlan:
             changes_json = [build(event, entity_id(context, event) if needs_id else None) for event in events]
         for event, change in zip(events, changes_json, strict=True):
             edge: dict[str, Any] = {}
-            for key, what in self.edge:
+            for key, what in self.shape.edge:
                 if what == "node":
                     edge[key] = change
                 elif what == "cursor":
@@ -168,7 +153,7 @@ class FeedPlan:
 
     def _page_info(self, context: Context, page: FeedPage, after: str | None) -> dict[str, Any]:
         """As `schema.changes.connection_of` sets it: the end cursor moves past everything the page read."""
-        assert self.page_info is not None
+        assert self.shape.page_info is not None
         scope = context.scope
         start = end = after
         if page.events:
@@ -176,7 +161,7 @@ class FeedPlan:
         if page.last_seq > (decode_cursor(scope, after, FEED) if after else 0):
             end = scope.identifiers.cursor(FEED, page.last_seq)
         values = {"has_next": page.has_next, "has_previous": after is not None, "start": start, "end": end}
-        fields = self.page_info.fields
+        fields = self.shape.page_info.fields
         return {key: values[what] if not isinstance(what, tuple) else what[1] for key, what in fields}
 
 
@@ -188,16 +173,7 @@ def plan(schema: GraphQLSchema, field: FieldNode) -> FeedPlan:
     shape = connection_shape(schema, "ChangeConnection", field)
     fields = shape.node_fields
     change, nodes, needs_id = _change(fields) if fields is not None else (None, (), False)
-    return FeedPlan(
-        first=shape.first,
-        after=shape.after,
-        fields=shape.fields,
-        edge=shape.edge,
-        page_info=shape.page_info,
-        change=change,
-        nodes=nodes,
-        needs_entity_id=needs_id,
-    )
+    return FeedPlan(shape=shape, change=change, nodes=nodes, needs_entity_id=needs_id)
 
 
 def _change(

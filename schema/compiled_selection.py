@@ -277,6 +277,10 @@ class ConnectionShape:
     #: The node's fields, or None when no edge selects its node.
     node_fields: list[FieldNode] | None
 
+    def page(self, variables: Mapping[str, Any]) -> tuple[Any, Any]:
+        """`first` and `after` under the request's coerced variables."""
+        return self.first.of(variables), self.after.of(variables)
+
 
 def connection_shape(schema: GraphQLSchema, connection_type: str, field: FieldNode) -> ConnectionShape:
     """The shape of a connection field of type `connection_type`; NotCompiled for anything else than its
