@@ -50,13 +50,17 @@ def entity_id(ctx: Context, event: ChangeRecord) -> str:
     return public_id(ctx.scope, event.entity_type, event.entity_id)
 
 
-def _node_loader(ctx: Context, entity_type: str, *, student_rows: bool = False) -> KeyLoader[int, Any] | None:
+def _node_loader(
+    ctx: Context, entity_type: str, *, student_rows: bool = False, main_group: bool = True
+) -> KeyLoader[int, Any] | None:
     """The loader of an entity type the feed names (None for a type without a node); students as rows when
-    `student_rows` (the compiled feed builds their JSON from the rows)."""
+    `student_rows` (the compiled feed builds their JSON from the rows), with their main group's columns
+    null unless `main_group`."""
+    rows = ctx.loaders.student_rows if main_group else ctx.loaders.student_rows_without_main_group
     loaders: dict[str, KeyLoader[int, Any]] = {
         "School": ctx.loaders.schools,
         "Group": ctx.loaders.groups,
-        "Student": ctx.loaders.student_rows if student_rows else ctx.loaders.students,
+        "Student": rows if student_rows else ctx.loaders.students,
         "StaffMember": ctx.loaders.staff,
         "License": ctx.loaders.licenses,
     }
@@ -72,12 +76,12 @@ async def node(ctx: Context, event: ChangeRecord) -> Any | None:
 
 
 async def nodes(
-    ctx: Context, page: Sequence[ChangeRecord], *, student_rows: bool = False
+    ctx: Context, page: Sequence[ChangeRecord], *, student_rows: bool = False, main_group: bool = True
 ) -> dict[int, Any | None]:
     """The current state of every entity a page of events names, by event number, as `node` gives it one
     by one: read through the same loaders (so within the same scope, and tallied for the audit alike),
     with one statement per entity type for the whole page whatever its size. Students come as the rows
-    of their records when `student_rows`."""
+    of their records when `student_rows` (without their main group unless `main_group`)."""
     wanted: dict[str, list[int]] = defaultdict(list)
     for event in page:
         if event.kind in WITH_NODE:
@@ -85,21 +89,16 @@ async def nodes(
     loaders = {
         name: loader
         for name in wanted
-        if (loader := _node_loader(ctx, name, student_rows=student_rows)) is not None
+        if (loader := _node_loader(ctx, name, student_rows=student_rows, main_group=main_group)) is not None
     }
-    # All types in one gather, so that their loaders dispatch in the same tick (concurrently).
-    loaded = await asyncio.gather(*(_load_all(loader, wanted[name]) for name, loader in loaders.items()))
+    # One statement per type, all in one gather so that they run concurrently.
+    loaded = await asyncio.gather(*(loader.many(wanted[name]) for name, loader in loaders.items()))
     by_type = dict(zip(loaders, loaded, strict=True))
     found: dict[int, Any | None] = {}
     for event in page:
         records = by_type.get(event.entity_type) if event.kind in WITH_NODE else None
         found[event.seq] = None if records is None else records.get(event.entity_id)
     return found
-
-
-async def _load_all(loader: KeyLoader[int, Any], ids: list[int]) -> dict[int, Any | None]:
-    distinct = list(dict.fromkeys(ids))
-    return dict(zip(distinct, await loader.load_many(distinct), strict=True))
 
 
 async def acknowledge(ctx: Context, school_code: str) -> tuple[SchoolRecord | None, int]:

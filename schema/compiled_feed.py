@@ -85,6 +85,8 @@ class FeedPlan:
     nodes: tuple[Mapping[str, NodeFactory], ...]
     #: Whether the change's builder needs the entity id as the viewer sees it.
     needs_entity_id: bool
+    #: Whether a student node's selection asks for its main group (else its rows are read without it).
+    student_main_group: bool
 
     def check(self, context: Context, variables: Mapping[str, Any]) -> None:
         """Refuse (with the resolver's error) what `changes.feed` would refuse, before anything is read."""
@@ -112,7 +114,11 @@ class FeedPlan:
         built: list[dict[str, Any]] = []
         changes_json: list[dict[str, Any] | None] = [None] * len(events)
         if self.change is not None:
-            found = await changes.nodes(context, events, student_rows=True) if self.nodes else {}
+            found = (
+                await changes.nodes(context, events, student_rows=True, main_group=self.student_main_group)
+                if self.nodes
+                else {}
+            )
             shown = _shown_ids(context)
             build = self.change(
                 lambda seq: cursor(FEED, seq),
@@ -173,7 +179,15 @@ def plan(schema: GraphQLSchema, field: FieldNode) -> FeedPlan:
     shape = connection_shape(schema, "ChangeConnection", field)
     fields = shape.node_fields
     change, nodes, needs_id = _change(fields) if fields is not None else (None, (), False)
-    return FeedPlan(shape=shape, change=change, nodes=nodes, needs_entity_id=needs_id)
+    main_group = any(
+        field.name.value == "mainGroup"
+        for node in fields or ()
+        if node.name.value == "node" and node.selection_set is not None
+        for field in _collect("Student", node.selection_set.selections, set())
+    )
+    return FeedPlan(
+        shape=shape, change=change, nodes=nodes, needs_entity_id=needs_id, student_main_group=main_group
+    )
 
 
 def _change(

@@ -143,7 +143,9 @@ def _has_sqlite(element: json_list_has, compiler: SQLCompiler, **kw: Any) -> str
 @compiles(json_list_has, "postgresql")
 def _has_postgresql(element: json_list_has, compiler: SQLCompiler, **kw: Any) -> str:
     column, value = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(CAST({column} AS JSONB) @> jsonb_build_array({value}))"
+    # An equality with the list's elements lets the period's index match the category (`JSONB @>` was
+    # checked on every period of the school: a third of a feed page's statement, issue 14).
+    return f"({value} = ANY (ARRAY(SELECT json_array_elements_text(CAST({column} AS JSON)))))"
 
 
 @compiles(_json_length, "sqlite")

@@ -59,6 +59,25 @@ class KeyLoader(DataLoader[K, V | None]):
         """The value for `key`, or None when it does not exist within the scope."""
         return await self.load(key)
 
+    async def many(self, keys: Sequence[K]) -> dict[K, V | None]:
+        """The values of keys a caller already holds all at once (a feed page's nodes), by key: those not
+        loaded yet in one statement, as a batch of `get`s reads them, but without queueing a future per
+        key (a page of 1,000 nodes spent ~9% of its time in aiodataloader's queue). What it reads is kept
+        for later `get`s (`prime`), so a record is read, and audited, once per request either way."""
+        distinct = list(dict.fromkeys(keys))
+        # aiodataloader's cache: key -> future (our loaders keep the default identity cache key).
+        cached = {key: future for key in distinct if (future := self._cache.get(key)) is not None}
+        missing = [key for key in distinct if key not in cached]
+        found = await self._fetch(missing) if missing else {}
+        values: dict[K, V | None] = {}
+        for key in distinct:
+            if key in cached:
+                values[key] = await cached[key]
+            else:
+                values[key] = value = found.get(key)
+                self.prime(key, value)
+        return values
+
 
 #: A page request of one parent: (parent id, page arguments, an extra filter such as a school year).
 PageKey = tuple[int, PageArgs, Hashable]
@@ -102,6 +121,8 @@ class Loaders:
     students: KeyLoader[int, StudentRecord]
     #: The same students as rows, for the compiled feed (`schema.compiled_feed`); tallied alike.
     student_rows: KeyLoader[int, Any]
+    #: The same rows with the main group's columns null, for a feed that does not ask for it.
+    student_rows_without_main_group: KeyLoader[int, Any]
     staff: KeyLoader[int, StaffRecord]
     students_by_person: KeyLoader[int, StudentRecord]
     staff_by_person: KeyLoader[int, StaffRecord]
@@ -173,6 +194,11 @@ class Loaders:
             students=by_key(people.students_by_id, today),
             student_rows=KeyLoader(
                 lambda keys: audited_student_rows(people.student_rows_by_id(reader, scope, keys, today))
+            ),
+            student_rows_without_main_group=KeyLoader(
+                lambda keys: audited_student_rows(
+                    people.student_rows_by_id(reader, scope, keys, today, main_group=False)
+                )
             ),
             staff=by_key(people.staff_by_id, today),
             students_by_person=by_key(people.students_by_person, today),

@@ -40,6 +40,7 @@ KEY_LABEL = {
     "groups": "id",
     "students": "id",
     "student_rows": "id",
+    "student_rows_without_main_group": "id",
     "staff": "id",
     "students_by_person": "person_id",
     "staff_by_person": "person_id",

@@ -1,0 +1,46 @@
+"""A request's loaders read each key once, whether it is asked for alone (`get`) or with a page's others
+(`many`): the disclosure audit counts what a loader reads, so a record read twice would be counted twice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from datasources.graph.loaders import KeyLoader
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+
+class _Rows:
+    """A fetch of the squares of keys below 100, remembering which keys each call asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[int]] = []
+
+    async def __call__(self, keys: Sequence[int]) -> Mapping[int, int]:
+        self.asked.append(list(keys))
+        return {key: key * key for key in keys if key < 100}
+
+
+async def test_many_reads_only_what_was_not_read_and_keeps_what_it_read() -> None:
+    fetch = _Rows()
+    loader: KeyLoader[int, int] = KeyLoader(fetch)
+
+    assert await loader.get(2) == 4
+    assert await loader.many([3, 2, 3, 100, 4]) == {3: 9, 2: 4, 100: None, 4: 16}
+    assert await loader.get(4) == 16
+    assert await loader.get(100) is None
+
+    assert fetch.asked == [[2], [3, 100, 4]]
+
+
+async def test_many_waits_for_a_key_another_field_is_still_reading() -> None:
+    fetch = _Rows()
+    loader: KeyLoader[int, int] = KeyLoader(fetch)
+
+    pending = loader.load(5)  # queued by another field, dispatched on the loop's next turn
+    found = await loader.many([5, 6])
+
+    assert found == {5: 25, 6: 36}
+    assert await pending == 25
+    assert sorted(map(sorted, fetch.asked)) == [[5], [6]]
