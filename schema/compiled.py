@@ -24,7 +24,8 @@ subscription, variables that do not coerce, a cost over the limit, and any argum
 refuse (a page size out of bounds, a cursor that is not the viewer's own, a malformed school code): the
 general path answers those with its own errors. Arguments are all checked before anything is read, so a
 fallback never counts a disclosure twice; should a read fail half way, the tally is put back and the
-general path runs on fresh loaders. `tests/schema/test_compiled.py` proves both paths give the same bytes
+general path runs on fresh loaders, unless the database is out of reach: that is answered 503 at once
+(`schema.http`), since reading again would only meet the same outage. `tests/schema/test_compiled.py` proves both paths give the same bytes
 and the same disclosures for drawn grants.
 """
 
@@ -48,6 +49,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.validation import MaxIntrospectionDepthRule
 
+from datasources.store.database import is_outage
 from errors import PublicError
 from resolvers import schools
 from schema import compiled_feed
@@ -444,12 +446,14 @@ async def answer(
     disclosed = collections.Counter(context.reader.disclosed)
     try:
         data = await _run(plan, context, checked, coerced)
-    except Exception:
-        # Put the tally back and let the general path read again on loaders of its own (their caches
-        # would otherwise hand it pages without counting them): its answer (an outage, a masked error)
-        # is the one the client gets.
+    except Exception as error:
+        # Put the tally back: nothing of this attempt is sent.
         context.reader.disclosed.clear()
         context.reader.disclosed.update(disclosed)
+        if is_outage(error):
+            raise  # the general path would meet the same outage: `schema.http.execute` answers 503 now
+        # Let the general path read again on loaders of its own (their caches would otherwise hand it
+        # pages without counting them): its answer (a masked error) is the one the client gets.
         return None, context.with_fresh_loaders()
     return {"data": data}, context
 

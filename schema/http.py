@@ -256,6 +256,20 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     return formatted
 
 
+async def _compiled(
+    schema: LeerpoortSchema, request: GraphQLRequest, context: Context, media_type: str
+) -> tuple[HTTPAnswer | None, Context]:
+    """The compiled path's answer, or None and the context the general path then runs on. An outage is
+    answered 503 at once, as the general path answers it: reading again would meet the same outage."""
+    try:
+        body, context = await compiled.answer(schema, request, context)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        return unavailable(media_type), context
+    return (None if body is None else HTTPAnswer(status=200, body=body, media_type=media_type)), context
+
+
 async def execute(
     schema: LeerpoortSchema, request: GraphQLRequest, context: Context, media_type: str
 ) -> HTTPAnswer:
@@ -269,9 +283,9 @@ async def execute(
             media_type=media_type,
         )
     # A partner's full sync and other documents the compiled path understands skip the executor.
-    compiled_body, context = await compiled.answer(schema, request, context)
-    if compiled_body is not None:
-        return HTTPAnswer(status=200, body=compiled_body, media_type=media_type)
+    compiled_answer, context = await _compiled(schema, request, context, media_type)
+    if compiled_answer is not None:
+        return compiled_answer
     try:
         result = await schema.execute(
             request.query,

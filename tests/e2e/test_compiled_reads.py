@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+import resolvers.schools
 from datasources.store.tables import DISCLOSURES
 from server import create_app
 from tests.e2e.test_disclosures import partner  # noqa: F401 - `partner` is a fixture
@@ -87,3 +88,28 @@ async def test_a_full_sync_is_the_same_on_both_paths(
     operator_cursor = "YzE6MQ"  # the hub's own readable cursor of key 1, as the operator gets it
     refused = httpx.Response(200, content=await both(SYNC, {"inner": operator_cursor}, "Sync")).json()
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_an_outage_during_a_compiled_read_answers_503_at_once_without_reading_again(
+    app_client: httpx.AsyncClient,
+    partner: Partner,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attempts = 0
+
+    async def gone(*_args: object) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionResetError("the database went away")  # what the driver raises: an outage
+
+    monkeypatch.setattr(resolvers.schools, "schools_page", gone)
+    response = await app_client.post(
+        "/graphql",
+        json={"query": SYNC, "variables": {}, "operationName": "Sync"},
+        headers={"Authorization": f"Bearer {partner.token}"},
+    )
+
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    # The general path would only have met the same outage: it is not asked to read again.
+    assert attempts == 1
