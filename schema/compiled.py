@@ -25,8 +25,8 @@ refuse (a page size out of bounds, a cursor that is not the viewer's own, a malf
 general path answers those with its own errors. Arguments are all checked before anything is read, so a
 fallback never counts a disclosure twice; should a read fail half way, the tally is put back and the
 general path runs on fresh loaders, unless the database is out of reach: that is answered 503 at once
-(`schema.http`), since reading again would only meet the same outage. `tests/schema/test_compiled.py` proves both paths give the same bytes
-and the same disclosures for drawn grants.
+(`schema.http`), since reading again would only meet the same outage. `tests/schema/test_compiled.py`
+proves both paths give the same bytes and the same disclosures for drawn grants.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ audit has no write path in the graph, so a partner can neither add to it nor hid
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import ColumnElement, insert, select
 
@@ -63,10 +63,12 @@ def disclosures_write(
     records_by_school: Mapping[int, int],
     categories_by_school: Mapping[int, Iterable[DataCategory]],
     at: dt.datetime,
-) -> Insert | None:
-    """The audit rows of one partner request, one per school it read from (None: it read nothing), as one
-    INSERT of several rows (all or none, also on an autocommitted connection), for the request's own
-    reader to write as it closes (`Reader.close`)."""
+) -> tuple[Insert, list[dict[str, Any]]] | None:
+    """The audit rows of one partner request, one per school it read from (None: it read nothing): the
+    statement and its rows, for the request's own reader to write as it closes (`Reader.close`). Sent as
+    one INSERT of several rows (all or none, also on an autocommitted connection): SQLAlchemy's
+    "insertmanyvalues", which the RETURNING asks for, batches the rows into one statement compiled once,
+    where `insert().values(rows)` was compiled again for every request (~5% of a small one's CPU)."""
     if not records_by_school:
         return None
     rows = [
@@ -80,7 +82,11 @@ def disclosures_write(
         }
         for school_id, count in sorted(records_by_school.items())
     ]
-    return insert(DISCLOSURES).values(rows)
+    return _AUDIT, rows
+
+
+#: The audit's statement: with RETURNING, executed with many rows, it is one multi-row INSERT.
+_AUDIT: Final = insert(DISCLOSURES).returning(DISCLOSURES.c.id)
 
 
 async def record_disclosures(
@@ -94,17 +100,17 @@ async def record_disclosures(
 ) -> None:
     """Write one audit row per school that a partner request read from, in a transaction of its own
     (for a read that has no request reader; a request's reader writes `disclosures_write` as it closes)."""
-    statement = disclosures_write(
+    write = disclosures_write(
         partner_id=partner_id,
         operation_name=operation_name,
         records_by_school=records_by_school,
         categories_by_school=categories_by_school,
         at=at,
     )
-    if statement is None:
+    if write is None:
         return
     async with engine.begin() as connection:
-        await connection.execute(statement)
+        await connection.execute(*write)
 
 
 DISCLOSURE = Columns.of(DisclosureRecord, computed=["public_id"])

@@ -101,11 +101,11 @@ class Reader:
         """Count this many records of each school as read."""
         self.disclosed.update(counts)
 
-    async def close(self, write: Executable | None = None) -> None:
-        """Give the connection (and its slot) back; given a `write` (the disclosure audit: one statement),
-        first run it on the same connection. The audit so costs a request no second connection, pool check
-        and transaction; on this autocommitted connection it is durable when it returns, so before the
-        request's answer leaves."""
+    async def close(self, write: tuple[Executable, list[dict[str, Any]]] | None = None) -> None:
+        """Give the connection (and its slot) back; given a `write` (the disclosure audit: one statement
+        and its rows), first run it on the same connection. The audit so costs a request no second
+        connection, pool check and transaction; on this autocommitted connection it is durable when it
+        returns, so before the request's answer leaves."""
         async with self._lock:
             self._closed = True
             try:
@@ -115,7 +115,7 @@ class Reader:
                     if transaction is not None and not transaction.is_valid:
                         # A statement of the request failed: its transaction can only be rolled back.
                         await connection.rollback()
-                    await connection.execute(write)
+                    await connection.execute(*write)
                     await connection.commit()
             finally:
                 await self._give_back()
