@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -276,6 +277,13 @@ def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
             roots.append(_RootField(response_key(field), "changes", {}, None, None, feed))
         else:
             raise NotCompiled
+    # A document's feeds read their pages' students through one loader, so that a student two of them name
+    # is read, and audited, once: with the main group when any of them asks for it (the attacker review).
+    if any(root.feed is not None and root.feed.student_main_group for root in roots):
+        roots = [
+            root if root.feed is None else dataclasses.replace(root, feed=root.feed.with_main_group())
+            for root in roots
+        ]
     return Plan(document=document, operation=operation, operation_name=operation_name, fields=tuple(roots))
 
 

@@ -20,6 +20,7 @@ twice under one key); anything else falls back to the general path (`schema.comp
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -87,6 +88,11 @@ class FeedPlan:
     needs_entity_id: bool
     #: Whether a student node's selection asks for its main group (else its rows are read without it).
     student_main_group: bool
+
+    def with_main_group(self) -> FeedPlan:
+        """The same plan, reading students with their main group (for a document whose other feed asks
+        for it: `schema.compiled._plan`)."""
+        return dataclasses.replace(self, student_main_group=True)
 
     def check(self, context: Context, variables: Mapping[str, Any]) -> None:
         """Refuse (with the resolver's error) what `changes.feed` would refuse, before anything is read."""

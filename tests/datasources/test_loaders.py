@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
+
+import pytest
 
 from datasources.graph.loaders import KeyLoader
 
@@ -44,3 +47,32 @@ async def test_many_waits_for_a_key_another_field_is_still_reading() -> None:
     assert found == {5: 25, 6: 36}
     assert await pending == 25
     assert sorted(map(sorted, fetch.asked)) == [[5], [6]]
+
+
+async def test_a_get_while_many_reads_waits_for_it_instead_of_reading_again() -> None:
+    fetch = _Rows()
+    loader: KeyLoader[int, int] = KeyLoader(fetch)
+
+    found, alone = await asyncio.gather(loader.many([7, 8]), loader.get(8))
+
+    assert found == {7: 49, 8: 64}
+    assert alone == 64
+    assert fetch.asked == [[7, 8]]
+
+
+async def test_a_failed_many_reads_again_next_time() -> None:
+    fetch = _Rows()
+    failing = True
+
+    async def flaky(keys: Sequence[int]) -> Mapping[int, int]:
+        if failing:
+            raise ConnectionResetError("the database went away")
+        return await fetch(keys)
+
+    loader: KeyLoader[int, int] = KeyLoader(flaky)
+    with pytest.raises(ConnectionResetError):
+        await loader.many([1, 2])
+    failing = False
+
+    assert await loader.many([1, 2]) == {1: 1, 2: 4}
+    assert fetch.asked == [[1, 2]]

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from auth.categories import DataCategory
+from schema.graphql_requests import GraphQLRequest
+from tests.schema.test_compiled import _answer
 from tests.schema.test_feed import FEED, grant, import_school, new_board, new_school, roster, scope_of_partner
 from tests.schema.test_feed import world as feed_world
 
@@ -16,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from auth.policy import Scope
+    from schema.assembly import LeerpoortSchema
     from settings import Settings
     from tests.schema.conftest import Run, StatementCounter
 
@@ -76,3 +81,34 @@ async def test_a_node_under_a_directive_is_read_event_by_event_with_the_same_ans
     assert all("node" not in event for event in without)
     # Nothing is read (or audited) of a node that is not sent.
     assert not any("FROM students" in statement for statement in counter.statements)
+
+
+WITH_GROUP = "edges { node { kind node { ... on Student { id mainGroup { id } } } } }"
+WITHOUT_GROUP = "edges { node { kind node { ... on Student { id } } } }"
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["general", "compiled"])
+async def test_two_feeds_of_one_request_read_and_audit_each_node_once(
+    engine: AsyncEngine, settings: Settings, schema: LeerpoortSchema, compiled: bool
+) -> None:
+    # Found by the attacker review: the general executor runs both fields at once, and a node one of them
+    # was still reading was read again by the other; on the compiled path, a feed without the students'
+    # main group read them through a loader of its own. Either way the audit counted them twice.
+    school_id, _, partner_id, client_id = await feed_world(engine)
+    await grant(engine, school_id, partner_id, DataCategory)
+    scope = await scope_of_partner(engine, settings, client_id)
+
+    async def tally(query: str) -> dict[int, int]:
+        request = GraphQLRequest(query=query, variables=None, operation_name=None)
+        text, counted, was_compiled = await _answer(
+            schema, settings, engine, scope, request, compiled_reads=compiled
+        )
+        assert '"errors"' not in text, text
+        assert was_compiled == compiled
+        return dict(counted)
+
+    one = await tally(f"{{ changes(first: 100) {{ {WITH_GROUP} }} }}")
+    assert sum(one.values()) == 8  # the school, three groups, three students, a teacher
+    for first, second in ((WITHOUT_GROUP, WITH_GROUP), (WITH_GROUP, WITHOUT_GROUP), (WITH_GROUP, WITH_GROUP)):
+        both = f"{{ a: changes(first: 100) {{ {first} }} b: changes(first: 100) {{ {second} }} }}"
+        assert await tally(both) == one, both
