@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from auth.policy import Scope, empty_scope, operator_scope, partner_scope, staff_scope
 from auth.viewer import Viewer, ViewerKind
-from datasources.access.viewer_facts import partner_facts, staff_facts, student_may_sign_in
+from datasources.access.kept_facts import current_partner_facts
+from datasources.access.viewer_facts import staff_facts, student_may_sign_in
 from errors import Unauthenticated
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ async def scope_of(reader: Reader, viewer: Viewer, settings: Settings) -> Scope:
     if viewer.kind is ViewerKind.OPERATOR:
         return operator_scope(viewer)
     if viewer.kind is ViewerKind.PARTNER:
-        facts = await partner_facts(reader, viewer.subject_id)
+        facts = await current_partner_facts(reader, viewer.subject_id)
         if facts is None:
             raise Unauthenticated("the token's partner is not registered")
         return partner_scope(

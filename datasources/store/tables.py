@@ -474,6 +474,19 @@ class ChangeCounter(SQLModel, table=True):
     pruned_through: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
 
 
+class PolicyVersion(SQLModel, table=True):
+    """How often the tables a partner's facts are read from (partners, consents, schools, boards) have
+    changed: triggers count every change in this one row, in the changing transaction (migration 0021),
+    so that facts kept under a count are known to be current while the count is unchanged
+    (`datasources.access.kept_facts`). The epoch is new whenever the row is made again."""
+
+    __tablename__ = "policy_versions"
+
+    id: int = Field(default=1, primary_key=True)
+    epoch: str = Field(max_length=32)
+    version: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+
+
 class PendingChange(SQLModel, table=True):
     """A change that falls due on a date (a coming school year's group): the scheduler numbers and
     publishes it then, so nobody sees it before."""
@@ -950,6 +963,7 @@ STAFF_ACCOUNT_ROLES = _core(StaffAccountRole)
 CONSENT_REQUESTS = _core(ConsentRequest)
 LAS_CLIENTS = _core(LasClient)
 CHANGE_COUNTER = _core(ChangeCounter)
+POLICY_VERSIONS = _core(PolicyVersion)
 PENDING_CHANGES = _core(PendingChange)
 DELETION_ACKNOWLEDGEMENTS = _core(DeletionAcknowledgement)
 LAS_CLIENT_SCHOOLS = _core(LasClientSchool)
