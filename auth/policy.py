@@ -44,6 +44,9 @@ class Scope:
     #: The boards the viewer coordinates as a board coordinator (bovenschools), whatever schools it chose.
     managed_board_ids: frozenset[int] = frozenset()
     identifiers: Identifiers = field(default_factory=HubIdentifiers)
+    #: The SHA-256 hashes of the operations the viewer may run (a partner's allow-list); None: any. Never
+    #: part of SQL: checked against the request's document before it runs (`schema.http`).
+    allowed_operations: frozenset[str] | None = None
 
     @property
     def is_unrestricted(self) -> bool:
@@ -96,6 +99,8 @@ class PartnerFacts:
     declared: frozenset[DataCategory]
     eck_chain: bool
     consents: tuple[SchoolConsent, ...]
+    #: The SHA-256 hashes of the operations the partner may run (its allow-list); None: any operation.
+    allowed_operations: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,7 @@ def partner_scope(viewer: Viewer, facts: PartnerFacts, *, require_dpa: bool, pse
         partner_id=facts.partner_id,
         sees_eck_id=facts.eck_chain,
         identifiers=kept_partner_identifiers(facts.partner_id, pseudonym_key),
+        allowed_operations=facts.allowed_operations,
     )
 
 

@@ -348,9 +348,9 @@ async def answer(
             )
     except (Unauthenticated, Forbidden) as error:
         return refused(error, media_type, authorization=authorization)
-    # The document and the allow-list are read before the request's context opens: each takes a
-    # connection of its own, which must never wait for the pool while the context holds one.
-    document = await _document(services, request, viewer, media_type=media_type, queries_only=queries_only)
+    # The document is read before the request's context opens: it takes a connection of its own, which
+    # must never wait for the pool while the context holds one.
+    document = await _document(services, request, media_type=media_type, queries_only=queries_only)
     if isinstance(document, HTTPAnswer):
         return document
     async with contextlib.AsyncExitStack() as stack:
@@ -362,6 +362,11 @@ async def answer(
             )
         except (Unauthenticated, Forbidden) as error:
             return refused(error, media_type, authorization=authorization)
+        try:
+            # A partner's allow-list comes with its facts (kept while unchanged: `kept_facts`).
+            persisted.check_allowed(context.scope.allowed_operations, document.query)
+        except OperationNotAllowed as error:
+            return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
         if not may_read_schema(viewer, sandbox=settings.sandbox) and refuses_schema_reading(
             document.query, settings.max_tokens
         ):
@@ -382,22 +387,16 @@ async def answer(
 
 
 async def _document(
-    services: Services, request: GraphQLRequest, viewer: Viewer, *, media_type: str, queries_only: bool
+    services: Services, request: GraphQLRequest, *, media_type: str, queries_only: bool
 ) -> GraphQLRequest | HTTPAnswer:
     """The request with the document to run (a persisted query's, by its hash), or the answer that
-    refuses it: an unknown or malformed hash, a mutation on GET (`queries_only`), or an operation that
-    the partner's allow-list does not hold."""
+    refuses it: an unknown or malformed hash, or a mutation on GET (`queries_only`)."""
     try:
         document = await persisted.resolve(services.engine, request)
     except PublicError as error:
         return before_execution(error, media_type)
     if queries_only and not runs_a_query(document, services.settings.max_tokens):
         return query_only(media_type)
-    if viewer.kind is ViewerKind.PARTNER:
-        try:
-            await persisted.check_allow_list(services.engine, viewer.subject_id, document)
-        except OperationNotAllowed as error:
-            return HTTPAnswer(status=403, body=error_body(error.message, error.code), media_type=media_type)
     return document
 
 

@@ -102,12 +102,6 @@ async def register_if_new(
         await persisted_operations.register(engine, sha256, request.query, now=now)
 
 
-async def check_allow_list(engine: AsyncEngine, client_id: str, request: GraphQLRequest) -> None:
-    """Refuse (OPERATION_NOT_ALLOWED) a document that the allow-list of the partner with `client_id`,
-    when it has one, does not hold."""
-    check_allowed(await allow_list_of(engine, client_id), request.query)
-
-
 async def allow_list_of(engine: AsyncEngine, client_id: str) -> frozenset[str] | None:
     """The hashes the partner with `client_id` may run, or None when it has no allow-list."""
     return await persisted_operations.allow_list(engine, client_id)
@@ -126,7 +120,6 @@ __all__ = [
     "NOT_FOUND_MESSAGE",
     "PROTOCOL_VERSION",
     "allow_list_of",
-    "check_allow_list",
     "check_allowed",
     "only_queries",
     "register_if_new",

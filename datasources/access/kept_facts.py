@@ -1,9 +1,11 @@
 """A partner's facts kept between its requests while nothing they are read from has changed.
 
-Every partner request needs its facts: its declared categories and every consent in force, with the state
-of the consenting school and its board (`viewer_facts.partner_facts`: two statements, and 80 rows for a
-partner that 80 schools consented to; ~10% of a small request's CPU on the server). They change rarely,
-and only through the four tables they are read from: `partners`, `consents`, `schools` and `boards`.
+Every partner request needs its facts: its declared categories, every consent in force with the state of
+the consenting school and its board, and its allow-list of operations (`viewer_facts.partner_facts`:
+three statements, and 80 rows for a partner that 80 schools consented to; with the allow-list's own
+connection before, ~15% of a small request's CPU on the server). They change rarely, and only through
+the five tables they are read from: `partners`, `consents`, `schools`, `boards` and
+`operation_allow_lists`.
 Triggers on those tables (migration 0021) count every change in the one row of `policy_versions`, inside
 the changing transaction, so the count becomes visible together with the change.
 
@@ -71,7 +73,7 @@ _KEPT: weakref.WeakKeyDictionary[AsyncEngine, _KeptFacts] = weakref.WeakKeyDicti
 
 async def current_partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
     """The partner's facts as `partner_facts` reads them now (None for an unknown partner): kept ones
-    when nothing they are read from changed since, else read again (one statement instead of two while
+    when nothing they are read from changed since, else read again (one statement instead of three while
     kept; see the module's docstring)."""
     found = await reader.rows(_COUNT)
     if not found:

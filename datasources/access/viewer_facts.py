@@ -14,6 +14,7 @@ from datasources.store.tables import (
     BOARD_COORDINATORS,
     BOARDS,
     CONSENTS,
+    OPERATION_ALLOW_LISTS,
     PARTNERS,
     SCHOOLS,
     STAFF_ACCOUNT_ROLES,
@@ -44,7 +45,8 @@ def _categories(names: tuple[str, ...]) -> frozenset[DataCategory]:
 _KNOWN: frozenset[str] = frozenset(DataCategory.__members__)
 
 
-#: The two statements of `partner_facts`, built once: every partner request runs them.
+#: The statements of `partner_facts`, built once: a partner's request runs them when its kept facts are
+#: out of date (`datasources.access.kept_facts`).
 _PARTNER = select(PARTNERS.c.id, PARTNERS.c.declared_categories, PARTNERS.c.eck_chain).where(
     PARTNERS.c.client_id == bindparam("client_id")
 )
@@ -54,15 +56,20 @@ _CONSENTS_IN_FORCE = (
     .join(BOARDS, BOARDS.c.id == SCHOOLS.c.board_id)
     .where(CONSENTS.c.partner_id == bindparam("partner_id"), CONSENTS.c.revoked_at.is_(None))
 )
+_ALLOW_LIST = select(OPERATION_ALLOW_LISTS.c.sha256).where(
+    OPERATION_ALLOW_LISTS.c.partner_id == bindparam("partner_id")
+)
 
 
 async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
-    """A partner's declarations and the consents in force with their schools' state; None if unknown."""
+    """A partner's declarations, the consents in force with their schools' state, and its allow-list of
+    operations; None if unknown."""
     found = await reader.rows(_PARTNER, {"client_id": client_id})
     if not found:
         return None
     partner = found[0]
     rows = await reader.rows(_CONSENTS_IN_FORCE, {"partner_id": partner.id})
+    allowed = frozenset(row.sha256 for row in await reader.rows(_ALLOW_LIST, {"partner_id": partner.id}))
     return PartnerFacts(
         partner_id=partner.id,
         declared=categories(partner.declared_categories),
@@ -76,6 +83,7 @@ async def partner_facts(reader: Reader, client_id: str) -> PartnerFacts | None:
             )
             for row in rows
         ),
+        allowed_operations=allowed or None,
     )
 
 

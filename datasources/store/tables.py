@@ -475,10 +475,11 @@ class ChangeCounter(SQLModel, table=True):
 
 
 class PolicyVersion(SQLModel, table=True):
-    """How often the tables a partner's facts are read from (partners, consents, schools, boards) have
-    changed: triggers count every change in this one row, in the changing transaction (migration 0021),
-    so that facts kept under a count are known to be current while the count is unchanged
-    (`datasources.access.kept_facts`). The epoch is new whenever the row is made again."""
+    """How often the tables a partner's facts are read from (partners, consents, schools, boards,
+    operation_allow_lists) have changed: triggers count every change in this one row, in the changing
+    transaction (migration 0021), so that facts kept under a count are known to be current while the
+    count is unchanged (`datasources.access.kept_facts`). The epoch is new whenever the row is made
+    again."""
 
     __tablename__ = "policy_versions"
 

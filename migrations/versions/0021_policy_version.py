@@ -4,12 +4,13 @@ Revision ID: 0021_policy_version
 Revises: 0020_session_binding
 Create Date: 2026-12-08 01:00:00.000000
 
-Every change to `partners`, `consents`, `schools` or `boards` adds one to `policy_versions.version` in the
-changing transaction, so that a process may keep a partner's facts while the count it read them under is
-unchanged (`datasources.access.kept_facts`). On PostgreSQL the count is taken by deferred constraint
-triggers, at commit, after every other lock of the transaction: counting at each statement would lock the
-one row early, and two transactions that then wanted each other's rows would deadlock. The row is made
-by the first change when it is missing (an emptied database), with a new random epoch.
+Every change to `partners`, `consents`, `schools`, `boards` or `operation_allow_lists` adds one to
+`policy_versions.version` in the changing transaction, so that a process may keep a partner's facts
+while the count it read them under is unchanged (`datasources.access.kept_facts`). On PostgreSQL the
+count is taken by deferred constraint triggers, at commit, after every other lock of the transaction:
+counting at each statement would lock the one row early, and two transactions that then wanted each
+other's rows would deadlock. The row is made by the first change when it is missing (an emptied
+database), with a new random epoch.
 """
 
 from collections.abc import Sequence
@@ -23,8 +24,8 @@ down_revision: str | None = "0020_session_binding"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: The tables a partner's facts are read from (`datasources.access.viewer_facts.partner_facts`).
-TABLES = ("partners", "consents", "schools", "boards")
+#: The tables a partner's facts (and its allow-list) are read from (`viewer_facts.partner_facts`).
+TABLES = ("partners", "consents", "schools", "boards", "operation_allow_lists")
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 
 _POSTGRESQL_FUNCTION = """

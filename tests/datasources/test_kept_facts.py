@@ -17,6 +17,7 @@ from sqlalchemy import delete, event, update
 
 from auth.categories import DataCategory
 from datasources.access.kept_facts import current_partner_facts
+from datasources.access.persisted_operations import set_allow_list
 from datasources.access.viewer_facts import partner_facts
 from datasources.store.reader import Reader
 from datasources.store.tables import BOARDS, CONSENTS, PARTNERS, POLICY_VERSIONS, SCHOOLS
@@ -128,6 +129,10 @@ async def _rename_client(world: World) -> None:
     await world.write(update(PARTNERS).where(PARTNERS.c.id == world.partner_id).values(client_id="renamed"))
 
 
+async def _allow_list(world: World) -> None:
+    await set_allow_list(world.engine, world.partner_id, ["a" * 64])
+
+
 async def _recount_only(world: World) -> None:
     """Nothing for this partner changes (another board is renamed): it only raises the count."""
     extra = await new_board(world.engine)
@@ -145,6 +150,7 @@ CHANGES: dict[str, Change] = {
     "the partner leaves the ECK chain": _leave_the_chain,
     "a consent's row deleted": _delete_consent,
     "the partner's client id changed": _rename_client,
+    "the partner's allow-list set": _allow_list,
 }
 
 
@@ -172,7 +178,7 @@ async def test_a_change_that_raises_the_count_only_reads_the_facts_again(world: 
     after, statements = await _read(world.engine, world.client_id, kept=True)
 
     assert after == (await _read(world.engine, world.client_id, kept=False))[0]
-    assert statements == 3  # the count, the partner, its consents
+    assert statements == 4  # the count, the partner, its consents, its allow-list
 
 
 class _RacingReader(Reader):
@@ -241,4 +247,4 @@ async def test_without_the_count_nothing_is_kept(world: World) -> None:
     second, second_statements = await _read(world.engine, world.client_id, kept=True)
 
     assert first == second == (await _read(world.engine, world.client_id, kept=False))[0]
-    assert first_statements == second_statements == 3
+    assert first_statements == second_statements == 4
