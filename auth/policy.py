@@ -9,12 +9,15 @@ outside the scope is ever loaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from auth.categories import ALL_CATEGORIES, DataCategory
 from auth.identifiers import HubIdentifiers, Identifiers, kept_partner_identifiers
 from auth.viewer import Viewer, ViewerKind
+
+T = TypeVar("T")
 
 #: Granted with every consent (DOMAIN.md): without it a partner could not tell which school it reads.
 ALWAYS_GRANTED = frozenset({DataCategory.SCHOOL_BASIC})
@@ -47,6 +50,17 @@ class Scope:
     #: The SHA-256 hashes of the operations the viewer may run (a partner's allow-list); None: any. Never
     #: part of SQL: checked against the request's document before it runs (`schema.http`).
     allowed_operations: frozenset[str] | None = None
+    #: Values derived from this scope, each computed once (a scope never changes): see `derived`.
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, name: str, compute: Callable[[Scope], T]) -> T:
+        """`compute(self)`, computed once for this scope under `name`: for values that every statement of a
+        request asks for (the key of its kept statements: `datasources.store.statements.scope_key`)."""
+        try:
+            value: T = self._derived[name]
+        except KeyError:
+            value = self._derived[name] = compute(self)
+        return value
 
     @property
     def is_unrestricted(self) -> bool:
