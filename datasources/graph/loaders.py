@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
 from datasources.graph import consents, disclosures, groups, licenses, partners, people, readiness, schools
 from datasources.graph.disclosures import tally, tally_rows, tally_school_pages
-from datasources.graph.readiness import ReadinessFacts
 from datasources.store.pagination import PageArgs
 from datasources.store.records import (
     BoardRecord,
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from auth.policy import Scope
+    from datasources.graph.readiness import ReadinessFacts
     from datasources.store.reader import Reader
 
 K = TypeVar("K", bound=Hashable)
@@ -131,9 +130,14 @@ class PageLoader(DataLoader[PageKey, Page[V]], Generic[V]):
         return await self.load((parent, args, extra))
 
 
-@dataclass(frozen=True)
 class Loaders:
-    """The loaders of one request, all bound to the same reader, scope and date."""
+    """The loaders of one request, all bound to the same reader, scope and date. Each is made when the
+    request first asks for it: a request uses a few of them, and making all of them (an aiodataloader
+    each) cost ~3% of a small request's CPU."""
+
+    _reader: Reader
+    _scope: Scope
+    _today: dt.date
 
     schools: KeyLoader[int, SchoolRecord]
     schools_by_code: KeyLoader[str, SchoolRecord]
@@ -174,93 +178,155 @@ class Loaders:
     readiness_by_school: KeyLoader[int, ReadinessFacts]
     seats_used_by_license: KeyLoader[int, int]
 
+    def __init__(self, reader: Reader, scope: Scope, today: dt.date) -> None:
+        self._reader, self._scope, self._today = reader, scope, today
+
     @classmethod
     def build(cls, reader: Reader, scope: Scope, today: dt.date) -> Loaders:
         """Fresh loaders for one request."""
+        return cls(reader, scope, today)
 
-        # Every record a loader hands out is tallied for the disclosure audit (partners only).
-        async def audited(found: Awaitable[Mapping[Any, Any]]) -> Mapping[Any, Any]:
-            result = await found
-            tally(reader, scope, result.values())
-            return result
+    def __getattr__(self, name: str) -> Any:
+        # Only for a loader not made yet: once made it is an attribute of the instance.
+        make = _MAKERS.get(name)
+        if make is None:
+            raise AttributeError(name)
+        loader = make(self._reader, self._scope, self._today)
+        setattr(self, name, loader)
+        return loader
 
-        async def audited_pages(found: Awaitable[Mapping[int, Page[Any]]]) -> Mapping[int, Page[Any]]:
-            pages = await found
-            tally(reader, scope, (item for page in pages.values() for _, item in page.items))
-            return pages
 
-        async def audited_student_rows(found: Awaitable[Mapping[int, Any]]) -> Mapping[int, Any]:
-            rows = await found
-            tally_rows(reader, scope, rows.values(), people.STUDENT.school_id)
-            return rows
+Maker = Callable[["Reader", "Scope", "dt.date"], Any]
 
-        async def audited_school_pages(found: Awaitable[Mapping[int, Page[Any]]]) -> Mapping[int, Page[Any]]:
-            pages = await found
-            tally_school_pages(reader, scope, pages)
-            return pages
 
-        def by_key(fetch: Callable[..., Awaitable[Mapping[Any, Any]]], *extra: Any) -> KeyLoader[Any, Any]:
-            return KeyLoader(lambda keys: audited(fetch(reader, scope, keys, *extra)))
+# Every record a loader hands out is tallied for the disclosure audit (partners only).
+async def _audited(reader: Reader, scope: Scope, found: Awaitable[Mapping[Any, Any]]) -> Mapping[Any, Any]:
+    result = await found
+    tally(reader, scope, result.values())
+    return result
 
-        def paged(fetch: Callable[..., Awaitable[Mapping[int, Page[Any]]]], *extra: Any) -> PageLoader[Any]:
-            # The key's own `extra` is not used by these relations; it is part of the key for uniformity.
-            return PageLoader(
-                lambda parents, args, _extra: audited_pages(fetch(reader, scope, parents, args, *extra))
+
+async def _audited_pages(
+    reader: Reader, scope: Scope, found: Awaitable[Mapping[int, Page[Any]]]
+) -> Mapping[int, Page[Any]]:
+    pages = await found
+    tally(reader, scope, (item for page in pages.values() for _, item in page.items))
+    return pages
+
+
+async def _audited_student_rows(
+    reader: Reader, scope: Scope, found: Awaitable[Mapping[int, Any]]
+) -> Mapping[int, Any]:
+    rows = await found
+    tally_rows(reader, scope, rows.values(), people.STUDENT.school_id)
+    return rows
+
+
+async def _audited_school_pages(
+    reader: Reader, scope: Scope, found: Awaitable[Mapping[int, Page[Any]]]
+) -> Mapping[int, Page[Any]]:
+    pages = await found
+    tally_school_pages(reader, scope, pages)
+    return pages
+
+
+def _by_key(fetch: Callable[..., Awaitable[Mapping[Any, Any]]], *, dated: bool = False) -> Maker:
+    def make(reader: Reader, scope: Scope, today: dt.date) -> KeyLoader[Any, Any]:
+        extra = (today,) if dated else ()
+        return KeyLoader(lambda keys: _audited(reader, scope, fetch(reader, scope, keys, *extra)))
+
+    return make
+
+
+def _paged(fetch: Callable[..., Awaitable[Mapping[int, Page[Any]]]], *, dated: bool = False) -> Maker:
+    def make(reader: Reader, scope: Scope, today: dt.date) -> PageLoader[Any]:
+        extra = (today,) if dated else ()
+        # The key's own `extra` is not used by these relations; it is part of the key for uniformity.
+        return PageLoader(
+            lambda parents, args, _extra: _audited_pages(
+                reader, scope, fetch(reader, scope, parents, args, *extra)
             )
-
-        return cls(
-            schools=by_key(schools.schools_by_id),
-            schools_by_code=by_key(schools.schools_by_code),
-            instelling_refs=KeyLoader(lambda keys: schools.instelling_refs_by_school(reader, scope, keys)),
-            boards=by_key(schools.boards_by_id),
-            groups=by_key(groups.groups_by_id),
-            students=by_key(people.students_by_id, today),
-            student_rows=KeyLoader(
-                lambda keys: audited_student_rows(people.student_rows_by_id(reader, scope, keys, today))
-            ),
-            student_rows_without_main_group=KeyLoader(
-                lambda keys: audited_student_rows(
-                    people.student_rows_by_id(reader, scope, keys, today, main_group=False)
-                )
-            ),
-            staff=by_key(people.staff_by_id, today),
-            students_by_person=by_key(people.students_by_person, today),
-            staff_by_person=by_key(people.staff_by_person, today),
-            partners=by_key(partners.partners_by_id),
-            products=by_key(partners.products_by_id),
-            licenses=by_key(licenses.licenses_by_id),
-            groups_by_student=by_key(groups.groups_by_student, today),
-            groups_by_staff=by_key(groups.groups_by_staff, today),
-            group_ids_by_license=by_key(licenses.coupled_group_ids, today),
-            license_ids_by_group=by_key(licenses.license_ids_by_group, today),
-            year_levels_by_license=by_key(licenses.year_levels_by_license),
-            product_ids_by_student=by_key(licenses.product_ids_by_student, today),
-            product_ids_by_staff=by_key(licenses.product_ids_by_staff, today),
-            schools_by_board=paged(schools.schools_by_board),
-            groups_by_school=PageLoader(
-                lambda parents, args, school_year: audited_pages(
-                    groups.groups_by_school(
-                        reader, scope, parents, args, school_year=school_year, today=today
-                    )
-                )
-            ),
-            students_by_school=paged(people.students_by_school, today),
-            student_rows_by_school=PageLoader(
-                lambda parents, args, _extra: audited_school_pages(
-                    people.student_rows_by_school(reader, scope, parents, args, today)
-                )
-            ),
-            staff_by_school=paged(people.staff_by_school, today),
-            students_by_group=paged(people.students_by_group, today),
-            staff_by_group=paged(people.staff_by_group, today),
-            licenses_by_school=paged(licenses.licenses_by_school),
-            consents_by_school=paged(consents.consents_by_school),
-            consent_requests_by_school=paged(consents.pending_requests_by_school),
-            disclosures_by_school=paged(disclosures.disclosures_by_school),
-            # Facts about the school's own administration, for its managers only: nothing to audit.
-            seats_used_by_license=KeyLoader(lambda keys: licenses.seats_used(reader, scope, keys, today)),
-            readiness_by_school=KeyLoader(lambda keys: readiness.readiness_facts(reader, scope, keys, today)),
         )
 
+    return make
 
-__all__ = ["KeyLoader", "Loaders", "PageLoader"]
+
+def _student_rows(*, main_group: bool) -> Maker:
+    def make(reader: Reader, scope: Scope, today: dt.date) -> KeyLoader[int, Any]:
+        return KeyLoader(
+            lambda keys: _audited_student_rows(
+                reader, scope, people.student_rows_by_id(reader, scope, keys, today, main_group=main_group)
+            )
+        )
+
+    return make
+
+
+def _groups_by_school(reader: Reader, scope: Scope, today: dt.date) -> PageLoader[GroupRecord]:
+    return PageLoader(
+        lambda parents, args, school_year: _audited_pages(
+            reader,
+            scope,
+            groups.groups_by_school(reader, scope, parents, args, school_year=school_year, today=today),
+        )
+    )
+
+
+def _student_rows_by_school(reader: Reader, scope: Scope, today: dt.date) -> PageLoader[Any]:
+    return PageLoader(
+        lambda parents, args, _extra: _audited_school_pages(
+            reader, scope, people.student_rows_by_school(reader, scope, parents, args, today)
+        )
+    )
+
+
+#: How each loader of `Loaders` is made, by name.
+_MAKERS: dict[str, Maker] = {
+    "schools": _by_key(schools.schools_by_id),
+    "schools_by_code": _by_key(schools.schools_by_code),
+    "instelling_refs": lambda reader, scope, _today: KeyLoader(
+        lambda keys: schools.instelling_refs_by_school(reader, scope, keys)
+    ),
+    "boards": _by_key(schools.boards_by_id),
+    "groups": _by_key(groups.groups_by_id),
+    "students": _by_key(people.students_by_id, dated=True),
+    "student_rows": _student_rows(main_group=True),
+    "student_rows_without_main_group": _student_rows(main_group=False),
+    "staff": _by_key(people.staff_by_id, dated=True),
+    "students_by_person": _by_key(people.students_by_person, dated=True),
+    "staff_by_person": _by_key(people.staff_by_person, dated=True),
+    "partners": _by_key(partners.partners_by_id),
+    "products": _by_key(partners.products_by_id),
+    "licenses": _by_key(licenses.licenses_by_id),
+    "groups_by_student": _by_key(groups.groups_by_student, dated=True),
+    "groups_by_staff": _by_key(groups.groups_by_staff, dated=True),
+    "group_ids_by_license": _by_key(licenses.coupled_group_ids, dated=True),
+    "license_ids_by_group": _by_key(licenses.license_ids_by_group, dated=True),
+    "year_levels_by_license": _by_key(licenses.year_levels_by_license),
+    "product_ids_by_student": _by_key(licenses.product_ids_by_student, dated=True),
+    "product_ids_by_staff": _by_key(licenses.product_ids_by_staff, dated=True),
+    "schools_by_board": _paged(schools.schools_by_board),
+    "groups_by_school": _groups_by_school,
+    "students_by_school": _paged(people.students_by_school, dated=True),
+    "student_rows_by_school": _student_rows_by_school,
+    "staff_by_school": _paged(people.staff_by_school, dated=True),
+    "students_by_group": _paged(people.students_by_group, dated=True),
+    "staff_by_group": _paged(people.staff_by_group, dated=True),
+    "licenses_by_school": _paged(licenses.licenses_by_school),
+    "consents_by_school": _paged(consents.consents_by_school),
+    "consent_requests_by_school": _paged(consents.pending_requests_by_school),
+    "disclosures_by_school": _paged(disclosures.disclosures_by_school),
+    # Facts about the school's own administration, for its managers only: nothing to audit.
+    "seats_used_by_license": lambda reader, scope, today: KeyLoader(
+        lambda keys: licenses.seats_used(reader, scope, keys, today)
+    ),
+    "readiness_by_school": lambda reader, scope, today: KeyLoader(
+        lambda keys: readiness.readiness_facts(reader, scope, keys, today)
+    ),
+}
+
+#: The names of the loaders, in the order they are declared.
+LOADER_NAMES: tuple[str, ...] = tuple(name for name in Loaders.__annotations__ if not name.startswith("_"))
+
+
+__all__ = ["LOADER_NAMES", "KeyLoader", "Loaders", "PageLoader"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from datasources.graph.loaders import KeyLoader
+from datasources.graph.loaders import LOADER_NAMES, KeyLoader, Loaders, PageLoader
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -76,3 +76,19 @@ async def test_a_failed_many_reads_again_next_time() -> None:
 
     assert await loader.many([1, 2]) == {1: 1, 2: 4}
     assert fetch.asked == [[1, 2]]
+
+
+async def test_every_declared_loader_is_made_of_its_kind_once_and_only_when_asked_for() -> None:
+    loaders = Loaders.build(reader=None, scope=None, today=None)  # type: ignore[arg-type]  # never reads
+    assert not set(LOADER_NAMES) & set(vars(loaders))  # nothing made before it is asked for
+
+    made = {name: getattr(loaders, name) for name in LOADER_NAMES}
+
+    assert len(LOADER_NAMES) == len(set(LOADER_NAMES)) >= 30
+    for name, loader in made.items():
+        declared = Loaders.__annotations__[name]
+        assert isinstance(loader, KeyLoader if declared.startswith("KeyLoader") else PageLoader), name
+        assert getattr(loaders, name) is loader  # made once per request
+    assert Loaders.build(None, None, None).schools is not made["schools"]  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        loaders.not_a_loader  # noqa: B018 - the attribute access is what is tried
