@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -474,3 +475,39 @@ def test_minting_refuses_a_lifetime_that_is_not_positive(keyset: KeySet) -> None
 def test_claims_without_a_usable_subject_or_scope_name_no_viewer(claims: dict[str, Any], reason: str) -> None:
     with pytest.raises(InvalidToken, match=reason):
         viewer_from_claims(claims)
+
+
+# --- a signature checked once per token and key ---------------------------------------------------------
+
+
+def test_a_token_checked_before_is_still_refused_once_it_expired(keyset: KeySet) -> None:
+    token = _mint(keyset)
+    assert _verify(token, keyset)["sub"] == "partner:uitgeverij-noord"
+
+    with pytest.raises(InvalidToken):
+        _verify(token, keyset, now=NOW + PARTNER_TOKEN_LIFETIME + CLOCK_LEEWAY + dt.timedelta(seconds=1))
+    with pytest.raises(InvalidToken):
+        _verify(token, keyset, issuer="https://another.test")
+
+
+def test_a_token_checked_before_is_checked_again_against_another_key_of_the_same_kid(
+    keyset: KeySet, key: SigningKeyMaterial
+) -> None:
+    # A keyset read again holds new key objects; one that reuses the kid with another key pair must not
+    # accept a token the old pair signed on the strength of the earlier check.
+    token = _mint(keyset)
+    _verify(token, keyset)
+    impostor = dataclasses.replace(generate_signing_key(NOW), kid=key.kid)
+
+    with pytest.raises(InvalidToken, match="bad signature"):
+        _verify(token, KeySet((impostor,)))
+    with pytest.raises(UnknownSigningKey):
+        _verify(token, KeySet((generate_signing_key(NOW),)))
+
+
+def test_the_claims_of_a_token_checked_before_are_a_copy_each_time(keyset: KeySet) -> None:
+    token = _mint(keyset)
+    first = _verify(token, keyset)
+    first["sub"] = "operator:someone"
+
+    assert _verify(token, keyset)["sub"] == "partner:uitgeverij-noord"
