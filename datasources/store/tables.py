@@ -475,17 +475,20 @@ class ChangeCounter(SQLModel, table=True):
 
 
 class PolicyVersion(SQLModel, table=True):
-    """How often the tables a partner's facts are read from (partners, consents, schools, boards,
-    operation_allow_lists) have changed: triggers count every change in this one row, in the changing
-    transaction (migration 0021), so that facts kept under a count are known to be current while the
-    count is unchanged (`datasources.access.kept_facts`). The epoch is new whenever the row is made
-    again."""
+    """A random stamp that every transaction changing a table a partner's facts are read from (partners,
+    consents, schools, boards, operation_allow_lists) replaces, in that transaction (triggers of migration
+    0021): facts read while the stamp stayed the same belong to that stamp for good, so a process may keep
+    them while the database shows it (`datasources.access.kept_facts`). A later migration that rebuilds one
+    of those tables (SQLite's batch mode) must create its triggers again:
+    tests/datasources/test_kept_facts.py checks that every one of them is there."""
 
     __tablename__ = "policy_versions"
 
     id: int = Field(default=1, primary_key=True)
-    epoch: str = Field(max_length=32)
-    version: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+    stamp: str = Field(max_length=32)
+    #: The transaction that wrote the stamp (PostgreSQL), so that it writes it once however many rows it
+    #: changes.
+    written_by: str | None = Field(default=None, max_length=32)
 
 
 class PendingChange(SQLModel, table=True):

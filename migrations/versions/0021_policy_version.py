@@ -1,16 +1,18 @@
-"""a count of changes to what a partner's facts are read from, kept by triggers
+"""a stamp of what a partner's facts are read from, replaced by triggers at every change
 
 Revision ID: 0021_policy_version
 Revises: 0020_session_binding
 Create Date: 2026-12-08 01:00:00.000000
 
-Every change to `partners`, `consents`, `schools`, `boards` or `operation_allow_lists` adds one to
-`policy_versions.version` in the changing transaction, so that a process may keep a partner's facts
-while the count it read them under is unchanged (`datasources.access.kept_facts`). On PostgreSQL the
-count is taken by deferred constraint triggers, at commit, after every other lock of the transaction:
-counting at each statement would lock the one row early, and two transactions that then wanted each
-other's rows would deadlock. The row is made by the first change when it is missing (an emptied
-database), with a new random epoch.
+Every transaction that changes `partners`, `consents`, `schools`, `boards` or `operation_allow_lists`
+writes a new random `policy_versions.stamp` in that transaction, so that a process may keep a partner's
+facts while the stamp they were read under is the database's (`datasources.access.kept_facts`). A stamp
+names one state of those tables: a restored backup or a replica shows the stamp of the state it holds.
+
+On PostgreSQL the stamp is written by deferred constraint triggers, at commit, after every other lock of
+the transaction (writing it at each statement would lock the one row early, and two transactions that
+then wanted each other's rows would deadlock), once per transaction (`written_by`). The row is made by
+the first change when it is missing (an emptied database).
 """
 
 from collections.abc import Sequence
@@ -29,17 +31,19 @@ TABLES = ("partners", "consents", "schools", "boards", "operation_allow_lists")
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 
 _POSTGRESQL_FUNCTION = """
-CREATE FUNCTION leerpoort_count_policy_change() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION leerpoort_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO policy_versions (id, epoch, version) VALUES (1, md5(gen_random_uuid()::text), 1)
-    ON CONFLICT (id) DO UPDATE SET version = policy_versions.version + 1;
+    INSERT INTO policy_versions (id, stamp, written_by)
+    VALUES (1, md5(gen_random_uuid()::text), pg_current_xact_id()::text)
+    ON CONFLICT (id) DO UPDATE SET stamp = EXCLUDED.stamp, written_by = EXCLUDED.written_by
+    WHERE policy_versions.written_by IS DISTINCT FROM EXCLUDED.written_by;
     RETURN NULL;
 END
 $$
 """
-_SQLITE_COUNT = (
-    "INSERT INTO policy_versions (id, epoch, version) VALUES (1, lower(hex(randomblob(16))), 1)"
-    " ON CONFLICT (id) DO UPDATE SET version = version + 1;"
+_SQLITE_STAMP = (
+    "INSERT INTO policy_versions (id, stamp) VALUES (1, lower(hex(randomblob(16))))"
+    " ON CONFLICT (id) DO UPDATE SET stamp = excluded.stamp;"
 )
 
 
@@ -47,38 +51,34 @@ def upgrade() -> None:
     op.create_table(
         "policy_versions",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("epoch", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("stamp", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("written_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    if postgresql:
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(_POSTGRESQL_FUNCTION)
         for table in TABLES:
             op.execute(
-                f"CREATE CONSTRAINT TRIGGER {table}_policy_change AFTER INSERT OR UPDATE OR DELETE ON {table}"
-                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION leerpoort_count_policy_change()"
+                f"CREATE CONSTRAINT TRIGGER {table}_policy_changed"
+                f" AFTER INSERT OR UPDATE OR DELETE ON {table} DEFERRABLE INITIALLY DEFERRED"
+                " FOR EACH ROW EXECUTE FUNCTION leerpoort_policy_changed()"
             )
-        op.execute(
-            "INSERT INTO policy_versions (id, epoch, version) VALUES (1, md5(gen_random_uuid()::text), 0)"
-        )
+        op.execute("INSERT INTO policy_versions (id, stamp) VALUES (1, md5(gen_random_uuid()::text))")
     else:
         for table in TABLES:
             for operation in OPERATIONS:
                 op.execute(
                     f"CREATE TRIGGER {table}_policy_{operation.lower()} AFTER {operation} ON {table}"
-                    f" BEGIN {_SQLITE_COUNT} END"
+                    f" BEGIN {_SQLITE_STAMP} END"
                 )
-        op.execute(
-            "INSERT INTO policy_versions (id, epoch, version) VALUES (1, lower(hex(randomblob(16))), 0)"
-        )
+        op.execute("INSERT INTO policy_versions (id, stamp) VALUES (1, lower(hex(randomblob(16))))")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in TABLES:
-            op.execute(f"DROP TRIGGER {table}_policy_change ON {table}")
-        op.execute("DROP FUNCTION leerpoort_count_policy_change()")
+            op.execute(f"DROP TRIGGER {table}_policy_changed ON {table}")
+        op.execute("DROP FUNCTION leerpoort_policy_changed()")
     else:
         for table in TABLES:
             for operation in OPERATIONS:

@@ -1,24 +1,34 @@
 """A partner's facts are kept between requests only while nothing they are read from changed.
 
 Kept facts that outlived a revoked consent, a closed school or a withdrawn DPA would let a partner go on
-reading what it may no longer see. Every kind of change to the four tables the facts come from, through
+reading what it may no longer see. Every kind of change to the five tables the facts come from, through
 the real write paths where there is one and in plain SQL where there is none, is followed by a read that
-must equal the facts read afresh; so is a change that lands between the count and the facts, and a count
-that starts over. On both engines (the triggers differ per engine).
+must equal the facts read afresh; so is a change that lands while the facts are read, a restored backup
+(the attacker review's), a database without the stamp, and a later migration. On both engines (the
+triggers differ per engine).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sqlite3
+import subprocess
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, event, update
+from sqlalchemy.engine import make_url
 
 from auth.categories import DataCategory
 from datasources.access.kept_facts import current_partner_facts
 from datasources.access.persisted_operations import set_allow_list
 from datasources.access.viewer_facts import partner_facts
+from datasources.store.database import alembic_config
 from datasources.store.reader import Reader
 from datasources.store.tables import BOARDS, CONSENTS, PARTNERS, POLICY_VERSIONS, SCHOOLS
 from tests.schema.test_feed import grant, new_board, new_partner, new_school, revoke
@@ -161,7 +171,7 @@ async def test_kept_facts_are_read_again_after_every_change_to_what_they_come_fr
     before, _ = await _read(world.engine, world.client_id, kept=True)
     again, statements = await _read(world.engine, world.client_id, kept=True)
     assert again == before
-    assert statements == 1  # only the count: the facts were kept
+    assert statements == 1  # only the stamp: the facts were kept
 
     await change(world)
     after, _ = await _read(world.engine, world.client_id, kept=True)
@@ -171,18 +181,20 @@ async def test_kept_facts_are_read_again_after_every_change_to_what_they_come_fr
     assert after != before
 
 
-async def test_a_change_that_raises_the_count_only_reads_the_facts_again(world: World) -> None:
-    await _read(world.engine, world.client_id, kept=True)
+async def test_an_unrelated_change_only_reads_the_facts_again(world: World) -> None:
+    kept, _ = await _read(world.engine, world.client_id, kept=True)
     await _recount_only(world)
 
     after, statements = await _read(world.engine, world.client_id, kept=True)
 
-    assert after == (await _read(world.engine, world.client_id, kept=False))[0]
-    assert statements == 4  # the count, the partner, its consents, its allow-list
+    assert after == kept == (await _read(world.engine, world.client_id, kept=False))[0]
+    assert statements == 5  # the stamp, the partner, its consents, its allow-list, the stamp again
+    assert (await _read(world.engine, world.client_id, kept=True))[1] == 1
 
 
 class _RacingReader(Reader):
-    """A reader that lets a change commit right after it read the count (as another request might)."""
+    """A reader that lets a change commit right after it first read the stamp (as another request
+    might)."""
 
     def __init__(self, engine: AsyncEngine, change: Callable[[], Awaitable[None]]) -> None:
         super().__init__(engine)
@@ -198,7 +210,7 @@ class _RacingReader(Reader):
 
 @pytest.mark.parametrize("primed", [False, True], ids=["read", "kept"])
 @pytest.mark.parametrize("change", [_revoke, _close_school, _withdraw_dpa], ids=["revoke", "close", "dpa"])
-async def test_a_change_committed_between_the_count_and_the_facts_is_not_kept_past_it(
+async def test_a_change_committed_while_the_facts_are_read_is_not_kept_past_it(
     world: World, change: Change, primed: bool
 ) -> None:
     if primed:
@@ -215,36 +227,183 @@ async def test_a_change_committed_between_the_count_and_the_facts_is_not_kept_pa
     after, _ = await _read(world.engine, world.client_id, kept=True)
     fresh, _ = await _read(world.engine, world.client_id, kept=False)
 
-    # Kept facts answer as of the count (the change came after it); facts read after the count hold it.
+    # Kept facts answer as of the stamp (the change came after it); facts read after it hold the change,
+    # and are not kept under the stamp they are newer than.
     assert during == (before if primed else fresh)
     assert after == fresh
 
 
-async def test_a_count_that_starts_over_does_not_match_facts_kept_before(world: World) -> None:
-    kept, _ = await _read(world.engine, world.client_id, kept=True)
-    async with world.engine.connect() as connection:
-        count = int((await connection.execute(POLICY_VERSIONS.select())).one().version)
-    await world.write(delete(POLICY_VERSIONS))
-    # The revoke makes the row again (count 1 and up); renames bring the count back to the kept one.
-    await _revoke(world)
-    while True:
-        async with world.engine.connect() as connection:
-            now = int((await connection.execute(POLICY_VERSIONS.select())).one().version)
-        if now >= count:
-            break
-        await _recount_only(world)
-
-    after, _ = await _read(world.engine, world.client_id, kept=True)
-
-    assert after == (await _read(world.engine, world.client_id, kept=False))[0]
-    assert after != kept
-
-
-async def test_without_the_count_nothing_is_kept(world: World) -> None:
+async def test_without_the_stamp_nothing_is_kept_and_the_next_change_makes_it_again(world: World) -> None:
     await world.write(delete(POLICY_VERSIONS))
 
     first, first_statements = await _read(world.engine, world.client_id, kept=True)
     second, second_statements = await _read(world.engine, world.client_id, kept=True)
-
     assert first == second == (await _read(world.engine, world.client_id, kept=False))[0]
-    assert first_statements == second_statements == 4
+    assert first_statements == second_statements == 4  # the stamp (none), the three of the facts
+
+    await _revoke(world)
+    after, _ = await _read(world.engine, world.client_id, kept=True)
+    again, statements = await _read(world.engine, world.client_id, kept=True)
+    assert after == again == (await _read(world.engine, world.client_id, kept=False))[0] != first
+    assert statements == 1
+
+
+# --- a restored backup (the attacker review) ------------------------------------------------------------
+
+
+def _sqlite_copy(source: str, target: str) -> None:
+    """sqlite3's online backup: what `.backup` and `.restore` of the sqlite3 shell do."""
+    source_db, target_db = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        source_db.backup(target_db)
+    finally:
+        source_db.close()
+        target_db.close()
+
+
+class Backup:
+    """A whole-database backup, taken and restored with the engine's own tools while the hub runs."""
+
+    def __init__(self, engine: AsyncEngine, database_url: str, folder: Path) -> None:
+        self.engine, self.url = engine, make_url(database_url)
+        self.path = folder / "backup"
+
+    def _file(self) -> str:
+        assert self.url.database is not None
+        return self.url.database
+
+    def _libpq(self) -> str:
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def take(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            await asyncio.to_thread(_sqlite_copy, self._file(), str(self.path))
+        else:
+            command = ["pg_dump", "--format=custom", f"--file={self.path}", self._libpq()]
+            await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
+
+    async def restore(self) -> None:
+        await self.engine.dispose()  # the pool's idle connections; the engine (and what it kept) stays
+        if self.engine.dialect.name == "sqlite":
+            await asyncio.to_thread(_sqlite_copy, str(self.path), self._file())
+        else:
+            command = ["pg_restore", "--clean", "--if-exists", "--single-transaction", "--no-owner"]
+            command += [f"--dbname={self._libpq()}", str(self.path)]
+            await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
+
+
+def _schools(facts: PartnerFacts | None) -> set[int]:
+    assert facts is not None
+    return {consent.school_id for consent in facts.consents}
+
+
+async def test_a_restored_backup_answers_with_its_own_facts(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    backup = Backup(world.engine, database_url, tmp_path)
+    await backup.take()
+    backed_up, _ = await _read(world.engine, world.client_id, kept=True)
+    # After the backup a third school consents, and the partner reads with that consent.
+    await _new_consent(world)
+    granted, _ = await _read(world.engine, world.client_id, kept=True)
+    assert world.schools[2] in _schools(granted) - _schools(backed_up)
+
+    await backup.restore()
+    restored, _ = await _read(world.engine, world.client_id, kept=True)
+    # Life goes on after the restore: changes of other rows, and the school revokes again what it had.
+    await _recount_only(world)
+    await _revoke(world)
+    after, _ = await _read(world.engine, world.client_id, kept=True)
+    fresh, _ = await _read(world.engine, world.client_id, kept=False)
+
+    assert restored == backed_up  # no consent the restore undid
+    assert world.schools[0] not in _schools(after)
+    assert after == fresh
+
+
+# --- the triggers under later migrations ----------------------------------------------------------------
+
+#: Migration 0021's triggers: each counted table, each kind of change.
+COUNTED = ("partners", "consents", "schools", "boards", "operation_allow_lists")
+
+
+async def test_every_counted_table_has_its_triggers_at_the_head_of_the_migrations(
+    engine: AsyncEngine,
+) -> None:
+    # SQLite's batch mode rebuilds a table that a migration alters, and its triggers go with the old
+    # table (the attacker review): a later migration of a counted table must create them again.
+    found: set[tuple[str, object]]
+    expected: set[tuple[str, object]]
+    async with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            result = await connection.exec_driver_sql(
+                "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"
+            )
+            found = {
+                (str(row[0]), operation)
+                for row in _rows(result)
+                for operation in ("INSERT", "UPDATE", "DELETE")
+                if f"AFTER {operation} ON {row[0]}" in row[1] and "policy_versions" in row[1]
+            }
+            expected = {
+                (table, operation) for table in COUNTED for operation in ("INSERT", "UPDATE", "DELETE")
+            }
+        else:
+            rows = await connection.exec_driver_sql(
+                "SELECT c.relname, t.tgdeferrable, t.tginitdeferred FROM pg_trigger t"
+                " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid"
+                " WHERE p.proname = 'leerpoort_policy_changed'"
+            )
+            found = {(str(row[0]), bool(row[1] and row[2])) for row in _rows(rows)}
+            expected = {(table, True) for table in COUNTED}
+    assert found == expected
+
+
+def _rows(result: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in result]
+
+
+MENDING_MIGRATION = """
+from alembic import op
+
+revision = "0999_mend_then_alter"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("UPDATE schools SET name = name")
+    op.add_column("schools", __import__("sqlalchemy").Column("mended", __import__("sqlalchemy").Boolean()))
+
+
+def downgrade() -> None:
+    op.drop_column("schools", "mended")
+"""
+
+
+async def test_a_later_migration_may_mend_rows_of_a_counted_table_and_alter_it(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    # On PostgreSQL the deferred triggers would leave events pending for the mended rows, and an ALTER of
+    # the table in the same transaction is refused (the attacker review): migrations run with constraints
+    # immediate.
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert head is not None
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "0999_mend_then_alter.py").write_text(MENDING_MIGRATION.format(head=head))
+    config = alembic_config(database_url)
+    ours = Path(str(config.get_main_option("script_location"))) / "versions"
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join((str(ours), str(versions))))
+    kept, _ = await _read(world.engine, world.client_id, kept=True)
+
+    await asyncio.to_thread(command.upgrade, config, "head")
+    try:
+        after, statements = await _read(world.engine, world.client_id, kept=True)
+    finally:
+        await asyncio.to_thread(command.downgrade, config, head)
+
+    assert after == kept
+    assert statements == 5  # the mended rows wrote a new stamp: the facts were read again
