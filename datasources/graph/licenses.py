@@ -13,7 +13,7 @@ from datasources.store.current import current_groups, current_members
 from datasources.store.id_lists import among
 from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.records import LicenseRecord, Page
-from datasources.store.scoping import public_id, schools_with, visible_schools
+from datasources.store.scoping import public_id, visible_schools_with
 from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import (
     GROUP_STAFF,
@@ -69,7 +69,7 @@ def license_record(scope: Scope, row: AnyRow) -> LicenseRecord:
 def _licenses(scope: Scope) -> Select[Any]:
     c = LICENSES.c
     statement = select(*license_columns()).where(
-        visible_schools(scope, c.school_id), schools_with(scope, [DataCategory.LICENSE], c.school_id)
+        visible_schools_with(scope, [DataCategory.LICENSE], c.school_id)
     )
     if scope.partner_id is not None:
         # A partner never sees another partner's licenses.

@@ -16,7 +16,7 @@ from datasources.store.id_lists import among_bound
 from datasources.store.pagination import PageArgs, parent_pages, split_pages
 from datasources.store.reader import AnyRow
 from datasources.store.records import Page, StaffRecord, StudentRecord
-from datasources.store.scoping import granted, person_public_id, pseudonym, schools_with, visible_schools
+from datasources.store.scoping import granted, person_public_id, pseudonym, visible_schools_with
 from datasources.store.staff_links import staff_link_in_force
 from datasources.store.statements import remembered, scope_key
 from datasources.store.tables import GROUP_STAFF, GROUP_STUDENTS, GROUPS, STAFF_MEMBERS, STUDENTS
@@ -152,8 +152,7 @@ def _students(scope: Scope, today: dt.date) -> Select[Any]:
 def _student_rows(scope: Scope, today: dt.date) -> tuple[ColumnElement[bool], ...]:
     school = STUDENTS.c.school_id
     return (
-        visible_schools(scope, school),
-        schools_with(scope, [DataCategory.STUDENT_BASIC], school),
+        visible_schools_with(scope, [DataCategory.STUDENT_BASIC], school),
         # Next year's new pupils are nobody's to see before their first day, leavers not after
         # their last (datasources.store.current).
         current_members(STUDENTS, today),
@@ -208,8 +207,7 @@ def _paged_students(
 def _staff_members(scope: Scope, today: dt.date) -> Select[Any]:
     school = STAFF_MEMBERS.c.school_id
     return select(*staff_columns(scope)).where(
-        visible_schools(scope, school),
-        schools_with(scope, [DataCategory.STAFF_BASIC], school),
+        visible_schools_with(scope, [DataCategory.STAFF_BASIC], school),
         current_members(STAFF_MEMBERS, today),
     )
 

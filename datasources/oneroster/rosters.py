@@ -45,7 +45,7 @@ from datasources.oneroster.queries import BadQuery, Predicate, Query
 from datasources.oneroster.vocabulary import OTHER_STAFF_ROLE, STAFF_ROLES
 from datasources.store.current import current_groups, current_members
 from datasources.store.reader import AnyRow
-from datasources.store.scoping import granted, internal_id, schools_with, visible_schools
+from datasources.store.scoping import granted, internal_id, visible_schools, visible_schools_with
 from datasources.store.staff_links import staff_link_in_force
 from datasources.store.tables import (
     BOARDS,
@@ -100,7 +100,7 @@ def _eck_id(scope: Scope, category: DataCategory, column: Any, school: Any) -> A
 
 
 def _restricted(scope: Scope, school: Any, category: DataCategory, only_school: int | None) -> list[Any]:
-    conditions = [visible_schools(scope, school), schools_with(scope, [category], school)]
+    conditions = [visible_schools_with(scope, [category], school)]
     if only_school is not None:
         conditions.append(school == only_school)
     return conditions

@@ -91,3 +91,19 @@ def schools_with(
     if not ids:
         return false()
     return among(school_id, ids)
+
+
+def visible_schools_with(
+    scope: Scope, categories: Iterable[DataCategory], school_id: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """`visible_schools` and `schools_with` in one condition: rows of visible schools where at least one
+    of `categories` is granted. Two conditions on the one column (two lists of 400 schools) made
+    PostgreSQL's planner give up the school index and read every student for a page of four schools
+    (issue 14: ~10 ms of a 1,000-student page at 100,000 students)."""
+    if scope.is_unrestricted:
+        return true()
+    visible = scope.visible_school_ids or frozenset()
+    ids = visible & set().union(*(scope.schools_granting(category) or () for category in categories))
+    if not ids:
+        return false()
+    return among(school_id, ids)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -18,6 +20,7 @@ from datasources.sandbox.world import seed_world
 from datasources.store.id_lists import among
 from datasources.store.pagination import PageArgs
 from datasources.store.reader import Reader
+from datasources.store.scoping import schools_with, visible_schools, visible_schools_with
 from datasources.store.statements import scope_key
 from datasources.store.tables import SCHOOLS, STUDENTS
 from tests.reference import DUO_FILE
@@ -163,3 +166,34 @@ def test_the_scope_key_tells_apart_every_field_that_reaches_sql() -> None:
     keys = {scope_key(scope) for scope in others}
     assert len(keys) == len(others)
     assert scope_key(base) not in keys
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        Scope(viewer=PARTNER, school_categories=None),
+        _partner_scope({}),
+        _partner_scope({1: ALWAYS_GRANTED, 2: ALWAYS_GRANTED | {DataCategory.STUDENT_BASIC}}),
+        _partner_scope({1: ALWAYS_GRANTED | {DataCategory.STAFF_BASIC}, 3: ALWAYS_GRANTED}),
+        _partner_scope({2: frozenset(DataCategory), 3: ALWAYS_GRANTED | {DataCategory.STUDENT_BASIC}}),
+    ],
+    ids=["operator", "nothing", "students-at-one", "staff-only", "two-ways"],
+)
+async def test_visible_schools_with_a_category_selects_what_both_filters_select(
+    engine: AsyncEngine, scope: Scope
+) -> None:
+    # One condition instead of two on the same column (PostgreSQL's planner read whole tables behind two).
+    ids = await _school_ids(engine)
+    categories = [DataCategory.STUDENT_BASIC, DataCategory.STAFF_BASIC]
+    scope = dataclasses.replace(
+        scope,
+        school_categories=None
+        if scope.school_categories is None
+        else {ids[key - 1]: granted for key, granted in scope.school_categories.items()},
+    )
+    school = SCHOOLS.c.id
+    async with engine.connect() as connection:
+        for chosen in ([categories[0]], [categories[1]], categories):
+            both = select(school).where(visible_schools(scope, school), schools_with(scope, chosen, school))
+            one = select(school).where(visible_schools_with(scope, chosen, school))
+            assert set((await connection.scalars(one)).all()) == set((await connection.scalars(both)).all())
