@@ -486,9 +486,6 @@ class PolicyVersion(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     stamp: str = Field(max_length=32)
-    #: The transaction that wrote the stamp (PostgreSQL), so that it writes it once however many rows it
-    #: changes.
-    written_by: str | None = Field(default=None, max_length=32)
 
 
 class PendingChange(SQLModel, table=True):

@@ -11,8 +11,10 @@ names one state of those tables: a restored backup or a replica shows the stamp 
 
 On PostgreSQL the stamp is written by deferred constraint triggers, at commit, after every other lock of
 the transaction (writing it at each statement would lock the one row early, and two transactions that
-then wanted each other's rows would deadlock), once per transaction (`written_by`). The row is made by
-the first change when it is missing (an emptied database).
+then wanted each other's rows would deadlock), once per transaction: the first firing notes its stamp in
+a setting local to the transaction (`leerpoort.policy_stamp`), which the others find. (A transaction id
+would not do: the row may come from another cluster, whose ids this one hands out again; found by the
+attacker review.) The row is made by the first change when it is missing (an emptied database).
 """
 
 from collections.abc import Sequence
@@ -32,11 +34,15 @@ OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 
 _POSTGRESQL_FUNCTION = """
 CREATE FUNCTION leerpoort_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    stamp text := md5(gen_random_uuid()::text);
 BEGIN
-    INSERT INTO policy_versions (id, stamp, written_by)
-    VALUES (1, md5(gen_random_uuid()::text), pg_current_xact_id()::text)
-    ON CONFLICT (id) DO UPDATE SET stamp = EXCLUDED.stamp, written_by = EXCLUDED.written_by
-    WHERE policy_versions.written_by IS DISTINCT FROM EXCLUDED.written_by;
+    IF coalesce(current_setting('leerpoort.policy_stamp', true), '') <> '' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('leerpoort.policy_stamp', stamp, true);
+    INSERT INTO policy_versions (id, stamp) VALUES (1, stamp)
+    ON CONFLICT (id) DO UPDATE SET stamp = EXCLUDED.stamp;
     RETURN NULL;
 END
 $$
@@ -52,7 +58,6 @@ def upgrade() -> None:
         "policy_versions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("stamp", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("written_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     if op.get_bind().dialect.name == "postgresql":

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import delete, event, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.engine import make_url
 
 from auth.categories import DataCategory
@@ -246,6 +246,47 @@ async def test_without_the_stamp_nothing_is_kept_and_the_next_change_makes_it_ag
     again, statements = await _read(world.engine, world.client_id, kept=True)
     assert after == again == (await _read(world.engine, world.client_id, kept=False))[0] != first
     assert statements == 1
+
+
+async def _current_stamp(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        return str((await connection.execute(select(POLICY_VERSIONS.c.stamp))).scalar_one())
+
+
+async def test_every_transaction_that_changes_a_counted_table_writes_a_stamp_of_its_own(world: World) -> None:
+    # One session, transaction after transaction (a pooled connection): the once-per-transaction note of
+    # PostgreSQL's trigger must not outlive its transaction; a stamp row brought from elsewhere (a
+    # restore onto another cluster) changes nothing.
+    board = world.boards[1]
+    seen = {await _current_stamp(world.engine)}
+    async with world.engine.connect() as connection:
+        for name in ("Eerste", "Tweede", "Derde"):
+            async with connection.begin():
+                await connection.execute(update(BOARDS).where(BOARDS.c.id == board).values(name=name))
+                await connection.execute(update(BOARDS).where(BOARDS.c.id == board).values(name=name + "!"))
+            seen.add(await _current_stamp(world.engine))
+    await world.write(update(POLICY_VERSIONS).values(stamp="brought-from-elsewhere"))
+    await _revoke(world)
+
+    assert len(seen) == 4
+    assert await _current_stamp(world.engine) not in {*seen, "brought-from-elsewhere"}
+
+
+async def test_a_change_rolled_back_to_a_savepoint_leaves_the_next_change_stamped(world: World) -> None:
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL's trigger notes that it wrote the stamp")
+    kept, _ = await _read(world.engine, world.client_id, kept=True)
+    before = await _current_stamp(world.engine)
+    async with world.engine.connect() as connection, connection.begin():
+        await connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")  # the trigger fires at once
+        savepoint = await connection.begin_nested()
+        await connection.execute(update(BOARDS).where(BOARDS.c.id == world.boards[1]).values(name="Weg"))
+        await savepoint.rollback()  # the stamp it wrote, and its note, go with it
+        await connection.execute(update(SCHOOLS).where(SCHOOLS.c.id == world.schools[0]).values(active=False))
+
+    after, _ = await _read(world.engine, world.client_id, kept=True)
+    assert await _current_stamp(world.engine) != before
+    assert after == (await _read(world.engine, world.client_id, kept=False))[0] != kept
 
 
 # --- a restored backup (the attacker review) ------------------------------------------------------------
