@@ -257,3 +257,28 @@ def test_graphql_https_audit_passes_every_check(served: Served) -> None:
     not_ok = [result for result in results if result["status"] != "ok"]
     assert len(results) > 50, "the audit ran too few checks"
     assert not not_ok, json.dumps(not_ok, indent=2) + "\n" + served.log.read_text()[-3000:]
+
+
+async def test_an_answer_is_compact_utf8_json_with_its_keys_in_order(
+    app_client: httpx.AsyncClient, operator_token: str
+) -> None:
+    # The answer's bytes are what `json.dumps` would give, compact and unescaped (they are written by
+    # orjson since issue 14's sixth step): a client that hashes or diffs answers sees no change.
+    headers = {"Authorization": f"Bearer {operator_token}"}
+    refused = await app_client.post(
+        "/graphql",
+        json={
+            "query": "query Q($c: Int) { schools(first: $c) { pageInfo { hasNextPage } } }",
+            "variables": {"c": "Ærø 🍎"},
+        },
+        headers=headers,
+    )
+    ran = await app_client.post(
+        "/graphql", json={"query": "{ b: __typename a: __typename }"}, headers=headers
+    )
+
+    assert "Ærø 🍎" in refused.content.decode("utf-8")
+    for answer in (refused, ran):
+        expected = json.dumps(answer.json(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        assert answer.content == expected.encode("utf-8")
+    assert list(ran.json()["data"]) == ["b", "a"]
