@@ -8,10 +8,12 @@ from auth.policy import Scope, empty_scope, operator_scope, partner_scope, staff
 from auth.viewer import Viewer, ViewerKind
 from datasources.access.kept_facts import current_partner_facts
 from datasources.access.viewer_facts import staff_facts, student_may_sign_in
+from datasources.store.reader import Reader
 from errors import Unauthenticated
 
 if TYPE_CHECKING:
-    from datasources.store.reader import Reader
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from settings import Settings
 
 
@@ -47,3 +49,17 @@ async def scope_of(reader: Reader, viewer: Viewer, settings: Settings) -> Scope:
         ):
             raise Unauthenticated("the token's student no longer has a login at their school")
     return empty_scope(viewer)
+
+
+async def allowed_operations(engine: AsyncEngine, viewer: Viewer) -> frozenset[str] | None:
+    """The SHA-256 hashes of the operations a viewer may run: a partner's allow-list, from the facts its
+    requests keep (`kept_facts`); None for any operation (no list, or not a partner). Read on a reader of
+    its own, so that it never waits for a connection its caller holds."""
+    if viewer.kind is not ViewerKind.PARTNER:
+        return None
+    reader = Reader(engine)
+    try:
+        facts = await current_partner_facts(reader, viewer.subject_id)
+    finally:
+        await reader.close()
+    return None if facts is None else facts.allowed_operations

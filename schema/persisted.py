@@ -102,11 +102,6 @@ async def register_if_new(
         await persisted_operations.register(engine, sha256, request.query, now=now)
 
 
-async def allow_list_of(engine: AsyncEngine, client_id: str) -> frozenset[str] | None:
-    """The hashes the partner with `client_id` may run, or None when it has no allow-list."""
-    return await persisted_operations.allow_list(engine, client_id)
-
-
 def check_allowed(allowed: frozenset[str] | None, query: str) -> None:
     """Refuse (OPERATION_NOT_ALLOWED) a document whose hash an allow-list (None: none) does not hold."""
     if allowed is not None and sha256_of(query) not in allowed:
@@ -119,7 +114,6 @@ def check_allowed(allowed: frozenset[str] | None, query: str) -> None:
 __all__ = [
     "NOT_FOUND_MESSAGE",
     "PROTOCOL_VERSION",
-    "allow_list_of",
     "check_allowed",
     "only_queries",
     "register_if_new",

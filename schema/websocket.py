@@ -36,10 +36,10 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from auth.viewer import ViewerKind
 from datasources.feed.signal import ChangeSignal
 from errors import BadUserInput, LimitExceeded, OperationNotAllowed, PublicError, Unauthenticated
 from resolvers.requests import Services, connection_viewer
+from resolvers.viewers import allowed_operations
 from schema import persisted
 from schema.assembly import LeerpoortSchema
 from schema.bodies import load_json
@@ -150,12 +150,11 @@ def authenticator(services: Services, signal: ChangeSignal) -> Authenticate:
         # The payload's key is the header's name; clients differ in how they spell it.
         value = next((value for key, value in payload.items() if key.lower() == "authorization"), None)
         viewer, expires_in = await connection_viewer(services, value if isinstance(value, str) else "")
-        # A partner's allow-list holds over WebSocket as over HTTP. It is read once, here: a subscribe
-        # must not wait for a database connection that the connection's running subscriptions may hold
-        # (the list changes rarely; a connection lasts at most as long as its token, 15 minutes).
-        allowed = None
-        if viewer.kind is ViewerKind.PARTNER:
-            allowed = await persisted.allow_list_of(services.engine, viewer.subject_id)
+        # A partner's allow-list holds over WebSocket as over HTTP (the same kept facts). It is read once,
+        # here: a subscribe must not wait for a database connection that the connection's running
+        # subscriptions may hold (the list changes rarely; a connection lasts at most as long as its
+        # token, 15 minutes).
+        allowed = await allowed_operations(services.engine, viewer)
         return Session(
             expires_in, lambda: SubscriptionContext(services, viewer, signal), viewer.subject, allowed
         )

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Final
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from datasources.store.reader import Reader
 from datasources.store.tables import OPERATION_ALLOW_LISTS, PARTNERS, PERSISTED_QUERIES
 
 if TYPE_CHECKING:
@@ -87,24 +86,6 @@ async def register(engine: AsyncEngine, sha256: str, query: str, *, now: dt.date
     _cache_of(engine).put(sha256, query)
 
 
-async def allow_list(engine: AsyncEngine, client_id: str) -> frozenset[str] | None:
-    """The hashes the partner with `client_id` may run, or None when it has no allow-list (it may run
-    any operation). One indexed read: it runs on every partner request."""
-    query = (
-        select(OPERATION_ALLOW_LISTS.c.sha256)
-        .join(PARTNERS, PARTNERS.c.id == OPERATION_ALLOW_LISTS.c.partner_id)
-        .where(PARTNERS.c.client_id == client_id)
-    )
-    # Through a reader of its own: it waits its turn for a connection as the request's reads do
-    # (datasources.store.reader), one round trip, given back before the request's reader asks for one.
-    reader = Reader(engine)
-    try:
-        hashes = frozenset(row[0] for row in await reader.rows(query))
-    finally:
-        await reader.close()
-    return hashes or None
-
-
 async def set_allow_list(engine: AsyncEngine, partner_id: int, hashes: Collection[str]) -> bool:
     """Replace a partner's allow-list with `hashes` (an empty collection removes the list: the partner
     may run any operation again); False when there is no such partner."""
@@ -125,4 +106,4 @@ async def set_allow_list(engine: AsyncEngine, partner_id: int, hashes: Collectio
     return True
 
 
-__all__ = ["CACHED_DOCUMENTS", "allow_list", "document", "register", "set_allow_list"]
+__all__ = ["CACHED_DOCUMENTS", "document", "register", "set_allow_list"]
